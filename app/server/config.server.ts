@@ -1,0 +1,121 @@
+// Every setting of the server, parsed once from the environment at start-up. A bad value
+// stops the process with a message naming the variable. Nothing else reads process.env.
+import path from "node:path";
+import { z } from "zod";
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+const optionalUrl = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()))
+  .pipe(z.url({ protocol: /^https?$/ }).optional());
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("production"),
+  PORT: int(0, 65535).default(3000),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  PUBLIC_URL: optionalUrl,
+  DATA_DIR: z.string().min(1).default("./data"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  DEMO_TENANT: bool.default(true),
+
+  TENANT_DB_CACHE_SIZE: int(1, 100_000).default(64),
+  MAX_UPLOAD_BYTES: int(1024, 512 * 1024 * 1024).default(20 * 1024 * 1024),
+  MAX_QUERY_CHARS: int(16, 100_000).default(2000),
+
+  INGEST_CONCURRENCY: int(1, 16).default(1),
+  INGEST_MAX_ATTEMPTS: int(1, 20).default(3),
+  INGEST_RETRY_BASE_MS: int(10, 3_600_000).default(2000),
+  INGEST_LEASE_MS: int(1000, 3_600_000).default(15_000),
+  INGEST_POLL_MS: int(50, 60_000).default(1000),
+  CHUNK_MAX_TOKENS: int(32, 4096).default(220),
+  CHUNK_OVERLAP_TOKENS: int(0, 1024).default(30),
+  FETCH_TIMEOUT_MS: int(100, 600_000).default(15_000),
+
+  EMBEDDINGS_BASE_URL: optionalUrl,
+  EMBEDDINGS_API_KEY: optionalString,
+  EMBEDDINGS_MODEL: optionalString,
+  EMBEDDINGS_BATCH_SIZE: int(1, 2048).default(32),
+
+  GROQ_API_KEY: optionalString,
+  GROQ_BASE_URL: optionalUrl,
+  GROQ_MODEL: z.string().min(1).default("llama-3.3-70b-versatile"),
+  LLM_BASE_URL: optionalUrl,
+  LLM_API_KEY: optionalString,
+  LLM_MODEL: optionalString,
+  LLM_TIMEOUT_MS: int(100, 600_000).default(60_000),
+  LLM_MAX_TOKENS: int(16, 32_768).default(700),
+
+  RETRIEVAL_TOP_K: int(1, 50).default(6),
+  HISTORY_TURNS: int(0, 20).default(3),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export type Config = Env & {
+  /** DATA_DIR resolved to an absolute path. */
+  dataDir: string;
+  embeddings:
+    | { kind: "local" }
+    | { kind: "openai"; baseUrl: string; apiKey?: string; model: string; batchSize: number };
+  llm:
+    | { kind: "extractive" }
+    | { kind: "groq"; apiKey: string; baseUrl?: string; model: string }
+    | { kind: "openai"; baseUrl: string; apiKey?: string; model: string };
+};
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses an environment (process.env by default). Throws ConfigError naming each bad variable. */
+export function parseConfig(source: Record<string, string | undefined> = process.env): Config {
+  const result = envSchema.safeParse(source);
+  if (!result.success) {
+    const lines = result.error.issues.map(
+      (issue) => `  ${issue.path.join(".") || "(environment)"}: ${issue.message}`,
+    );
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const env = result.data;
+  if (env.EMBEDDINGS_BASE_URL && !env.EMBEDDINGS_MODEL) {
+    throw new ConfigError(
+      "Invalid configuration:\n  EMBEDDINGS_MODEL: required when EMBEDDINGS_BASE_URL is set",
+    );
+  }
+  if (env.LLM_BASE_URL && !env.LLM_MODEL) {
+    throw new ConfigError("Invalid configuration:\n  LLM_MODEL: required when LLM_BASE_URL is set");
+  }
+  if (env.CHUNK_OVERLAP_TOKENS >= env.CHUNK_MAX_TOKENS) {
+    throw new ConfigError(
+      "Invalid configuration:\n  CHUNK_OVERLAP_TOKENS: must be smaller than CHUNK_MAX_TOKENS",
+    );
+  }
+  const embeddings: Config["embeddings"] = env.EMBEDDINGS_BASE_URL
+    ? {
+        kind: "openai",
+        baseUrl: env.EMBEDDINGS_BASE_URL,
+        apiKey: env.EMBEDDINGS_API_KEY,
+        model: env.EMBEDDINGS_MODEL as string,
+        batchSize: env.EMBEDDINGS_BATCH_SIZE,
+      }
+    : { kind: "local" };
+  const llm: Config["llm"] = env.GROQ_API_KEY
+    ? { kind: "groq", apiKey: env.GROQ_API_KEY, baseUrl: env.GROQ_BASE_URL, model: env.GROQ_MODEL }
+    : env.LLM_BASE_URL
+      ? {
+          kind: "openai",
+          baseUrl: env.LLM_BASE_URL,
+          apiKey: env.LLM_API_KEY,
+          model: env.LLM_MODEL as string,
+        }
+      : { kind: "extractive" };
+  return { ...env, dataDir: path.resolve(env.DATA_DIR), embeddings, llm };
+}

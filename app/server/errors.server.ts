@@ -1,0 +1,73 @@
+// The one error shape of the JSON API: { "error": { "code", "message" } } with the right status.
+import { z } from "zod";
+
+export type ErrorCode =
+  | "bad_request"
+  | "validation_failed"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "conflict"
+  | "payload_too_large"
+  | "unsupported_media_type"
+  | "rate_limited"
+  | "internal_error"
+  | "upstream_failed";
+
+const statusOf: Record<ErrorCode, number> = {
+  bad_request: 400,
+  validation_failed: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal_error: 500,
+  upstream_failed: 502,
+};
+
+export class ApiError extends Error {
+  override name = "ApiError";
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.status = statusOf[code];
+  }
+}
+
+export function errorBody(code: ErrorCode, message: string) {
+  return { error: { code, message } };
+}
+
+/** Turns any thrown value into the API's error response; unknown errors become an opaque 500. */
+export function errorResponse(error: unknown, extraHeaders: Record<string, string> = {}): Response {
+  if (error instanceof Response) return error;
+  if (error instanceof z.ZodError) {
+    return Response.json(errorBody("validation_failed", formatZodError(error)), {
+      status: 400,
+      headers: extraHeaders,
+    });
+  }
+  if (error instanceof ApiError) {
+    return Response.json(errorBody(error.code, error.message), {
+      status: error.status,
+      headers: { ...extraHeaders, ...error.headers },
+    });
+  }
+  return Response.json(errorBody("internal_error", "Something went wrong on our side."), {
+    status: 500,
+    headers: extraHeaders,
+  });
+}
+
+export function formatZodError(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => (issue.path.length ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
+    .join("; ");
+}

@@ -1,0 +1,100 @@
+// Numbered migrations of a tenant database, applied in order and recorded in
+// PRAGMA user_version. Append new ones; never edit one that has shipped.
+// The vec0 table is not here: its dimension depends on the embedding model, so the store
+// creates it (see store.ts) and records the dimension in `meta`.
+export const tenantMigrations: readonly string[] = [
+  /* 1 */ `
+  CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE documents (
+    id INTEGER PRIMARY KEY,
+    source_key TEXT NOT NULL UNIQUE,
+    source_type TEXT NOT NULL CHECK (source_type IN ('file', 'text', 'url')),
+    title TEXT NOT NULL,
+    url TEXT,
+    file_name TEXT,
+    mime_type TEXT,
+    content_hash TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    chunk_count INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY,
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL,
+    heading_path TEXT NOT NULL,
+    text TEXT NOT NULL,
+    token_count INTEGER NOT NULL,
+    UNIQUE (document_id, ord)
+  ) STRICT;
+
+  -- Contentless FTS5 index over chunks (rowid = chunks.id); title and heading columns let
+  -- retrieval weight them above body text.
+  CREATE VIRTUAL TABLE chunks_fts USING fts5(
+    title, heading, body,
+    content = '',
+    contentless_delete = 1,
+    tokenize = 'porter unicode61 remove_diacritics 2'
+  );
+
+  CREATE TABLE ingest_jobs (
+    id INTEGER PRIMARY KEY,
+    source_type TEXT NOT NULL CHECK (source_type IN ('file', 'text', 'url')),
+    source_key TEXT NOT NULL,
+    title TEXT NOT NULL,
+    file_name TEXT,
+    mime_type TEXT,
+    url TEXT,
+    payload BLOB,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+    stage TEXT,
+    progress_done INTEGER NOT NULL DEFAULT 0,
+    progress_total INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    next_run_at INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_until INTEGER,
+    error TEXT,
+    document_id INTEGER,
+    outcome TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX ingest_jobs_runnable ON ingest_jobs (state, next_run_at);
+
+  CREATE TABLE conversations (
+    id TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+    content TEXT NOT NULL,
+    citations TEXT,
+    provider TEXT,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    latency_ms INTEGER,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX messages_by_conversation ON messages (conversation_id, id);
+
+  CREATE TABLE usage_daily (
+    day TEXT PRIMARY KEY,
+    asks INTEGER NOT NULL DEFAULT 0,
+    abstained INTEGER NOT NULL DEFAULT 0,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0
+  ) STRICT;
+  `,
+];

@@ -1,0 +1,167 @@
+// The tenant store: the only code that opens a tenant's SQLite file. It loads sqlite-vec,
+// applies the numbered migrations, sets the pragmas, creates the vector index for the
+// configured embedding dimension, and keeps open handles in a bounded LRU.
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { LRUCache } from "lru-cache";
+import * as sqliteVec from "sqlite-vec";
+import { tenantFileName, type TenantId } from "./id.ts";
+import { tenantMigrations } from "./migrations.ts";
+
+export type TenantDb = Database.Database;
+
+export interface EmbeddingSpec {
+  /** Identifies the model, e.g. `local:use-lite` or `openai:nomic-embed-text`. */
+  model: string;
+  dimension: number;
+}
+
+export class EmbeddingMismatchError extends Error {
+  override name = "EmbeddingMismatchError";
+}
+
+export class TenantFileMissingError extends Error {
+  override name = "TenantFileMissingError";
+}
+
+export function tenantFilePath(dataDir: string, id: TenantId): string {
+  return path.join(dataDir, tenantFileName(id));
+}
+
+/** Applies pragmas and pending migrations; safe to call on every open. */
+export function migrate(db: TenantDb, migrations: readonly string[] = tenantMigrations): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > migrations.length) {
+    throw new Error(
+      `database schema version ${current} is newer than this build knows (${migrations.length})`,
+    );
+  }
+  for (let version = current; version < migrations.length; version++) {
+    db.transaction(() => {
+      db.exec(migrations[version] as string);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}
+
+function applyPragmas(db: TenantDb): void {
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 5000");
+  db.pragma("mmap_size = 268435456");
+  db.pragma("temp_store = MEMORY");
+}
+
+function ensureVectorIndex(db: TenantDb, spec: EmbeddingSpec): void {
+  const row = db.prepare("SELECT value FROM meta WHERE key = 'embedding_dimension'").get() as
+    | { value: string }
+    | undefined;
+  const model = db.prepare("SELECT value FROM meta WHERE key = 'embedding_model'").get() as
+    | { value: string }
+    | undefined;
+  if (row) {
+    if (Number(row.value) !== spec.dimension || (model && model.value !== spec.model)) {
+      throw new EmbeddingMismatchError(
+        `this tenant's vectors were made by ${model?.value ?? "an unknown model"} ` +
+          `(${row.value} dimensions) but the configured embedding model is ${spec.model} ` +
+          `(${spec.dimension} dimensions); re-ingest the tenant or configure the original model`,
+      );
+    }
+    return;
+  }
+  if (!Number.isInteger(spec.dimension) || spec.dimension < 1 || spec.dimension > 8192) {
+    throw new EmbeddingMismatchError(`invalid embedding dimension ${spec.dimension}`);
+  }
+  db.transaction(() => {
+    db.exec(
+      `CREATE VIRTUAL TABLE chunks_vec USING vec0(
+         chunk_id INTEGER PRIMARY KEY,
+         embedding float[${spec.dimension}] distance_metric=cosine
+       )`,
+    );
+    const put = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
+    put.run("embedding_dimension", String(spec.dimension));
+    put.run("embedding_model", spec.model);
+  })();
+}
+
+/**
+ * Opens (and with `create`, creates) one tenant's database. Without `create` a missing file
+ * is an error, so a request can never create a database as a side effect.
+ */
+export function openTenantDb(
+  dataDir: string,
+  id: TenantId,
+  spec: EmbeddingSpec,
+  options: { create?: boolean } = {},
+): TenantDb {
+  const file = tenantFilePath(dataDir, id);
+  if (!options.create && !fs.existsSync(file)) {
+    throw new TenantFileMissingError(`no database file for tenant ${id}`);
+  }
+  fs.mkdirSync(dataDir, { recursive: true });
+  const db = new Database(file, { fileMustExist: !options.create });
+  try {
+    sqliteVec.load(db);
+    applyPragmas(db);
+    migrate(db);
+    ensureVectorIndex(db, spec);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+/**
+ * Open tenant handles, least recently used closed first. Callers take a handle for a
+ * synchronous unit of work (`pool.get(id)`) and do not keep it across long awaits.
+ */
+export class TenantPool {
+  private readonly handles: LRUCache<string, TenantDb>;
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly spec: EmbeddingSpec,
+    max: number,
+  ) {
+    this.handles = new LRUCache<string, TenantDb>({
+      max,
+      dispose: (db) => {
+        if (db.open) db.close();
+      },
+    });
+  }
+
+  get size(): number {
+    return this.handles.size;
+  }
+
+  /** The open handle of a tenant that exists on disk (callers check the registry first). */
+  get(id: TenantId): TenantDb {
+    let db = this.handles.get(id);
+    if (!db || !db.open) {
+      db = openTenantDb(this.dataDir, id, this.spec);
+      this.handles.set(id, db);
+    }
+    return db;
+  }
+
+  /** Creates the tenant's file and keeps its handle open. */
+  create(id: TenantId): TenantDb {
+    const db = openTenantDb(this.dataDir, id, this.spec, { create: true });
+    this.handles.set(id, db);
+    return db;
+  }
+
+  /** Closes a tenant's handle (before deleting or replacing its file). */
+  evict(id: TenantId): void {
+    this.handles.delete(id);
+  }
+
+  closeAll(): void {
+    this.handles.clear();
+  }
+}
