@@ -1,0 +1,24 @@
+import { type RouteConfig, index, route } from "@react-router/dev/routes";
+
+export default [
+  index("routes/home.tsx"),
+  route("healthz", "routes/healthz.ts"),
+  route("demo", "routes/demo.tsx"),
+
+  // Public and server-to-server API (JSON, one error shape).
+  route("api/ask", "routes/api.ask.ts"),
+  route("api/tenants", "routes/api.tenants.ts"),
+  route("api/tenants/:tenantId/documents", "routes/api.tenant-documents.ts"),
+  route("api/tenants/:tenantId/documents/:documentId", "routes/api.tenant-document.ts"),
+  route("api/tenants/:tenantId/jobs", "routes/api.tenant-jobs.ts"),
+
+  // Admin web app.
+  route("login", "routes/login.tsx"),
+  route("logout", "routes/logout.ts"),
+  route("setup", "routes/setup.tsx"),
+  route("admin", "routes/admin.tsx", [
+    index("routes/admin._index.tsx"),
+    route("tenants/:tenantId", "routes/admin.tenant.tsx"),
+    route("tenants/:tenantId/playground", "routes/admin.playground.tsx"),
+  ]),
+] satisfies RouteConfig;

@@ -1,0 +1,97 @@
+// POST /api/ask — a visitor's question, answered from one tenant's knowledge base.
+// Streams Server-Sent Events (vocabulary: app/ask-events.ts) or, with
+// `Accept: application/json`, returns the `done` event's data as one JSON object.
+import { z } from "zod";
+import { askStream, type AskEvent } from "#app/server/ask/ask.server.ts";
+import { encodeEvent, sseHeaders } from "#app/server/ask/sse.server.ts";
+import { ApiError, errorResponse } from "#app/server/errors.server.ts";
+import type { Logger } from "#app/server/logger.server.ts";
+import { publicCorsHeaders, readJson, wantsJson } from "#app/server/request.server.ts";
+import { getRuntime } from "#app/server/runtime.server.ts";
+import { requireTenant } from "#app/server/tenants.server.ts";
+import type { Route } from "./+types/api.ask";
+
+const conversationIdPattern = /^[A-Za-z0-9_-]{8,64}$/;
+
+function askSchema(maxQueryChars: number) {
+  return z.strictObject({
+    tenant_id: z.string().max(64),
+    query: z
+      .string()
+      .trim()
+      .min(1, "Ask a question.")
+      .max(maxQueryChars, `Questions are limited to ${maxQueryChars} characters.`),
+    session_id: z.string().regex(conversationIdPattern, "Invalid session id.").optional(),
+  });
+}
+
+export function loader() {
+  return errorResponse(new ApiError("bad_request", "Use POST to ask."), {
+    ...publicCorsHeaders,
+    Allow: "POST, OPTIONS",
+  });
+}
+
+export async function action({ request }: Route.ActionArgs) {
+  if (request.method === "OPTIONS") {
+    return new Response(null, { status: 204, headers: publicCorsHeaders });
+  }
+  try {
+    if (request.method !== "POST") throw new ApiError("bad_request", "Use POST to ask.");
+    const runtime = await getRuntime();
+    const body = await readJson(request, askSchema(runtime.config.MAX_QUERY_CHARS));
+    const tenant = requireTenant(runtime, body.tenant_id);
+    const upstream = new AbortController();
+    request.signal.addEventListener("abort", () => upstream.abort(), { once: true });
+    const events = askStream(runtime, {
+      tenant,
+      query: body.query,
+      conversationId: body.session_id,
+      signal: upstream.signal,
+    });
+
+    if (wantsJson(request)) {
+      for await (const item of events) {
+        if (item.event === "error") {
+          return Response.json({ error: item.data }, { status: 502, headers: publicCorsHeaders });
+        }
+        if (item.event === "done") {
+          return Response.json(item.data, { headers: publicCorsHeaders });
+        }
+      }
+      throw new ApiError("internal_error", "The answer ended without a result.");
+    }
+
+    return new Response(sseBody(events, upstream, runtime.logger), {
+      headers: { ...sseHeaders, ...publicCorsHeaders },
+    });
+  } catch (error) {
+    return errorResponse(error, publicCorsHeaders);
+  }
+}
+
+function sseBody(events: AsyncGenerator<AskEvent>, upstream: AbortController, logger: Logger) {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const next = await events.next();
+        if (next.done) {
+          controller.close();
+          return;
+        }
+        controller.enqueue(encodeEvent(next.value.event, next.value.data as never));
+      } catch (error) {
+        logger.error({ err: error }, "ask failed");
+        controller.enqueue(
+          encodeEvent("error", { code: "internal_error", message: "Something went wrong." }),
+        );
+        controller.close();
+      }
+    },
+    async cancel() {
+      // The visitor went away: stop the upstream answer so no tokens are spent on it.
+      upstream.abort();
+      await events.return(undefined);
+    },
+  });
+}

@@ -1,0 +1,46 @@
+// GET /api/tenants/:tenantId/documents/:documentId — one document.
+// DELETE — removes it from the keyword and vector indexes (204).
+import { z } from "zod";
+import { deleteDocument, getDocument } from "#tenants/knowledge-base.ts";
+import { assertSameOrigin, requireTenantAccess } from "#app/server/auth.server.ts";
+import { ApiError, errorResponse } from "#app/server/errors.server.ts";
+import { getRuntime } from "#app/server/runtime.server.ts";
+import { tenantDb } from "#app/server/tenants.server.ts";
+import type { Route } from "./+types/api.tenant-document";
+
+const documentId = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+function parseDocumentId(raw: string): number {
+  const parsed = documentId.safeParse(raw);
+  if (!parsed.success) throw new ApiError("not_found", "No such document.");
+  return parsed.data;
+}
+
+export async function loader({ request, params }: Route.LoaderArgs) {
+  try {
+    const { tenant } = await requireTenantAccess(request, params.tenantId);
+    const runtime = await getRuntime();
+    const document = getDocument(tenantDb(runtime, tenant), parseDocumentId(params.documentId));
+    if (!document) throw new ApiError("not_found", "No such document.");
+    return Response.json({ document });
+  } catch (error) {
+    return errorResponse(error);
+  }
+}
+
+export async function action({ request, params }: Route.ActionArgs) {
+  try {
+    if (request.method !== "DELETE") throw new ApiError("bad_request", "Use DELETE.");
+    assertSameOrigin(request);
+    const { tenant, admin } = await requireTenantAccess(request, params.tenantId);
+    const runtime = await getRuntime();
+    const id = parseDocumentId(params.documentId);
+    if (!deleteDocument(tenantDb(runtime, tenant), id)) {
+      throw new ApiError("not_found", "No such document.");
+    }
+    runtime.logger.info({ tenantId: tenant.id, adminId: admin.id, documentId: id }, "document deleted");
+    return new Response(null, { status: 204 });
+  } catch (error) {
+    return errorResponse(error);
+  }
+}

@@ -1,0 +1,161 @@
+// The ask pipeline: retrieve a tenant's passages, stream an answer that cites them, and
+// record the exchange. Yields the events of app/ask-events.ts in order:
+// sources → token* → done (or error).
+import { randomBytes } from "node:crypto";
+import type { AskEventMap, AskEventName, Citation } from "#app/ask-events.ts";
+import { loadHistory, recordExchange } from "#tenants/conversations.ts";
+import type { TenantRecord } from "../control-db.server.ts";
+import { createExtractiveAnswerer, isAbstention } from "../llm/extractive.server.ts";
+import type { AnswerProvider, SourcePassage, TokenUsage } from "../llm/provider.server.ts";
+import { retrieveWithStats } from "../retrieval/retrieve.server.ts";
+import type { RetrievedChunk } from "../retrieval/types.server.ts";
+import type { Runtime } from "../runtime.server.ts";
+import { tenantDb } from "../tenants.server.ts";
+
+export type AskEvent = { [K in AskEventName]: { event: K; data: AskEventMap[K] } }[AskEventName];
+
+export interface AskInput {
+  tenant: TenantRecord;
+  query: string;
+  /** An existing conversation to continue, or a new id the caller chose. */
+  conversationId?: string;
+  signal?: AbortSignal;
+}
+
+type AskRuntime = Pick<Runtime, "tenants" | "embedder" | "answerer" | "config" | "logger">;
+
+const SNIPPET_CHARS = 240;
+/** A follow-up this short ("and on Fly?") is searched together with the previous question. */
+const SHORT_FOLLOW_UP_WORDS = 5;
+const fallbackAnswerer = createExtractiveAnswerer();
+
+export function newConversationId(): string {
+  return `cv_${randomBytes(12).toString("hex")}`;
+}
+
+export function toCitation(chunk: RetrievedChunk, n: number): Citation {
+  const snippet =
+    chunk.text.length > SNIPPET_CHARS ? `${chunk.text.slice(0, SNIPPET_CHARS - 1)}…` : chunk.text;
+  return {
+    n,
+    documentId: chunk.documentId,
+    title: chunk.title,
+    url: chunk.url,
+    fileName: chunk.fileName,
+    headingPath: chunk.headingPath,
+    snippet,
+    score: Math.round(chunk.score * 10_000) / 10_000,
+  };
+}
+
+/** The [n] markers an answer uses, in order of first use, limited to known sources. */
+export function citedNumbers(answer: string, sourceCount: number): number[] {
+  const seen = new Set<number>();
+  for (const match of answer.matchAll(/\[(\d{1,3})\]/g)) {
+    const n = Number(match[1]);
+    if (n >= 1 && n <= sourceCount) seen.add(n);
+  }
+  return [...seen];
+}
+
+function retrievalQuery(query: string, history: ReadonlyArray<{ role: string; content: string }>) {
+  const words = query.trim().split(/\s+/).length;
+  const lastQuestion = [...history].reverse().find((t) => t.role === "user");
+  return lastQuestion && words <= SHORT_FOLLOW_UP_WORDS ? `${lastQuestion.content} ${query}` : query;
+}
+
+export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGenerator<AskEvent> {
+  const started = performance.now();
+  const conversationId = input.conversationId ?? newConversationId();
+  const history = loadHistory(
+    tenantDb(runtime, input.tenant),
+    conversationId,
+    runtime.config.HISTORY_TURNS,
+  );
+
+  const { chunks } = await retrieveWithStats(
+    tenantDb(runtime, input.tenant),
+    runtime.embedder,
+    retrievalQuery(input.query, history),
+    { topK: runtime.config.RETRIEVAL_TOP_K },
+  );
+  const retrievalMs = performance.now() - started;
+  const sources = chunks.map((chunk, i) => toCitation(chunk, i + 1));
+  yield { event: "sources", data: { conversationId, sources } };
+
+  const passages: SourcePassage[] = chunks.map((chunk, i) => ({
+    n: i + 1,
+    title: chunk.title,
+    headingPath: chunk.headingPath,
+    text: chunk.text,
+    score: chunk.score,
+  }));
+  // With nothing retrieved there is nothing to ground an LLM answer in: abstain locally.
+  const answerer: AnswerProvider = passages.length === 0 ? fallbackAnswerer : runtime.answerer;
+
+  let answer = "";
+  let firstTokenMs: number | null = null;
+  let usage: TokenUsage = { promptTokens: 0, completionTokens: 0, estimated: true };
+  try {
+    for await (const chunk of answerer.stream({
+      question: input.query,
+      history,
+      sources: passages,
+      signal: input.signal,
+    })) {
+      if (chunk.type === "token") {
+        if (chunk.text.length === 0) continue;
+        firstTokenMs ??= performance.now() - started;
+        answer += chunk.text;
+        yield { event: "token", data: { text: chunk.text } };
+      } else {
+        usage = chunk.usage;
+      }
+    }
+  } catch (error) {
+    if (input.signal?.aborted) return;
+    runtime.logger.warn(
+      { err: error, tenantId: input.tenant.id, provider: answerer.name },
+      "answer provider failed",
+    );
+    yield {
+      event: "error",
+      data: { code: "upstream_failed", message: "The answer could not be generated. Try again." },
+    };
+    return;
+  }
+
+  const abstained = passages.length === 0 || isAbstention(answer);
+  const citations = abstained
+    ? []
+    : citedNumbers(answer, sources.length).map((n) => sources[n - 1] as Citation);
+  const totalMs = performance.now() - started;
+  recordExchange(tenantDb(runtime, input.tenant), {
+    conversationId,
+    question: input.query,
+    answer,
+    citations,
+    provider: `${answerer.name}:${answerer.model}`,
+    promptTokens: usage.promptTokens,
+    completionTokens: usage.completionTokens,
+    latencyMs: Math.round(totalMs),
+    abstained,
+  });
+  yield {
+    event: "done",
+    data: {
+      conversationId,
+      answer,
+      citations,
+      abstained,
+      provider: answerer.name,
+      model: answerer.model,
+      usage,
+      latency: {
+        retrievalMs: Math.round(retrievalMs),
+        firstTokenMs: firstTokenMs === null ? null : Math.round(firstTokenMs),
+        totalMs: Math.round(totalMs),
+      },
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "./config.server.ts";
+
+describe("parseConfig", () => {
+  it("works with no variables at all: local embeddings, extractive answers", () => {
+    const config = parseConfig({});
+    expect(config.PORT).toBe(3000);
+    expect(config.dataDir).toBe(path.resolve("./data"));
+    expect(config.embeddings).toEqual({ kind: "local" });
+    expect(config.llm).toEqual({ kind: "extractive" });
+    expect(config.DEMO_TENANT).toBe(true);
+  });
+
+  it("names the bad variable", () => {
+    expect(() => parseConfig({ PORT: "eighty" })).toThrow(ConfigError);
+    expect(() => parseConfig({ PORT: "eighty" })).toThrow(/PORT/);
+    expect(() => parseConfig({ LOG_LEVEL: "loud" })).toThrow(/LOG_LEVEL/);
+    expect(() => parseConfig({ DEMO_TENANT: "maybe" })).toThrow(/DEMO_TENANT/);
+    expect(() => parseConfig({ LLM_BASE_URL: "ftp://x" })).toThrow(/LLM_BASE_URL/);
+  });
+
+  it("requires a model with an OpenAI-compatible base URL", () => {
+    expect(() => parseConfig({ LLM_BASE_URL: "http://127.0.0.1:1/v1" })).toThrow(/LLM_MODEL/);
+    expect(() => parseConfig({ EMBEDDINGS_BASE_URL: "http://127.0.0.1:1/v1" })).toThrow(
+      /EMBEDDINGS_MODEL/,
+    );
+  });
+
+  it("refuses an overlap as large as the chunk", () => {
+    expect(() => parseConfig({ CHUNK_MAX_TOKENS: "100", CHUNK_OVERLAP_TOKENS: "100" })).toThrow(
+      /CHUNK_OVERLAP_TOKENS/,
+    );
+  });
+
+  it("chooses Groq before an OpenAI-compatible server", () => {
+    const both = parseConfig({
+      GROQ_API_KEY: "gsk_test",
+      LLM_BASE_URL: "http://127.0.0.1:1/v1",
+      LLM_MODEL: "m",
+    });
+    expect(both.llm).toMatchObject({ kind: "groq", apiKey: "gsk_test", model: "llama-3.3-70b-versatile" });
+    const openai = parseConfig({ LLM_BASE_URL: "http://127.0.0.1:1/v1", LLM_MODEL: "m", LLM_API_KEY: " " });
+    expect(openai.llm).toEqual({ kind: "openai", baseUrl: "http://127.0.0.1:1/v1", apiKey: undefined, model: "m" });
+  });
+
+  it("configures remote embeddings", () => {
+    const config = parseConfig({
+      EMBEDDINGS_BASE_URL: "http://127.0.0.1:9/v1",
+      EMBEDDINGS_MODEL: "nomic",
+      EMBEDDINGS_BATCH_SIZE: "8",
+    });
+    expect(config.embeddings).toEqual({
+      kind: "openai",
+      baseUrl: "http://127.0.0.1:9/v1",
+      apiKey: undefined,
+      model: "nomic",
+      batchSize: 8,
+    });
+  });
+
+  it("treats empty strings as unset and parses booleans", () => {
+    const config = parseConfig({ GROQ_API_KEY: "", PUBLIC_URL: "", DEMO_TENANT: "0" });
+    expect(config.llm.kind).toBe("extractive");
+    expect(config.PUBLIC_URL).toBeUndefined();
+    expect(config.DEMO_TENANT).toBe(false);
+  });
+});

@@ -1,0 +1,296 @@
+// The control database: the tenant registry, admins and their tenants, admin sessions,
+// one-time setup tokens and server secrets. One small SQLite file beside the tenant files.
+import { createHash, randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { migrate } from "#tenants/store.ts";
+import { isTenantId, type TenantId } from "#tenants/id.ts";
+
+export type ControlDb = Database.Database;
+
+const controlMigrations: readonly string[] = [
+  /* 1 */ `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+
+  CREATE TABLE tenants (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    plan TEXT NOT NULL DEFAULT 'trial',
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
+    pending_jobs INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE admins (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('platform', 'tenant')),
+    created_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE admin_tenants (
+    admin_id INTEGER NOT NULL REFERENCES admins(id) ON DELETE CASCADE,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    PRIMARY KEY (admin_id, tenant_id)
+  ) STRICT;
+
+  CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE setup_tokens (
+    token_hash TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+  ) STRICT;
+  `,
+];
+
+export const CONTROL_FILE = "control.db";
+
+export function openControlDb(dataDir: string): ControlDb {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const db = new Database(path.join(dataDir, CONTROL_FILE));
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 5000");
+  migrate(db, controlMigrations);
+  return db;
+}
+
+// ---- secrets ---------------------------------------------------------------------------
+
+/** A random secret kept in the control database, made on first use (e.g. cookie signing). */
+export function getOrCreateSecret(db: ControlDb, name: string): string {
+  const key = `secret:${name}`;
+  const row = db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
+    | { value: string }
+    | undefined;
+  if (row) return row.value;
+  const value = randomBytes(32).toString("hex");
+  db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)").run(key, value);
+  return (db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string }).value;
+}
+
+export function getMeta(db: ControlDb, key: string): string | undefined {
+  const row = db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
+    | { value: string }
+    | undefined;
+  return row?.value;
+}
+
+export function setMeta(db: ControlDb, key: string, value: string): void {
+  db.prepare(
+    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+  ).run(key, value);
+}
+
+// ---- tenants ---------------------------------------------------------------------------
+
+export interface TenantRecord {
+  id: TenantId;
+  name: string;
+  plan: string;
+  status: "active" | "suspended";
+  createdAt: number;
+}
+
+interface TenantRow {
+  id: string;
+  name: string;
+  plan: string;
+  status: "active" | "suspended";
+  created_at: number;
+}
+
+function toTenant(row: TenantRow): TenantRecord {
+  return {
+    id: row.id as TenantId,
+    name: row.name,
+    plan: row.plan,
+    status: row.status,
+    createdAt: row.created_at,
+  };
+}
+
+export function insertTenant(
+  db: ControlDb,
+  tenant: { id: TenantId; name: string; plan?: string },
+  now = Date.now(),
+): TenantRecord {
+  db.prepare("INSERT INTO tenants (id, name, plan, created_at) VALUES (?, ?, ?, ?)").run(
+    tenant.id,
+    tenant.name,
+    tenant.plan ?? "trial",
+    now,
+  );
+  return getTenant(db, tenant.id) as TenantRecord;
+}
+
+export function getTenant(db: ControlDb, id: string): TenantRecord | undefined {
+  if (!isTenantId(id)) return undefined;
+  const row = db
+    .prepare("SELECT id, name, plan, status, created_at FROM tenants WHERE id = ?")
+    .get(id) as TenantRow | undefined;
+  return row ? toTenant(row) : undefined;
+}
+
+export function listTenants(db: ControlDb, adminId?: number): TenantRecord[] {
+  const rows = (
+    adminId === undefined
+      ? db.prepare("SELECT id, name, plan, status, created_at FROM tenants ORDER BY created_at")
+      : db.prepare(
+          `SELECT t.id, t.name, t.plan, t.status, t.created_at FROM tenants t
+           JOIN admin_tenants a ON a.tenant_id = t.id WHERE a.admin_id = ? ORDER BY t.created_at`,
+        )
+  ).all(...(adminId === undefined ? [] : [adminId])) as TenantRow[];
+  return rows.map(toTenant);
+}
+
+export function setTenantPendingJobs(db: ControlDb, id: TenantId, pending: boolean): void {
+  db.prepare("UPDATE tenants SET pending_jobs = ? WHERE id = ?").run(pending ? 1 : 0, id);
+}
+
+export function tenantsWithPendingJobs(db: ControlDb): TenantId[] {
+  return (
+    db.prepare("SELECT id FROM tenants WHERE pending_jobs = 1").all() as Array<{ id: string }>
+  ).map((r) => r.id as TenantId);
+}
+
+// ---- admins ----------------------------------------------------------------------------
+
+export interface AdminRecord {
+  id: number;
+  email: string;
+  role: "platform" | "tenant";
+  createdAt: number;
+}
+
+interface AdminRow {
+  id: number;
+  email: string;
+  role: "platform" | "tenant";
+  created_at: number;
+  password_hash: string;
+}
+
+export function insertAdmin(
+  db: ControlDb,
+  admin: { email: string; passwordHash: string; role: "platform" | "tenant" },
+  now = Date.now(),
+): AdminRecord {
+  const info = db
+    .prepare("INSERT INTO admins (email, password_hash, role, created_at) VALUES (?, ?, ?, ?)")
+    .run(admin.email.trim().toLowerCase(), admin.passwordHash, admin.role, now);
+  return getAdmin(db, Number(info.lastInsertRowid)) as AdminRecord;
+}
+
+export function getAdmin(db: ControlDb, id: number): AdminRecord | undefined {
+  const row = db
+    .prepare("SELECT id, email, role, created_at FROM admins WHERE id = ?")
+    .get(id) as AdminRow | undefined;
+  return row ? { id: row.id, email: row.email, role: row.role, createdAt: row.created_at } : undefined;
+}
+
+export function findAdminCredentials(
+  db: ControlDb,
+  email: string,
+): (AdminRecord & { passwordHash: string }) | undefined {
+  const row = db
+    .prepare("SELECT id, email, role, created_at, password_hash FROM admins WHERE email = ?")
+    .get(email.trim().toLowerCase()) as AdminRow | undefined;
+  return row
+    ? {
+        id: row.id,
+        email: row.email,
+        role: row.role,
+        createdAt: row.created_at,
+        passwordHash: row.password_hash,
+      }
+    : undefined;
+}
+
+export function countAdmins(db: ControlDb): number {
+  return (db.prepare("SELECT count(*) AS n FROM admins").get() as { n: number }).n;
+}
+
+export function grantTenant(db: ControlDb, adminId: number, tenantId: TenantId): void {
+  db.prepare("INSERT OR IGNORE INTO admin_tenants (admin_id, tenant_id) VALUES (?, ?)").run(
+    adminId,
+    tenantId,
+  );
+}
+
+export function adminCanManage(db: ControlDb, admin: AdminRecord, tenantId: TenantId): boolean {
+  if (admin.role === "platform") return true;
+  return (
+    db
+      .prepare("SELECT 1 FROM admin_tenants WHERE admin_id = ? AND tenant_id = ?")
+      .get(admin.id, tenantId) !== undefined
+  );
+}
+
+// ---- setup tokens ----------------------------------------------------------------------
+
+const hashToken = (token: string) => createHash("sha256").update(token).digest("hex");
+
+/** A one-time token for creating the first admin; only its hash is stored. */
+export function createSetupToken(db: ControlDb, ttlMs: number, now = Date.now()): string {
+  const token = randomBytes(24).toString("base64url");
+  db.prepare("INSERT INTO setup_tokens (token_hash, expires_at) VALUES (?, ?)").run(
+    hashToken(token),
+    now + ttlMs,
+  );
+  return token;
+}
+
+export function isSetupTokenValid(db: ControlDb, token: string, now = Date.now()): boolean {
+  const row = db
+    .prepare("SELECT expires_at, used_at FROM setup_tokens WHERE token_hash = ?")
+    .get(hashToken(token)) as { expires_at: number; used_at: number | null } | undefined;
+  return row !== undefined && row.used_at === null && row.expires_at > now;
+}
+
+/** Marks the token used; true only for the one caller that used a valid token. */
+export function consumeSetupToken(db: ControlDb, token: string, now = Date.now()): boolean {
+  const info = db
+    .prepare(
+      "UPDATE setup_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
+    )
+    .run(now, hashToken(token), now);
+  return info.changes === 1;
+}
+
+// ---- admin sessions --------------------------------------------------------------------
+
+export function readSession(db: ControlDb, id: string, now = Date.now()): unknown {
+  const row = db.prepare("SELECT data, expires_at FROM sessions WHERE id = ?").get(id) as
+    | { data: string; expires_at: number }
+    | undefined;
+  if (!row) return null;
+  if (row.expires_at <= now) {
+    deleteSession(db, id);
+    return null;
+  }
+  return JSON.parse(row.data);
+}
+
+export function writeSession(db: ControlDb, id: string, data: unknown, expiresAt: number): void {
+  db.prepare(
+    `INSERT INTO sessions (id, data, expires_at) VALUES (?, ?, ?)
+     ON CONFLICT(id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at`,
+  ).run(id, JSON.stringify(data), expiresAt);
+}
+
+export function deleteSession(db: ControlDb, id: string): void {
+  db.prepare("DELETE FROM sessions WHERE id = ?").run(id);
+}
+
+export function purgeExpiredSessions(db: ControlDb, now = Date.now()): number {
+  return db.prepare("DELETE FROM sessions WHERE expires_at <= ?").run(now).changes;
+}

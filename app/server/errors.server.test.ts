@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { ApiError, errorResponse, formatZodError } from "./errors.server.ts";
+
+describe("errorResponse", () => {
+  it("gives ApiErrors their status and the one error shape", async () => {
+    const res = errorResponse(new ApiError("not_found", "No such tenant."), { "x-a": "1" });
+    expect(res.status).toBe(404);
+    expect(res.headers.get("x-a")).toBe("1");
+    expect(await res.json()).toEqual({ error: { code: "not_found", message: "No such tenant." } });
+  });
+
+  it("passes headers of the error itself", () => {
+    const res = errorResponse(new ApiError("rate_limited", "Slow down.", { "Retry-After": "3" }));
+    expect(res.status).toBe(429);
+    expect(res.headers.get("retry-after")).toBe("3");
+  });
+
+  it("turns validation errors into 400 with the field path", async () => {
+    const result = z.strictObject({ query: z.string() }).safeParse({ query: 1, extra: true });
+    expect(result.success).toBe(false);
+    const res = errorResponse(result.error);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("validation_failed");
+    expect(body.error.message).toMatch(/query/);
+    expect(formatZodError(result.error!)).toMatch(/extra/);
+  });
+
+  it("hides unknown errors behind an opaque 500", async () => {
+    const res = errorResponse(new Error("secret path /etc/x"));
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(text).not.toMatch(/secret/);
+    expect(JSON.parse(text).error.code).toBe("internal_error");
+  });
+
+  it("returns thrown Responses as they are", () => {
+    const thrown = new Response(null, { status: 302 });
+    expect(errorResponse(thrown)).toBe(thrown);
+  });
+});

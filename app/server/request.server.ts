@@ -1,0 +1,92 @@
+// Reading request bodies safely: the content type is checked (415), the size is capped
+// while reading (413), JSON is parsed (400) and validated by a strict zod schema (400).
+import type { z } from "zod";
+import { ApiError } from "./errors.server.ts";
+
+export const DEFAULT_JSON_LIMIT = 64 * 1024;
+
+function mediaType(request: Request): string {
+  return (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+export function requireMediaType(request: Request, ...allowed: string[]): string {
+  const type = mediaType(request);
+  if (!allowed.includes(type)) {
+    throw new ApiError(
+      "unsupported_media_type",
+      `Send the body as ${allowed.join(" or ")} (got ${type || "no content type"}).`,
+    );
+  }
+  return type;
+}
+
+/** Reads at most `maxBytes` of the body; larger bodies are refused without reading them all. */
+export async function readBodyBytes(request: Request, maxBytes: number): Promise<Uint8Array> {
+  const declared = Number(request.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    throw new ApiError("payload_too_large", `The body is larger than ${maxBytes} bytes.`);
+  }
+  if (!request.body) return new Uint8Array();
+  const reader = request.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw new ApiError("payload_too_large", `The body is larger than ${maxBytes} bytes.`);
+    }
+    parts.push(value);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const part of parts) {
+    body.set(part, offset);
+    offset += part.byteLength;
+  }
+  return body;
+}
+
+export async function readJson<S extends z.ZodType>(
+  request: Request,
+  schema: S,
+  maxBytes = DEFAULT_JSON_LIMIT,
+): Promise<z.infer<S>> {
+  requireMediaType(request, "application/json");
+  const bytes = await readBodyBytes(request, maxBytes);
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new ApiError("bad_request", "The body is not valid JSON.");
+  }
+  return schema.parse(value);
+}
+
+/** CORS for the public API the widget calls from tenants' sites (no credentials). */
+export const publicCorsHeaders = {
+  "Access-Control-Allow-Origin": "*",
+  "Access-Control-Allow-Methods": "POST, OPTIONS",
+  "Access-Control-Allow-Headers": "content-type, accept",
+  "Access-Control-Max-Age": "600",
+} as const;
+
+export function wantsJson(request: Request): boolean {
+  const accept = (request.headers.get("accept") ?? "").toLowerCase();
+  return accept.includes("application/json") && !accept.includes("text/event-stream");
+}
+
+/** Parses a multipart or urlencoded form, refusing bodies over `maxBytes` while reading. */
+export async function readFormData(request: Request, maxBytes: number): Promise<FormData> {
+  const type = requireMediaType(request, "multipart/form-data", "application/x-www-form-urlencoded");
+  const bytes = await readBodyBytes(request, maxBytes);
+  try {
+    return await new Response(bytes, {
+      headers: { "content-type": request.headers.get("content-type") ?? type },
+    }).formData();
+  } catch {
+    throw new ApiError("bad_request", "The form data could not be read.");
+  }
+}

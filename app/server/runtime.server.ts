@@ -1,0 +1,202 @@
+// The running server's parts, made once: configuration, logger, control database, tenant
+// pool, embedder, answerer and the ingestion queue. Routes reach them through getRuntime().
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { DEMO_TENANT_ID, type TenantId } from "#tenants/id.ts";
+import { TenantPool } from "#tenants/store.ts";
+import { parseConfig, type Config } from "./config.server.ts";
+import {
+  countAdmins,
+  createSetupToken,
+  getMeta,
+  getTenant,
+  openControlDb,
+  setMeta,
+  setTenantPendingJobs,
+  tenantsWithPendingJobs,
+  type ControlDb,
+} from "./control-db.server.ts";
+import { createEmbedder } from "./embeddings/index.server.ts";
+import type { EmbeddingProvider } from "./embeddings/provider.server.ts";
+import { IngestQueue } from "./ingest/queue.server.ts";
+import { createAnswerer } from "./llm/index.server.ts";
+import type { AnswerProvider } from "./llm/provider.server.ts";
+import { createLogger, type Logger } from "./logger.server.ts";
+import { createTenant, enqueueIngest } from "./tenants.server.ts";
+
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  control: ControlDb;
+  tenants: TenantPool;
+  embedder: EmbeddingProvider;
+  answerer: AnswerProvider;
+  queue: IngestQueue;
+  /** True once the server can answer: started, and the demo tenant's documents indexed. */
+  ready: boolean;
+  startedAt: number;
+}
+
+export interface RuntimeOptions {
+  config?: Config;
+  logger?: Logger;
+  /** Run the ingestion workers in this process (the server does; most CLI commands too). */
+  runQueue?: boolean;
+  /** Load the demo tenant and print the first-admin setup link (the server only). */
+  bootstrap?: boolean;
+}
+
+const SETUP_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
+
+export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const config = options.config ?? parseConfig();
+  const logger =
+    options.logger ??
+    createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === "development" });
+  const control = openControlDb(config.dataDir);
+  const embedder = await createEmbedder(config.embeddings, { timeoutMs: config.FETCH_TIMEOUT_MS });
+  const tenants = new TenantPool(
+    config.dataDir,
+    { model: embedder.model, dimension: embedder.dimension },
+    config.TENANT_DB_CACHE_SIZE,
+  );
+  const answerer = createAnswerer(config.llm, {
+    maxTokens: config.LLM_MAX_TOKENS,
+    timeoutMs: config.LLM_TIMEOUT_MS,
+  });
+  const queue = new IngestQueue({
+    openTenant: (id) => tenants.get(id),
+    tenantsWithPendingJobs: () => tenantsWithPendingJobs(control),
+    markTenantIdle: (id) => setTenantPendingJobs(control, id, false),
+    embedder,
+    logger: logger.child({ module: "ingest" }),
+    concurrency: config.INGEST_CONCURRENCY,
+    leaseMs: config.INGEST_LEASE_MS,
+    pollMs: config.INGEST_POLL_MS,
+    retryBaseMs: config.INGEST_RETRY_BASE_MS,
+    chunking: { maxTokens: config.CHUNK_MAX_TOKENS, overlapTokens: config.CHUNK_OVERLAP_TOKENS },
+    fetchTimeoutMs: config.FETCH_TIMEOUT_MS,
+    maxFetchBytes: config.MAX_UPLOAD_BYTES,
+  });
+  const runtime: Runtime = {
+    config,
+    logger,
+    control,
+    tenants,
+    embedder,
+    answerer,
+    queue,
+    ready: false,
+    startedAt: Date.now(),
+  };
+  logger.info(
+    {
+      dataDir: config.dataDir,
+      embeddings: embedder.model,
+      dimension: embedder.dimension,
+      answerer: `${answerer.name}:${answerer.model}`,
+    },
+    "runtime created",
+  );
+  if (options.runQueue) queue.start();
+  if (options.bootstrap) {
+    printSetupLinkIfNoAdmin(runtime);
+    if (config.DEMO_TENANT) {
+      const demoJobs = seedDemoTenant(runtime);
+      void queue
+        .drain(DEMO_TENANT_ID as TenantId)
+        .then(() => {
+          runtime.ready = true;
+          logger.info({ jobs: demoJobs }, "demo tenant ready");
+        })
+        .catch((error: unknown) => logger.error({ err: error }, "demo tenant failed to load"));
+    } else {
+      runtime.ready = true;
+    }
+  } else {
+    runtime.ready = true;
+  }
+  return runtime;
+}
+
+export async function closeRuntime(runtime: Runtime): Promise<void> {
+  await runtime.queue.stop();
+  runtime.tenants.closeAll();
+  await runtime.embedder.close?.();
+  if (runtime.control.open) runtime.control.close();
+}
+
+function printSetupLinkIfNoAdmin(runtime: Runtime): void {
+  if (countAdmins(runtime.control) > 0) return;
+  const token = createSetupToken(runtime.control, SETUP_TOKEN_TTL_MS);
+  const base = runtime.config.PUBLIC_URL ?? `http://localhost:${runtime.config.PORT}`;
+  runtime.logger.warn(
+    `No admin yet. Create the first one at ${base}/setup?token=${token} ` +
+      "(valid for 24 hours, once) or with `npm run admin:create -- --email you@example.com`.",
+  );
+}
+
+/** The documents of the demo tenant: this project's README and docs. */
+export function demoDocumentFiles(root = process.cwd()): string[] {
+  const files = ["README.md"];
+  const docs = path.join(root, "docs");
+  if (fs.existsSync(docs)) {
+    for (const entry of fs.readdirSync(docs, { recursive: true, withFileTypes: true })) {
+      if (entry.isFile() && entry.name.endsWith(".md")) {
+        files.push(path.relative(root, path.join(entry.parentPath, entry.name)));
+      }
+    }
+  }
+  return files.filter((f) => fs.existsSync(path.join(root, f))).sort();
+}
+
+/** Creates the demo tenant on first start and queues any of its files that changed. */
+function seedDemoTenant(runtime: Runtime, root = process.cwd()): number {
+  const id = DEMO_TENANT_ID as TenantId;
+  if (!getTenant(runtime.control, id)) {
+    createTenant(runtime, { id, name: "BiTB demo" });
+  }
+  let queued = 0;
+  for (const file of demoDocumentFiles(root)) {
+    const bytes = fs.readFileSync(path.join(root, file));
+    const hash = createHash("sha256").update(bytes).digest("hex");
+    const key = `demo-file:${file}`;
+    if (getMeta(runtime.control, key) === hash) continue;
+    enqueueIngest(runtime, id, {
+      sourceType: "file",
+      sourceKey: `file:${file}`,
+      title: file,
+      fileName: file,
+      payload: new Uint8Array(bytes),
+    });
+    setMeta(runtime.control, key, hash);
+    queued++;
+  }
+  return queued;
+}
+
+// ---- the process-wide runtime ------------------------------------------------------------
+
+const globalKey = Symbol.for("bitb.runtime");
+type Holder = { [globalKey]?: Promise<Runtime> };
+
+/** Starts the server's runtime once (idempotent): queue workers, demo tenant, setup link. */
+export function startRuntime(options: Omit<RuntimeOptions, "runQueue" | "bootstrap"> = {}) {
+  const holder = globalThis as Holder;
+  holder[globalKey] ??= createRuntime({ ...options, runQueue: true, bootstrap: true });
+  return holder[globalKey];
+}
+
+/** The runtime of this process; starts it on first use (e.g. under `react-router dev`). */
+export function getRuntime(): Promise<Runtime> {
+  return startRuntime();
+}
+
+export async function stopRuntime(): Promise<void> {
+  const holder = globalThis as Holder;
+  const pending = holder[globalKey];
+  if (!pending) return;
+  delete holder[globalKey];
+  await closeRuntime(await pending);
+}

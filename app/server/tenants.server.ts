@@ -1,0 +1,47 @@
+// The one place that turns a tenant id from outside into a tenant: validated, registered,
+// and only then opened. Fails closed: an invalid or unknown id is a 404 before any file is
+// touched. Also creates tenants and queues their ingestion jobs.
+import { isTenantId, newTenantId, type TenantId } from "#tenants/id.ts";
+import { tenantFilePath, type TenantDb } from "#tenants/store.ts";
+import fs from "node:fs";
+import { getTenant, insertTenant, setTenantPendingJobs, type TenantRecord } from "./control-db.server.ts";
+import { ApiError } from "./errors.server.ts";
+import type { Runtime } from "./runtime.server.ts";
+
+type RuntimeParts = Pick<Runtime, "control" | "tenants" | "config" | "queue">;
+
+/** The registered, active tenant with this id, or a 404 ApiError. */
+export function requireTenant(runtime: Pick<Runtime, "control">, rawId: unknown): TenantRecord {
+  const tenant = isTenantId(rawId) ? getTenant(runtime.control, rawId) : undefined;
+  if (!tenant) throw new ApiError("not_found", "No such tenant.");
+  return tenant;
+}
+
+/** The open database of a tenant that requireTenant accepted. */
+export function tenantDb(runtime: Pick<Runtime, "tenants">, tenant: TenantRecord): TenantDb {
+  return runtime.tenants.get(tenant.id);
+}
+
+export function createTenant(
+  runtime: Pick<Runtime, "control" | "tenants" | "config">,
+  input: { name: string; id?: TenantId; plan?: string },
+): TenantRecord {
+  const id = input.id ?? newTenantId();
+  if (!isTenantId(id)) throw new ApiError("bad_request", "Invalid tenant id.");
+  if (getTenant(runtime.control, id)) throw new ApiError("conflict", "That tenant already exists.");
+  runtime.tenants.create(id);
+  try {
+    return insertTenant(runtime.control, { id, name: input.name, plan: input.plan });
+  } catch (error) {
+    runtime.tenants.evict(id);
+    fs.rmSync(tenantFilePath(runtime.config.dataDir, id), { force: true });
+    throw error;
+  }
+}
+
+export type IngestInput = Parameters<Runtime["queue"]["enqueue"]>[1];
+
+export function enqueueIngest(runtime: RuntimeParts, id: TenantId, input: IngestInput): number {
+  setTenantPendingJobs(runtime.control, id, true);
+  return runtime.queue.enqueue(id, input);
+}

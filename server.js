@@ -1,0 +1,75 @@
+// The production server: starts the runtime from the built app (so both share one module
+// graph), serves the built client assets, and hands every other request to React Router.
+// Shuts down cleanly on SIGTERM/SIGINT: stops taking requests, lets ingestion workers stop
+// (unfinished jobs resume after restart), and closes every database.
+import http from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRequestListener } from "@react-router/node";
+import sirv from "sirv";
+
+const root = path.dirname(fileURLToPath(import.meta.url));
+const build = await import(path.join(root, "build/server/index.js"));
+const { startRuntime, stopRuntime, parseConfig, ConfigError } = build.entry.module;
+
+let config;
+try {
+  config = parseConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(1);
+  }
+  throw error;
+}
+const runtime = await startRuntime({ config });
+const { logger } = runtime;
+
+const assets = sirv(path.join(root, "build/client"), {
+  etag: true,
+  gzip: true,
+  brotli: true,
+  setHeaders(res, pathname) {
+    if (pathname.startsWith("/assets/")) {
+      res.setHeader("Cache-Control", "public, max-age=31536000, immutable");
+    } else {
+      res.setHeader("Cache-Control", "public, max-age=300");
+    }
+  },
+});
+const handle = createRequestListener({ build, mode: process.env.NODE_ENV ?? "production" });
+
+const server = http.createServer((req, res) => {
+  assets(req, res, () => {
+    handle(req, res);
+  });
+});
+server.keepAliveTimeout = 65_000;
+
+server.listen(config.PORT, config.HOST, () => {
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : config.PORT;
+  logger.info({ port, host: config.HOST }, `BiTB listening on http://localhost:${port}`);
+});
+
+let stopping = false;
+async function shutdown(signal) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, "shutting down");
+  const forced = setTimeout(() => process.exit(1), 20_000);
+  forced.unref();
+  server.close();
+  server.closeIdleConnections?.();
+  try {
+    await stopRuntime();
+  } catch (error) {
+    logger.error({ err: error }, "error while stopping");
+  }
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("unhandledRejection", (reason) => {
+  logger.error({ err: reason }, "unhandled rejection");
+});

@@ -1,0 +1,57 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { conversationExists, loadHistory, recordExchange, usageByDay } from "./conversations.ts";
+import { newTenantId } from "./id.ts";
+import { openTenantDb, type TenantDb } from "./store.ts";
+
+let dir: string;
+let db: TenantDb;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "bitb-conv-"));
+  db = openTenantDb(dir, newTenantId(), { model: "t", dimension: 4 }, { create: true });
+});
+afterEach(() => {
+  db.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const exchange = (n: number, now: number, abstained = false) => ({
+  conversationId: "cv_test1234",
+  question: `q${n}`,
+  answer: `a${n}`,
+  citations: [{ n: 1 }],
+  provider: "extractive:extractive-v1",
+  promptTokens: 10,
+  completionTokens: 5,
+  latencyMs: 12,
+  abstained,
+  now,
+});
+
+describe("conversations", () => {
+  it("records exchanges and returns the last turns oldest first", () => {
+    expect(conversationExists(db, "cv_test1234")).toBe(false);
+    expect(loadHistory(db, "cv_test1234", 3)).toEqual([]);
+    for (let i = 1; i <= 4; i++) recordExchange(db, exchange(i, Date.UTC(2026, 10, 22, 10, i)));
+    expect(conversationExists(db, "cv_test1234")).toBe(true);
+    expect(loadHistory(db, "cv_test1234", 2)).toEqual([
+      { role: "user", content: "q3" },
+      { role: "assistant", content: "a3" },
+      { role: "user", content: "q4" },
+      { role: "assistant", content: "a4" },
+    ]);
+    expect(loadHistory(db, "cv_test1234", 0)).toEqual([]);
+  });
+
+  it("counts usage per day", () => {
+    recordExchange(db, exchange(1, Date.UTC(2026, 10, 21, 23, 0)));
+    recordExchange(db, exchange(2, Date.UTC(2026, 10, 22, 1, 0), true));
+    recordExchange(db, exchange(3, Date.UTC(2026, 10, 22, 2, 0)));
+    expect(usageByDay(db)).toEqual([
+      { day: "2026-11-21", asks: 1, abstained: 0, promptTokens: 10, completionTokens: 5 },
+      { day: "2026-11-22", asks: 2, abstained: 1, promptTokens: 20, completionTokens: 10 },
+    ]);
+  });
+});

@@ -1,0 +1,92 @@
+// Conversations, their messages and the daily usage counters of one tenant database.
+import type { TenantDb } from "./store.ts";
+
+export interface StoredTurn {
+  role: "user" | "assistant";
+  content: string;
+}
+
+export interface ExchangeRecord {
+  conversationId: string;
+  question: string;
+  answer: string;
+  citations: unknown;
+  provider: string;
+  promptTokens: number;
+  completionTokens: number;
+  latencyMs: number;
+  abstained: boolean;
+  now?: number;
+}
+
+export function conversationExists(db: TenantDb, id: string): boolean {
+  return db.prepare("SELECT 1 FROM conversations WHERE id = ?").get(id) !== undefined;
+}
+
+/** The last `turns` user/assistant pairs of a conversation, oldest first. */
+export function loadHistory(db: TenantDb, conversationId: string, turns: number): StoredTurn[] {
+  if (turns <= 0) return [];
+  const rows = db
+    .prepare(
+      `SELECT role, content FROM messages WHERE conversation_id = ?
+       ORDER BY id DESC LIMIT ?`,
+    )
+    .all(conversationId, turns * 2) as StoredTurn[];
+  return rows.reverse();
+}
+
+/** Stores one question and its answer, and counts them in the day's usage, atomically. */
+export function recordExchange(db: TenantDb, exchange: ExchangeRecord): void {
+  const now = exchange.now ?? Date.now();
+  const day = new Date(now).toISOString().slice(0, 10);
+  db.transaction(() => {
+    db.prepare(
+      `INSERT INTO conversations (id, created_at, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at`,
+    ).run(exchange.conversationId, now, now);
+    const insert = db.prepare(
+      `INSERT INTO messages (conversation_id, role, content, citations, provider,
+         prompt_tokens, completion_tokens, latency_ms, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    insert.run(exchange.conversationId, "user", exchange.question, null, null, null, null, null, now);
+    insert.run(
+      exchange.conversationId,
+      "assistant",
+      exchange.answer,
+      JSON.stringify(exchange.citations),
+      exchange.provider,
+      exchange.promptTokens,
+      exchange.completionTokens,
+      exchange.latencyMs,
+      now,
+    );
+    db.prepare(
+      `INSERT INTO usage_daily (day, asks, abstained, prompt_tokens, completion_tokens)
+       VALUES (?, 1, ?, ?, ?)
+       ON CONFLICT(day) DO UPDATE SET asks = asks + 1, abstained = abstained + excluded.abstained,
+         prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+         completion_tokens = completion_tokens + excluded.completion_tokens`,
+    ).run(day, exchange.abstained ? 1 : 0, exchange.promptTokens, exchange.completionTokens);
+  })();
+}
+
+export interface UsageDay {
+  day: string;
+  asks: number;
+  abstained: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export function usageByDay(db: TenantDb, days = 30): UsageDay[] {
+  return (
+    db
+      .prepare(
+        `SELECT day, asks, abstained, prompt_tokens AS promptTokens,
+           completion_tokens AS completionTokens
+         FROM usage_daily ORDER BY day DESC LIMIT ?`,
+      )
+      .all(days) as UsageDay[]
+  ).reverse();
+}

@@ -1,0 +1,117 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { newTenantId, type TenantId } from "./id.ts";
+import {
+  EmbeddingMismatchError,
+  migrate,
+  openTenantDb,
+  TenantFileMissingError,
+  tenantFilePath,
+  TenantPool,
+} from "./store.ts";
+
+const spec = { model: "test:fake-8", dimension: 8 };
+let dir: string;
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "bitb-store-"));
+});
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe("openTenantDb", () => {
+  it("creates a migrated database with FTS5, vec0 and WAL", () => {
+    const id = newTenantId();
+    const db = openTenantDb(dir, id, spec, { create: true });
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    expect(db.pragma("foreign_keys", { simple: true })).toBe(1);
+    expect(db.pragma("user_version", { simple: true })).toBe(1);
+    const tables = (db.prepare("SELECT name FROM sqlite_master").all() as { name: string }[]).map(
+      (r) => r.name,
+    );
+    expect(tables).toEqual(
+      expect.arrayContaining(["documents", "chunks", "chunks_fts", "chunks_vec", "ingest_jobs"]),
+    );
+    const meta = db.prepare("SELECT key, value FROM meta ORDER BY key").all();
+    expect(meta).toEqual([
+      { key: "embedding_dimension", value: "8" },
+      { key: "embedding_model", value: "test:fake-8" },
+    ]);
+    db.close();
+    expect(fs.existsSync(path.join(dir, `${id}.db`))).toBe(true);
+  });
+
+  it("refuses to create a file unless asked to", () => {
+    const id = newTenantId();
+    expect(() => openTenantDb(dir, id, spec)).toThrow(TenantFileMissingError);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it("is a clear error when the embedding model changed", () => {
+    const id = newTenantId();
+    openTenantDb(dir, id, spec, { create: true }).close();
+    expect(() => openTenantDb(dir, id, { model: "other", dimension: 8 })).toThrow(
+      EmbeddingMismatchError,
+    );
+    expect(() => openTenantDb(dir, id, { model: "test:fake-8", dimension: 16 })).toThrow(
+      /8 dimensions/,
+    );
+    expect(() => openTenantDb(dir, newTenantId(), { model: "x", dimension: 0 }, { create: true })).toThrow(
+      /invalid embedding dimension/,
+    );
+  });
+
+  it("reopens an existing database without re-running migrations", () => {
+    const id = newTenantId();
+    const db = openTenantDb(dir, id, spec, { create: true });
+    db.prepare(
+      "INSERT INTO conversations (id, created_at, updated_at) VALUES ('cv_abcdefgh', 1, 1)",
+    ).run();
+    db.close();
+    const again = openTenantDb(dir, id, spec);
+    expect(again.prepare("SELECT count(*) AS n FROM conversations").get()).toEqual({ n: 1 });
+    again.close();
+  });
+
+  it("refuses a schema newer than this build", () => {
+    const db = new Database(":memory:");
+    db.pragma("user_version = 99");
+    expect(() => migrate(db, ["CREATE TABLE t (x)"])).toThrow(/newer than this build/);
+  });
+
+  it("builds paths only inside the data folder", () => {
+    expect(tenantFilePath(dir, "trial" as TenantId)).toBe(path.join(dir, "trial.db"));
+    expect(() => tenantFilePath(dir, "../../x" as TenantId)).toThrow();
+  });
+});
+
+describe("TenantPool", () => {
+  it("keeps at most `max` handles open and closes the least recently used", () => {
+    const pool = new TenantPool(dir, spec, 2);
+    const ids: TenantId[] = [newTenantId(), newTenantId(), newTenantId()];
+    const handles = ids.map((id) => pool.create(id));
+    expect(pool.size).toBe(2);
+    expect(handles[0]!.open).toBe(false);
+    expect(handles[2]!.open).toBe(true);
+    // Reopening an evicted tenant works transparently.
+    const reopened = pool.get(ids[0]!);
+    expect(reopened.open).toBe(true);
+    pool.evict(ids[0]!);
+    expect(reopened.open).toBe(false);
+    pool.closeAll();
+    expect(pool.size).toBe(0);
+    expect(handles[2]!.open).toBe(false);
+  });
+
+  it("returns the same open handle while cached", () => {
+    const pool = new TenantPool(dir, spec, 4);
+    const id = newTenantId();
+    const created = pool.create(id);
+    expect(pool.get(id)).toBe(created);
+    pool.closeAll();
+  });
+});

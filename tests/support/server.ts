@@ -1,0 +1,138 @@
+// Starts the built server (node server.js) on a free loopback port with its own temporary
+// data folder, and speaks to it over HTTP like any client would.
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+const root = path.resolve(import.meta.dirname, "../..");
+
+export interface TestServer {
+  url: string;
+  port: number;
+  dataDir: string;
+  logs: () => string;
+  /** Stops the process (SIGTERM, or SIGKILL to simulate a crash). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function tempDataDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), "bitb-test-"));
+}
+
+export async function startServer(
+  options: { env?: Record<string, string>; dataDir?: string; waitForReady?: boolean } = {},
+): Promise<TestServer> {
+  const port = await freePort();
+  const dataDir = options.dataDir ?? tempDataDir();
+  let output = "";
+  const child: ChildProcess = spawn(process.execPath, ["server.js"], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: "production",
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      DEMO_TENANT: "false",
+      LOG_LEVEL: "info",
+      INGEST_POLL_MS: "100",
+      ...options.env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.on("data", (d) => (output += d));
+  child.stderr?.on("data", (d) => (output += d));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  const server: TestServer = {
+    url,
+    port,
+    dataDir,
+    logs: () => output,
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.status === 200 || (res.status === 503 && options.waitForReady === false)) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await server.stop("SIGKILL");
+      throw new Error(`server did not become ready:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return server;
+}
+
+/** The one-time setup link the server prints while it has no admin. */
+export function setupTokenFromLogs(logs: string): string {
+  const match = /setup\?token=([A-Za-z0-9_-]+)/.exec(logs);
+  if (!match?.[1]) throw new Error(`no setup link in the logs:\n${logs}`);
+  return match[1];
+}
+
+/** A cookie jar of one: enough for the admin session. */
+export class Client {
+  cookie = "";
+  constructor(readonly base: string) {}
+
+  async fetch(pathname: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookie) headers.set("cookie", this.cookie);
+    const method = (init.method ?? "GET").toUpperCase();
+    if (method !== "GET" && method !== "HEAD" && !headers.has("origin")) {
+      headers.set("origin", this.base);
+    }
+    const res = await fetch(`${this.base}${pathname}`, { ...init, headers, redirect: "manual" });
+    const setCookie = res.headers.getSetCookie();
+    for (const line of setCookie) {
+      const pair = line.split(";")[0] ?? "";
+      if (/max-age=0|expires=thu, 01 jan 1970/i.test(line)) this.cookie = "";
+      else this.cookie = pair;
+    }
+    return res;
+  }
+
+  json(pathname: string, body: unknown, method = "POST"): Promise<Response> {
+    return this.fetch(pathname, {
+      method,
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify(body),
+    });
+  }
+}
+
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined>,
+  { timeoutMs = 60_000, intervalMs = 200, what = "condition" } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
