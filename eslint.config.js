@@ -1,9 +1,21 @@
 import js from "@eslint/js";
+import globals from "globals";
 import reactHooks from "eslint-plugin-react-hooks";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["build/", "coverage/", "node_modules/", ".react-router/", "widget/dist/", "data/"] },
+  {
+    ignores: [
+      "build/",
+      "coverage/",
+      "node_modules/",
+      ".react-router/",
+      "widget/dist/",
+      "data/",
+      "public/widget.js",
+      "test-results/",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -21,8 +33,6 @@ export default tseslint.config(
   },
   {
     files: ["**/*.js", "**/*.mjs"],
-    languageOptions: {
-      globals: { process: "readonly", console: "readonly", URL: "readonly" },
-    },
+    languageOptions: { globals: globals.node },
   },
 );

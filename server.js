@@ -5,7 +5,8 @@
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createRequestListener } from "@react-router/node";
+import { createRequestListener } from "@mjackson/node-fetch-server";
+import { createRequestHandler } from "react-router";
 import sirv from "sirv";
 
 const root = path.dirname(fileURLToPath(import.meta.url));
@@ -37,7 +38,19 @@ const assets = sirv(path.join(root, "build/client"), {
     }
   },
 });
-const handle = createRequestListener({ build, mode: process.env.NODE_ENV ?? "production" });
+const handleRequest = createRequestHandler(build, process.env.NODE_ENV ?? "production");
+// Behind a TLS-terminating proxy (Fly, a load balancer) the request reaches us over http, but
+// browsers send an https Origin: PUBLIC_URL's protocol makes request.url match what they see.
+const handle = createRequestListener((request) => handleRequest(request), {
+  protocol: config.PUBLIC_URL ? new URL(config.PUBLIC_URL).protocol : undefined,
+  onError(error) {
+    logger.error({ err: error }, "unhandled error in a request");
+    return Response.json(
+      { error: { code: "internal_error", message: "Something went wrong on our side." } },
+      { status: 500 },
+    );
+  },
+});
 
 const server = http.createServer((req, res) => {
   assets(req, res, () => {
@@ -45,6 +58,10 @@ const server = http.createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 65_000;
+server.on("error", (error) => {
+  logger.fatal({ err: error }, `cannot listen on ${config.HOST}:${config.PORT}: ${error.message}`);
+  process.exit(1);
+});
 
 server.listen(config.PORT, config.HOST, () => {
   const address = server.address();

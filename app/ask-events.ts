@@ -65,12 +65,13 @@ export type AskEventName = keyof AskEventMap;
 export async function* readAskEvents(
   body: ReadableStream<Uint8Array>,
 ): AsyncGenerator<{ [K in AskEventName]: { event: K; data: AskEventMap[K] } }[AskEventName]> {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
   let buffer = "";
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
-    buffer += value;
+    buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n");
     let boundary: number;
     while ((boundary = buffer.indexOf("\n\n")) !== -1) {
       const block = buffer.slice(0, boundary);

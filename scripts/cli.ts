@@ -13,11 +13,11 @@ import { parseArgs } from "node:util";
 import { listJobs } from "#tenants/knowledge-base.ts";
 import type { TenantId } from "#tenants/id.ts";
 import { askStream } from "#app/server/ask/ask.server.ts";
-import { createFirstAdmin } from "#app/server/auth.server.ts";
+import { AuthError, createFirstAdmin } from "#app/server/auth.server.ts";
 import { parseConfig, ConfigError } from "#app/server/config.server.ts";
 import { listTenants } from "#app/server/control-db.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
-import { fileExtension, intakeFile, SUPPORTED_EXTENSIONS } from "#app/server/ingest/intake.server.ts";
+import { intakeFile, isSupportedFile } from "#app/server/ingest/intake.server.ts";
 import { closeRuntime, createRuntime, type Runtime } from "#app/server/runtime.server.ts";
 import { createTenant, requireTenant, tenantDb } from "#app/server/tenants.server.ts";
 
@@ -25,7 +25,10 @@ const out = (line = "") => process.stdout.write(`${line}\n`);
 
 function usage(): never {
   const text = fs.readFileSync(new URL(import.meta.url), "utf8");
-  const lines = text.split("\n").filter((l) => l.startsWith("//")).slice(1, 11);
+  const lines = text
+    .split("\n")
+    .filter((l) => l.startsWith("//"))
+    .slice(1, 11);
   throw new ApiError("bad_request", `Usage:\n${lines.map((l) => l.slice(3)).join("\n")}`);
 }
 
@@ -36,7 +39,7 @@ export function collectFiles(inputs: string[]): string[] {
     if (stat.isDirectory()) {
       for (const entry of fs.readdirSync(input, { recursive: true, withFileTypes: true })) {
         const full = path.join(entry.parentPath, entry.name);
-        if (entry.isFile() && SUPPORTED_EXTENSIONS.includes(fileExtension(entry.name))) {
+        if (entry.isFile() && isSupportedFile(entry.name)) {
           files.push(full);
         }
       }
@@ -64,7 +67,9 @@ async function ingest(runtime: Runtime, tenantArg: string, inputs: string[]) {
     jobIds.includes(j.id),
   );
   for (const job of jobs) {
-    out(`${job.state.padEnd(6)} ${job.title}${job.outcome ? ` (${job.outcome})` : ""}${job.error ? ` — ${job.error}` : ""}`);
+    out(
+      `${job.state.padEnd(6)} ${job.title}${job.outcome ? ` (${job.outcome})` : ""}${job.error ? ` — ${job.error}` : ""}`,
+    );
   }
   if (jobs.some((j) => j.state === "failed")) process.exitCode = 1;
 }
@@ -118,7 +123,8 @@ export async function main(argv: string[]): Promise<void> {
         break;
       }
       case "tenant:list":
-        for (const t of listTenants(runtime.control)) out(`${t.id}\t${t.plan}\t${t.status}\t${t.name}`);
+        for (const t of listTenants(runtime.control))
+          out(`${t.id}\t${t.plan}\t${t.status}\t${t.name}`);
         break;
       case "ingest":
         if (positionals.length < 2) usage();
@@ -132,8 +138,12 @@ export async function main(argv: string[]): Promise<void> {
         const tenant = requireTenant(runtime, positionals[0]);
         const limit = Number(values.limit ?? 20);
         for (const job of listJobs(tenantDb(runtime, tenant), { limit })) {
-          const pct = job.progressTotal ? Math.round((100 * job.progressDone) / job.progressTotal) : 0;
-          out(`#${job.id}\t${job.state}\t${job.stage ?? ""}\t${pct}%\t${job.title}${job.error ? `\t${job.error}` : ""}`);
+          const pct = job.progressTotal
+            ? Math.round((100 * job.progressDone) / job.progressTotal)
+            : 0;
+          out(
+            `#${job.id}\t${job.state}\t${job.stage ?? ""}\t${pct}%\t${job.title}${job.error ? `\t${job.error}` : ""}`,
+          );
         }
         break;
       }
@@ -145,9 +155,12 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
+if (
+  process.argv[1] &&
+  path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)
+) {
   main(process.argv.slice(2)).catch((error: unknown) => {
-    if (error instanceof ConfigError || error instanceof ApiError) {
+    if (error instanceof ConfigError || error instanceof ApiError || error instanceof AuthError) {
       process.stderr.write(`${error.message}\n`);
     } else {
       process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);

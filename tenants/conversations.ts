@@ -49,7 +49,17 @@ export function recordExchange(db: TenantDb, exchange: ExchangeRecord): void {
          prompt_tokens, completion_tokens, latency_ms, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    insert.run(exchange.conversationId, "user", exchange.question, null, null, null, null, null, now);
+    insert.run(
+      exchange.conversationId,
+      "user",
+      exchange.question,
+      null,
+      null,
+      null,
+      null,
+      null,
+      now,
+    );
     insert.run(
       exchange.conversationId,
       "assistant",

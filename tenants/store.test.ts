@@ -60,9 +60,9 @@ describe("openTenantDb", () => {
     expect(() => openTenantDb(dir, id, { model: "test:fake-8", dimension: 16 })).toThrow(
       /8 dimensions/,
     );
-    expect(() => openTenantDb(dir, newTenantId(), { model: "x", dimension: 0 }, { create: true })).toThrow(
-      /invalid embedding dimension/,
-    );
+    expect(() =>
+      openTenantDb(dir, newTenantId(), { model: "x", dimension: 0 }, { create: true }),
+    ).toThrow(/invalid embedding dimension/);
   });
 
   it("reopens an existing database without re-running migrations", () => {

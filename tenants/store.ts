@@ -56,11 +56,9 @@ function applyPragmas(db: TenantDb): void {
 
 function ensureVectorIndex(db: TenantDb, spec: EmbeddingSpec): void {
   const row = db.prepare("SELECT value FROM meta WHERE key = 'embedding_dimension'").get() as
-    | { value: string }
-    | undefined;
+    { value: string } | undefined;
   const model = db.prepare("SELECT value FROM meta WHERE key = 'embedding_model'").get() as
-    | { value: string }
-    | undefined;
+    { value: string } | undefined;
   if (row) {
     if (Number(row.value) !== spec.dimension || (model && model.value !== spec.model)) {
       throw new EmbeddingMismatchError(

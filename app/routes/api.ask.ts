@@ -25,7 +25,13 @@ function askSchema(maxQueryChars: number) {
   });
 }
 
-export function loader() {
+function preflight(): Response {
+  return new Response(null, { status: 204, headers: publicCorsHeaders });
+}
+
+// React Router hands OPTIONS requests to the loader; the widget's CORS preflight lands here.
+export function loader({ request }: Route.LoaderArgs) {
+  if (request.method === "OPTIONS") return preflight();
   return errorResponse(new ApiError("bad_request", "Use POST to ask."), {
     ...publicCorsHeaders,
     Allow: "POST, OPTIONS",
@@ -33,9 +39,7 @@ export function loader() {
 }
 
 export async function action({ request }: Route.ActionArgs) {
-  if (request.method === "OPTIONS") {
-    return new Response(null, { status: 204, headers: publicCorsHeaders });
-  }
+  if (request.method === "OPTIONS") return preflight();
   try {
     if (request.method !== "POST") throw new ApiError("bad_request", "Use POST to ask.");
     const runtime = await getRuntime();

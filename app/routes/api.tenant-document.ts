@@ -38,7 +38,10 @@ export async function action({ request, params }: Route.ActionArgs) {
     if (!deleteDocument(tenantDb(runtime, tenant), id)) {
       throw new ApiError("not_found", "No such document.");
     }
-    runtime.logger.info({ tenantId: tenant.id, adminId: admin.id, documentId: id }, "document deleted");
+    runtime.logger.info(
+      { tenantId: tenant.id, adminId: admin.id, documentId: id },
+      "document deleted",
+    );
     return new Response(null, { status: 204 });
   } catch (error) {
     return errorResponse(error);

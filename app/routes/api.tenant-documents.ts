@@ -38,7 +38,9 @@ export async function action({ request, params }: Route.ActionArgs) {
     let jobIds: number[];
     if (type === "application/json") {
       const body = await readJson(request, jsonIntakeSchema, 3 * 1024 * 1024);
-      jobIds = [body.type === "text" ? intakeText(runtime, tenant, body) : intakeUrl(runtime, tenant, body)];
+      jobIds = [
+        body.type === "text" ? intakeText(runtime, tenant, body) : intakeUrl(runtime, tenant, body),
+      ];
     } else {
       const form = await readFormData(
         request,

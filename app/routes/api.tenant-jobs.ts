@@ -14,10 +14,7 @@ export async function loader({ request, params }: Route.LoaderArgs) {
     const { tenant } = await requireTenantAccess(request, params.tenantId);
     const query = querySchema.parse(Object.fromEntries(new URL(request.url).searchParams));
     const runtime = await getRuntime();
-    const jobs = listJobs(tenantDb(runtime, tenant), { limit: query.limit }).map(
-      ({ payload: _payload, ...job }) => job,
-    );
-    return Response.json({ jobs });
+    return Response.json({ jobs: listJobs(tenantDb(runtime, tenant), { limit: query.limit }) });
   } catch (error) {
     return errorResponse(error);
   }

@@ -24,7 +24,8 @@ export async function loader({ request }: Route.LoaderArgs) {
 
 export async function action({ request }: Route.ActionArgs) {
   try {
-    if (request.method !== "POST") throw new ApiError("bad_request", "Use POST to create a tenant.");
+    if (request.method !== "POST")
+      throw new ApiError("bad_request", "Use POST to create a tenant.");
     assertSameOrigin(request);
     const admin = await requireAdmin(request);
     if (admin.role !== "platform") {

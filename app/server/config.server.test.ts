@@ -39,9 +39,22 @@ describe("parseConfig", () => {
       LLM_BASE_URL: "http://127.0.0.1:1/v1",
       LLM_MODEL: "m",
     });
-    expect(both.llm).toMatchObject({ kind: "groq", apiKey: "gsk_test", model: "llama-3.3-70b-versatile" });
-    const openai = parseConfig({ LLM_BASE_URL: "http://127.0.0.1:1/v1", LLM_MODEL: "m", LLM_API_KEY: " " });
-    expect(openai.llm).toEqual({ kind: "openai", baseUrl: "http://127.0.0.1:1/v1", apiKey: undefined, model: "m" });
+    expect(both.llm).toMatchObject({
+      kind: "groq",
+      apiKey: "gsk_test",
+      model: "llama-3.3-70b-versatile",
+    });
+    const openai = parseConfig({
+      LLM_BASE_URL: "http://127.0.0.1:1/v1",
+      LLM_MODEL: "m",
+      LLM_API_KEY: " ",
+    });
+    expect(openai.llm).toEqual({
+      kind: "openai",
+      baseUrl: "http://127.0.0.1:1/v1",
+      apiKey: undefined,
+      model: "m",
+    });
   });
 
   it("configures remote embeddings", () => {

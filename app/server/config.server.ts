@@ -38,6 +38,8 @@ export const envSchema = z.object({
   CHUNK_MAX_TOKENS: int(32, 4096).default(220),
   CHUNK_OVERLAP_TOKENS: int(0, 1024).default(30),
   FETCH_TIMEOUT_MS: int(100, 600_000).default(15_000),
+  /** Let URL sources reach loopback and private networks (off: tenants could probe the LAN). */
+  INGEST_ALLOW_PRIVATE_URLS: bool.default(false),
 
   EMBEDDINGS_BASE_URL: optionalUrl,
   EMBEDDINGS_API_KEY: optionalString,

@@ -69,8 +69,16 @@ describe("control database", () => {
   it("scopes tenant admins to their own tenants", () => {
     const t1 = insertTenant(db, { id: newTenantId(), name: "One" });
     const t2 = insertTenant(db, { id: newTenantId(), name: "Two" });
-    const platform = insertAdmin(db, { email: "Root@Example.com ", passwordHash: "h", role: "platform" });
-    const owner = insertAdmin(db, { email: "owner@example.com", passwordHash: "h2", role: "tenant" });
+    const platform = insertAdmin(db, {
+      email: "Root@Example.com ",
+      passwordHash: "h",
+      role: "platform",
+    });
+    const owner = insertAdmin(db, {
+      email: "owner@example.com",
+      passwordHash: "h2",
+      role: "tenant",
+    });
     grantTenant(db, owner.id, t1.id);
     grantTenant(db, owner.id, t1.id);
     expect(countAdmins(db)).toBe(2);

@@ -69,8 +69,7 @@ export function openControlDb(dataDir: string): ControlDb {
 export function getOrCreateSecret(db: ControlDb, name: string): string {
   const key = `secret:${name}`;
   const row = db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
-    | { value: string }
-    | undefined;
+    { value: string } | undefined;
   if (row) return row.value;
   const value = randomBytes(32).toString("hex");
   db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)").run(key, value);
@@ -79,8 +78,7 @@ export function getOrCreateSecret(db: ControlDb, name: string): string {
 
 export function getMeta(db: ControlDb, key: string): string | undefined {
   const row = db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
-    | { value: string }
-    | undefined;
+    { value: string } | undefined;
   return row?.value;
 }
 
@@ -191,10 +189,11 @@ export function insertAdmin(
 }
 
 export function getAdmin(db: ControlDb, id: number): AdminRecord | undefined {
-  const row = db
-    .prepare("SELECT id, email, role, created_at FROM admins WHERE id = ?")
-    .get(id) as AdminRow | undefined;
-  return row ? { id: row.id, email: row.email, role: row.role, createdAt: row.created_at } : undefined;
+  const row = db.prepare("SELECT id, email, role, created_at FROM admins WHERE id = ?").get(id) as
+    AdminRow | undefined;
+  return row
+    ? { id: row.id, email: row.email, role: row.role, createdAt: row.created_at }
+    : undefined;
 }
 
 export function findAdminCredentials(
@@ -270,8 +269,7 @@ export function consumeSetupToken(db: ControlDb, token: string, now = Date.now()
 
 export function readSession(db: ControlDb, id: string, now = Date.now()): unknown {
   const row = db.prepare("SELECT data, expires_at FROM sessions WHERE id = ?").get(id) as
-    | { data: string; expires_at: number }
-    | undefined;
+    { data: string; expires_at: number } | undefined;
   if (!row) return null;
   if (row.expires_at <= now) {
     deleteSession(db, id);

@@ -68,6 +68,8 @@ export function errorResponse(error: unknown, extraHeaders: Record<string, strin
 
 export function formatZodError(error: z.ZodError): string {
   return error.issues
-    .map((issue) => (issue.path.length ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
+    .map((issue) =>
+      issue.path.length ? `${issue.path.join(".")}: ${issue.message}` : issue.message,
+    )
     .join("; ");
 }

@@ -1,6 +1,11 @@
 // Password hashing with scrypt from node:crypto: `scrypt$N$r$p$salt$hash`, compared in
 // constant time. Parameters are stored with each hash so they can be raised later.
-import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from "node:crypto";
+import {
+  randomBytes,
+  scrypt as scryptCallback,
+  timingSafeEqual,
+  type ScryptOptions,
+} from "node:crypto";
 
 const N = 16384;
 const r = 8;

@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ApiError } from "./errors.server.ts";
-import { readBodyBytes, readFormData, readJson, requireMediaType, wantsJson } from "./request.server.ts";
+import {
+  readBodyBytes,
+  readFormData,
+  readJson,
+  requireMediaType,
+  wantsJson,
+} from "./request.server.ts";
 
 const schema = z.strictObject({ a: z.number() });
 const post = (body: BodyInit | null, headers: Record<string, string> = {}) =>
@@ -19,19 +25,27 @@ async function apiError(promise: Promise<unknown>): Promise<ApiError> {
 
 describe("request bodies", () => {
   it("reads a JSON body within the limit", async () => {
-    await expect(readJson(post('{"a":1}', { "content-type": "application/json; charset=utf-8" }), schema)).resolves.toEqual({ a: 1 });
+    await expect(
+      readJson(post('{"a":1}', { "content-type": "application/json; charset=utf-8" }), schema),
+    ).resolves.toEqual({ a: 1 });
   });
 
   it("refuses other content types with 415", async () => {
     const error = await apiError(readJson(post("a=1", { "content-type": "text/plain" }), schema));
     expect(error.status).toBe(415);
-    expect(() => requireMediaType(post(new Uint8Array([1])), "application/json")).toThrow(/no content type/);
+    expect(() => requireMediaType(post(new Uint8Array([1])), "application/json")).toThrow(
+      /no content type/,
+    );
   });
 
   it("refuses bodies over the limit with 413, declared or streamed", async () => {
     const big = JSON.stringify({ a: 1, pad: "x".repeat(200) });
     const declared = await apiError(
-      readJson(post(big, { "content-type": "application/json", "content-length": "5000" }), schema, 100),
+      readJson(
+        post(big, { "content-type": "application/json", "content-length": "5000" }),
+        schema,
+        100,
+      ),
     );
     expect(declared.status).toBe(413);
     const stream = new ReadableStream({

@@ -21,7 +21,10 @@ export function requireMediaType(request: Request, ...allowed: string[]): string
 }
 
 /** Reads at most `maxBytes` of the body; larger bodies are refused without reading them all. */
-export async function readBodyBytes(request: Request, maxBytes: number): Promise<Uint8Array> {
+export async function readBodyBytes(
+  request: Request,
+  maxBytes: number,
+): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(request.headers.get("content-length"));
   if (Number.isFinite(declared) && declared > maxBytes) {
     throw new ApiError("payload_too_large", `The body is larger than ${maxBytes} bytes.`);
@@ -80,7 +83,11 @@ export function wantsJson(request: Request): boolean {
 
 /** Parses a multipart or urlencoded form, refusing bodies over `maxBytes` while reading. */
 export async function readFormData(request: Request, maxBytes: number): Promise<FormData> {
-  const type = requireMediaType(request, "multipart/form-data", "application/x-www-form-urlencoded");
+  const type = requireMediaType(
+    request,
+    "multipart/form-data",
+    "application/x-www-form-urlencoded",
+  );
   const bytes = await readBodyBytes(request, maxBytes);
   try {
     return await new Response(bytes, {

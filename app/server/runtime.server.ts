@@ -78,6 +78,9 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     chunking: { maxTokens: config.CHUNK_MAX_TOKENS, overlapTokens: config.CHUNK_OVERLAP_TOKENS },
     fetchTimeoutMs: config.FETCH_TIMEOUT_MS,
     maxFetchBytes: config.MAX_UPLOAD_BYTES,
+    maxAttempts: config.INGEST_MAX_ATTEMPTS,
+    embedBatchSize: config.EMBEDDINGS_BATCH_SIZE,
+    allowPrivateNetwork: config.INGEST_ALLOW_PRIVATE_URLS,
   });
   const runtime: Runtime = {
     config,
@@ -165,7 +168,6 @@ function seedDemoTenant(runtime: Runtime, root = process.cwd()): number {
     if (getMeta(runtime.control, key) === hash) continue;
     enqueueIngest(runtime, id, {
       sourceType: "file",
-      sourceKey: `file:${file}`,
       title: file,
       fileName: file,
       payload: new Uint8Array(bytes),

@@ -4,7 +4,12 @@
 import { isTenantId, newTenantId, type TenantId } from "#tenants/id.ts";
 import { tenantFilePath, type TenantDb } from "#tenants/store.ts";
 import fs from "node:fs";
-import { getTenant, insertTenant, setTenantPendingJobs, type TenantRecord } from "./control-db.server.ts";
+import {
+  getTenant,
+  insertTenant,
+  setTenantPendingJobs,
+  type TenantRecord,
+} from "./control-db.server.ts";
 import { ApiError } from "./errors.server.ts";
 import type { Runtime } from "./runtime.server.ts";
 

@@ -79,10 +79,15 @@ async function main() {
   );
   console.log("size     chunks/s  embed s  index s  vector p50  vector p95  total p50  total p95");
   for (const size of sizes) {
-    const db = openTenantDb(dir, newTenantId(), {
-      model: embedder.model,
-      dimension: embedder.dimension,
-    }, { create: true });
+    const db = openTenantDb(
+      dir,
+      newTenantId(),
+      {
+        model: embedder.model,
+        dimension: embedder.dimension,
+      },
+      { create: true },
+    );
     const texts = makeChunks(sentences, size);
     let embedMs = 0;
     let indexMs = 0;

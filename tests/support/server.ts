@@ -50,6 +50,7 @@ export async function startServer(
       DEMO_TENANT: "false",
       LOG_LEVEL: "info",
       INGEST_POLL_MS: "100",
+      INGEST_ALLOW_PRIVATE_URLS: "true",
       ...options.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -124,15 +125,28 @@ export class Client {
   }
 }
 
+export interface WaitOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+  what?: string;
+  /** Describes the last state seen, for the time-out message. */
+  describe?: () => string;
+}
+
 export async function waitFor<T>(
   probe: () => Promise<T | undefined>,
-  { timeoutMs = 60_000, intervalMs = 200, what = "condition" } = {},
+  {
+    timeoutMs = 60_000,
+    intervalMs = 200,
+    what = "condition",
+    describe = () => "",
+  }: WaitOptions = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} ${describe()}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

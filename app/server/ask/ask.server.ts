@@ -61,7 +61,9 @@ export function citedNumbers(answer: string, sourceCount: number): number[] {
 function retrievalQuery(query: string, history: ReadonlyArray<{ role: string; content: string }>) {
   const words = query.trim().split(/\s+/).length;
   const lastQuestion = [...history].reverse().find((t) => t.role === "user");
-  return lastQuestion && words <= SHORT_FOLLOW_UP_WORDS ? `${lastQuestion.content} ${query}` : query;
+  return lastQuestion && words <= SHORT_FOLLOW_UP_WORDS
+    ? `${lastQuestion.content} ${query}`
+    : query;
 }
 
 export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGenerator<AskEvent> {

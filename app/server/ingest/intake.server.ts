@@ -5,10 +5,22 @@ import type { TenantRecord } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
 import type { Runtime } from "../runtime.server.ts";
 import { enqueueIngest } from "../tenants.server.ts";
+import { SUPPORTED_EXTENSIONS } from "./parse.server.ts";
 
 type IntakeRuntime = Pick<Runtime, "control" | "tenants" | "config" | "queue">;
 
-export const SUPPORTED_EXTENSIONS = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"];
+export const supportedExtensions = Object.keys(SUPPORTED_EXTENSIONS);
+
+export function isSupportedFile(name: string): boolean {
+  return Object.hasOwn(SUPPORTED_EXTENSIONS, fileExtension(name));
+}
+
+function unsupported(fileName: string): ApiError {
+  return new ApiError(
+    "unsupported_media_type",
+    `${fileName}: upload ${supportedExtensions.join(", ")} files.`,
+  );
+}
 const MAX_TITLE = 200;
 const MAX_TEXT_CHARS = 2_000_000;
 
@@ -28,7 +40,8 @@ export const jsonIntakeSchema = z.discriminatedUnion("type", [textIntakeSchema, 
 export function cleanFileName(raw: string): string {
   const base = raw.split(/[\\/]/).pop() ?? "";
   // eslint-disable-next-line no-control-regex -- stripping control characters is the point
-  const clean = base.replace(/[\u0000-\u001f\u007f]/g, "").trim().slice(0, MAX_TITLE);
+  const controlCharacters = /[\u0000-\u001f\u007f]/g;
+  const clean = base.replace(controlCharacters, "").trim().slice(0, MAX_TITLE);
   return clean === "" || clean === "." || clean === ".." ? "untitled" : clean;
 }
 
@@ -43,12 +56,7 @@ export function intakeFile(
   file: { name: string; type: string; bytes: Uint8Array },
 ): number {
   const fileName = cleanFileName(file.name);
-  if (!SUPPORTED_EXTENSIONS.includes(fileExtension(fileName))) {
-    throw new ApiError(
-      "unsupported_media_type",
-      `${fileName}: upload ${SUPPORTED_EXTENSIONS.join(", ")} files.`,
-    );
-  }
+  if (!isSupportedFile(fileName)) throw unsupported(fileName);
   if (file.bytes.byteLength === 0) throw new ApiError("bad_request", `${fileName} is empty.`);
   if (file.bytes.byteLength > runtime.config.MAX_UPLOAD_BYTES) {
     throw new ApiError(
@@ -58,7 +66,6 @@ export function intakeFile(
   }
   return enqueueIngest(runtime, tenant.id, {
     sourceType: "file",
-    sourceKey: `file:${fileName}`,
     title: fileName,
     fileName,
     mimeType: file.type || undefined,
@@ -73,7 +80,6 @@ export function intakeText(
 ): number {
   return enqueueIngest(runtime, tenant.id, {
     sourceType: "text",
-    sourceKey: `text:${input.title}`,
     title: input.title,
     payload: new TextEncoder().encode(input.text),
   });
@@ -93,7 +99,6 @@ export function intakeUrl(
   const url = normaliseUrl(input.url);
   return enqueueIngest(runtime, tenant.id, {
     sourceType: "url",
-    sourceKey: `url:${url}`,
     title: input.title || url,
     url,
   });
@@ -110,19 +115,18 @@ export async function intakeFormFiles(
   const loaded = [];
   for (const file of real) {
     const fileName = cleanFileName(file.name);
-    if (!SUPPORTED_EXTENSIONS.includes(fileExtension(fileName))) {
-      throw new ApiError(
-        "unsupported_media_type",
-        `${fileName}: upload ${SUPPORTED_EXTENSIONS.join(", ")} files.`,
-      );
-    }
+    if (!isSupportedFile(fileName)) throw unsupported(fileName);
     if (file.size > runtime.config.MAX_UPLOAD_BYTES) {
       throw new ApiError(
         "payload_too_large",
         `${fileName} is larger than ${runtime.config.MAX_UPLOAD_BYTES} bytes.`,
       );
     }
-    loaded.push({ name: file.name, type: file.type, bytes: new Uint8Array(await file.arrayBuffer()) });
+    loaded.push({
+      name: file.name,
+      type: file.type,
+      bytes: new Uint8Array(await file.arrayBuffer()),
+    });
   }
   return loaded.map((file) => intakeFile(runtime, tenant, file));
 }

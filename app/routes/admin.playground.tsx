@@ -1,0 +1,299 @@
+// /admin/tenants/:tenantId/playground — ask the tenant's knowledge base as a visitor would,
+// through the same streaming POST /api/ask the widget uses: the answer appears token by token,
+// then its numbered sources and how it was made (provider, latency, tokens). Follow-up
+// questions continue the conversation until "New conversation".
+import { useEffect, useRef, useState } from "react";
+import { Link } from "react-router";
+import { readAskEvents, type Citation, type DoneEvent } from "#app/ask-events.ts";
+import { requireTenantAccess } from "#app/server/auth.server.ts";
+import { getRuntime } from "#app/server/runtime.server.ts";
+import type { Route } from "./+types/admin.playground";
+
+export const meta: Route.MetaFunction = ({ data }) => [
+  { title: `Playground: ${data?.tenant.name ?? "tenant"} — BiTB admin` },
+];
+
+export async function loader({ request, params }: Route.LoaderArgs) {
+  const { tenant } = await requireTenantAccess(request, params.tenantId);
+  const { config } = await getRuntime();
+  return { tenant: { id: tenant.id, name: tenant.name }, maxQueryChars: config.MAX_QUERY_CHARS };
+}
+
+interface Turn {
+  question: string;
+  answer: string;
+  sourcesFound: number | null;
+  done: DoneEvent | null;
+  error: string | null;
+}
+
+type AskStatus = "idle" | "asking";
+
+async function errorMessageOf(response: Response): Promise<string> {
+  try {
+    const body = (await response.json()) as { error?: { message?: string } };
+    if (body.error?.message) return body.error.message;
+  } catch {
+    // Not the API's JSON error shape; fall through to the status.
+  }
+  return `The server answered ${response.status}. Try again in a moment.`;
+}
+
+export default function Playground({ loaderData }: Route.ComponentProps) {
+  const { tenant, maxQueryChars } = loaderData;
+  const [question, setQuestion] = useState("");
+  const [turns, setTurns] = useState<Turn[]>([]);
+  const [conversationId, setConversationId] = useState<string | null>(null);
+  const [status, setStatus] = useState<AskStatus>("idle");
+  const abortRef = useRef<AbortController | null>(null);
+  const answerBox = useRef<HTMLDivElement>(null);
+
+  const current = turns.at(-1) ?? null;
+  const earlier = turns.slice(0, -1);
+
+  // Keep the newest text in view while it streams into the fixed-height box.
+  const currentAnswer = current?.answer;
+  useEffect(() => {
+    const box = answerBox.current;
+    if (box) box.scrollTop = box.scrollHeight;
+  }, [currentAnswer]);
+
+  useEffect(() => () => abortRef.current?.abort(), []);
+
+  function updateCurrent(change: (turn: Turn) => Turn) {
+    setTurns((all) => {
+      const last = all.at(-1);
+      return last ? [...all.slice(0, -1), change(last)] : all;
+    });
+  }
+
+  async function ask(query: string) {
+    const controller = new AbortController();
+    abortRef.current = controller;
+    setStatus("asking");
+    setTurns((all) => [
+      ...all,
+      { question: query, answer: "", sourcesFound: null, done: null, error: null },
+    ]);
+    try {
+      const response = await fetch("/api/ask", {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "text/event-stream" },
+        body: JSON.stringify({
+          tenant_id: tenant.id,
+          query,
+          ...(conversationId ? { session_id: conversationId } : {}),
+        }),
+        signal: controller.signal,
+      });
+      if (!response.ok || !response.body) {
+        const message = await errorMessageOf(response);
+        updateCurrent((turn) => ({ ...turn, error: message }));
+        return;
+      }
+      for await (const item of readAskEvents(response.body)) {
+        switch (item.event) {
+          case "sources":
+            setConversationId(item.data.conversationId);
+            updateCurrent((turn) => ({ ...turn, sourcesFound: item.data.sources.length }));
+            break;
+          case "token":
+            updateCurrent((turn) => ({ ...turn, answer: turn.answer + item.data.text }));
+            break;
+          case "done":
+            setConversationId(item.data.conversationId);
+            updateCurrent((turn) => ({ ...turn, answer: item.data.answer, done: item.data }));
+            break;
+          case "error":
+            updateCurrent((turn) => ({ ...turn, error: item.data.message }));
+            break;
+        }
+      }
+    } catch (error) {
+      if (controller.signal.aborted) return;
+      updateCurrent((turn) => ({
+        ...turn,
+        error: `The connection broke (${error instanceof Error ? error.message : "unknown error"}). Ask again.`,
+      }));
+    } finally {
+      if (abortRef.current === controller) {
+        abortRef.current = null;
+        setStatus("idle");
+      }
+    }
+  }
+
+  function submit() {
+    const query = question.trim();
+    if (query === "" || status === "asking") return;
+    setQuestion("");
+    void ask(query);
+  }
+
+  function newConversation() {
+    abortRef.current?.abort();
+    abortRef.current = null;
+    setStatus("idle");
+    setTurns([]);
+    setConversationId(null);
+    setQuestion("");
+  }
+
+  return (
+    <main className="page">
+      <p className="breadcrumbs">
+        <Link to="/admin">Tenants</Link> /{" "}
+        <Link to={`/admin/tenants/${tenant.id}`}>{tenant.name}</Link> / Playground
+      </p>
+      <h1>Playground</h1>
+      <p className="muted">
+        Ask {tenant.name}&rsquo;s knowledge base what a visitor might ask. Answers come from the
+        same service the widget uses.
+      </p>
+
+      {earlier.length > 0 ? (
+        <section aria-labelledby="earlier" className="card">
+          <h2 id="earlier" className="small-heading">
+            Earlier in this conversation
+          </h2>
+          <ol className="transcript">
+            {earlier.map((turn, index) => (
+              <li key={index}>
+                <p className="transcript-question">{turn.question}</p>
+                <p className="transcript-answer">{turn.error ?? turn.answer}</p>
+              </li>
+            ))}
+          </ol>
+        </section>
+      ) : null}
+
+      <section className="card" aria-labelledby="answer-heading">
+        <h2 id="answer-heading" className="small-heading">
+          {current ? current.question : "Answer"}
+        </h2>
+        <div
+          ref={answerBox}
+          className="answer answer-box"
+          aria-busy={status === "asking"}
+          tabIndex={0}
+          aria-label="Answer"
+        >
+          {current === null ? (
+            <span className="muted">The answer will appear here.</span>
+          ) : current.answer === "" && !current.error ? (
+            <span className="muted">
+              {current.sourcesFound === null
+                ? "Searching the knowledge base…"
+                : `Found ${current.sourcesFound} passage${current.sourcesFound === 1 ? "" : "s"}; writing…`}
+            </span>
+          ) : (
+            current.answer
+          )}
+        </div>
+        <div role="status" className="visually-hidden">
+          {current?.done ? "Answer complete." : ""}
+        </div>
+        {current?.error ? (
+          <p className="error" role="alert">
+            {current.error}
+          </p>
+        ) : null}
+        {current?.done ? <AnswerDetails done={current.done} /> : null}
+      </section>
+
+      <form
+        className="card"
+        onSubmit={(event) => {
+          event.preventDefault();
+          submit();
+        }}
+      >
+        <label htmlFor="question">
+          {turns.length > 0 ? "Follow-up question" : "Your question"}
+        </label>
+        <textarea
+          id="question"
+          name="question"
+          rows={3}
+          required
+          maxLength={maxQueryChars}
+          value={question}
+          onChange={(event) => setQuestion(event.target.value)}
+          onKeyDown={(event) => {
+            if (event.key === "Enter" && !event.shiftKey && !event.nativeEvent.isComposing) {
+              event.preventDefault();
+              submit();
+            }
+          }}
+          aria-describedby="question-hint"
+        />
+        <p id="question-hint" className="hint muted">
+          Enter sends; Shift+Enter starts a new line.
+        </p>
+        <div className="row">
+          <button type="submit" disabled={status === "asking" || question.trim() === ""}>
+            {status === "asking" ? "Answering…" : "Ask"}
+          </button>
+          <button
+            type="button"
+            className="secondary"
+            onClick={newConversation}
+            disabled={turns.length === 0}
+          >
+            New conversation
+          </button>
+        </div>
+      </form>
+    </main>
+  );
+}
+
+function AnswerDetails({ done }: { done: DoneEvent }) {
+  const { usage, latency } = done;
+  const timing = [
+    `retrieval ${latency.retrievalMs} ms`,
+    latency.firstTokenMs === null ? null : `first token ${latency.firstTokenMs} ms`,
+    `total ${latency.totalMs} ms`,
+  ]
+    .filter(Boolean)
+    .join(", ");
+  return (
+    <>
+      {done.abstained ? (
+        <p className="notice-text">The knowledge base does not cover this question.</p>
+      ) : null}
+      {done.citations.length > 0 ? (
+        <>
+          <h3 className="small-heading">Sources</h3>
+          <ol className="citations">
+            {done.citations.map((citation) => (
+              <CitationItem key={citation.n} citation={citation} />
+            ))}
+          </ol>
+        </>
+      ) : null}
+      <p className="muted small answer-meta">
+        {done.provider} · {done.model} · {timing} · {usage.promptTokens} prompt +{" "}
+        {usage.completionTokens} completion tokens{usage.estimated ? " (estimated)" : ""}
+      </p>
+    </>
+  );
+}
+
+function CitationItem({ citation }: { citation: Citation }) {
+  return (
+    <li value={citation.n}>
+      <strong>
+        {citation.url ? (
+          <a href={citation.url} target="_blank" rel="noreferrer noopener">
+            {citation.title}
+          </a>
+        ) : (
+          citation.title
+        )}
+      </strong>
+      {citation.headingPath ? <span className="muted"> — {citation.headingPath}</span> : null}
+      <p className="snippet">{citation.snippet}</p>
+    </li>
+  );
+}

@@ -1,0 +1,463 @@
+// /admin/tenants/:tenantId — one tenant: the widget's embed snippet, forms to add knowledge
+// (files, pasted text, a web page), the ingestion jobs with live progress, and the documents.
+import { useEffect, useRef, useState } from "react";
+import { data, Form, Link, useNavigation, useRevalidator } from "react-router";
+import { z } from "zod";
+import { deleteDocument, listDocuments, listJobs } from "#tenants/knowledge-base.ts";
+import { assertSameOrigin, requireTenantAccess } from "#app/server/auth.server.ts";
+import { ApiError } from "#app/server/errors.server.ts";
+import {
+  intakeFormFiles,
+  intakeText,
+  intakeUrl,
+  supportedExtensions,
+  textIntakeSchema,
+  urlIntakeSchema,
+} from "#app/server/ingest/intake.server.ts";
+import { readFormData } from "#app/server/request.server.ts";
+import { getRuntime } from "#app/server/runtime.server.ts";
+import { tenantDb } from "#app/server/tenants.server.ts";
+import type { Route } from "./+types/admin.tenant";
+
+export const meta: Route.MetaFunction = ({ data }) => [
+  { title: `${data?.tenant.name ?? "Tenant"} — BiTB admin` },
+];
+
+/** Files in one upload; each is at most MAX_UPLOAD_BYTES. */
+const MAX_FILES_PER_UPLOAD = 10;
+const JOBS_SHOWN = 50;
+
+const intentSchema = z.enum(["upload", "add-text", "add-url", "delete-document"]);
+type Intent = z.infer<typeof intentSchema>;
+const documentIdSchema = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+export async function loader({ request, params }: Route.LoaderArgs) {
+  const { tenant } = await requireTenantAccess(request, params.tenantId);
+  const runtime = await getRuntime();
+  const db = tenantDb(runtime, tenant);
+  const origin = runtime.config.PUBLIC_URL
+    ? new URL(runtime.config.PUBLIC_URL).origin
+    : new URL(request.url).origin;
+  return {
+    tenant: { id: tenant.id, name: tenant.name, plan: tenant.plan, status: tenant.status },
+    snippet: `<script src="${origin}/widget.js" data-tenant="${tenant.id}" async></script>`,
+    maxUploadBytes: runtime.config.MAX_UPLOAD_BYTES,
+    supportedExtensions,
+    jobs: listJobs(db, { limit: JOBS_SHOWN }).map((job) => ({
+      id: job.id,
+      sourceType: job.sourceType,
+      title: job.title,
+      state: job.state,
+      stage: job.stage,
+      progressDone: job.progressDone,
+      progressTotal: job.progressTotal,
+      attempts: job.attempts,
+      error: job.error,
+      outcome: job.outcome,
+      updatedAt: job.updatedAt,
+    })),
+    documents: listDocuments(db).map((document) => ({
+      id: document.id,
+      title: document.title,
+      sourceType: document.sourceType,
+      url: document.url,
+      fileName: document.fileName,
+      bytes: document.bytes,
+      chunkCount: document.chunkCount,
+      updatedAt: document.updatedAt,
+    })),
+  };
+}
+
+type ActionResult = { intent: Intent | null; ok: boolean; message: string };
+
+function result(intent: Intent | null, ok: boolean, message: string, status = 200) {
+  return data<ActionResult>({ intent, ok, message }, { status });
+}
+
+export async function action({ request, params }: Route.ActionArgs) {
+  assertSameOrigin(request);
+  const { tenant } = await requireTenantAccess(request, params.tenantId);
+  const runtime = await getRuntime();
+  let intent: Intent | null = null;
+  try {
+    const form = await readFormData(
+      request,
+      runtime.config.MAX_UPLOAD_BYTES * MAX_FILES_PER_UPLOAD + 64 * 1024,
+    );
+    const parsedIntent = intentSchema.safeParse(form.get("intent"));
+    if (!parsedIntent.success) return result(null, false, "Unknown action.", 400);
+    intent = parsedIntent.data;
+    switch (intent) {
+      case "upload": {
+        const files = form.getAll("files").filter((f): f is File => typeof f !== "string");
+        if (files.length > MAX_FILES_PER_UPLOAD) {
+          return result(
+            intent,
+            false,
+            `Choose at most ${MAX_FILES_PER_UPLOAD} files at once.`,
+            400,
+          );
+        }
+        const jobs = await intakeFormFiles(runtime, tenant, files);
+        return result(intent, true, `${plural(jobs.length, "file")} queued for indexing.`);
+      }
+      case "add-text": {
+        const input = textIntakeSchema.parse({
+          type: "text",
+          title: form.get("title") ?? "",
+          text: form.get("text") ?? "",
+        });
+        intakeText(runtime, tenant, input);
+        return result(intent, true, `“${input.title}” queued for indexing.`);
+      }
+      case "add-url": {
+        const input = urlIntakeSchema.parse({
+          type: "url",
+          url: String(form.get("url") ?? "").trim(),
+        });
+        intakeUrl(runtime, tenant, input);
+        return result(intent, true, "The page will be fetched and indexed.");
+      }
+      case "delete-document": {
+        const id = documentIdSchema.safeParse(form.get("documentId"));
+        const deleted = id.success && deleteDocument(tenantDb(runtime, tenant), id.data);
+        return deleted
+          ? result(intent, true, "Document deleted.")
+          : result(
+              intent,
+              false,
+              "That document was already gone. The list is now up to date.",
+              404,
+            );
+      }
+    }
+  } catch (error) {
+    if (error instanceof ApiError) return result(intent, false, error.message, error.status);
+    if (error instanceof z.ZodError) {
+      return result(intent, false, error.issues[0]?.message ?? "Check the form.", 400);
+    }
+    throw error;
+  }
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** UTC, so the server's and the browser's rendering agree. */
+function formatTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+}
+
+function usePendingIntent(): string | null {
+  const navigation = useNavigation();
+  if (navigation.state === "idle" || navigation.formMethod !== "POST") return null;
+  const intent = navigation.formData?.get("intent");
+  return typeof intent === "string" ? intent : null;
+}
+
+/** A form that empties itself after its action succeeded. */
+function useResetOnSuccess(intent: Intent, actionData: ActionResult | undefined) {
+  const ref = useRef<HTMLFormElement>(null);
+  useEffect(() => {
+    if (actionData?.ok && actionData.intent === intent) ref.current?.reset();
+  }, [actionData, intent]);
+  return ref;
+}
+
+function FormMessage({ intent, actionData }: { intent: Intent; actionData?: ActionResult }) {
+  if (!actionData || actionData.intent !== intent) return null;
+  return actionData.ok ? (
+    <p className="ok" role="status">
+      {actionData.message}
+    </p>
+  ) : (
+    <p className="error" role="alert">
+      {actionData.message}
+    </p>
+  );
+}
+
+export default function TenantPage({ loaderData, actionData }: Route.ComponentProps) {
+  const { tenant, snippet, jobs, documents, maxUploadBytes, supportedExtensions } = loaderData;
+  const pending = usePendingIntent();
+  const uploadForm = useResetOnSuccess("upload", actionData);
+  const textForm = useResetOnSuccess("add-text", actionData);
+  const urlForm = useResetOnSuccess("add-url", actionData);
+
+  // Poll while jobs are moving: one revalidation a second, never two at once.
+  const { revalidate, state: revalidation } = useRevalidator();
+  const active = jobs.some((job) => job.state === "queued" || job.state === "running");
+  useEffect(() => {
+    if (!active || revalidation !== "idle") return;
+    const timer = setTimeout(() => void revalidate(), 1000);
+    return () => clearTimeout(timer);
+  }, [active, revalidation, revalidate]);
+
+  return (
+    <main className="page">
+      <p className="breadcrumbs">
+        <Link to="/admin">Tenants</Link> / {tenant.name}
+      </p>
+      <h1>{tenant.name}</h1>
+      <p className="muted">
+        Tenant id <code>{tenant.id}</code> · plan {tenant.plan} · {tenant.status}
+      </p>
+
+      <section className="card" aria-labelledby="embed">
+        <h2 id="embed">Put the chat on your site</h2>
+        <p>Paste this tag into your pages, before the closing &lt;/body&gt; tag:</p>
+        <pre aria-label="Embed snippet">
+          <code>{snippet}</code>
+        </pre>
+        <div className="row">
+          <CopyButton text={snippet} />
+          <Link className="button secondary-button" to={`/admin/tenants/${tenant.id}/playground`}>
+            Open the playground
+          </Link>
+        </div>
+      </section>
+
+      <section aria-labelledby="add-knowledge">
+        <h2 id="add-knowledge">Add knowledge</h2>
+        <div className="grid">
+          <Form method="post" encType="multipart/form-data" className="card" ref={uploadForm}>
+            <h3>Upload files</h3>
+            <input type="hidden" name="intent" value="upload" />
+            <label htmlFor="files">Files</label>
+            <input
+              id="files"
+              name="files"
+              type="file"
+              multiple
+              required
+              accept={supportedExtensions.join(",")}
+              aria-describedby="files-hint"
+            />
+            <p id="files-hint" className="hint muted">
+              {supportedExtensions.join(", ")} — up to {MAX_FILES_PER_UPLOAD} files,{" "}
+              {formatBytes(maxUploadBytes)} each.
+            </p>
+            <FormMessage intent="upload" actionData={actionData} />
+            <div className="actions">
+              <button type="submit" disabled={pending === "upload"}>
+                {pending === "upload" ? "Uploading…" : "Upload"}
+              </button>
+            </div>
+          </Form>
+
+          <Form method="post" className="card" ref={textForm}>
+            <h3>Paste text</h3>
+            <input type="hidden" name="intent" value="add-text" />
+            <label htmlFor="text-title">Title</label>
+            <input id="text-title" name="title" type="text" required maxLength={200} />
+            <label htmlFor="text-body">Text</label>
+            <textarea id="text-body" name="text" required rows={6} />
+            <p className="hint muted">
+              Pasting again with the same title replaces the earlier text.
+            </p>
+            <FormMessage intent="add-text" actionData={actionData} />
+            <div className="actions">
+              <button type="submit" disabled={pending === "add-text"}>
+                {pending === "add-text" ? "Adding…" : "Add text"}
+              </button>
+            </div>
+          </Form>
+
+          <Form method="post" className="card" ref={urlForm}>
+            <h3>Add a web page</h3>
+            <input type="hidden" name="intent" value="add-url" />
+            <label htmlFor="page-url">Page URL</label>
+            <input
+              id="page-url"
+              name="url"
+              type="url"
+              required
+              maxLength={2048}
+              placeholder="https://example.com/help/returns"
+              aria-describedby="url-hint"
+            />
+            <p id="url-hint" className="hint muted">
+              One page is fetched (links are not followed).
+            </p>
+            <FormMessage intent="add-url" actionData={actionData} />
+            <div className="actions">
+              <button type="submit" disabled={pending === "add-url"}>
+                {pending === "add-url" ? "Adding…" : "Add page"}
+              </button>
+            </div>
+          </Form>
+        </div>
+      </section>
+
+      <section aria-labelledby="jobs">
+        <h2 id="jobs">Jobs</h2>
+        {jobs.length === 0 ? (
+          <p className="muted">Nothing has been added yet.</p>
+        ) : (
+          <div className="table-scroll">
+            <table>
+              <caption className="visually-hidden">
+                Ingestion jobs, newest first{active ? " (updating every second)" : ""}
+              </caption>
+              <thead>
+                <tr>
+                  <th scope="col">Source</th>
+                  <th scope="col">State</th>
+                  <th scope="col">Stage or result</th>
+                  <th scope="col" className="progress-col">
+                    Progress
+                  </th>
+                  <th scope="col">Updated</th>
+                </tr>
+              </thead>
+              <tbody>
+                {jobs.map((job) => (
+                  <tr key={job.id}>
+                    <td>
+                      <span className="source-type">{job.sourceType}</span> {job.title}
+                      {job.error ? <p className="error job-error">{job.error}</p> : null}
+                    </td>
+                    <td>
+                      <span className={`badge badge-${job.state}`}>{job.state}</span>
+                      {job.attempts > 1 ? (
+                        <span className="muted"> (attempt {job.attempts})</span>
+                      ) : null}
+                    </td>
+                    <td>{(job.state === "done" ? job.outcome : job.stage) ?? "—"}</td>
+                    <td>
+                      <JobProgress
+                        title={job.title}
+                        done={job.progressDone}
+                        total={job.progressTotal}
+                        state={job.state}
+                      />
+                    </td>
+                    <td>{formatTime(job.updatedAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+
+      <section aria-labelledby="documents">
+        <h2 id="documents">Documents</h2>
+        {documents.length === 0 ? (
+          <p className="muted">No documents yet. Add some knowledge above.</p>
+        ) : (
+          <div className="table-scroll">
+            <table>
+              <caption className="visually-hidden">Documents in the knowledge base</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Title</th>
+                  <th scope="col">Type</th>
+                  <th scope="col">Chunks</th>
+                  <th scope="col">Size</th>
+                  <th scope="col">Updated</th>
+                  <th scope="col">
+                    <span className="visually-hidden">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {documents.map((document) => (
+                  <tr key={document.id}>
+                    <td>
+                      {document.url ? (
+                        <a href={document.url} rel="noreferrer noopener" target="_blank">
+                          {document.title}
+                        </a>
+                      ) : (
+                        document.title
+                      )}
+                    </td>
+                    <td>{document.sourceType}</td>
+                    <td>{document.chunkCount}</td>
+                    <td>{formatBytes(document.bytes)}</td>
+                    <td>{formatTime(document.updatedAt)}</td>
+                    <td>
+                      <Form
+                        method="post"
+                        onSubmit={(event) => {
+                          if (
+                            !window.confirm(`Delete “${document.title}” from the knowledge base?`)
+                          ) {
+                            event.preventDefault();
+                          }
+                        }}
+                      >
+                        <input type="hidden" name="intent" value="delete-document" />
+                        <input type="hidden" name="documentId" value={document.id} />
+                        <button
+                          type="submit"
+                          className="danger"
+                          aria-label={`Delete ${document.title}`}
+                          disabled={pending === "delete-document"}
+                        >
+                          Delete
+                        </button>
+                      </Form>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        <FormMessage intent="delete-document" actionData={actionData} />
+      </section>
+    </main>
+  );
+}
+
+function JobProgress(props: { title: string; done: number; total: number; state: string }) {
+  const total = props.state === "done" && props.total === 0 ? 1 : props.total;
+  const done = props.state === "done" ? total : Math.min(props.done, total);
+  const percent = total > 0 ? Math.round((done / total) * 100) : 0;
+  return (
+    <div className="progress-cell">
+      <div
+        className="progress"
+        role="progressbar"
+        aria-label={`Progress of ${props.title}`}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={percent}
+        aria-valuetext={total > 0 ? `${done} of ${total}` : "not started"}
+      >
+        <span style={{ width: `${percent}%` }} />
+      </div>
+      <span className="muted small">{total > 0 ? `${done}/${total}` : "—"}</span>
+    </div>
+  );
+}
+
+function CopyButton({ text }: { text: string }) {
+  const [copied, setCopied] = useState(false);
+  useEffect(() => {
+    if (!copied) return;
+    const timer = setTimeout(() => setCopied(false), 2000);
+    return () => clearTimeout(timer);
+  }, [copied]);
+  return (
+    <button
+      type="button"
+      className="secondary"
+      onClick={() => {
+        void navigator.clipboard.writeText(text).then(() => setCopied(true));
+      }}
+    >
+      <span aria-live="polite">{copied ? "Copied" : "Copy snippet"}</span>
+    </button>
+  );
+}

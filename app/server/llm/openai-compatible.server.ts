@@ -1,0 +1,190 @@
+// Answers with any OpenAI-compatible chat-completions server (OpenAI, Ollama, vLLM, LM Studio,
+// OpenRouter) through the official `openai` client, streamed. Also home of the streaming loop
+// and error shape that the Groq provider shares, since both speak the same chunk format.
+// Touches only the configured endpoint; the API key never appears in an error.
+import OpenAI, { APIConnectionTimeoutError, APIError } from "openai";
+import { estimateTokens } from "./extractive.server.ts";
+import { buildMessages, type ChatMessage } from "./prompt.server.ts";
+import type { AnswerChunk, AnswerProvider, AnswerRequest } from "./provider.server.ts";
+
+export interface OpenAICompatibleOptions {
+  /** The API root the client appends `/chat/completions` to, e.g. `http://localhost:11434/v1`. */
+  baseUrl: string;
+  apiKey?: string;
+  model: string;
+  maxTokens: number;
+  /** The whole answer, first byte to last token, must arrive within this time. */
+  timeoutMs: number;
+}
+
+export type AnswerProviderErrorKind = "http" | "timeout" | "connection" | "aborted";
+
+/** Every failure of a hosted answerer, in one shape the ask route can turn into an SSE error. */
+export class AnswerProviderError extends Error {
+  override name = "AnswerProviderError";
+  constructor(
+    message: string,
+    readonly provider: string,
+    readonly kind: AnswerProviderErrorKind,
+    /** The upstream HTTP status, for `http` errors. */
+    readonly status: number | null = null,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** What we read from a streamed chunk; OpenAI and Groq chunks both fit. */
+export interface ChatChunkLike {
+  choices?: readonly { delta?: { content?: string | null } | null }[] | null;
+  usage?: UsageLike | null;
+  x_groq?: { usage?: UsageLike | null } | null;
+}
+interface UsageLike {
+  prompt_tokens?: number | null;
+  completion_tokens?: number | null;
+}
+
+/** The error classes of one SDK (openai and groq-sdk each have their own copies). */
+export interface SdkErrorClasses {
+  APIError: abstract new (...args: never[]) => Error & { status?: number | undefined };
+  APIConnectionTimeoutError: abstract new (...args: never[]) => Error;
+}
+
+interface StreamChatOptions {
+  provider: string;
+  request: AnswerRequest;
+  timeoutMs: number;
+  errors: SdkErrorClasses;
+  /** Starts the upstream request with the given messages, honouring `signal`. */
+  open(messages: ChatMessage[], signal: AbortSignal): Promise<AsyncIterable<ChatChunkLike>>;
+}
+
+/**
+ * Streams an OpenAI-format chat completion as answer chunks: text deltas as tokens, then
+ * one usage chunk (the provider's own count, or an estimate if it sent none).
+ */
+export async function* streamChatCompletion(
+  options: StreamChatOptions,
+): AsyncGenerator<AnswerChunk> {
+  const { provider, request, timeoutMs, errors } = options;
+  const messages = buildMessages(request);
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const signal = request.signal ? AbortSignal.any([request.signal, deadline]) : deadline;
+
+  const fail = (error: unknown): AnswerProviderError => {
+    if (request.signal?.aborted) {
+      return new AnswerProviderError(
+        `${provider}: the ask was aborted`,
+        provider,
+        "aborted",
+        null,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (deadline.aborted || error instanceof errors.APIConnectionTimeoutError) {
+      return new AnswerProviderError(
+        `${provider}: no complete answer within ${timeoutMs} ms`,
+        provider,
+        "timeout",
+        null,
+        { cause: error },
+      );
+    }
+    if (error instanceof errors.APIError && typeof error.status === "number") {
+      // The SDK's message is "<status> <upstream error message>": useful and key-free.
+      return new AnswerProviderError(
+        `${provider} answered HTTP ${error.status}: ${error.message.slice(0, 300)}`,
+        provider,
+        "http",
+        error.status,
+        { cause: error },
+      );
+    }
+    const reason = error instanceof Error ? error.message : String(error);
+    return new AnswerProviderError(`${provider}: ${reason}`, provider, "connection", null, {
+      cause: error,
+    });
+  };
+
+  let answer = "";
+  let usage: UsageLike | null = null;
+  try {
+    const stream = await options.open(messages, signal);
+    for await (const chunk of stream) {
+      const text = chunk.choices?.[0]?.delta?.content;
+      if (text) {
+        answer += text;
+        yield { type: "token", text };
+      }
+      usage = chunk.x_groq?.usage ?? chunk.usage ?? usage;
+    }
+  } catch (error) {
+    throw fail(error);
+  }
+  // The SDKs end an aborted stream quietly instead of throwing: a cut-off answer must not
+  // look complete.
+  if (signal.aborted) throw fail(signal.reason);
+
+  const reported =
+    typeof usage?.prompt_tokens === "number" && typeof usage.completion_tokens === "number";
+  yield {
+    type: "usage",
+    usage: reported
+      ? {
+          promptTokens: usage?.prompt_tokens as number,
+          completionTokens: usage?.completion_tokens as number,
+          estimated: false,
+        }
+      : {
+          // Some servers ignore `stream_options.include_usage`; count roughly ourselves.
+          promptTokens: estimateTokens(messages.map((m) => m.content).join("\n")),
+          completionTokens: estimateTokens(answer),
+          estimated: true,
+        },
+  };
+}
+
+/** The provider named `openai`, for any server that speaks OpenAI chat completions. */
+export function createOpenAICompatibleAnswerer(options: OpenAICompatibleOptions): AnswerProvider {
+  const client = new OpenAI({
+    baseURL: options.baseUrl,
+    // Local servers need no key, but the client refuses to start without one: pass a
+    // placeholder and strip the Authorization header it would produce.
+    apiKey: options.apiKey ?? "no-key",
+    defaultHeaders: options.apiKey ? undefined : { authorization: null },
+    // Explicit, so OPENAI_* variables in the environment cannot add headers to our requests.
+    organization: null,
+    project: null,
+    timeout: options.timeoutMs,
+    // Retries and circuit breaking belong to the ask pipeline's resilience policy.
+    maxRetries: 0,
+  });
+  return {
+    name: "openai",
+    model: options.model,
+    stream(request) {
+      return streamChatCompletion({
+        provider: "openai",
+        request,
+        timeoutMs: options.timeoutMs,
+        errors: { APIError, APIConnectionTimeoutError },
+        open: (messages, signal) =>
+          client.chat.completions.create(
+            {
+              model: options.model,
+              messages,
+              stream: true,
+              stream_options: { include_usage: true },
+              max_tokens: options.maxTokens,
+              // Low temperature: the answer should restate the sources, not improvise.
+              temperature: 0.2,
+            },
+            { signal },
+          ),
+      });
+    },
+  };
+}

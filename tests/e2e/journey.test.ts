@@ -1,0 +1,128 @@
+// A person's journey with the real server in a real Chromium: create the first admin from
+// the setup link, create a tenant, upload a document and watch its job finish, ask in the
+// playground, then ask through the widget embedded on a page of another origin.
+// Screenshots of each step are kept in test-results/.
+import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setupTokenFromLogs, startServer, type TestServer } from "../support/server.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = fs.existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`journey e2e skipped: no Chromium at ${CHROMIUM}`);
+
+const fixtures = path.resolve(import.meta.dirname, "../fixtures");
+const shots = path.resolve(import.meta.dirname, "../../test-results");
+const admin = { email: "owner@example.com", password: "correct horse battery staple" };
+
+describe.skipIf(!hasChromium)("from setup link to a cited answer in the widget", () => {
+  let server: TestServer;
+  let browser: Browser;
+  let page: Page;
+  let customerSite: http.Server;
+  let tenantId = "";
+
+  const shot = (name: string) =>
+    page.screenshot({ path: path.join(shots, `journey-${name}.png`), fullPage: true });
+
+  beforeAll(async () => {
+    fs.mkdirSync(shots, { recursive: true });
+    server = await startServer();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    await new Promise((resolve) =>
+      customerSite ? customerSite.close(resolve) : resolve(undefined),
+    );
+  });
+
+  it("creates the first admin from the one-time setup link", async () => {
+    const token = setupTokenFromLogs(server.logs());
+    await page.goto(`${server.url}/setup?token=${token}`);
+    await page.getByLabel("E-mail").fill(admin.email);
+    await page.getByLabel("Password", { exact: true }).fill(admin.password);
+    await page.getByLabel("Password again").fill(admin.password);
+    await shot("1-setup");
+    await page.getByRole("button", { name: "Create admin and sign in" }).click();
+    await page.getByRole("heading", { name: "Tenants" }).waitFor();
+    // The link works once only.
+    const again = await fetch(`${server.url}/setup?token=${token}`);
+    expect(await again.text()).not.toContain("Create the first admin");
+  });
+
+  it("creates a tenant and ingests a document with visible progress", async () => {
+    await page.getByLabel("Name").fill("Lumen Coffee");
+    await page.getByRole("button", { name: "Create tenant" }).click();
+    await page.getByRole("heading", { name: "Lumen Coffee" }).waitFor();
+    tenantId = /tenants\/(tn_[0-9a-f]{32})/.exec(page.url())?.[1] ?? "";
+    expect(tenantId).not.toBe("");
+    expect(await page.getByLabel("Embed snippet").textContent()).toContain(
+      `data-tenant="${tenantId}"`,
+    );
+
+    await page.getByLabel("Files").setInputFiles(path.join(fixtures, "sample.md"));
+    await page.getByRole("button", { name: "Upload" }).click();
+    const jobs = page.locator("section[aria-labelledby=jobs]");
+    await jobs.getByText("done").waitFor({ timeout: 90_000 });
+    await page.locator("section[aria-labelledby=documents]").getByRole("cell").first().waitFor();
+    await shot("2-tenant");
+  });
+
+  it("streams a cited answer in the playground", async () => {
+    await page.goto(`${server.url}/admin/tenants/${tenantId}/playground`);
+    await page
+      .getByLabel("Your question")
+      .fill("How often must the Lumen X2 espresso machine be descaled?");
+    await page.getByRole("button", { name: "Ask" }).click();
+    const answer = page.getByLabel("Answer", { exact: true });
+    await expect.poll(() => answer.textContent(), { timeout: 30_000 }).toMatch(/every 3 weeks/);
+    await page.getByText("Lumen X2 Care Guide").first().waitFor();
+    await shot("3-playground");
+  });
+
+  it("answers through the widget on a customer's page of another origin", async () => {
+    customerSite = http.createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      res.end(`<!doctype html><html><head><title>Lumen Coffee</title></head><body>
+        <h1>Lumen Coffee</h1><p>Espresso machines for small cafés.</p>
+        <script src="${server.url}/widget.js" data-tenant="${tenantId}" data-title="Ask Lumen" async></script>
+      </body></html>`);
+    });
+    await new Promise<void>((resolve) => customerSite.listen(0, "127.0.0.1", resolve));
+    // localhost vs 127.0.0.1: a different origin from the BiTB server.
+    const siteUrl = `http://localhost:${(customerSite.address() as AddressInfo).port}/`;
+    expect(new URL(siteUrl).origin).not.toBe(new URL(server.url).origin);
+
+    const visitor = await browser.newPage();
+    await visitor.goto(siteUrl);
+    await visitor.getByRole("button", { name: "Open chat" }).click();
+    const dialog = visitor.getByRole("dialog", { name: "Ask Lumen" });
+    await dialog.waitFor();
+    await visitor.getByLabel("Ask a question").fill("How often must the Lumen X2 be descaled?");
+    await dialog.getByRole("button", { name: "Send" }).click();
+    const reply = dialog.locator(".msg.assistant").last();
+    await expect.poll(() => reply.textContent(), { timeout: 30_000 }).toMatch(/3 weeks/);
+    await dialog.getByText("Sources").waitFor();
+    expect(await reply.locator("sup a.cite").count()).toBeGreaterThan(0);
+    await visitor.screenshot({ path: path.join(shots, "journey-4-widget.png") });
+    await visitor.close();
+  });
+});
