@@ -45,6 +45,8 @@ export interface RuntimeOptions {
   runQueue?: boolean;
   /** Load the demo tenant and print the first-admin setup link (the server only). */
   bootstrap?: boolean;
+  /** Where the demo tenant's README.md and docs/ are read from (default: the working folder). */
+  demoRoot?: string;
 }
 
 const SETUP_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
@@ -106,7 +108,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   if (options.bootstrap) {
     printSetupLinkIfNoAdmin(runtime);
     if (config.DEMO_TENANT) {
-      const demoJobs = seedDemoTenant(runtime);
+      const demoJobs = seedDemoTenant(runtime, options.demoRoot);
       void queue
         .drain(DEMO_TENANT_ID as TenantId)
         .then(() => {
