@@ -143,6 +143,18 @@ describe("parseDocument on the committed fixtures", () => {
   });
 });
 
+describe("Markdown inline syntax", () => {
+  it("keeps code spans verbatim, HTML in them included, and drops inline HTML tags", async () => {
+    const doc = await parseFile(
+      "inline.md",
+      new TextEncoder().encode(
+        "# T\n\nPaste one `<script>` tag, **not** <b>this</b> [link](https://x.example).\n",
+      ),
+    );
+    expect(doc.blocks[1]?.text).toBe("Paste one <script> tag, not this link.");
+  });
+});
+
 describe("detectFormat", () => {
   const bytes = utf8("hello");
   it("prefers the extension, then the MIME type", () => {

@@ -292,15 +292,27 @@ const LIST_ITEM = /^( *)([-*+]|\d{1,9}[.)])[ \t]+(.*)$/;
 const TABLE_DELIMITER = /^ *\|? *:?-+:? *(?:\| *:?-+:? *)*\|? *$/;
 const REFERENCE_DEFINITION = /^ {0,3}\[[^\]]+\]:\s*\S+/;
 
-/** Markdown inline syntax to the text a reader sees. */
+/** Markdown inline syntax to the text a reader sees. Code spans are kept verbatim, so
+ * `<script>` in backticks stays in the text instead of being dropped as an HTML tag. */
 function inlineMarkdown(text: string): string {
+  return text
+    .split(/(`+)(.+?)\1/)
+    .map((part, index) => {
+      // split() with two groups yields [text, ticks, code, text, ticks, code, …].
+      if (index % 3 === 2) return part;
+      if (index % 3 === 1) return "";
+      return inlineMarkup(part);
+    })
+    .join("");
+}
+
+function inlineMarkup(text: string): string {
   return text
     .replace(/!\[([^\]]*)\]\([^)]*\)/g, "$1")
     .replace(/\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)/g, "$1")
     .replace(/\[([^\]]+)\]\[[^\]]*\]/g, "$1")
     .replace(/<((?:https?|mailto):[^>\s]+)>/g, "$1")
     .replace(/<\/?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?\/?>/g, " ")
-    .replace(/(`+)(.+?)\1/g, "$2")
     .replace(/(\*\*|__)(?=\S)(.*?\S)\1/g, "$2")
     .replace(/(^|[^\w*])\*(?=\S)([^*]*?\S)\*(?![\w*])/g, "$1$2")
     .replace(/(^|[^\w_])_(?=\S)([^_]*?\S)_(?![\w_])/g, "$1$2")

@@ -125,6 +125,18 @@ describe("extractive answerer", () => {
     expect(answer.match(/Refunds are paid/g)).toHaveLength(1);
   });
 
+  it("never answers with a question found in the sources", () => {
+    const faq: SourcePassage = {
+      n: 1,
+      title: "FAQ",
+      headingPath: "FAQ",
+      text: "How do I deploy on Fly? Run fly deploy from the repository to deploy on Fly.",
+      score: 0.03,
+    };
+    const answer = composeExtractiveAnswer({ question: "How do I deploy on Fly?", sources: [faq] });
+    expect(answer).toBe("Run fly deploy from the repository to deploy on Fly [1].");
+  });
+
   it("cites a sentence without closing punctuation at its end", () => {
     const answer = composeExtractiveAnswer({
       question: "Is shipping free?",

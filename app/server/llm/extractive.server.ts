@@ -171,6 +171,8 @@ function jaccard(a: Set<string>, b: Set<string>): number {
 }
 
 /** The answer text for a request: cited sentences, or EXTRACTIVE_NO_ANSWER. */
+const QUESTION_SENTENCE = /\?["'”’)\]*_]*$/;
+
 export function composeExtractiveAnswer(
   request: Pick<AnswerRequest, "question" | "sources">,
   options: ExtractiveOptions = {},
@@ -184,6 +186,9 @@ export function composeExtractiveAnswer(
     if (source.score < settings.minSourceScore) return;
     const context = contentTerms(`${source.title} ${source.headingPath}`);
     splitSentences(source.text).forEach((text, position) => {
+      // A question in the sources ("How do I deploy?") restates the visitor's question; it
+      // never answers it.
+      if (QUESTION_SENTENCE.test(text)) return;
       sentences.push({
         sourceIndex,
         n: source.n,
