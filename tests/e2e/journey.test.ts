@@ -68,6 +68,20 @@ describe.skipIf(!hasChromium)("from setup link to a cited answer in the widget",
     expect(await again.text()).not.toContain("Create the first admin");
   });
 
+  it("signs out and signs in again, refusing a wrong password", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    await page.goto(`${server.url}/admin`);
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    await page.getByLabel("E-mail").fill(admin.email);
+    await page.getByLabel("Password").fill("not the password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("Wrong e-mail or password.").waitFor();
+    await page.getByLabel("Password").fill(admin.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Tenants" }).waitFor();
+  });
+
   it("creates a tenant and ingests a document with visible progress", async () => {
     await page.getByLabel("Name").fill("Lumen Coffee");
     await page.getByRole("button", { name: "Create tenant" }).click();

@@ -530,7 +530,9 @@ export class IngestQueue {
     if (!this.started) throw new Error("start() the ingest queue before draining it");
     for (;;) {
       this.wake();
-      await delay(10).promise;
+      // A ref'd timer: whoever awaits the drain (the CLI) must not exit half way through it,
+      // while the queue's own timers stay unref'd.
+      await new Promise((resolve) => setTimeout(resolve, 10));
       if (!this.started) throw new Error("the ingest queue was stopped while draining");
       const busy = [...this.running.values()].some((job) => !tenantId || job.tenantId === tenantId);
       if (busy) continue;
