@@ -43,6 +43,10 @@ export interface DoneEvent {
   citations: Citation[];
   /** True when the knowledge base did not cover the question. */
   abstained: boolean;
+  /** True when the configured LLM could not answer and the extractive answerer did. */
+  degraded: boolean;
+  /** Why it degraded: breaker_open, queue_full, retries_exhausted, first_token_timeout, upstream_error. */
+  degradedReason: string | null;
   provider: string;
   model: string;
   usage: AskUsage;

@@ -124,6 +124,8 @@ export function doneEvent(overrides: Partial<DoneEvent> = {}): DoneEvent {
     answer: "",
     citations: [],
     abstained: false,
+    degraded: false,
+    degradedReason: null,
     provider: "fake",
     model: "fake-model",
     usage: { promptTokens: 10, completionTokens: 5, estimated: true },

@@ -6,7 +6,12 @@ import type { AskEventMap, AskEventName, Citation } from "#app/ask-events.ts";
 import { loadHistory, recordExchange } from "#tenants/conversations.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import { createExtractiveAnswerer, isAbstention } from "../llm/extractive.server.ts";
-import type { AnswerProvider, SourcePassage, TokenUsage } from "../llm/provider.server.ts";
+import type {
+  AnswerProvider,
+  DegradeReason,
+  SourcePassage,
+  TokenUsage,
+} from "../llm/provider.server.ts";
 import { retrieveWithStats } from "../retrieval/retrieve.server.ts";
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
 import type { Runtime } from "../runtime.server.ts";
@@ -96,6 +101,8 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
   const answerer: AnswerProvider = passages.length === 0 ? fallbackAnswerer : runtime.answerer;
 
   let answer = "";
+  let provider = { name: answerer.name, model: answerer.model };
+  let degradedReason: DegradeReason | null = null;
   let firstTokenMs: number | null = null;
   let usage: TokenUsage = { promptTokens: 0, completionTokens: 0, estimated: true };
   try {
@@ -110,8 +117,11 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
         firstTokenMs ??= performance.now() - started;
         answer += chunk.text;
         yield { event: "token", data: { text: chunk.text } };
-      } else {
+      } else if (chunk.type === "usage") {
         usage = chunk.usage;
+      } else {
+        degradedReason = chunk.reason;
+        provider = { name: chunk.provider, model: chunk.model };
       }
     }
   } catch (error) {
@@ -137,7 +147,7 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
     question: input.query,
     answer,
     citations,
-    provider: `${answerer.name}:${answerer.model}`,
+    provider: `${provider.name}:${provider.model}`,
     promptTokens: usage.promptTokens,
     completionTokens: usage.completionTokens,
     latencyMs: Math.round(totalMs),
@@ -150,8 +160,10 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
       answer,
       citations,
       abstained,
-      provider: answerer.name,
-      model: answerer.model,
+      degraded: degradedReason !== null,
+      degradedReason,
+      provider: provider.name,
+      model: provider.model,
       usage,
       latency: {
         retrievalMs: Math.round(retrievalMs),

@@ -48,7 +48,7 @@ async function collect(stream: AsyncIterable<AnswerChunk>) {
     if (chunk.type === "token") {
       tokens.push(chunk.text);
       text += chunk.text;
-    } else {
+    } else if (chunk.type === "usage") {
       usage = chunk.usage;
     }
   }

@@ -50,7 +50,7 @@ async function collect(stream: AsyncIterable<AnswerChunk>) {
   let usage: Extract<AnswerChunk, { type: "usage" }>["usage"] | null = null;
   for await (const chunk of stream) {
     if (chunk.type === "token") tokens.push(chunk.text);
-    else usage = chunk.usage;
+    else if (chunk.type === "usage") usage = chunk.usage;
   }
   return { text: tokens.join(""), tokens, usage };
 }

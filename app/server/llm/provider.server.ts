@@ -17,6 +17,13 @@ export interface ChatTurn {
 
 export interface AnswerRequest {
   question: string;
+  /**
+   * Several numbered questions answered in one call (batch asks). When set, `question` is
+   * their numbered list and the prompt asks for one numbered answer per question.
+   */
+  questions?: readonly string[];
+  /** The tenant's model override; providers use their configured model when absent. */
+  model?: string;
   /** Earlier turns of the conversation, oldest first. */
   history: readonly ChatTurn[];
   sources: readonly SourcePassage[];
@@ -30,7 +37,19 @@ export interface TokenUsage {
   estimated: boolean;
 }
 
-export type AnswerChunk = { type: "token"; text: string } | { type: "usage"; usage: TokenUsage };
+/** Why an answer came from the extractive fallback instead of the configured LLM. */
+export type DegradeReason =
+  | "breaker_open"
+  | "queue_full"
+  | "retries_exhausted"
+  | "first_token_timeout"
+  | "upstream_error";
+
+export type AnswerChunk =
+  | { type: "token"; text: string }
+  | { type: "usage"; usage: TokenUsage }
+  /** Sent before any token when the answer is produced by the fallback answerer. */
+  | { type: "degraded"; reason: DegradeReason; provider: string; model: string };
 
 export interface AnswerProvider {
   /** `extractive`, `groq` or `openai`. */
