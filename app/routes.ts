@@ -3,11 +3,14 @@ import { type RouteConfig, index, route } from "@react-router/dev/routes";
 export default [
   index("routes/home.tsx"),
   route("healthz", "routes/healthz.ts"),
+  route("readyz", "routes/readyz.ts"),
+  route("api/health/rag-pipeline", "routes/api.health.rag-pipeline.ts"),
   route("demo", "routes/demo.tsx"),
 
   // Public and server-to-server API (JSON, one error shape).
   route("api/ask", "routes/api.ask.ts"),
   route("api/tenants", "routes/api.tenants.ts"),
+  route("api/tenants/:tenantId", "routes/api.tenant.ts"),
   route("api/tenants/:tenantId/documents", "routes/api.tenant-documents.ts"),
   route("api/tenants/:tenantId/documents/:documentId", "routes/api.tenant-document.ts"),
   route("api/tenants/:tenantId/jobs", "routes/api.tenant-jobs.ts"),

@@ -16,6 +16,7 @@ import {
 } from "#app/server/ingest/intake.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
+import { llmModelSchema, updateTenantModel } from "#app/server/tenant-settings.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";
 import type { Route } from "./+types/admin.tenant";
 
@@ -27,7 +28,7 @@ export const meta: Route.MetaFunction = ({ data }) => [
 const MAX_FILES_PER_UPLOAD = 10;
 const JOBS_SHOWN = 50;
 
-const intentSchema = z.enum(["upload", "add-text", "add-url", "delete-document"]);
+const intentSchema = z.enum(["upload", "add-text", "add-url", "delete-document", "set-model"]);
 type Intent = z.infer<typeof intentSchema>;
 const documentIdSchema = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
@@ -39,7 +40,14 @@ export async function loader({ request, params }: Route.LoaderArgs) {
     ? new URL(runtime.config.PUBLIC_URL).origin
     : new URL(request.url).origin;
   return {
-    tenant: { id: tenant.id, name: tenant.name, plan: tenant.plan, status: tenant.status },
+    tenant: {
+      id: tenant.id,
+      name: tenant.name,
+      plan: tenant.plan,
+      status: tenant.status,
+      llmModel: tenant.llmModel,
+    },
+    answerer: { name: runtime.answerer.name, model: runtime.answerer.model },
     snippet: `<script src="${origin}/widget.js" data-tenant="${tenant.id}" async></script>`,
     maxUploadBytes: runtime.config.MAX_UPLOAD_BYTES,
     supportedExtensions,
@@ -119,6 +127,17 @@ export async function action({ request, params }: Route.ActionArgs) {
         intakeUrl(runtime, tenant, input);
         return result(intent, true, "The page will be fetched and indexed.");
       }
+      case "set-model": {
+        const model = llmModelSchema.parse(form.get("llmModel") ?? "");
+        const updated = updateTenantModel(runtime, tenant, model);
+        return result(
+          intent,
+          true,
+          updated.llmModel
+            ? `Answers now use ${updated.llmModel}.`
+            : "Answers now use the server's default model.",
+        );
+      }
       case "delete-document": {
         const id = documentIdSchema.safeParse(form.get("documentId"));
         const deleted = id.success && deleteDocument(tenantDb(runtime, tenant), id.data);
@@ -186,7 +205,8 @@ function FormMessage({ intent, actionData }: { intent: Intent; actionData?: Acti
 }
 
 export default function TenantPage({ loaderData, actionData }: Route.ComponentProps) {
-  const { tenant, snippet, jobs, documents, maxUploadBytes, supportedExtensions } = loaderData;
+  const { tenant, answerer, snippet, jobs, documents, maxUploadBytes, supportedExtensions } =
+    loaderData;
   const pending = usePendingIntent();
   const uploadForm = useResetOnSuccess("upload", actionData);
   const textForm = useResetOnSuccess("add-text", actionData);
@@ -223,6 +243,44 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
             Open the playground
           </Link>
         </div>
+      </section>
+
+      <section className="card" aria-labelledby="answers">
+        <h2 id="answers">Answers</h2>
+        {answerer.name === "extractive" ? (
+          <p className="muted">
+            No LLM is configured on this server: answers are composed from the knowledge base by the
+            extractive answerer. Set GROQ_API_KEY or LLM_BASE_URL to use a model.
+          </p>
+        ) : (
+          <p className="muted">
+            Answers come from {answerer.name} with the model{" "}
+            <code>{tenant.llmModel ?? answerer.model}</code>
+            {tenant.llmModel ? " (this tenant's choice)" : " (the server's default)"}.
+          </p>
+        )}
+        <Form method="post" className="row">
+          <input type="hidden" name="intent" value="set-model" />
+          <div className="grow">
+            <label htmlFor="llm-model">Model for this tenant</label>
+            <input
+              id="llm-model"
+              name="llmModel"
+              type="text"
+              maxLength={100}
+              defaultValue={tenant.llmModel ?? ""}
+              placeholder={`${answerer.model} (default)`}
+              aria-describedby="llm-model-hint"
+            />
+            <p id="llm-model-hint" className="hint muted">
+              Leave empty for the server&apos;s default model.
+            </p>
+          </div>
+          <button type="submit" disabled={pending === "set-model"}>
+            Save
+          </button>
+        </Form>
+        <FormMessage intent="set-model" actionData={actionData} />
       </section>
 
       <section aria-labelledby="add-knowledge">

@@ -23,6 +23,7 @@ import {
   purgeExpiredSessions,
   readSession,
   setMeta,
+  setTenantModel,
   setTenantPendingJobs,
   tenantsWithPendingJobs,
   writeSession,
@@ -56,7 +57,14 @@ describe("control database", () => {
   it("registers tenants and tracks pending jobs", () => {
     const a = insertTenant(db, { id: newTenantId(), name: "A" }, 1);
     const b = insertTenant(db, { id: newTenantId(), name: "B", plan: "pro" }, 2);
-    expect(getTenant(db, a.id)).toMatchObject({ name: "A", plan: "trial", status: "active" });
+    expect(getTenant(db, a.id)).toMatchObject({
+      name: "A",
+      plan: "trial",
+      status: "active",
+      llmModel: null,
+    });
+    setTenantModel(db, a.id, "llama-3.1-8b-instant");
+    expect(getTenant(db, a.id)?.llmModel).toBe("llama-3.1-8b-instant");
     expect(getTenant(db, "../x")).toBeUndefined();
     expect(getTenant(db, newTenantId())).toBeUndefined();
     expect(listTenants(db).map((t) => t.id)).toEqual([a.id, b.id]);

@@ -48,6 +48,10 @@ const controlMigrations: readonly string[] = [
     used_at INTEGER
   ) STRICT;
   `,
+  /* 2 */ `
+  -- The tenant's own LLM model, overriding the server's default (NULL: the default).
+  ALTER TABLE tenants ADD COLUMN llm_model TEXT;
+  `,
 ];
 
 export const CONTROL_FILE = "control.db";
@@ -95,6 +99,8 @@ export interface TenantRecord {
   name: string;
   plan: string;
   status: "active" | "suspended";
+  /** The tenant's LLM model override, or null for the server's default model. */
+  llmModel: string | null;
   createdAt: number;
 }
 
@@ -103,8 +109,11 @@ interface TenantRow {
   name: string;
   plan: string;
   status: "active" | "suspended";
+  llm_model: string | null;
   created_at: number;
 }
+
+const TENANT_COLUMNS = "id, name, plan, status, llm_model, created_at";
 
 function toTenant(row: TenantRow): TenantRecord {
   return {
@@ -112,6 +121,7 @@ function toTenant(row: TenantRow): TenantRecord {
     name: row.name,
     plan: row.plan,
     status: row.status,
+    llmModel: row.llm_model,
     createdAt: row.created_at,
   };
 }
@@ -133,7 +143,7 @@ export function insertTenant(
 export function getTenant(db: ControlDb, id: string): TenantRecord | undefined {
   if (!isTenantId(id)) return undefined;
   const row = db
-    .prepare("SELECT id, name, plan, status, created_at FROM tenants WHERE id = ?")
+    .prepare(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = ?`)
     .get(id) as TenantRow | undefined;
   return row ? toTenant(row) : undefined;
 }
@@ -141,13 +151,17 @@ export function getTenant(db: ControlDb, id: string): TenantRecord | undefined {
 export function listTenants(db: ControlDb, adminId?: number): TenantRecord[] {
   const rows = (
     adminId === undefined
-      ? db.prepare("SELECT id, name, plan, status, created_at FROM tenants ORDER BY created_at")
+      ? db.prepare(`SELECT ${TENANT_COLUMNS} FROM tenants ORDER BY created_at`)
       : db.prepare(
-          `SELECT t.id, t.name, t.plan, t.status, t.created_at FROM tenants t
+          `SELECT t.id, t.name, t.plan, t.status, t.llm_model, t.created_at FROM tenants t
            JOIN admin_tenants a ON a.tenant_id = t.id WHERE a.admin_id = ? ORDER BY t.created_at`,
         )
   ).all(...(adminId === undefined ? [] : [adminId])) as TenantRow[];
   return rows.map(toTenant);
+}
+
+export function setTenantModel(db: ControlDb, id: TenantId, model: string | null): void {
+  db.prepare("UPDATE tenants SET llm_model = ? WHERE id = ?").run(model, id);
 }
 
 export function setTenantPendingJobs(db: ControlDb, id: TenantId, pending: boolean): void {

@@ -40,7 +40,7 @@ beforeEach(() => {
   pool = new TenantPool(dir, { model: embedder.model, dimension: embedder.dimension }, 4);
   const id: TenantId = newTenantId();
   const db = pool.create(id);
-  tenant = { id, name: "T", plan: "trial", status: "active", createdAt: 0 };
+  tenant = { id, name: "T", plan: "trial", status: "active", llmModel: null, createdAt: 0 };
   const facts = [
     ["Ferry", "The harbour ferry to Kestrel Island leaves every 40 minutes."],
     ["Espresso", "The Lumen X2 espresso machine must be descaled every 3 weeks."],

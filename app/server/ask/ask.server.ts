@@ -110,6 +110,7 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
       question: input.query,
       history,
       sources: passages,
+      model: input.tenant.llmModel ?? undefined,
       signal: input.signal,
     })) {
       if (chunk.type === "token") {

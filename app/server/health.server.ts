@@ -1,0 +1,111 @@
+// Health of the answering pipeline for operators and orchestrators: each answer provider's
+// circuit breaker and queue, the embedder (probed, at most every few seconds), the control
+// database, open tenant handles and the ingestion workers.
+import type { Runtime } from "./runtime.server.ts";
+
+export interface ProviderHealthReport {
+  provider: string;
+  model: string;
+  breaker: "closed" | "open" | "half-open" | "none";
+  recentFailureRate: number;
+  recentCalls: number;
+  inFlight: number;
+  queued: number;
+}
+
+export interface PipelineHealth {
+  status: "ok" | "degraded" | "starting";
+  ready: boolean;
+  providers: ProviderHealthReport[];
+  embedder: {
+    model: string;
+    dimension: number;
+    ok: boolean;
+    latencyMs: number | null;
+    error?: string;
+  };
+  databases: { control: boolean; openTenantHandles: number };
+  ingestion: { activeJobs: number };
+}
+
+type HealthRuntime = Pick<
+  Runtime,
+  "answerer" | "embedder" | "control" | "tenants" | "queue" | "ready"
+>;
+
+const PROBE_TTL_MS = 5000;
+let lastProbe: { at: number; embedder: PipelineHealth["embedder"] } | undefined;
+
+async function probeEmbedder(runtime: HealthRuntime, now: number) {
+  if (
+    lastProbe &&
+    now - lastProbe.at < PROBE_TTL_MS &&
+    lastProbe.embedder.model === runtime.embedder.model
+  ) {
+    return lastProbe.embedder;
+  }
+  const started = performance.now();
+  let embedder: PipelineHealth["embedder"];
+  try {
+    const [vector] = await runtime.embedder.embed(["health check"], "query");
+    embedder = {
+      model: runtime.embedder.model,
+      dimension: runtime.embedder.dimension,
+      ok: vector?.length === runtime.embedder.dimension,
+      latencyMs: Math.round(performance.now() - started),
+    };
+  } catch (error) {
+    embedder = {
+      model: runtime.embedder.model,
+      dimension: runtime.embedder.dimension,
+      ok: false,
+      latencyMs: null,
+      error: error instanceof Error ? error.message : String(error),
+    };
+  }
+  lastProbe = { at: now, embedder };
+  return embedder;
+}
+
+export function providerHealth(answerer: Runtime["answerer"]): ProviderHealthReport {
+  const withHealth = answerer as Runtime["answerer"] & { health?: () => ProviderHealthReport };
+  if (typeof withHealth.health === "function") return withHealth.health();
+  return {
+    provider: answerer.name,
+    model: answerer.model,
+    breaker: "none",
+    recentFailureRate: 0,
+    recentCalls: 0,
+    inFlight: 0,
+    queued: 0,
+  };
+}
+
+export function controlDatabaseOk(runtime: Pick<Runtime, "control">): boolean {
+  try {
+    return runtime.control.prepare("SELECT 1 AS ok").get() !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+export async function pipelineHealth(
+  runtime: HealthRuntime,
+  now = Date.now(),
+): Promise<PipelineHealth> {
+  const providers = [providerHealth(runtime.answerer)];
+  const embedder = await probeEmbedder(runtime, now);
+  const control = controlDatabaseOk(runtime);
+  const degraded =
+    !embedder.ok ||
+    !control ||
+    providers.some((p) => p.breaker === "open" || p.breaker === "half-open");
+  return {
+    status: !runtime.ready ? "starting" : degraded ? "degraded" : "ok",
+    ready: runtime.ready,
+    providers,
+    embedder,
+    databases: { control, openTenantHandles: runtime.tenants.size },
+    ingestion: { activeJobs: runtime.queue.activeJobs },
+  };
+}

@@ -1,0 +1,26 @@
+// A tenant's settings that admins change: for now its LLM model override.
+import { z } from "zod";
+import { setTenantModel, getTenant, type TenantRecord } from "./control-db.server.ts";
+import type { Runtime } from "./runtime.server.ts";
+
+/** A provider's model name: `llama-3.3-70b-versatile`, `qwen2.5:7b`, `org/model-name`. */
+export const llmModelSchema = z
+  .string()
+  .trim()
+  .max(100, "Model names are at most 100 characters.")
+  .regex(/^[\w.:/-]*$/, "Use letters, digits and . : / _ - only.")
+  .transform((v) => (v === "" ? null : v));
+
+export const tenantSettingsSchema = z.strictObject({
+  llm_model: z.union([llmModelSchema, z.null()]),
+});
+
+/** Sets (or, with null, clears) the tenant's model override; returns the updated tenant. */
+export function updateTenantModel(
+  runtime: Pick<Runtime, "control">,
+  tenant: TenantRecord,
+  model: string | null,
+): TenantRecord {
+  setTenantModel(runtime.control, tenant.id, model);
+  return getTenant(runtime.control, tenant.id) as TenantRecord;
+}
