@@ -5,6 +5,13 @@
 //   token    a piece of the answer text, in order
 //   done     the whole answer with its citations, token usage and latency
 //   error    the ask failed; nothing more follows
+//
+// A batch ask (`queries: string[]`) uses its own events instead:
+//
+//   batch       the batch started: its conversation, mode and question count (sent first)
+//   progress    one question moved on: retrieving → answering → done | failed
+//   result      one question's finished answer (or its error), as soon as it is ready
+//   batch_done  every result in question order, the usage totals and the latency (sent last)
 export interface Citation {
   /** The [n] number used in the answer text. */
   n: number;
@@ -38,6 +45,8 @@ export interface TokenEvent {
 }
 export interface DoneEvent {
   conversationId: string;
+  /** The stored answer's id, for the visitor's thumbs up or down. */
+  messageId: number;
   answer: string;
   /** The sources the answer actually cites, by their [n]. */
   citations: Citation[];
@@ -57,13 +66,96 @@ export interface ErrorEvent {
   message: string;
 }
 
-export interface AskEventMap {
+/**
+ * How a batch was answered: `aggregated` = one LLM call for all its questions (falling back
+ * to one call per question when the reply cannot be split); `parallel` = one call per
+ * question, a few at a time (always so for the extractive answerer and for large batches).
+ */
+export type BatchMode = "aggregated" | "parallel";
+
+export interface BatchUsage extends AskUsage {
+  /**
+   * True when these tokens are a share of a call several questions shared (the aggregated
+   * call, or duplicate questions answered once): prompt tokens split evenly, completion
+   * tokens in proportion to answer length.
+   */
+  apportioned: boolean;
+}
+
+export interface BatchStartEvent {
+  conversationId: string;
+  mode: BatchMode;
+  /** How many questions the batch has; results use their 0-based `index`. */
+  count: number;
+}
+
+export type BatchQuestionState = "retrieving" | "answering" | "done" | "failed";
+
+export interface ProgressEvent {
+  index: number;
+  state: BatchQuestionState;
+}
+
+export interface BatchResult {
+  /** 0-based position of the question in `queries`. */
+  index: number;
+  query: string;
+  /** Empty when `error` is set. */
+  answer: string;
+  /** The sources the answer cites, numbered as in the answer's [n] markers. */
+  citations: Citation[];
+  /** The passages retrieved for this question, numbered as the answer may cite them. */
+  sources: Citation[];
+  abstained: boolean;
+  degraded: boolean;
+  degradedReason: string | null;
+  provider: string;
+  model: string;
+  usage: BatchUsage;
+  /** From the start of the batch to this result. */
+  latencyMs: number;
+  error: ErrorEvent | null;
+}
+
+export interface BatchDoneEvent {
+  conversationId: string;
+  mode: BatchMode;
+  /** Every question's result, in question order. */
+  results: BatchResult[];
+  /** The sum of the results' usage; `estimated` when any part was estimated. */
+  usage: AskUsage;
+  latencyMs: number;
+}
+
+/** The events of one question (`query`). */
+export interface SingleAskEventMap {
   sources: SourcesEvent;
   token: TokenEvent;
   done: DoneEvent;
   error: ErrorEvent;
 }
+
+/** The events of a batch (`queries`). */
+export interface BatchEventMap {
+  batch: BatchStartEvent;
+  progress: ProgressEvent;
+  result: BatchResult;
+  batch_done: BatchDoneEvent;
+}
+
+export interface AskEventMap extends SingleAskEventMap, BatchEventMap {}
 export type AskEventName = keyof AskEventMap;
+
+const eventNames: ReadonlySet<string> = new Set<AskEventName>([
+  "sources",
+  "token",
+  "done",
+  "error",
+  "batch",
+  "progress",
+  "result",
+  "batch_done",
+]);
 
 /** Parses an SSE byte stream into ask events (used by the playground, tests and the CLI). */
 export async function* readAskEvents(
@@ -87,7 +179,7 @@ export async function* readAskEvents(
         else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
       }
       if (data.length === 0) continue;
-      if (event === "sources" || event === "token" || event === "done" || event === "error") {
+      if (eventNames.has(event)) {
         // eslint-disable-next-line @typescript-eslint/no-explicit-any -- validated by event name
         yield { event, data: JSON.parse(data.join("\n")) } as any;
       }

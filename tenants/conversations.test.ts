@@ -2,7 +2,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { conversationExists, loadHistory, recordExchange, usageByDay } from "./conversations.ts";
+import {
+  conversationExists,
+  loadHistory,
+  rateAnswer,
+  recordExchange,
+  usageByDay,
+} from "./conversations.ts";
 import { newTenantId } from "./id.ts";
 import { openTenantDb, type TenantDb } from "./store.ts";
 
@@ -53,5 +59,21 @@ describe("conversations", () => {
       { day: "2026-11-21", asks: 1, abstained: 0, promptTokens: 10, completionTokens: 5 },
       { day: "2026-11-22", asks: 2, abstained: 1, promptTokens: 20, completionTokens: 10 },
     ]);
+  });
+});
+
+describe("feedback", () => {
+  it("rates an answer only within its own conversation", () => {
+    const messageId = recordExchange(db, exchange(1, 1000));
+    expect(rateAnswer(db, { conversationId: "cv_test1234", messageId, rating: 1, now: 5 })).toBe(
+      true,
+    );
+    expect(
+      db.prepare("SELECT feedback, feedback_at FROM messages WHERE id = ?").get(messageId),
+    ).toEqual({ feedback: 1, feedback_at: 5 });
+    expect(rateAnswer(db, { conversationId: "cv_other000", messageId, rating: -1 })).toBe(false);
+    expect(
+      rateAnswer(db, { conversationId: "cv_test1234", messageId: messageId - 1, rating: -1 }),
+    ).toBe(false);
   });
 });

@@ -35,11 +35,14 @@ export function loadHistory(db: TenantDb, conversationId: string, turns: number)
   return rows.reverse();
 }
 
-/** Stores one question and its answer, and counts them in the day's usage, atomically. */
-export function recordExchange(db: TenantDb, exchange: ExchangeRecord): void {
+/**
+ * Stores one question and its answer, and counts them in the day's usage, atomically.
+ * Returns the answer's message id (visitors' feedback refers to it).
+ */
+export function recordExchange(db: TenantDb, exchange: ExchangeRecord): number {
   const now = exchange.now ?? Date.now();
   const day = new Date(now).toISOString().slice(0, 10);
-  db.transaction(() => {
+  return db.transaction(() => {
     db.prepare(
       `INSERT INTO conversations (id, created_at, updated_at) VALUES (?, ?, ?)
        ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at`,
@@ -60,7 +63,7 @@ export function recordExchange(db: TenantDb, exchange: ExchangeRecord): void {
       null,
       now,
     );
-    insert.run(
+    const answer = insert.run(
       exchange.conversationId,
       "assistant",
       exchange.answer,
@@ -78,7 +81,27 @@ export function recordExchange(db: TenantDb, exchange: ExchangeRecord): void {
          prompt_tokens = prompt_tokens + excluded.prompt_tokens,
          completion_tokens = completion_tokens + excluded.completion_tokens`,
     ).run(day, exchange.abstained ? 1 : 0, exchange.promptTokens, exchange.completionTokens);
+    return Number(answer.lastInsertRowid);
   })();
+}
+
+/**
+ * Records a visitor's rating of an answer in their own conversation. False when no such
+ * answer exists in that conversation (so one visitor cannot rate another's answers).
+ */
+export function rateAnswer(
+  db: TenantDb,
+  input: { conversationId: string; messageId: number; rating: 1 | -1; now?: number },
+): boolean {
+  return (
+    db
+      .prepare(
+        `UPDATE messages SET feedback = ?, feedback_at = ?
+         WHERE id = ? AND conversation_id = ? AND role = 'assistant'`,
+      )
+      .run(input.rating, input.now ?? Date.now(), input.messageId, input.conversationId).changes ===
+    1
+  );
 }
 
 export interface UsageDay {

@@ -97,4 +97,9 @@ export const tenantMigrations: readonly string[] = [
     completion_tokens INTEGER NOT NULL DEFAULT 0
   ) STRICT;
   `,
+  /* 2 */ `
+  -- A visitor's thumbs up (1) or down (-1) on an answer.
+  ALTER TABLE messages ADD COLUMN feedback INTEGER CHECK (feedback IN (-1, 1));
+  ALTER TABLE messages ADD COLUMN feedback_at INTEGER;
+  `,
 ];

@@ -12,6 +12,7 @@ import {
   tenantFilePath,
   TenantPool,
 } from "./store.ts";
+import { tenantMigrations } from "./migrations.ts";
 
 const spec = { model: "test:fake-8", dimension: 8 };
 let dir: string;
@@ -29,7 +30,7 @@ describe("openTenantDb", () => {
     const db = openTenantDb(dir, id, spec, { create: true });
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     expect(db.pragma("foreign_keys", { simple: true })).toBe(1);
-    expect(db.pragma("user_version", { simple: true })).toBe(1);
+    expect(db.pragma("user_version", { simple: true })).toBe(tenantMigrations.length);
     const tables = (db.prepare("SELECT name FROM sqlite_master").all() as { name: string }[]).map(
       (r) => r.name,
     );

@@ -14,6 +14,8 @@ import {
   getMeta,
   getOrCreateSecret,
   getTenant,
+  getWidgetSettingsJson,
+  setWidgetSettingsJson,
   grantTenant,
   insertAdmin,
   insertTenant,
@@ -63,6 +65,10 @@ describe("control database", () => {
       status: "active",
       llmModel: null,
     });
+    expect(getWidgetSettingsJson(db, a.id)).toBe("{}");
+    setWidgetSettingsJson(db, a.id, '{"color":"#123456"}');
+    expect(getWidgetSettingsJson(db, a.id)).toBe('{"color":"#123456"}');
+    expect(getWidgetSettingsJson(db, newTenantId())).toBeUndefined();
     setTenantModel(db, a.id, "llama-3.1-8b-instant");
     expect(getTenant(db, a.id)?.llmModel).toBe("llama-3.1-8b-instant");
     expect(getTenant(db, "../x")).toBeUndefined();

@@ -52,6 +52,10 @@ const controlMigrations: readonly string[] = [
   -- The tenant's own LLM model, overriding the server's default (NULL: the default).
   ALTER TABLE tenants ADD COLUMN llm_model TEXT;
   `,
+  /* 3 */ `
+  -- The widget's look and behaviour (JSON validated by widget-settings.server.ts).
+  ALTER TABLE tenants ADD COLUMN widget_settings TEXT NOT NULL DEFAULT '{}';
+  `,
 ];
 
 export const CONTROL_FILE = "control.db";
@@ -142,9 +146,8 @@ export function insertTenant(
 
 export function getTenant(db: ControlDb, id: string): TenantRecord | undefined {
   if (!isTenantId(id)) return undefined;
-  const row = db
-    .prepare(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = ?`)
-    .get(id) as TenantRow | undefined;
+  const row = db.prepare(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = ?`).get(id) as
+    TenantRow | undefined;
   return row ? toTenant(row) : undefined;
 }
 
@@ -162,6 +165,17 @@ export function listTenants(db: ControlDb, adminId?: number): TenantRecord[] {
 
 export function setTenantModel(db: ControlDb, id: TenantId, model: string | null): void {
   db.prepare("UPDATE tenants SET llm_model = ? WHERE id = ?").run(model, id);
+}
+
+/** The tenant's stored widget settings (raw JSON; validated by widget-settings.server.ts). */
+export function getWidgetSettingsJson(db: ControlDb, id: TenantId): string | undefined {
+  const row = db.prepare("SELECT widget_settings FROM tenants WHERE id = ?").get(id) as
+    { widget_settings: string } | undefined;
+  return row?.widget_settings;
+}
+
+export function setWidgetSettingsJson(db: ControlDb, id: TenantId, json: string): void {
+  db.prepare("UPDATE tenants SET widget_settings = ? WHERE id = ?").run(json, id);
 }
 
 export function setTenantPendingJobs(db: ControlDb, id: TenantId, pending: boolean): void {

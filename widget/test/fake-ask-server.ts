@@ -121,6 +121,7 @@ export function citation(n: number, overrides: Partial<Citation> = {}): Citation
 export function doneEvent(overrides: Partial<DoneEvent> = {}): DoneEvent {
   return {
     conversationId: "conv_1",
+    messageId: 1,
     answer: "",
     citations: [],
     abstained: false,

@@ -143,7 +143,7 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
     ? []
     : citedNumbers(answer, sources.length).map((n) => sources[n - 1] as Citation);
   const totalMs = performance.now() - started;
-  recordExchange(tenantDb(runtime, input.tenant), {
+  const messageId = recordExchange(tenantDb(runtime, input.tenant), {
     conversationId,
     question: input.query,
     answer,
@@ -158,6 +158,7 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
     event: "done",
     data: {
       conversationId,
+      messageId,
       answer,
       citations,
       abstained,
