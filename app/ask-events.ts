@@ -100,6 +100,8 @@ export interface BatchResult {
   /** 0-based position of the question in `queries`. */
   index: number;
   query: string;
+  /** The stored answer's id, for the visitor's thumbs up or down; null when not recorded. */
+  messageId: number | null;
   /** Empty when `error` is set. */
   answer: string;
   /** The sources the answer cites, numbered as in the answer's [n] markers. */

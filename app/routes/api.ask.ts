@@ -1,29 +1,57 @@
 // POST /api/ask — a visitor's question, answered from one tenant's knowledge base.
 // Streams Server-Sent Events (vocabulary: app/ask-events.ts) or, with
 // `Accept: application/json`, returns the `done` event's data as one JSON object.
+// A batch (`queries` instead of `query`) streams the batch events, or returns the
+// `batch_done` event's data as one JSON object.
 import { z } from "zod";
-import { askStream, type AskEvent } from "#app/server/ask/ask.server.ts";
+import { askStream } from "#app/server/ask/ask.server.ts";
+import { askBatch } from "#app/server/ask/batch.server.ts";
 import { encodeEvent, sseHeaders } from "#app/server/ask/sse.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import type { Logger } from "#app/server/logger.server.ts";
 import { publicCorsHeaders, readJson, wantsJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { requireTenant } from "#app/server/tenants.server.ts";
+import type { AskEventName } from "#app/ask-events.ts";
 import type { Route } from "./+types/api.ask";
 
 const conversationIdPattern = /^[A-Za-z0-9_-]{8,64}$/;
 
-function askSchema(maxQueryChars: number) {
-  return z.strictObject({
-    tenant_id: z.string().max(64),
-    query: z
-      .string()
-      .trim()
-      .min(1, "Ask a question.")
-      .max(maxQueryChars, `Questions are limited to ${maxQueryChars} characters.`),
-    session_id: z.string().regex(conversationIdPattern, "Invalid session id.").optional(),
-  });
+function askSchema(maxQueryChars: number, maxQuestions: number) {
+  const question = z
+    .string()
+    .trim()
+    .min(1, "Ask a question.")
+    .max(maxQueryChars, `Questions are limited to ${maxQueryChars} characters.`);
+  return z
+    .strictObject({
+      tenant_id: z.string().max(64),
+      query: question.optional(),
+      queries: z
+        .array(question)
+        .min(1, "Send at least one question in queries.")
+        .max(maxQuestions, `Send at most ${maxQuestions} questions at once.`)
+        .optional(),
+      session_id: z.string().regex(conversationIdPattern, "Invalid session id.").optional(),
+    })
+    .superRefine((body, ctx) => {
+      if (body.query !== undefined && body.queries !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["queries"],
+          message: "Send either query (one question) or queries (a batch), not both.",
+        });
+      } else if (body.query === undefined && body.queries === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["query"],
+          message: "Ask a question: send query (one question) or queries (a batch).",
+        });
+      }
+    });
 }
+
+type StreamEvent = { event: AskEventName; data: unknown };
 
 function preflight(): Response {
   return new Response(null, { status: 204, headers: publicCorsHeaders });
@@ -43,13 +71,41 @@ export async function action({ request }: Route.ActionArgs) {
   try {
     if (request.method !== "POST") throw new ApiError("bad_request", "Use POST to ask.");
     const runtime = await getRuntime();
-    const body = await readJson(request, askSchema(runtime.config.MAX_QUERY_CHARS));
+    const { config } = runtime;
+    const body = await readJson(
+      request,
+      askSchema(config.MAX_QUERY_CHARS, config.BATCH_MAX_QUESTIONS),
+    );
+    if (body.queries !== undefined && !config.BATCH_ENABLED) {
+      throw new ApiError("bad_request", "Batch questions are switched off on this server.");
+    }
     const tenant = requireTenant(runtime, body.tenant_id);
     const upstream = new AbortController();
     request.signal.addEventListener("abort", () => upstream.abort(), { once: true });
+
+    if (body.queries !== undefined) {
+      const batch = askBatch(runtime, {
+        tenant,
+        queries: body.queries,
+        conversationId: body.session_id,
+        signal: upstream.signal,
+      });
+      if (wantsJson(request)) {
+        for await (const item of batch) {
+          if (item.event === "batch_done") {
+            return Response.json(item.data, { headers: publicCorsHeaders });
+          }
+        }
+        throw new ApiError("internal_error", "The batch ended without a result.");
+      }
+      return new Response(sseBody(batch, upstream, runtime.logger), {
+        headers: { ...sseHeaders, ...publicCorsHeaders },
+      });
+    }
+
     const events = askStream(runtime, {
       tenant,
-      query: body.query,
+      query: body.query as string,
       conversationId: body.session_id,
       signal: upstream.signal,
     });
@@ -74,7 +130,7 @@ export async function action({ request }: Route.ActionArgs) {
   }
 }
 
-function sseBody(events: AsyncGenerator<AskEvent>, upstream: AbortController, logger: Logger) {
+function sseBody(events: AsyncGenerator<StreamEvent>, upstream: AbortController, logger: Logger) {
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
