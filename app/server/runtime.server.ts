@@ -66,6 +66,9 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   const answerer = createAnswerer(config.llm, {
     maxTokens: config.LLM_MAX_TOKENS,
     timeoutMs: config.LLM_TIMEOUT_MS,
+    // The LLM_* resilience settings: timeouts, retries, circuit breaker and bulkhead.
+    policy: config,
+    logger: logger.child({ module: "llm" }),
   });
   const queue = new IngestQueue({
     openTenant: (id) => tenants.get(id),

@@ -19,6 +19,14 @@ export interface FakeLlmBehaviour {
   usage: { prompt_tokens: number; completion_tokens: number } | null;
   /** Streams this many chunks, then hangs until the client goes away. */
   hangAfterChunks: number | null;
+  /** Wait before the first streamed chunk (after the 200 headers), in ms. */
+  firstTokenDelayMs: number;
+  /** `Retry-After` header value sent with `failStatus` answers; null for none. */
+  retryAfter: string | null;
+  /** Streams this many chunks, then one that is not JSON, then ends the response. */
+  malformedAfterChunks: number | null;
+  /** Streams this many chunks, then destroys the socket (a connection cut mid-answer). */
+  cutAfterChunks: number | null;
   /** Vector for one embeddings input; the default is a deterministic 8-dim hash of the text. */
   embed: (text: string, index: number) => number[];
 }
@@ -38,6 +46,8 @@ export interface FakeLlm {
   requests: RecordedRequest[];
   /** Requests whose client disconnected before the response was finished. */
   readonly aborted: number;
+  /** Chat/embedding requests currently being answered. */
+  readonly open: number;
   setBehaviour(change: Partial<FakeLlmBehaviour>): void;
   close(): Promise<void>;
 }
@@ -57,6 +67,10 @@ const DEFAULTS: FakeLlmBehaviour = {
   failCount: Infinity,
   usage: { prompt_tokens: 42, completion_tokens: 7 },
   hangAfterChunks: null,
+  firstTokenDelayMs: 0,
+  retryAfter: null,
+  malformedAfterChunks: null,
+  cutAfterChunks: null,
   embed: (text) => hashEmbedding(text),
 };
 
@@ -66,7 +80,9 @@ export async function startFakeLlm(options: Partial<FakeLlmBehaviour> = {}): Pro
   let behaviour: FakeLlmBehaviour = { ...DEFAULTS, ...options };
   let failuresLeft = behaviour.failCount;
   let aborted = 0;
+  let open = 0;
   const requests: RecordedRequest[] = [];
+  const cut = new WeakSet<http.ServerResponse>();
 
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
@@ -79,8 +95,11 @@ export async function startFakeLlm(options: Partial<FakeLlmBehaviour> = {}): Pro
     }
     const path = new URL(req.url ?? "/", "http://fake").pathname;
     requests.push({ method: req.method ?? "GET", path, headers: req.headers, body });
+    open++;
     res.on("close", () => {
-      if (!res.writableFinished) aborted++;
+      open--;
+      // A cut we made ourselves (cutAfterChunks) is not the client going away.
+      if (!res.writableFinished && !cut.has(res)) aborted++;
     });
 
     const isChat = path === "/v1/chat/completions" || path === "/openai/v1/chat/completions";
@@ -90,9 +109,12 @@ export async function startFakeLlm(options: Partial<FakeLlmBehaviour> = {}): Pro
     }
     if (behaviour.failStatus !== null && failuresLeft > 0) {
       failuresLeft--;
-      sendJson(res, behaviour.failStatus, {
-        error: { message: `fake failure ${behaviour.failStatus}`, type: "server_error" },
-      });
+      sendJson(
+        res,
+        behaviour.failStatus,
+        { error: { message: `fake failure ${behaviour.failStatus}`, type: "server_error" } },
+        behaviour.retryAfter === null ? {} : { "retry-after": behaviour.retryAfter },
+      );
       return;
     }
     const request = (body ?? {}) as { model?: string; input?: unknown; stream?: boolean };
@@ -118,7 +140,19 @@ export async function startFakeLlm(options: Partial<FakeLlmBehaviour> = {}): Pro
     const base = { id: "chatcmpl-fake", object: "chat.completion.chunk", created: 0, model };
     const send = (chunk: object) => res.write(`data: ${JSON.stringify({ ...base, ...chunk })}\n\n`);
     const pieces = current.reply.match(/\S+\s*/g) ?? [];
+    if (current.firstTokenDelayMs > 0) await sleep(current.firstTokenDelayMs);
     for (const [i, piece] of pieces.entries()) {
+      if (current.cutAfterChunks !== null && i >= current.cutAfterChunks) {
+        cut.add(res);
+        // Let the chunks already written reach the client first, as a real cut would.
+        await sleep(20);
+        res.socket?.destroy();
+        return;
+      }
+      if (current.malformedAfterChunks !== null && i >= current.malformedAfterChunks) {
+        res.end('data: {"choices": [{"delta": {"content": "oops"\n\n');
+        return;
+      }
       if (current.hangAfterChunks !== null && i >= current.hangAfterChunks) {
         // Hold the stream open; the client's abort closes the socket and ends the test.
         if (!res.destroyed) await new Promise((resolve) => res.on("close", resolve));
@@ -151,6 +185,9 @@ export async function startFakeLlm(options: Partial<FakeLlmBehaviour> = {}): Pro
     get aborted() {
       return aborted;
     },
+    get open() {
+      return open;
+    },
     setBehaviour(change) {
       behaviour = { ...behaviour, ...change };
       if ("failStatus" in change || "failCount" in change) failuresLeft = behaviour.failCount;
@@ -164,7 +201,12 @@ export async function startFakeLlm(options: Partial<FakeLlmBehaviour> = {}): Pro
   };
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" });
+function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { "content-type": "application/json", ...headers });
   res.end(JSON.stringify(body));
 }

@@ -23,8 +23,10 @@ export function createGroqAnswerer(options: GroqAnswererOptions): AnswerProvider
     apiKey: options.apiKey,
     // Explicit, so the client never falls back to GROQ_BASE_URL behind the config's back.
     baseURL: options.baseUrl ?? GROQ_DEFAULT_BASE_URL,
+    // The total answer timeout (LLM_TIMEOUT_MS); the first-token deadline is the resilient
+    // wrapper's (resilient.server.ts).
     timeout: options.timeoutMs,
-    // Retries and circuit breaking belong to the ask pipeline's resilience policy.
+    // Retries and circuit breaking belong to the resilient wrapper, never the SDK.
     maxRetries: 0,
   });
   return {
@@ -39,7 +41,8 @@ export function createGroqAnswerer(options: GroqAnswererOptions): AnswerProvider
         open: (messages, signal) =>
           client.chat.completions.create(
             {
-              model: options.model,
+              // The tenant's model override, else the configured one.
+              model: request.model ?? options.model,
               messages,
               stream: true,
               max_completion_tokens: options.maxTokens,

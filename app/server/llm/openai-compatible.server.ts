@@ -17,21 +17,80 @@ export interface OpenAICompatibleOptions {
   timeoutMs: number;
 }
 
-export type AnswerProviderErrorKind = "http" | "timeout" | "connection" | "aborted";
+/**
+ * `protocol`: the server answered 200 but sent something that is not a chat-completion stream
+ * (malformed JSON in a chunk); retrying will not help.
+ */
+export type AnswerProviderErrorKind = "http" | "timeout" | "connection" | "aborted" | "protocol";
+
+export interface AnswerProviderErrorOptions extends ErrorOptions {
+  /** How long the server asked us to wait (HTTP `Retry-After` / `retry-after-ms`), in ms. */
+  retryAfterMs?: number | null;
+}
 
 /** Every failure of a hosted answerer, in one shape the ask route can turn into an SSE error. */
 export class AnswerProviderError extends Error {
   override name = "AnswerProviderError";
+  /** The server's requested wait before a retry, when it sent one. */
+  readonly retryAfterMs: number | null;
+  /**
+   * Whether the same request may succeed when sent again: connection failures, timeouts,
+   * HTTP 408, 429 and 5xx. Never an aborted ask, a malformed stream or another 4xx.
+   */
+  readonly retryable: boolean;
   constructor(
     message: string,
     readonly provider: string,
     readonly kind: AnswerProviderErrorKind,
     /** The upstream HTTP status, for `http` errors. */
     readonly status: number | null = null,
-    options?: ErrorOptions,
+    options?: AnswerProviderErrorOptions,
   ) {
     super(message, options);
+    this.retryAfterMs = options?.retryAfterMs ?? null;
+    this.retryable = isRetryableFailure(kind, status);
   }
+}
+
+function isRetryableFailure(kind: AnswerProviderErrorKind, status: number | null): boolean {
+  switch (kind) {
+    case "connection":
+    case "timeout":
+      return true;
+    case "http":
+      return status === 408 || status === 429 || (status !== null && status >= 500);
+    default:
+      return false;
+  }
+}
+
+type HeadersLike = { get(name: string): string | null } | Record<string, unknown>;
+
+function header(headers: HeadersLike | null | undefined, name: string): string | null {
+  if (!headers) return null;
+  if (typeof headers.get === "function")
+    return (headers as { get(n: string): string | null }).get(name);
+  const value = (headers as Record<string, unknown>)[name];
+  return typeof value === "string" ? value : null;
+}
+
+/**
+ * The wait an HTTP response asks for, in ms: `retry-after-ms` (OpenAI), else `Retry-After` as
+ * seconds or an HTTP date. Null when absent or unreadable; never negative.
+ */
+export function retryAfterFromHeaders(
+  headers: HeadersLike | null | undefined,
+  now: number = Date.now(),
+): number | null {
+  const ms = header(headers, "retry-after-ms");
+  if (ms !== null && ms.trim() !== "" && Number.isFinite(Number(ms))) {
+    return Math.max(0, Math.round(Number(ms)));
+  }
+  const value = header(headers, "retry-after")?.trim();
+  if (!value) return null;
+  if (/^\d+(?:\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, date - now);
 }
 
 /** What we read from a streamed chunk; OpenAI and Groq chunks both fit. */
@@ -47,7 +106,9 @@ interface UsageLike {
 
 /** The error classes of one SDK (openai and groq-sdk each have their own copies). */
 export interface SdkErrorClasses {
-  APIError: abstract new (...args: never[]) => Error & { status?: number | undefined };
+  APIError: abstract new (
+    ...args: never[]
+  ) => Error & { status?: number | undefined; headers?: HeadersLike | undefined };
   APIConnectionTimeoutError: abstract new (...args: never[]) => Error;
 }
 
@@ -100,6 +161,15 @@ export async function* streamChatCompletion(
         provider,
         "http",
         error.status,
+        { cause: error, retryAfterMs: retryAfterFromHeaders(error.headers) },
+      );
+    }
+    if (error instanceof SyntaxError) {
+      return new AnswerProviderError(
+        `${provider}: the server sent a malformed stream chunk`,
+        provider,
+        "protocol",
+        null,
         { cause: error },
       );
     }
@@ -115,7 +185,8 @@ export async function* streamChatCompletion(
     const stream = await options.open(messages, signal);
     for await (const chunk of stream) {
       const text = chunk.choices?.[0]?.delta?.content;
-      if (text) {
+      // A server that sends a non-string `content` has it ignored rather than concatenated.
+      if (typeof text === "string" && text.length > 0) {
         answer += text;
         yield { type: "token", text };
       }
@@ -158,8 +229,10 @@ export function createOpenAICompatibleAnswerer(options: OpenAICompatibleOptions)
     // Explicit, so OPENAI_* variables in the environment cannot add headers to our requests.
     organization: null,
     project: null,
+    // The total answer timeout (LLM_TIMEOUT_MS); the first-token deadline is the resilient
+    // wrapper's (resilient.server.ts).
     timeout: options.timeoutMs,
-    // Retries and circuit breaking belong to the ask pipeline's resilience policy.
+    // Retries and circuit breaking belong to the resilient wrapper, never the SDK.
     maxRetries: 0,
   });
   return {
@@ -174,7 +247,8 @@ export function createOpenAICompatibleAnswerer(options: OpenAICompatibleOptions)
         open: (messages, signal) =>
           client.chat.completions.create(
             {
-              model: options.model,
+              // The tenant's model override, else the configured one.
+              model: request.model ?? options.model,
               messages,
               stream: true,
               stream_options: { include_usage: true },
