@@ -32,12 +32,12 @@ async function askOnce(url: string, tenantId: string, query: string) {
     body: JSON.stringify({ tenant_id: tenantId, query }),
   });
   let firstToken: number | null = null;
-  let degraded = false;
+  let degraded: string | null = null;
   let server: { retrievalMs: number; totalMs: number } | null = null;
   for await (const event of readAskEvents(res.body!)) {
     if (event.event === "token") firstToken ??= performance.now() - started;
     if (event.event === "done") {
-      degraded = event.data.degraded;
+      degraded = event.data.degraded ? event.data.degradedReason : null;
       server = event.data.latency;
     }
   }
@@ -53,8 +53,7 @@ const server = await startServer({
   env: {
     LLM_BASE_URL: `${llm.url}/v1`,
     LLM_MODEL: "instant",
-    LOG_LEVEL: "warn",
-    LLM_RETRY_BASE_MS: "50",
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
   },
 });
 try {
@@ -77,6 +76,7 @@ try {
   console.log(`  retrieval (server-side):   ${fmt(retrieval)}`);
 
   llm.setBehaviour({ failStatus: 503, failCount: Infinity });
+  const requestsBefore = llm.requests.length;
   const outage = performance.now();
   let tries = 0;
   for (;;) {
@@ -85,8 +85,19 @@ try {
     if (r.degraded) {
       console.log(
         `provider outage → first degraded answer: ${(performance.now() - outage).toFixed(0)} ms ` +
-          `(ask ${tries}, itself ${r.totalMs.toFixed(0)} ms with retries)`,
+          `(ask ${tries}, ${r.degraded} after ${llm.requests.length - requestsBefore} upstream ` +
+          "requests, default retry policy)",
       );
+      if (process.env.BENCH_LOG_LEVEL) {
+        console.log(
+          server
+            .logs()
+            .split("\n")
+            .filter((l) => l.includes('"llm"'))
+            .slice(-6)
+            .join("\n"),
+        );
+      }
       break;
     }
   }
