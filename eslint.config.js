@@ -12,7 +12,7 @@ export default tseslint.config(
       ".react-router/",
       "widget/dist/",
       "data/",
-      "public/widget.js",
+      "public/",
       "test-results/",
     ],
   },

@@ -31,10 +31,21 @@ const assets = sirv(path.join(root, "build/client"), {
   gzip: true,
   brotli: true,
   setHeaders(res, pathname) {
-    if (pathname.startsWith("/assets/")) {
+    // The widget's bundle is named by its content hash: cache it for good. The loader
+    // (/widget.js) and its add-on keep a short max-age so a release reaches every site fast.
+    // All of them are loaded by customers' pages on other origins.
+    if (/^\/widget\/bitb\.[0-9a-f]+\.js$/.test(pathname) || pathname.startsWith("/assets/")) {
       res.setHeader("Cache-Control", "public, max-age=31536000, immutable");
     } else {
       res.setHeader("Cache-Control", "public, max-age=300");
+    }
+    if (
+      pathname === "/widget.js" ||
+      pathname === "/widget-batch.js" ||
+      pathname.startsWith("/widget/")
+    ) {
+      res.setHeader("Access-Control-Allow-Origin", "*");
+      res.setHeader("Cross-Origin-Resource-Policy", "cross-origin");
     }
   },
 });

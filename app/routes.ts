@@ -9,6 +9,8 @@ export default [
 
   // Public and server-to-server API (JSON, one error shape).
   route("api/ask", "routes/api.ask.ts"),
+  route("api/widget/:tenantId/config", "routes/api.widget-config.ts"),
+  route("api/feedback", "routes/api.feedback.ts"),
   route("api/tenants", "routes/api.tenants.ts"),
   route("api/tenants/:tenantId", "routes/api.tenant.ts"),
   route("api/tenants/:tenantId/documents", "routes/api.tenant-documents.ts"),

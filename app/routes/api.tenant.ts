@@ -1,16 +1,20 @@
 // GET /api/tenants/:tenantId — one tenant.
-// PATCH { llm_model: string | null } — set or clear the tenant's LLM model override.
+// PATCH { llm_model?: string | null, widget?: {...} } — the tenant's LLM model override
+// (null: the server's default) and the widget's settings (title, greeting, color, position,
+// starterQuestions, voiceGreeting, language).
 import { assertSameOrigin, requireTenantAccess } from "#app/server/auth.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { tenantSettingsSchema, updateTenantModel } from "#app/server/tenant-settings.server.ts";
+import { getWidgetSettings, updateWidgetSettings } from "#app/server/widget-settings.server.ts";
 import type { Route } from "./+types/api.tenant";
 
 export async function loader({ request, params }: Route.LoaderArgs) {
   try {
     const { tenant } = await requireTenantAccess(request, params.tenantId);
-    return Response.json({ tenant });
+    const runtime = await getRuntime();
+    return Response.json({ tenant, widget: getWidgetSettings(runtime, tenant) });
   } catch (error) {
     return errorResponse(error);
   }
@@ -23,12 +27,16 @@ export async function action({ request, params }: Route.ActionArgs) {
     const { tenant, admin } = await requireTenantAccess(request, params.tenantId);
     const runtime = await getRuntime();
     const body = await readJson(request, tenantSettingsSchema);
-    const updated = updateTenantModel(runtime, tenant, body.llm_model);
+    const updated =
+      body.llm_model === undefined ? tenant : updateTenantModel(runtime, tenant, body.llm_model);
+    const widget = body.widget
+      ? updateWidgetSettings(runtime, tenant, body.widget)
+      : getWidgetSettings(runtime, tenant);
     runtime.logger.info(
-      { tenantId: tenant.id, adminId: admin.id, llmModel: updated.llmModel },
-      "tenant model changed",
+      { tenantId: tenant.id, adminId: admin.id, llmModel: updated.llmModel, widget: !!body.widget },
+      "tenant settings changed",
     );
-    return Response.json({ tenant: updated });
+    return Response.json({ tenant: updated, widget });
   } catch (error) {
     return errorResponse(error);
   }

@@ -84,6 +84,10 @@ describe("tenant settings", () => {
     });
     expect(tenantSettingsSchema.parse({ llm_model: "" })).toEqual({ llm_model: null });
     expect(tenantSettingsSchema.parse({ llm_model: null })).toEqual({ llm_model: null });
+    expect(tenantSettingsSchema.safeParse({}).success).toBe(false);
+    expect(tenantSettingsSchema.parse({ widget: { color: "#112233" } })).toEqual({
+      widget: { color: "#112233" },
+    });
     expect(tenantSettingsSchema.safeParse({ llm_model: "x; rm -rf" }).success).toBe(false);
     expect(tenantSettingsSchema.safeParse({ llm_model: "m", extra: 1 }).success).toBe(false);
     expect(updateTenantModel({ control }, tenant, "org/model-1").llmModel).toBe("org/model-1");

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { setTenantModel, getTenant, type TenantRecord } from "./control-db.server.ts";
 import type { Runtime } from "./runtime.server.ts";
+import { widgetSettingsUpdateSchema } from "./widget-settings.server.ts";
 
 /** A provider's model name: `llama-3.3-70b-versatile`, `qwen2.5:7b`, `org/model-name`. */
 export const llmModelSchema = z
@@ -11,9 +12,14 @@ export const llmModelSchema = z
   .regex(/^[\w.:/-]*$/, "Use letters, digits and . : / _ - only.")
   .transform((v) => (v === "" ? null : v));
 
-export const tenantSettingsSchema = z.strictObject({
-  llm_model: z.union([llmModelSchema, z.null()]),
-});
+export const tenantSettingsSchema = z
+  .strictObject({
+    llm_model: z.union([llmModelSchema, z.null()]).optional(),
+    widget: widgetSettingsUpdateSchema.optional(),
+  })
+  .refine((body) => body.llm_model !== undefined || body.widget !== undefined, {
+    message: "Send llm_model and/or widget.",
+  });
 
 /** Sets (or, with null, clears) the tenant's model override; returns the updated tenant. */
 export function updateTenantModel(

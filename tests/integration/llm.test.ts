@@ -171,6 +171,39 @@ describe("answers from an OpenAI-compatible server", () => {
     llm.setBehaviour({ reply: "Descale it every 3 weeks [1].", tokenDelayMs: 0 });
   });
 
+  it("stores the widget's settings and serves them to the widget on any origin", async () => {
+    const res = await admin.json(
+      `/api/tenants/${tenantId}`,
+      {
+        widget: {
+          greeting: "Hi from Lumen!",
+          position: "top-left",
+          starterQuestions: ["Descaling?"],
+        },
+      },
+      "PATCH",
+    );
+    expect(res.status).toBe(200);
+    const config = await fetch(`${server.url}/api/widget/${tenantId}/config`, {
+      headers: { origin: "https://shop.example" },
+    });
+    expect(config.status).toBe(200);
+    expect(config.headers.get("access-control-allow-origin")).toBe("*");
+    expect(await config.json()).toMatchObject({
+      greeting: "Hi from Lumen!",
+      position: "top-left",
+      starterQuestions: ["Descaling?"],
+    });
+    const bad = await admin.json(
+      `/api/tenants/${tenantId}`,
+      { widget: { position: "middle" } },
+      "PATCH",
+    );
+    expect(bad.status).toBe(400);
+    const unknown = await fetch(`${server.url}/api/widget/tn_${"0".repeat(32)}/config`);
+    expect(unknown.status).toBe(404);
+  });
+
   it("reports readiness", async () => {
     const ready = await fetch(`${server.url}/readyz`);
     expect(ready.status).toBe(200);

@@ -12,8 +12,10 @@ import {
   type ChatState,
   type ConversationStorage,
   createChat,
+  CONVERSATION_IDLE_MS,
   initialChatState,
   reduceChat,
+  restoreChat,
   storageKey,
 } from "./chat.ts";
 
@@ -24,6 +26,9 @@ class MemoryStorage implements ConversationStorage {
   }
   setItem(key: string, value: string) {
     this.items.set(key, value);
+  }
+  removeItem(key: string) {
+    this.items.delete(key);
   }
 }
 
@@ -59,6 +64,8 @@ describe("reduceChat", () => {
         citations: [],
         abstained: false,
         failure: null,
+        messageId: null,
+        rating: null,
       },
     ]);
   });
@@ -157,7 +164,10 @@ describe("createChat", () => {
     );
     expect(await chat.ask("  How do I deploy on Fly?  ")).toBe(true);
     expect(chat.state.conversationId).toBe("c_42");
-    expect(storage.getItem(storageKey("trial"))).toBe("c_42");
+    expect(JSON.parse(storage.getItem(storageKey("trial"))!)).toMatchObject({
+      conversationId: "c_42",
+      messages: chat.state.messages,
+    });
     expect(assistant(chat.state)).toMatchObject({ status: "done", text: "Run fly deploy [1]." });
     expect(server.requests.at(-1)!.body.query).toBe("How do I deploy on Fly?");
     // Every token was shown as it arrived.
@@ -228,5 +238,132 @@ describe("createChat", () => {
     expect(server.requests.at(-1)!.body.query).toBe("Flaky?");
     expect(chat.state.messages).toHaveLength(2);
     expect(await chat.retry(failed.id)).toBe(false); // no longer failed
+  });
+});
+
+describe("the stored conversation", () => {
+  const stored = (savedAt: number, messages: unknown[]) =>
+    JSON.stringify({ conversationId: "c_1", messages, savedAt });
+
+  it("comes back within 30 idle minutes, with answers cut off by the reload offered again", () => {
+    const messages = [
+      { id: "m1", role: "user", text: "Q" },
+      {
+        ...assistant(
+          reduceChat(initialChatState(), {
+            type: "asked",
+            userId: "m1",
+            assistantId: "m2",
+            question: "Q",
+          }),
+        ),
+      },
+    ];
+    const state = restoreChat(stored(1000, messages), 1000 + CONVERSATION_IDLE_MS);
+    expect(state.conversationId).toBe("c_1");
+    expect(state.busy).toBe(false);
+    expect(assistant(state)).toMatchObject({
+      status: "error",
+      failure: { kind: "network", retryable: true },
+    });
+  });
+
+  it("is forgotten after 30 idle minutes, or when unreadable", () => {
+    expect(restoreChat(stored(0, []), CONVERSATION_IDLE_MS + 1)).toEqual(initialChatState());
+    expect(restoreChat("{broken", 0)).toEqual(initialChatState());
+    expect(restoreChat(JSON.stringify({ savedAt: 0, messages: 3 }), 0)).toEqual(initialChatState());
+    expect(restoreChat(null, 0)).toEqual(initialChatState());
+  });
+});
+
+describe("createChat, beyond asking", () => {
+  let server: FakeAskServer;
+  beforeAll(async () => {
+    server = await startFakeAskServer(() => {});
+  });
+  afterAll(() => server.close());
+
+  it("survives a new page: messages, conversation and further ids", async () => {
+    const storage = new MemoryStorage();
+    const first = createChat({ origin: server.origin, tenantId: "t", storage, onChange() {} });
+    server.respond(streamAnswer({ answer: "One.", citations: [], conversationId: "c_9" }));
+    await first.ask("First?");
+    const second = createChat({ origin: server.origin, tenantId: "t", storage, onChange() {} });
+    expect(second.state.messages).toEqual(first.state.messages);
+    expect(second.state.conversationId).toBe("c_9");
+    server.respond(streamAnswer({ answer: "Two.", citations: [], conversationId: "c_9" }));
+    await second.ask("Second?");
+    expect(second.state.messages.map((m) => m.id)).toEqual(["m1", "m2", "m3", "m4"]);
+    expect(server.requests.at(-1)!.body.session_id).toBe("c_9");
+  });
+
+  it("rates an answer with its message id, and takes the rating back when refused", async () => {
+    const storage = new MemoryStorage();
+    const chat = createChat({ origin: server.origin, tenantId: "t", storage, onChange() {} });
+    server.respond(streamAnswer({ answer: "Ok.", citations: [], conversationId: "conv_rated" }));
+    await chat.ask("Rate me?");
+    const id = assistant(chat.state).id;
+    expect(await chat.rate(id, "up")).toBe(true);
+    expect(server.feedback.at(-1)).toEqual({
+      tenant_id: "t",
+      conversation_id: "conv_rated",
+      message_id: 1,
+      rating: "up",
+    });
+    expect(assistant(chat.state).rating).toBe("up");
+    expect(await chat.rate(id, "up")).toBe(false); // already so
+    expect(await chat.rate("m1", "down")).toBe(false); // a question
+
+    server.feedbackStatus = 404;
+    expect(await chat.rate(id, "down")).toBe(false);
+    expect(assistant(chat.state).rating).toBe("up");
+    server.feedbackStatus = 204;
+  });
+
+  it("starts a new chat, dropping an answer still on its way", async () => {
+    const storage = new MemoryStorage();
+    const chat = createChat({ origin: server.origin, tenantId: "t", storage, onChange() {} });
+    server.respond(streamAnswer({ answer: "A slow answer.", citations: [], tokenDelayMs: 30 }));
+    const asking = chat.ask("Slow?");
+    chat.reset();
+    expect(chat.state).toEqual(initialChatState());
+    expect(storage.getItem(storageKey("t"))).toBeNull();
+    await asking;
+    expect(chat.state.messages).toEqual([]);
+    expect(await chat.ask("   ")).toBe(false);
+  });
+
+  it("says it is offline without asking, and reports answers and errors", async () => {
+    let online = false;
+    const answers: string[] = [];
+    const errors: string[] = [];
+    const chat = createChat({
+      origin: server.origin,
+      tenantId: "t",
+      storage: null,
+      onChange() {},
+      isOnline: () => online,
+      onAnswer: (message) => answers.push(message.text),
+      onError: (message) => errors.push(message.failure!.code),
+    });
+    const asks = server.requests.length;
+    await chat.ask("Offline?");
+    expect(server.requests.length).toBe(asks);
+    expect(assistant(chat.state).failure).toMatchObject({ code: "offline", retryable: true });
+    online = true;
+    server.respond(streamAnswer({ answer: "Back.", citations: [] }));
+    await chat.retry(assistant(chat.state).id);
+    expect(answers).toEqual(["Back."]);
+    expect(errors).toEqual(["offline"]);
+  });
+
+  it("adds an answer that arrived whole", () => {
+    const chat = createChat({ origin: server.origin, tenantId: "t", storage: null, onChange() {} });
+    chat.addAnswer("Batch?", doneEvent({ answer: "Whole [1].", citations: [citation(1)] }));
+    expect(chat.state.busy).toBe(false);
+    expect(chat.state.messages).toMatchObject([
+      { role: "user", text: "Batch?" },
+      { role: "assistant", status: "done", text: "Whole [1].", messageId: 1 },
+    ]);
   });
 });

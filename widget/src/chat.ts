@@ -1,10 +1,17 @@
 // The widget's conversation, without any DOM: an immutable state, the reducer that applies
-// ask events to it, and a controller that runs asks and remembers the conversation id (in
-// memory and in sessionStorage, so a follow-up after a page change continues the same
-// conversation). The view subscribes to changes and re-renders the messages whose object
-// changed.
+// ask events to it, and a controller that runs asks, rates answers and remembers the
+// conversation (its id and messages, in sessionStorage for 30 idle minutes, so it survives a
+// reload or a page change). The view subscribes to changes and re-renders the messages whose
+// object changed.
 import type { Citation, DoneEvent } from "#app/ask-events.ts";
-import { type AskFailure, type AskOptions, askStream } from "./ask-client.ts";
+import {
+  type AskFailure,
+  type AskOptions,
+  type AskResult,
+  askStream,
+  networkFailure,
+} from "./ask-client.ts";
+import { type Rating, sendFeedback } from "./feedback.ts";
 
 export interface UserMessage {
   id: string;
@@ -24,6 +31,9 @@ export interface AssistantMessage {
   citations: Citation[];
   abstained: boolean;
   failure: AskFailure | null;
+  /** The stored answer's id (from `done`), which feedback refers to. */
+  messageId: number | null;
+  rating: Rating | null;
 }
 
 export type ChatMessage = UserMessage | AssistantMessage;
@@ -41,7 +51,10 @@ export type ChatAction =
   | { type: "sources"; id: string; conversationId: string }
   | { type: "token"; id: string; text: string }
   | { type: "done"; id: string; done: DoneEvent }
-  | { type: "failed"; id: string; failure: AskFailure };
+  | { type: "failed"; id: string; failure: AskFailure }
+  | { type: "rated"; id: string; rating: Rating | null }
+  | { type: "answered"; userId: string; assistantId: string; question: string; done: DoneEvent }
+  | { type: "reset" };
 
 export function initialChatState(conversationId: string | null = null): ChatState {
   return { conversationId, messages: [], busy: false };
@@ -65,9 +78,24 @@ export function reduceChat(state: ChatState, action: ChatAction): ChatState {
             citations: [],
             abstained: false,
             failure: null,
+            messageId: null,
+            rating: null,
           },
         ],
       };
+    case "answered": {
+      // An answer that arrived whole (a batch question): the question and its final answer.
+      const { userId, assistantId, question, done } = action;
+      const asked = reduceChat(state, { type: "asked", userId, assistantId, question });
+      return reduceChat({ ...asked, busy: state.busy }, { type: "done", id: assistantId, done });
+    }
+    case "rated":
+      return updateAssistant(state, action.id, (message) => ({
+        ...message,
+        rating: action.rating,
+      }));
+    case "reset":
+      return initialChatState();
     case "retried":
       return updateAssistant({ ...state, busy: true }, action.id, (message) => ({
         ...message,
@@ -98,6 +126,7 @@ export function reduceChat(state: ChatState, action: ChatAction): ChatState {
           text: action.done.answer || message.text,
           citations: action.done.abstained ? [] : action.done.citations,
           abstained: action.done.abstained,
+          messageId: typeof action.done.messageId === "number" ? action.done.messageId : null,
         }),
       );
     case "failed":
@@ -122,14 +151,22 @@ function updateAssistant(
   };
 }
 
-export type ConversationStorage = Pick<Storage, "getItem" | "setItem">;
+export type ConversationStorage = Pick<Storage, "getItem" | "setItem"> &
+  Partial<Pick<Storage, "removeItem">>;
 
 export interface ChatOptions extends Pick<AskOptions, "fetch" | "idleTimeoutMs"> {
   origin: string;
   tenantId: string;
-  /** Where the conversation id survives page loads; null when storage is unavailable. */
+  /** Where the conversation survives page loads; null when storage is unavailable. */
   storage: ConversationStorage | null;
   onChange(state: ChatState): void;
+  /** Called with each answer once it is complete. */
+  onAnswer?(message: AssistantMessage): void;
+  /** Called with each answer that failed. */
+  onError?(message: AssistantMessage): void;
+  /** False when the browser knows it is offline (navigator.onLine). */
+  isOnline?(): boolean;
+  now?(): number;
 }
 
 export interface Chat {
@@ -138,6 +175,12 @@ export interface Chat {
   ask(question: string): Promise<boolean>;
   /** Asks a failed answer's question again. */
   retry(assistantId: string): Promise<boolean>;
+  /** Rates a finished answer; true once the server stored it (the view shows it at once). */
+  rate(assistantId: string, rating: Rating): Promise<boolean>;
+  /** Adds an answer that arrived whole, e.g. from a batch. */
+  addAnswer(question: string, done: DoneEvent): void;
+  /** Forgets the conversation (stopping an answer on its way) and starts a new one. */
+  reset(): void;
 }
 
 /** Whether a question can be asked now: it has text and no answer is on its way. */
@@ -149,39 +192,112 @@ export function storageKey(tenantId: string): string {
   return `bitb:conversation:${tenantId}`;
 }
 
+/** A stored conversation is forgotten after this long without activity. */
+export const CONVERSATION_IDLE_MS = 30 * 60_000;
+
+interface StoredConversation {
+  conversationId: string | null;
+  messages: ChatMessage[];
+  savedAt: number;
+}
+
+/** The stored conversation, or a fresh one when there is none or it expired. */
+export function restoreChat(raw: string | null, now: number): ChatState {
+  if (!raw) return initialChatState();
+  // An earlier version stored only the conversation id.
+  if (!raw.startsWith("{")) return initialChatState(raw);
+  try {
+    const stored = JSON.parse(raw) as StoredConversation;
+    if (!(now - stored.savedAt <= CONVERSATION_IDLE_MS) || !Array.isArray(stored.messages)) {
+      return initialChatState();
+    }
+    return {
+      conversationId: typeof stored.conversationId === "string" ? stored.conversationId : null,
+      busy: false,
+      // An answer that was on its way when the page went away is lost; offer to ask again.
+      messages: stored.messages.map((message) =>
+        message.role === "assistant" &&
+        (message.status === "pending" || message.status === "streaming")
+          ? { ...message, status: "error", failure: networkFailure("interrupted") }
+          : message,
+      ),
+    };
+  } catch {
+    return initialChatState();
+  }
+}
+
 export function createChat(options: ChatOptions): Chat {
   const key = storageKey(options.tenantId);
-  let state = initialChatState(safeGet(options.storage, key));
-  let nextId = 1;
+  const now = options.now ?? Date.now;
+  let state = restoreChat(safeGet(options.storage, key), now());
+  let nextId =
+    Math.max(0, ...state.messages.map((message) => Number(message.id.slice(1)) || 0)) + 1;
+  // Bumped by reset(), so an answer still on its way to a forgotten conversation is dropped.
+  let generation = 0;
+  let inFlight: AbortController | null = null;
 
   function dispatch(action: ChatAction): void {
-    const before = state.conversationId;
     state = reduceChat(state, action);
-    if (state.conversationId && state.conversationId !== before) {
-      safeSet(options.storage, key, state.conversationId);
-    }
+    // Tokens are not saved one by one; the settled answer is.
+    if (action.type !== "token") save();
     options.onChange(state);
   }
 
-  async function run(id: string, question: string): Promise<void> {
-    const result = await askStream(
-      {
-        origin: options.origin,
-        tenantId: options.tenantId,
-        query: question,
+  function save(): void {
+    try {
+      if (state.messages.length === 0 && !state.conversationId) {
+        options.storage?.removeItem?.(key);
+        return;
+      }
+      const stored: StoredConversation = {
         conversationId: state.conversationId,
-      },
-      {
-        onSources: (conversationId) => dispatch({ type: "sources", id, conversationId }),
-        onToken: (text) => dispatch({ type: "token", id, text }),
-      },
-      { fetch: options.fetch, idleTimeoutMs: options.idleTimeoutMs },
-    );
+        messages: state.messages,
+        savedAt: now(),
+      };
+      options.storage?.setItem(key, JSON.stringify(stored));
+    } catch {
+      // Storage full or blocked: the conversation lasts as long as the page.
+    }
+  }
+
+  async function run(id: string, question: string): Promise<void> {
+    const mine = generation;
+    let result: AskResult;
+    if (options.isOnline?.() === false) {
+      result = { ok: false, failure: networkFailure("offline") };
+    } else {
+      const controller = new AbortController();
+      inFlight = controller;
+      result = await askStream(
+        {
+          origin: options.origin,
+          tenantId: options.tenantId,
+          query: question,
+          conversationId: state.conversationId,
+        },
+        {
+          onSources: (conversationId) => {
+            if (mine === generation) dispatch({ type: "sources", id, conversationId });
+          },
+          onToken: (text) => {
+            if (mine === generation) dispatch({ type: "token", id, text });
+          },
+        },
+        { fetch: options.fetch, idleTimeoutMs: options.idleTimeoutMs, signal: controller.signal },
+      );
+      // A new chat was started meanwhile: this answer belongs to the forgotten one.
+      if (mine !== generation) return;
+      inFlight = null;
+    }
     dispatch(
       result.ok
         ? { type: "done", id, done: result.done }
         : { type: "failed", id, failure: result.failure },
     );
+    const message = state.messages.find((m) => m.id === id) as AssistantMessage;
+    if (result.ok) options.onAnswer?.(message);
+    else options.onError?.(message);
   }
 
   return {
@@ -204,6 +320,42 @@ export function createChat(options: ChatOptions): Chat {
       await run(assistantId, message.question);
       return true;
     },
+    async rate(assistantId, rating) {
+      const message = state.messages.find((m) => m.id === assistantId);
+      if (
+        message?.role !== "assistant" ||
+        message.messageId === null ||
+        !state.conversationId ||
+        message.rating === rating
+      ) {
+        return false;
+      }
+      const before = message.rating;
+      dispatch({ type: "rated", id: assistantId, rating });
+      const stored = await sendFeedback(
+        {
+          origin: options.origin,
+          tenantId: options.tenantId,
+          conversationId: state.conversationId,
+          messageId: message.messageId,
+          rating,
+        },
+        options.fetch,
+      );
+      if (!stored) dispatch({ type: "rated", id: assistantId, rating: before });
+      return stored;
+    },
+    addAnswer(question, done) {
+      const userId = `m${nextId++}`;
+      const assistantId = `m${nextId++}`;
+      dispatch({ type: "answered", userId, assistantId, question, done });
+    },
+    reset() {
+      generation++;
+      inFlight?.abort();
+      inFlight = null;
+      dispatch({ type: "reset" });
+    },
   };
 }
 
@@ -214,13 +366,5 @@ function safeGet(storage: ConversationStorage | null, key: string): string | nul
     return storage?.getItem(key) ?? null;
   } catch {
     return null;
-  }
-}
-
-function safeSet(storage: ConversationStorage | null, key: string, value: string): void {
-  try {
-    storage?.setItem(key, value);
-  } catch {
-    // See safeGet.
   }
 }

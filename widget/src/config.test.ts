@@ -23,7 +23,46 @@ describe("readConfig", () => {
       position: "bottom-right",
       color: DEFAULT_COLOR,
       colorText: "#ffffff",
+      starterQuestions: [],
+      voiceGreeting: false,
+      language: "en",
     });
+  });
+
+  it("takes the tenant's settings, with the script's attributes winning", () => {
+    const server = {
+      title: "Help",
+      greeting: "Bonjour !",
+      color: "#ffd400",
+      position: "top-left",
+      starterQuestions: ["Prix ?", "", 3 as unknown as string],
+      voiceGreeting: true,
+      language: "fr",
+    };
+    const config = readConfig(
+      { src: "https://bitb.example/widget.js", tenant: "trial", title: "Ask Acme", color: "bad;" },
+      page,
+      server,
+      "de-DE",
+    );
+    expect(config).toMatchObject({
+      title: "Ask Acme",
+      greeting: "Bonjour !",
+      color: "#ffd400",
+      colorText: "#111827",
+      position: "top-left",
+      starterQuestions: ["Prix ?"],
+      voiceGreeting: true,
+      language: "fr",
+    });
+    const attributes = { src: "/w.js", tenant: "t", position: "top-right", language: "es" };
+    expect(readConfig(attributes, page, { position: "nowhere" })).toMatchObject({
+      position: "top-right",
+      language: "es",
+    });
+    expect(
+      readConfig({ src: "/w.js", tenant: "t" }, page, { position: "nowhere" }, "de-AT"),
+    ).toMatchObject({ position: "bottom-right", language: "de" });
   });
 
   it("resolves a relative src against the page", () => {

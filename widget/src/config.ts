@@ -1,8 +1,22 @@
-// The widget's configuration, read from its own <script> tag's attributes:
-//   data-tenant (required), data-title, data-greeting, data-position, data-color.
+// The widget's configuration: the tenant's server-side settings (settings.ts), overridden by
+// the widget's own <script> tag's attributes:
+//   data-tenant (required), data-title, data-greeting, data-position, data-color, data-language.
 // The API origin is the origin the script was loaded from, so one snippet works on any page.
+import { type Language, pickLanguage } from "./i18n.ts";
 
-export type Position = "bottom-right" | "bottom-left";
+export type Position = "bottom-right" | "bottom-left" | "top-right" | "top-left";
+const POSITIONS: readonly string[] = ["bottom-right", "bottom-left", "top-right", "top-left"];
+
+/** The tenant's settings as GET /api/widget/:tenantId/config returns them. */
+export interface ServerSettings {
+  title?: string;
+  greeting?: string;
+  color?: string;
+  position?: string;
+  starterQuestions?: string[];
+  voiceGreeting?: boolean;
+  language?: string | null;
+}
 
 export interface WidgetConfig {
   tenantId: string;
@@ -15,6 +29,9 @@ export interface WidgetConfig {
   color: string;
   /** Black or white, whichever reads better on the accent colour. */
   colorText: string;
+  starterQuestions: string[];
+  voiceGreeting: boolean;
+  language: Language;
 }
 
 export interface ScriptAttributes {
@@ -24,28 +41,47 @@ export interface ScriptAttributes {
   greeting?: string | null;
   position?: string | null;
   color?: string | null;
+  language?: string | null;
 }
 
 export const DEFAULT_COLOR = "#2546d8";
 
 export class WidgetConfigError extends Error {}
 
-/** `baseUrl` resolves a relative src; a browser's `script.src` is already absolute. */
-export function readConfig(attributes: ScriptAttributes, baseUrl?: string): WidgetConfig {
+/**
+ * `baseUrl` resolves a relative src (a browser's `script.src` is already absolute). Attributes
+ * win over the server's settings; anything missing or invalid takes its default.
+ */
+export function readConfig(
+  attributes: ScriptAttributes,
+  baseUrl?: string,
+  server: ServerSettings | null = null,
+  browserLanguage?: string,
+): WidgetConfig {
   const tenantId = attributes.tenant?.trim();
   if (!tenantId) throw new WidgetConfigError("the script tag needs a data-tenant attribute");
   if (!attributes.src) throw new WidgetConfigError("the script tag has no src");
-  const color = isSafeColor(attributes.color) ? attributes.color.trim() : DEFAULT_COLOR;
+  const pick = (attribute: string | null | undefined, setting: unknown) =>
+    attribute?.trim() || (typeof setting === "string" ? setting.trim() : "");
+  const colorChoice = [attributes.color, server?.color].find(isSafeColor);
+  const color = colorChoice ? colorChoice.trim() : DEFAULT_COLOR;
+  const position = pick(attributes.position, server?.position);
+  const starters = Array.isArray(server?.starterQuestions) ? server.starterQuestions : [];
   return {
     tenantId,
     origin: new URL(attributes.src, baseUrl).origin,
-    title: attributes.title?.trim() || "Chat",
+    title: pick(attributes.title, server?.title) || "Chat",
     greeting:
-      attributes.greeting?.trim() ||
+      pick(attributes.greeting, server?.greeting) ||
       "Hi! Ask me a question and I'll answer from our documentation.",
-    position: attributes.position?.trim() === "bottom-left" ? "bottom-left" : "bottom-right",
+    position: POSITIONS.includes(position) ? (position as Position) : "bottom-right",
     color,
     colorText: textColorOn(color),
+    starterQuestions: starters
+      .filter((q): q is string => typeof q === "string" && q.trim() !== "")
+      .slice(0, 6),
+    voiceGreeting: server?.voiceGreeting === true,
+    language: pickLanguage(pick(attributes.language, server?.language), browserLanguage),
   };
 }
 

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { createWindow } from "../test/dom.ts";
 import {
   citation,
+  doneEvent,
   type FakeAskServer,
   startFakeAskServer,
   streamAnswer,
@@ -19,6 +20,15 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+/** Boots and waits for `window.BiTB` (it appears once the tenant's settings are known). */
+async function bootReady(win: Window): Promise<void> {
+  const ready = new Promise((resolve) =>
+    win.addEventListener(READY_EVENT, resolve, { once: true }),
+  );
+  expect(boot(win)).toBe(true);
+  await ready;
+}
+
 const page = (script: string, body = "<body><p>Customer page</p></body>") =>
   createWindow(`<!doctype html><html><head>${script}</head>${body}</html>`);
 
@@ -29,10 +39,10 @@ describe("boot", () => {
     );
     const ready = vi.fn();
     win.addEventListener(READY_EVENT, ready);
-    expect(boot(win)).toBe(true);
+    await bootReady(win);
 
     expect(ready).toHaveBeenCalledTimes(1);
-    expect(Object.keys(win.BiTB!)).toEqual(["open", "close", "ask"]);
+    expect(Object.keys(win.BiTB!)).toEqual(["open", "close", "ask", "on", "askMany", "addOn"]);
     expect(Object.isFrozen(win.BiTB)).toBe(true);
     const host = win.document.body.lastElementChild as HTMLElement;
     expect(host.tagName).toBe("BITB-WIDGET");
@@ -57,7 +67,7 @@ describe("boot", () => {
 
   it("sends a question typed into the form, and refuses a second one while answering", async () => {
     const win = page(`<script src="${server.origin}/widget.js" data-tenant="tn_1"></script>`);
-    boot(win);
+    await bootReady(win);
     const shadow = (win.document.body.lastElementChild as HTMLElement).shadowRoot!;
     const input = shadow.querySelector("textarea")!;
     const form = shadow.querySelector("form")!;
@@ -79,7 +89,7 @@ describe("boot", () => {
 
   it("retries after a lost connection", async () => {
     const win = page(`<script src="${server.origin}/widget.js" data-tenant="trial"></script>`);
-    boot(win);
+    await bootReady(win);
     const shadow = (win.document.body.lastElementChild as HTMLElement).shadowRoot!;
     server.respond((_request, response) => {
       response.destroy();
@@ -94,12 +104,16 @@ describe("boot", () => {
     );
   });
 
-  it("waits for <body> when it runs from <head> early", () => {
+  it("waits for <body> when it runs from <head> early", async () => {
     const win = page(`<script src="${server.origin}/widget.js" data-tenant="trial"></script>`);
     const body = win.document.body;
     let parsed = false;
     Object.defineProperty(win.document, "body", { get: () => (parsed ? body : null) });
+    const listen = vi.spyOn(win.document, "addEventListener");
     expect(boot(win)).toBe(true);
+    await vi.waitFor(() =>
+      expect(listen).toHaveBeenCalledWith("DOMContentLoaded", expect.anything(), { once: true }),
+    );
     expect(win.BiTB).toBeUndefined();
     parsed = true;
     win.document.dispatchEvent(new win.Event("DOMContentLoaded"));
@@ -107,9 +121,9 @@ describe("boot", () => {
     expect(body.lastElementChild?.tagName).toBe("BITB-WIDGET");
   });
 
-  it("does nothing on a page that already has the widget", () => {
+  it("does nothing on a page that already has the widget", async () => {
     const win = page(`<script src="${server.origin}/widget.js" data-tenant="trial"></script>`);
-    expect(boot(win)).toBe(true);
+    await bootReady(win);
     expect(boot(win)).toBe(false);
     expect(win.document.querySelectorAll("bitb-widget")).toHaveLength(1);
   });
@@ -134,9 +148,121 @@ describe("boot", () => {
         throw new Error("SecurityError");
       },
     });
-    boot(win);
+    await bootReady(win);
     server.respond(streamAnswer({ answer: "Fine.", citations: [] }));
     expect(await win.BiTB!.ask("Still there?")).toBe(true);
+  });
+});
+
+describe("boot with the tenant's settings", () => {
+  it("applies them under the script's attributes, and caches them for the session", async () => {
+    server.settings.set("styled", {
+      title: "Server title",
+      greeting: "Bonjour !",
+      position: "top-left",
+      starterQuestions: ["Combien ?"],
+      voiceGreeting: true,
+      language: "fr",
+    });
+    const tag = `<script src="${server.origin}/widget.js" data-tenant="styled" data-title="Acme"></script>`;
+    const win = page(tag);
+    const store = new Map<string, string>();
+    const memory = {
+      getItem: (key: string) => store.get(key) ?? null,
+      setItem: (key: string, value: string) => void store.set(key, value),
+      removeItem: (key: string) => void store.delete(key),
+    };
+    Object.assign(win, { sessionStorage: memory, localStorage: memory });
+    const before = server.configRequests;
+    await bootReady(win);
+    const shadow = win.document.querySelector("bitb-widget")!.shadowRoot!;
+    expect(shadow.querySelector(".title")?.textContent).toBe("Acme");
+    expect(shadow.querySelector(".greeting")?.textContent).toBe("Bonjour !");
+    expect(shadow.querySelector(".root")?.className).toBe("root top left");
+    expect(shadow.querySelector(".starter")?.textContent).toBe("Combien ?");
+    expect(shadow.querySelector(".launcher")?.getAttribute("aria-label")).toBe("Ouvrir le chat");
+
+    // The next page of the session uses the cached settings.
+    const next = page(tag);
+    Object.assign(next, { sessionStorage: memory, localStorage: memory });
+    await bootReady(next);
+    expect(server.configRequests).toBe(before + 1);
+
+    // The greeting is spoken on the first open only, and not once muted.
+    const speak = vi.fn();
+    class Utterance {
+      constructor(readonly text: string) {}
+    }
+    Object.assign(next, {
+      speechSynthesis: { speak, cancel() {} },
+      SpeechSynthesisUtterance: Utterance,
+    });
+    const nextShadow = next.document.querySelector("bitb-widget")!.shadowRoot!;
+    next.BiTB!.open();
+    next.BiTB!.close();
+    next.BiTB!.open();
+    expect(speak).toHaveBeenCalledTimes(1);
+    nextShadow
+      .querySelector<HTMLElement>(".mute")!
+      .dispatchEvent(new next.Event("click", { bubbles: true }));
+    expect(store.get("bitb:voice-muted")).toBe("1");
+  });
+
+  it("reports open, close, answer and error to listeners, and rates and resets", async () => {
+    const win = page(`<script src="${server.origin}/widget.js" data-tenant="trial"></script>`);
+    await bootReady(win);
+    const seen: string[] = [];
+    const stop = win.BiTB!.on("open", () => seen.push("open"));
+    win.BiTB!.on("close", () => seen.push("close"));
+    win.BiTB!.on("answer", (detail) => seen.push(`answer ${detail.answer} ${detail.messageId}`));
+    win.BiTB!.on("error", (detail) => seen.push(`error ${detail.code}`));
+    win.BiTB!.on("open", () => {
+      throw new Error("a page's broken listener");
+    });
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    server.respond(streamAnswer({ answer: "Yes.", citations: [], conversationId: "conv_events" }));
+    await win.BiTB!.ask("Events?");
+    win.BiTB!.close();
+    stop();
+    win.BiTB!.open();
+    server.respond((_request, response) => {
+      response.destroy();
+    });
+    await win.BiTB!.ask("Again?");
+    expect(seen).toEqual(["open", "answer Yes. 1", "close", "error network_error"]);
+    expect(logged).toHaveBeenCalled();
+
+    const shadow = win.document.querySelector("bitb-widget")!.shadowRoot!;
+    shadow
+      .querySelector<HTMLElement>('[data-rate="down"]')!
+      .dispatchEvent(new win.Event("click", { bubbles: true }));
+    await vi.waitFor(() =>
+      expect(server.feedback.at(-1)).toMatchObject({
+        conversation_id: "conv_events",
+        rating: "down",
+      }),
+    );
+    shadow
+      .querySelector<HTMLElement>(".new")!
+      .dispatchEvent(new win.Event("click", { bubbles: true }));
+    expect(shadow.querySelectorAll(".msg:not(.greeting)")).toHaveLength(0);
+  });
+
+  it("asks many only with the batch add-on", async () => {
+    const win = page(`<script src="${server.origin}/widget.js" data-tenant="trial"></script>`);
+    await bootReady(win);
+    await expect(win.BiTB!.askMany(["A?"])).rejects.toThrow(/widget-batch\.js/);
+    const askMany = vi.fn(() => Promise.resolve([]));
+    win.BiTB!.addOn((context) => {
+      expect(context).toMatchObject({ origin: server.origin, tenantId: "trial" });
+      expect(context.conversationId()).toBeNull();
+      context.provideBatch(askMany);
+      context.addAnswer("Q?", doneEvent({ answer: "A." }));
+      context.open();
+    });
+    await expect(win.BiTB!.askMany(["A?"])).resolves.toEqual([]);
+    const shadow = win.document.querySelector("bitb-widget")!.shadowRoot!;
+    expect(shadow.querySelector(".msg.user")?.textContent).toBe("Q?");
   });
 });
 

@@ -1,10 +1,15 @@
 // Installs the widget into a page: finds the widget's own <script> tag, reads its
-// configuration, mounts the view at the end of <body> and defines `window.BiTB` (the only
-// global the widget touches), then announces itself with a `bitb:ready` event.
-import { type BiTBApi, READY_EVENT } from "./api.ts";
+// configuration (the tenant's settings, fetched once per session, overridden by the tag's
+// data-* attributes), mounts the view at the end of <body> and defines `window.BiTB` (the
+// only global the widget touches), then announces itself with a `bitb:ready` event.
+import type { BatchResult } from "#app/ask-events.ts";
+import type { BiTBApi, BiTBEvents } from "./api.ts";
+import { READY_EVENT } from "./api.ts";
 import { canAsk, type ConversationStorage, createChat } from "./chat.ts";
-import { readConfig } from "./config.ts";
+import { readConfig, type ScriptAttributes, type WidgetConfig } from "./config.ts";
+import { cachedSettings, fetchSettings } from "./settings.ts";
 import { mountView } from "./view.ts";
+import { isMuted, setMuted, speak, stopSpeaking } from "./voice.ts";
 
 /** The widget's script tag: the one running now, else the first one that looks like it. */
 export function findScript(doc: Document): HTMLScriptElement | null {
@@ -12,12 +17,15 @@ export function findScript(doc: Document): HTMLScriptElement | null {
   if (current?.tagName === "SCRIPT" && current.hasAttribute("data-tenant")) {
     return current as HTMLScriptElement;
   }
-  return doc.querySelector<HTMLScriptElement>('script[src*="widget.js"][data-tenant]');
+  return doc.querySelector<HTMLScriptElement>(
+    'script[src*="/widget/bitb."][data-tenant],script[src*="widget.js"][data-tenant]',
+  );
 }
 
 /**
  * Boots the widget in `win`. Returns false when it cannot (no script tag, bad attributes —
  * logged to the console for the site's developer) or when the page already has a widget.
+ * `window.BiTB` appears (with `bitb:ready`) once the tenant's settings are known.
  */
 export function boot(win: Window): boolean {
   const doc = win.document;
@@ -28,50 +36,112 @@ export function boot(win: Window): boolean {
     return false;
   }
   if (win.BiTB) return false;
-  // An async script can run before <body> exists.
-  if (doc.body) install(win, script);
-  else doc.addEventListener("DOMContentLoaded", () => install(win, script), { once: true });
+  const attributes: ScriptAttributes = {
+    src: script.src,
+    tenant: script.getAttribute("data-tenant"),
+    title: script.getAttribute("data-title"),
+    greeting: script.getAttribute("data-greeting"),
+    position: script.getAttribute("data-position"),
+    color: script.getAttribute("data-color"),
+    language: script.getAttribute("data-language"),
+  };
+  let config: WidgetConfig;
+  try {
+    config = readConfig(attributes, doc.baseURI || undefined);
+  } catch (error) {
+    console.error(`[BiTB] ${(error as Error).message}`);
+    return false;
+  }
+  const session = storage(win, "sessionStorage");
+  const language = win.navigator?.language;
+  const cached = cachedSettings(session, config.tenantId);
+  const settings = cached
+    ? Promise.resolve(cached)
+    : fetchSettings(config.origin, config.tenantId, { storage: session });
+  void settings.then((server) => {
+    const resolved = readConfig(attributes, doc.baseURI || undefined, server, language);
+    // An async script can run before <body> exists.
+    if (doc.body) install(win, resolved);
+    else doc.addEventListener("DOMContentLoaded", () => install(win, resolved), { once: true });
+  });
   return true;
 }
 
-function install(win: Window, script: HTMLScriptElement): void {
+type Listener = (detail: never) => void;
+
+function install(win: Window, config: WidgetConfig): void {
   const doc = win.document;
-  let config;
-  try {
-    config = readConfig(
-      {
-        src: script.src,
-        tenant: script.getAttribute("data-tenant"),
-        title: script.getAttribute("data-title"),
-        greeting: script.getAttribute("data-greeting"),
-        position: script.getAttribute("data-position"),
-        color: script.getAttribute("data-color"),
-      },
-      doc.baseURI || undefined,
-    );
-  } catch (error) {
-    console.error(`[BiTB] ${(error as Error).message}`);
-    return;
-  }
+  if (win.BiTB) return;
+  const local = storage(win, "localStorage");
+  const listeners = new Map<string, Set<Listener>>();
+  const emit = <K extends keyof BiTBEvents>(event: K, detail?: BiTBEvents[K]) => {
+    for (const listener of listeners.get(event) ?? []) {
+      try {
+        (listener as (detail: unknown) => void)(detail);
+      } catch (error) {
+        console.error("[BiTB] an event listener failed", error);
+      }
+    }
+  };
 
   const chat = createChat({
     origin: config.origin,
     tenantId: config.tenantId,
-    storage: sessionStore(win),
+    storage: storage(win, "sessionStorage"),
     onChange: (state) => view.render(state),
+    isOnline: () => win.navigator?.onLine !== false,
+    onAnswer: (message) =>
+      emit("answer", {
+        question: message.question,
+        answer: message.text,
+        citations: message.citations,
+        conversationId: chat.state.conversationId,
+        messageId: message.messageId,
+      }),
+    onError: (message) =>
+      emit("error", {
+        question: message.question,
+        code: message.failure?.code ?? "error",
+        message: message.failure?.message ?? "",
+      }),
   });
-  const view = mountView(doc, config, {
-    onSubmit(text) {
-      if (!canAsk(chat.state, text)) return false;
-      void chat.ask(text);
-      return true;
+  let greeted = false;
+  const view = mountView(
+    doc,
+    config,
+    {
+      onSubmit(text) {
+        if (!canAsk(chat.state, text)) return false;
+        void chat.ask(text);
+        return true;
+      },
+      onRetry(id) {
+        void chat.retry(id);
+      },
+      onRate(id, rating) {
+        void chat.rate(id, rating);
+      },
+      onNewChat: () => chat.reset(),
+      onOpen() {
+        // The first open is a click (a user gesture), so the browser lets the greeting play.
+        if (!greeted && config.voiceGreeting && !isMuted(local)) {
+          speak(win, config.greeting, config.language);
+        }
+        greeted = true;
+        emit("open");
+      },
+      onClose: () => emit("close"),
+      onMuteChange(muted) {
+        setMuted(local, muted);
+        if (muted) stopSpeaking(win);
+      },
     },
-    onRetry(id) {
-      void chat.retry(id);
-    },
-  });
+    { muted: isMuted(local) },
+  );
+  view.render(chat.state);
   doc.body.append(view.host);
 
+  let batch: ((questions: string[]) => Promise<BatchResult[]>) | null = null;
   const api: BiTBApi = {
     open: () => view.open(),
     close: () => view.close(),
@@ -79,15 +149,39 @@ function install(win: Window, script: HTMLScriptElement): void {
       view.open();
       return chat.ask(String(text));
     },
+    on(event, listener) {
+      const set = listeners.get(event) ?? new Set();
+      listeners.set(event, set);
+      set.add(listener as Listener);
+      return () => set.delete(listener as Listener);
+    },
+    askMany(questions) {
+      if (!batch) return Promise.reject(new Error("[BiTB] add widget-batch.js to ask many"));
+      view.open();
+      return batch(questions);
+    },
+    addOn(installAddOn) {
+      installAddOn({
+        origin: config.origin,
+        tenantId: config.tenantId,
+        view: view.parts,
+        conversationId: () => chat.state.conversationId,
+        addAnswer: (question, done) => chat.addAnswer(question, done),
+        open: () => view.open(),
+        provideBatch(askMany) {
+          batch = askMany;
+        },
+      });
+    },
   };
   win.BiTB = Object.freeze(api);
   win.dispatchEvent(new Event(READY_EVENT));
 }
 
-function sessionStore(win: Window): ConversationStorage | null {
+function storage(win: Window, name: "sessionStorage" | "localStorage"): ConversationStorage | null {
   try {
     // Reading the property itself throws where storage is blocked.
-    return win.sessionStorage ?? null;
+    return win[name] ?? null;
   } catch {
     return null;
   }

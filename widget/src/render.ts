@@ -5,6 +5,14 @@
 import type { Citation } from "#app/ask-events.ts";
 import { type Inline, parseMarkdown } from "./markdown.ts";
 
+/** The words the answer's DOM needs, in the widget's language. */
+export interface AnswerLabels {
+  sources: string;
+  source: string;
+}
+
+const ENGLISH: AnswerLabels = { sources: "Sources", source: "Source" };
+
 /** The href a source may link to: http(s) only, so a `javascript:` URL in a document is inert. */
 export function safeHref(url: string | null | undefined): string | null {
   if (!url) return null;
@@ -26,15 +34,16 @@ export function renderAnswer(
   messageId: string,
   answer: string,
   citations: readonly Citation[],
+  labels: AnswerLabels = ENGLISH,
 ): DocumentFragment {
   const byNumber = new Map(citations.map((citation) => [citation.n, citation]));
   const fragment = doc.createDocumentFragment();
   for (const paragraph of parseMarkdown(answer, (n) => byNumber.has(n))) {
     const p = doc.createElement("p");
-    appendInlines(doc, p, paragraph.children, messageId, byNumber);
+    appendInlines(doc, p, paragraph.children, messageId, byNumber, labels);
     fragment.append(p);
   }
-  if (citations.length > 0) fragment.append(renderCitations(doc, messageId, citations));
+  if (citations.length > 0) fragment.append(renderCitations(doc, messageId, citations, labels));
   return fragment;
 }
 
@@ -44,6 +53,7 @@ function appendInlines(
   inlines: Inline[],
   messageId: string,
   byNumber: Map<number, Citation>,
+  labels: AnswerLabels,
 ): void {
   for (const inline of inlines) {
     switch (inline.type) {
@@ -70,7 +80,7 @@ function appendInlines(
         link.setAttribute("data-source", citationId(messageId, inline.n));
         link.setAttribute(
           "aria-label",
-          `Source ${inline.n}: ${byNumber.get(inline.n)?.title ?? ""}`,
+          `${labels.source} ${inline.n}: ${byNumber.get(inline.n)?.title ?? ""}`,
         );
         sup.append(link);
         parent.append(sup);
@@ -78,7 +88,7 @@ function appendInlines(
       }
       default: {
         const element = doc.createElement(inline.type);
-        appendInlines(doc, element, inline.children, messageId, byNumber);
+        appendInlines(doc, element, inline.children, messageId, byNumber, labels);
         parent.append(element);
       }
     }
@@ -89,19 +99,20 @@ export function renderCitations(
   doc: Document,
   messageId: string,
   citations: readonly Citation[],
+  labels: AnswerLabels = ENGLISH,
 ): HTMLElement {
   const sources = doc.createElement("div");
   sources.className = "sources";
   const heading = doc.createElement("p");
   heading.className = "sources-title";
-  heading.textContent = "Sources";
+  heading.textContent = labels.sources;
   const list = doc.createElement("ol");
   for (const citation of [...citations].sort((a, b) => a.n - b.n)) {
     const item = doc.createElement("li");
     item.id = citationId(messageId, citation.n);
     item.setAttribute("value", String(citation.n));
     item.setAttribute("tabindex", "-1");
-    const title = citation.title || citation.fileName || `Source ${citation.n}`;
+    const title = citation.title || citation.fileName || `${labels.source} ${citation.n}`;
     const href = safeHref(citation.url);
     if (href) {
       const link = doc.createElement("a");

@@ -5,18 +5,24 @@ import { describe, expect, it, vi } from "vitest";
 import { citation } from "../test/fake-ask-server.ts";
 import { click, createWindow, keyEvent } from "../test/dom.ts";
 import type { AssistantMessage, ChatState } from "./chat.ts";
-import { readConfig } from "./config.ts";
-import { mountView } from "./view.ts";
+import { readConfig, type ServerSettings } from "./config.ts";
+import { answerText, mountView, type ViewHandlers, type ViewOptions } from "./view.ts";
 
-function setup(attributes: { position?: string; color?: string } = {}) {
+function setup(
+  attributes: { position?: string; color?: string; language?: string } = {},
+  server: ServerSettings | null = null,
+  handlers: Partial<ViewHandlers> = {},
+  options: ViewOptions = {},
+) {
   const win = createWindow();
   const config = readConfig(
     { src: "https://bitb.example/widget.js", tenant: "trial", title: "Ask Acme", ...attributes },
     "https://customer.example/",
+    server,
   );
   const onSubmit = vi.fn((text: string) => text.trim() !== "");
   const onRetry = vi.fn();
-  const view = mountView(win.document, config, { onSubmit, onRetry });
+  const view = mountView(win.document, config, { onSubmit, onRetry, ...handlers }, options);
   win.document.body.append(view.host);
   const shadow = view.host.shadowRoot!;
   const $ = <T extends Element = HTMLElement>(selector: string) =>
@@ -33,6 +39,8 @@ const answer = (overrides: Partial<AssistantMessage>): AssistantMessage => ({
   citations: [],
   abstained: false,
   failure: null,
+  messageId: null,
+  rating: null,
   ...overrides,
 });
 
@@ -237,5 +245,106 @@ describe("render", () => {
     expect(event.defaultPrevented).toBe(true);
     expect(scrolled).toHaveBeenCalled();
     expect(item.classList.contains("flash")).toBe(true);
+  });
+});
+
+describe("the conversation's tools", () => {
+  it("offers copy and thumbs on a finished answer, reporting the rating", () => {
+    const onRate = vi.fn();
+    const { win, view, $, shadow } = setup({}, null, { onRate });
+    view.render(state(answer({ text: "**Yes** [1].", citations: [citation(1)], messageId: 5 })));
+    const up = $('[data-rate="up"]');
+    expect(up.getAttribute("aria-label")).toBe("Helpful");
+    expect(up.getAttribute("aria-pressed")).toBe("false");
+    click(win, up);
+    expect(onRate).toHaveBeenCalledWith("m2", "up");
+    view.render(state(answer({ text: "**Yes** [1].", messageId: 5, rating: "down" })));
+    expect($('[data-rate="down"]').getAttribute("aria-pressed")).toBe("true");
+    expect($(".copy").getAttribute("aria-label")).toBe("Copy answer");
+    // Without a stored message id there is nothing to rate, but still something to copy.
+    view.render(state(answer({ id: "m9", text: "Extractive." })));
+    expect(shadow.querySelectorAll("[data-rate]")).toHaveLength(0);
+    expect(shadow.querySelectorAll(".copy")).toHaveLength(1);
+  });
+
+  it("copies an answer's plain text", async () => {
+    const writeText = vi.fn(() => Promise.resolve());
+    vi.stubGlobal("navigator", { clipboard: { writeText } });
+    const { win, view, $ } = setup();
+    view.render(state(answer({ text: "Run **`fly deploy`** [1].", citations: [citation(1)] })));
+    click(win, $(".copy"));
+    await vi.waitFor(() => expect($('[role="status"]').textContent).toBe("Answer copied"));
+    expect(writeText).toHaveBeenCalledWith("Run fly deploy [1].");
+    vi.unstubAllGlobals();
+    expect(answerText("a\n\nb")).toBe("a\nb");
+  });
+
+  it("offers the tenant's starter questions until the conversation starts", () => {
+    const { win, view, $, onSubmit } = setup({}, { starterQuestions: ["What does it cost?"] });
+    const starter = $(".starter");
+    expect(starter.textContent).toBe("What does it cost?");
+    expect($(".starters").getAttribute("aria-label")).toBe("Suggested questions");
+    click(win, starter);
+    expect(onSubmit).toHaveBeenCalledWith("What does it cost?");
+    view.render(state(answer({ text: "Free." })));
+    expect($(".starters").hidden).toBe(true);
+    view.render({ conversationId: null, busy: false, messages: [] });
+    expect($(".starters").hidden).toBe(false);
+    expect(view.host.shadowRoot!.querySelectorAll(".msg:not(.greeting)")).toHaveLength(0);
+  });
+
+  it("starts a new chat and toggles the voice greeting's mute", () => {
+    const onNewChat = vi.fn();
+    const onMuteChange = vi.fn();
+    const { win, $ } = setup(
+      {},
+      { voiceGreeting: true },
+      { onNewChat, onMuteChange },
+      { muted: true },
+    );
+    click(win, $(".new"));
+    expect(onNewChat).toHaveBeenCalled();
+    const mute = $(".mute");
+    expect(mute.hidden).toBe(false);
+    expect(mute.getAttribute("aria-pressed")).toBe("true");
+    click(win, mute);
+    expect(mute.getAttribute("aria-pressed")).toBe("false");
+    expect(onMuteChange).toHaveBeenLastCalledWith(false);
+    expect(setup().$(".mute").hidden).toBe(true);
+  });
+
+  it("reports opening and closing", () => {
+    const onOpen = vi.fn();
+    const onClose = vi.fn();
+    const { view } = setup({}, null, { onOpen, onClose });
+    view.open();
+    view.open();
+    view.close();
+    expect(onOpen).toHaveBeenCalledTimes(1);
+    expect(onClose).toHaveBeenCalledTimes(1);
+  });
+
+  it("explains quota, rate limits and being offline in plain words", () => {
+    const { view, $ } = setup();
+    const failed = (code: string, kind: "http" | "network", retryable: boolean) =>
+      state(answer({ status: "error", failure: { kind, code, message: "raw", retryable } }));
+    view.render(failed("quota_exceeded", "http", true));
+    expect($(".error").textContent).toBe(
+      "This assistant has reached its usage limit for now. Please try again later. ",
+    );
+    view.render(failed("rate_limited", "http", true));
+    expect($(".error").textContent).toMatch(/^Too many questions right now.* Try again$/);
+    view.render(failed("offline", "network", true));
+    expect($(".error").textContent).toBe(
+      "You are offline. Check your connection, then try again. Try again",
+    );
+  });
+
+  it("speaks the visitor's language and sits where the tenant wants it", () => {
+    const { $ } = setup({ language: "de" }, { position: "top-left" });
+    expect($(".root").className).toBe("root top left");
+    expect($(".root").getAttribute("lang")).toBe("de");
+    expect($(".launcher").getAttribute("aria-label")).toBe("Chat öffnen");
+    expect($(".send").textContent).toBe("Senden");
   });
 });

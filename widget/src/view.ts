@@ -1,8 +1,10 @@
 // The widget's DOM: a launcher button and a chat dialog inside a shadow root. It renders the
-// chat state it is given and reports what the visitor does; asking, streaming and storage
-// live in chat.ts. Text reaches the DOM only through textContent and createTextNode.
+// chat state it is given and reports what the visitor does; asking, streaming, feedback and
+// storage live in chat.ts. Text reaches the DOM only through textContent and createTextNode.
 import type { AssistantMessage, ChatMessage, ChatState } from "./chat.ts";
 import type { WidgetConfig } from "./config.ts";
+import type { Rating } from "./feedback.ts";
+import { STRINGS, type Strings } from "./i18n.ts";
 import { parseMarkdown, plainText } from "./markdown.ts";
 import { renderAnswer } from "./render.ts";
 import { widgetCss } from "./styles.ts";
@@ -11,20 +13,54 @@ export interface ViewHandlers {
   /** Returns whether the question was taken; the input is cleared only then. */
   onSubmit(text: string): boolean;
   onRetry(assistantId: string): void;
+  onRate?(assistantId: string, rating: Rating): void;
+  onNewChat?(): void;
+  onOpen?(): void;
+  onClose?(): void;
+  onMuteChange?(muted: boolean): void;
+}
+
+export interface ViewOptions {
+  /** Whether the voice greeting starts muted (the visitor's remembered choice). */
+  muted?: boolean;
+}
+
+/** What an add-on (widget-batch.js) may use of the view. */
+export interface ViewParts {
+  strings: Strings;
+  header: HTMLElement;
+  messages: HTMLElement;
+  input: HTMLTextAreaElement;
+  /** Replaces what submitting the composer does; null restores asking one question. */
+  setSubmit(submit: ((text: string) => boolean) | null): void;
+  announce(text: string): void;
 }
 
 export interface View {
   readonly host: HTMLElement;
+  readonly parts: ViewParts;
   open(): void;
   close(): void;
   render(state: ChatState): void;
 }
 
 const SVG = "http://www.w3.org/2000/svg";
-const CHAT_ICON =
-  "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01z";
+const ICONS = {
+  chat: "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01z",
+  plus: "M11 5h2v6h6v2h-6v6h-2v-6H5v-2h6z",
+  speaker: "M4 9h4l5-4v14l-5-4H4zm12 0a4 4 0 0 1 0 6l-1.4-1.4a2 2 0 0 0 0-3.2z",
+  copy: "M9 2h11v13h-2V4H9zM4 7h11v15H4zm2 2v11h7V9z",
+  thumb:
+    "M2 10h4v11H2zm6 11h9.6a2 2 0 0 0 2-1.6l1.4-7A2 2 0 0 0 19 10h-5l1-5a2 2 0 0 0-3.6-1.4L8 9.5z",
+};
 
-export function mountView(doc: Document, config: WidgetConfig, handlers: ViewHandlers): View {
+export function mountView(
+  doc: Document,
+  config: WidgetConfig,
+  handlers: ViewHandlers,
+  options: ViewOptions = {},
+): View {
+  const t = STRINGS[config.language] ?? STRINGS.en;
   const host = doc.createElement("bitb-widget");
   const shadow = host.attachShadow({ mode: "open" });
   const el = <K extends keyof HTMLElementTagNameMap>(
@@ -37,25 +73,50 @@ export function mountView(doc: Document, config: WidgetConfig, handlers: ViewHan
     for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
     return element;
   };
+  const icon = (d: string): SVGSVGElement => {
+    const svg = doc.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const path = doc.createElementNS(SVG, "path");
+    path.setAttribute("d", d);
+    svg.append(path);
+    return svg;
+  };
+  const iconButton = (className: string, label: string, d: string, extra = {}) => {
+    const button = el(
+      "button",
+      { className: `icon ${className}`, type: "button" },
+      {
+        "aria-label": label,
+        title: label,
+        ...extra,
+      },
+    );
+    button.append(icon(d));
+    return button;
+  };
 
-  const root = el("div", { className: config.position === "bottom-left" ? "root left" : "root" });
+  const [vertical, side] = config.position.split("-");
+  const root = el(
+    "div",
+    {
+      className: ["root", vertical === "top" ? "top" : "", side === "left" ? "left" : ""]
+        .filter(Boolean)
+        .join(" "),
+    },
+    { lang: config.language },
+  );
   const launcher = el(
     "button",
     { className: "launcher", type: "button" },
     {
-      "aria-label": "Open chat",
+      "aria-label": t.open,
       "aria-haspopup": "dialog",
       "aria-expanded": "false",
       "aria-controls": "bitb-panel",
     },
   );
-  const icon = doc.createElementNS(SVG, "svg");
-  icon.setAttribute("viewBox", "0 0 24 24");
-  icon.setAttribute("aria-hidden", "true");
-  const path = doc.createElementNS(SVG, "path");
-  path.setAttribute("d", CHAT_ICON);
-  icon.append(path);
-  launcher.append(icon);
+  launcher.append(icon(ICONS.chat));
 
   const panel = el(
     "div",
@@ -65,32 +126,49 @@ export function mountView(doc: Document, config: WidgetConfig, handlers: ViewHan
   panel.hidden = true;
   const header = el("div", { className: "header" });
   const title = el("h2", { className: "title", textContent: config.title });
+  const newChat = iconButton("new", t.newChat, ICONS.plus);
+  let muted = options.muted === true;
+  const mute = iconButton("mute", t.mute, ICONS.speaker, { "aria-pressed": String(muted) });
+  mute.hidden = !config.voiceGreeting;
   const close = el(
     "button",
     { className: "close", type: "button", textContent: "×" },
-    { "aria-label": "Close chat" },
+    { "aria-label": t.close },
   );
-  header.append(title, close);
+  header.append(title, newChat, mute, close);
 
   const messages = el("div", { className: "messages" });
-  messages.append(el("div", { className: "msg assistant greeting", textContent: config.greeting }));
+  const greeting = el("div", { className: "msg assistant greeting", textContent: config.greeting });
+  const starters = el(
+    "div",
+    { className: "starters" },
+    { role: "group", "aria-label": t.suggestions },
+  );
+  for (const question of config.starterQuestions) {
+    starters.append(
+      el(
+        "button",
+        { className: "starter", type: "button", textContent: question },
+        {
+          "data-question": question,
+        },
+      ),
+    );
+  }
+  messages.append(greeting, starters);
   // Streaming text must not be read out token by token; finished answers and errors are
   // announced here instead.
   const status = el("div", { className: "sr-only" }, { role: "status", "aria-live": "polite" });
 
   const form = el("form", { className: "composer" });
-  const label = el(
-    "label",
-    { className: "sr-only", textContent: "Ask a question" },
-    { for: "bitb-input" },
-  );
+  const label = el("label", { className: "sr-only", textContent: t.ask }, { for: "bitb-input" });
   const input = el(
     "textarea",
     { className: "input", id: "bitb-input" },
     // The server's default MAX_QUERY_CHARS.
-    { rows: "1", placeholder: "Ask a question…", maxlength: "2000" },
+    { rows: "1", placeholder: t.placeholder, maxlength: "2000" },
   );
-  const send = el("button", { className: "send", type: "submit", textContent: "Send" });
+  const send = el("button", { className: "send", type: "submit", textContent: t.send });
   form.append(label, input, send);
   panel.append(header, messages, status, form);
   root.append(launcher, panel);
@@ -111,14 +189,31 @@ export function mountView(doc: Document, config: WidgetConfig, handlers: ViewHan
     root.addEventListener(type, (event) => event.stopPropagation());
   }
 
+  let submitOverride: ((text: string) => boolean) | null = null;
+  const announceText = (text: string) => {
+    status.textContent = text;
+  };
+
   const view: View = {
     host,
+    parts: {
+      strings: t,
+      header,
+      messages,
+      input,
+      setSubmit(next) {
+        submitOverride = next;
+      },
+      announce: announceText,
+    },
     open() {
+      if (!panel.hidden) return input.focus();
       panel.hidden = false;
       launcher.hidden = true;
       launcher.setAttribute("aria-expanded", "true");
       messages.scrollTop = messages.scrollHeight;
       input.focus();
+      handlers.onOpen?.();
     },
     close() {
       // Closing a closed panel must not pull focus away from wherever the visitor is.
@@ -127,12 +222,22 @@ export function mountView(doc: Document, config: WidgetConfig, handlers: ViewHan
       launcher.hidden = false;
       launcher.setAttribute("aria-expanded", "false");
       launcher.focus();
+      handlers.onClose?.();
     },
     render,
   };
 
   launcher.addEventListener("click", () => view.open());
   close.addEventListener("click", () => view.close());
+  newChat.addEventListener("click", () => {
+    handlers.onNewChat?.();
+    input.focus();
+  });
+  mute.addEventListener("click", () => {
+    muted = !muted;
+    mute.setAttribute("aria-pressed", String(muted));
+    handlers.onMuteChange?.(muted);
+  });
   panel.addEventListener("keydown", (event) => {
     if (event.key === "Escape") {
       event.preventDefault();
@@ -140,7 +245,7 @@ export function mountView(doc: Document, config: WidgetConfig, handlers: ViewHan
     }
   });
   const submit = () => {
-    if (handlers.onSubmit(input.value)) {
+    if ((submitOverride ?? handlers.onSubmit)(input.value)) {
       input.value = "";
       input.style.height = "";
     }
@@ -163,8 +268,16 @@ export function mountView(doc: Document, config: WidgetConfig, handlers: ViewHan
   });
   messages.addEventListener("click", (event) => {
     const target = event.target as Element;
-    const retry = target.closest("[data-retry]");
-    if (retry) handlers.onRetry(retry.getAttribute("data-retry") as string);
+    const action = target.closest("button");
+    const id = action?.getAttribute("data-id") ?? "";
+    if (action?.hasAttribute("data-retry")) handlers.onRetry(action.getAttribute("data-retry")!);
+    if (action?.hasAttribute("data-question")) {
+      handlers.onSubmit(action.getAttribute("data-question")!);
+    }
+    if (action?.hasAttribute("data-rate")) {
+      handlers.onRate?.(id, action.getAttribute("data-rate") as Rating);
+    }
+    if (action?.hasAttribute("data-copy")) void copy(id);
     const cite = target.closest("a.cite");
     if (cite) {
       event.preventDefault();
@@ -179,10 +292,30 @@ export function mountView(doc: Document, config: WidgetConfig, handlers: ViewHan
   });
 
   const rendered = new Map<string, { message: ChatMessage; element: HTMLElement }>();
+  let latest: ChatState | null = null;
+
+  async function copy(id: string): Promise<void> {
+    const message = latest?.messages.find((m) => m.id === id);
+    if (!message) return;
+    try {
+      await navigator.clipboard.writeText(answerText(message.text));
+      announceText(t.copied);
+    } catch {
+      // Clipboard refused (permissions, an insecure page): nothing to copy to.
+    }
+  }
 
   function render(state: ChatState): void {
+    latest = state;
     const nearBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 48;
     let changed = false;
+    const ids = new Set(state.messages.map((message) => message.id));
+    for (const [id, { element }] of rendered) {
+      if (!ids.has(id)) {
+        element.remove();
+        rendered.delete(id);
+      }
+    }
     for (const message of state.messages) {
       const current = rendered.get(message.id);
       if (current?.message === message) continue;
@@ -193,6 +326,7 @@ export function mountView(doc: Document, config: WidgetConfig, handlers: ViewHan
       changed = true;
       if (message.role === "assistant") announce(current?.message, message);
     }
+    starters.hidden = state.messages.length > 0 || config.starterQuestions.length === 0;
     send.disabled = state.busy;
     if (changed && nearBottom) messages.scrollTop = messages.scrollHeight;
   }
@@ -210,9 +344,10 @@ export function mountView(doc: Document, config: WidgetConfig, handlers: ViewHan
     );
     if (message.status === "done") {
       if (message.abstained) element.classList.add("abstained");
-      element.append(renderAnswer(doc, message.id, message.text, message.citations));
+      element.append(renderAnswer(doc, message.id, message.text, message.citations, t));
+      element.append(actions(message));
     } else if (message.status === "pending") {
-      element.append(el("span", { className: "pending", textContent: "Thinking…" }));
+      element.append(el("span", { className: "pending", textContent: t.thinking }));
     } else {
       if (message.text)
         element.append(el("div", { className: "streaming", textContent: message.text }));
@@ -220,16 +355,41 @@ export function mountView(doc: Document, config: WidgetConfig, handlers: ViewHan
     }
   }
 
+  function actions(message: AssistantMessage): HTMLElement {
+    const bar = el("div", { className: "actions" });
+    bar.append(iconButton("copy", t.copy, ICONS.copy, { "data-copy": "", "data-id": message.id }));
+    if (message.messageId !== null) {
+      for (const [rating, name] of [
+        ["up", t.helpful],
+        ["down", t.notHelpful],
+      ] as const) {
+        bar.append(
+          iconButton(rating, name, ICONS.thumb, {
+            "data-rate": rating,
+            "data-id": message.id,
+            "aria-pressed": String(message.rating === rating),
+          }),
+        );
+      }
+    }
+    return bar;
+  }
+
   function failureNode(message: AssistantMessage): HTMLElement {
     const failure = message.failure as NonNullable<AssistantMessage["failure"]>;
     const p = el("p", { className: "error" }, { role: "alert" });
-    const network = failure.kind === "network";
-    p.textContent = network ? `${failure.message} — ` : `${failure.message} `;
-    if (failure.retryable) {
+    const known: Record<string, string> = {
+      offline: t.offline,
+      quota_exceeded: t.quota,
+      rate_limited: t.rateLimited,
+    };
+    const lost = failure.kind === "network" && !known[failure.code];
+    p.textContent = lost ? `${t.connectionLost} — ` : `${known[failure.code] ?? failure.message} `;
+    if (failure.retryable && failure.code !== "quota_exceeded") {
       p.append(
         el(
           "button",
-          { className: "retry", type: "button", textContent: network ? "retry" : "Try again" },
+          { className: "retry", type: "button", textContent: lost ? t.retry : t.tryAgain },
           { "data-retry": message.id },
         ),
       );
@@ -239,12 +399,15 @@ export function mountView(doc: Document, config: WidgetConfig, handlers: ViewHan
 
   function announce(before: ChatMessage | undefined, message: AssistantMessage): void {
     if (before?.role === "assistant" && before.status === message.status) return;
-    if (message.status === "done") {
-      status.textContent = parseMarkdown(message.text)
-        .map((paragraph) => plainText(paragraph.children))
-        .join("\n");
-    }
+    if (message.status === "done") announceText(answerText(message.text));
   }
 
   return view;
+}
+
+/** An answer's text without its Markdown, for the live region and the clipboard. */
+export function answerText(markdown: string): string {
+  return parseMarkdown(markdown)
+    .map((paragraph) => plainText(paragraph.children))
+    .join("\n");
 }

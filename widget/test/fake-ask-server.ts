@@ -1,5 +1,6 @@
-// A local stand-in for BiTB's `POST /api/ask`, for the widget's tests: real HTTP on a random
-// port, CORS like the real public API (so a page on another origin can call it), and helpers
+// A local stand-in for BiTB's public widget API, for the widget's tests: `POST /api/ask`,
+// `GET /api/widget/:tenantId/config` and `POST /api/feedback`, as real HTTP on a random port
+// with CORS like the real public API (so a page on another origin can call it), and helpers
 // to write the SSE vocabulary of app/ask-events.ts. Each test decides how to answer.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -7,7 +8,7 @@ import type { AskEventMap, AskEventName, Citation, DoneEvent } from "#app/ask-ev
 
 export interface AskRequestRecord {
   headers: http.IncomingHttpHeaders;
-  body: { tenant_id?: string; query?: string; session_id?: string };
+  body: { tenant_id?: string; query?: string; queries?: string[]; session_id?: string };
 }
 
 export type AskResponder = (
@@ -25,6 +26,14 @@ export interface FakeAskServer {
   respond(responder: AskResponder): void;
   /** Serves extra static files (path → [content type, body]), e.g. a host page. */
   files: Map<string, [string, string | Buffer]>;
+  /** Each tenant's widget settings; a tenant not in here gets a 404, like an unknown one. */
+  settings: Map<string, Record<string, unknown>>;
+  /** How many GET .../config requests arrived. */
+  readonly configRequests: number;
+  /** Every POST /api/feedback body received, in order. */
+  feedback: Array<Record<string, unknown>>;
+  /** The status POST /api/feedback answers with (204 unless a test changes it). */
+  feedbackStatus: number;
   close(): Promise<void>;
 }
 
@@ -40,8 +49,38 @@ export async function startFakeAskServer(responder: AskResponder): Promise<FakeA
   const requests: AskRequestRecord[] = [];
   const files = new Map<string, [string, string | Buffer]>();
   let preflights = 0;
+  let configRequests = 0;
+  const settings = new Map<string, Record<string, unknown>>();
+  const feedback: Array<Record<string, unknown>> = [];
+  const state = { feedbackStatus: 204 };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
+    const config = /^\/api\/widget\/([^/]+)\/config$/.exec(url.pathname);
+    if (config && req.method === "GET") {
+      configRequests++;
+      const found = settings.get(decodeURIComponent(config[1]!));
+      res
+        .writeHead(found ? 200 : 404, {
+          "content-type": "application/json",
+          "access-control-allow-origin": "*",
+          "cache-control": "no-store",
+        })
+        .end(JSON.stringify(found ?? { error: { code: "not_found", message: "No such tenant." } }));
+      return;
+    }
+    if (url.pathname === "/api/feedback" && req.method === "OPTIONS") {
+      res.writeHead(204, CORS).end();
+      return;
+    }
+    if (url.pathname === "/api/feedback" && req.method === "POST") {
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        feedback.push(JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}"));
+        res.writeHead(state.feedbackStatus, CORS).end();
+      });
+      return;
+    }
     if (url.pathname === "/api/ask" && req.method === "OPTIONS") {
       preflights++;
       res.writeHead(204, CORS).end();
@@ -77,6 +116,17 @@ export async function startFakeAskServer(responder: AskResponder): Promise<FakeA
       return preflights;
     },
     files,
+    settings,
+    get configRequests() {
+      return configRequests;
+    },
+    feedback,
+    get feedbackStatus() {
+      return state.feedbackStatus;
+    },
+    set feedbackStatus(status: number) {
+      state.feedbackStatus = status;
+    },
     respond(next) {
       current = next;
     },

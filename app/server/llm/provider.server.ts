@@ -39,11 +39,7 @@ export interface TokenUsage {
 
 /** Why an answer came from the extractive fallback instead of the configured LLM. */
 export type DegradeReason =
-  | "breaker_open"
-  | "queue_full"
-  | "retries_exhausted"
-  | "first_token_timeout"
-  | "upstream_error";
+  "breaker_open" | "queue_full" | "retries_exhausted" | "first_token_timeout" | "upstream_error";
 
 export type AnswerChunk =
   | { type: "token"; text: string }
