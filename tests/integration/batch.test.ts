@@ -1,40 +1,18 @@
 // Batch questions through the real HTTP surface of the built server: several questions in
 // one POST /api/ask, answered by the default extractive answerer from the fixture files.
-import fs from "node:fs";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readAskEvents, type BatchDoneEvent, type BatchResult } from "#app/ask-events.ts";
-import { ADMIN, createAdmin } from "../support/cli.ts";
-import { Client, startServer, tempDataDir, waitFor, type TestServer } from "../support/server.ts";
+import {
+  createTenant,
+  fixtureCases,
+  signIn,
+  uploadFixtures,
+  waitForJobs,
+} from "../support/admin.ts";
+import { createAdmin } from "../support/cli.ts";
+import { startServer, tempDataDir, type TestServer } from "../support/server.ts";
 
-const fixtures = path.resolve(import.meta.dirname, "../fixtures");
-const cases = [
-  {
-    file: "sample.txt",
-    question: "How often does the harbour ferry to Kestrel Island leave?",
-    expect: /40 minutes/,
-  },
-  {
-    file: "sample.md",
-    question: "How often must the Lumen X2 espresso machine be descaled?",
-    expect: /3 weeks/,
-  },
-  {
-    file: "sample.html",
-    question: "How many books can members of the Orchid Valley Library borrow at a time?",
-    expect: /12 books/,
-  },
-  {
-    file: "sample.pdf",
-    question: "What time does the Aurora Tower open on Mondays?",
-    expect: /9 am/,
-  },
-  {
-    file: "sample.docx",
-    question: "How long is the warranty on the Zephyr Trail bicycle frame?",
-    expect: /7-year warranty/,
-  },
-];
+const cases = fixtureCases;
 const UNCOVERED = "What is the airspeed velocity of an unladen swallow?";
 
 let server: TestServer;
@@ -68,36 +46,15 @@ beforeAll(async () => {
   const dataDir = tempDataDir();
   await createAdmin(dataDir);
   server = await startServer({ dataDir });
-  const admin = new Client(server.url);
-  const login = await admin.fetch("/login", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ email: ADMIN.email, password: ADMIN.password }),
-  });
-  expect(login.status).toBe(302);
-  const created = await admin.json("/api/tenants", { name: "Batch" });
-  expect(created.status).toBe(201);
-  tenantId = ((await created.json()) as { tenant: { id: string } }).tenant.id;
-
-  const form = new FormData();
-  for (const c of cases) {
-    form.append("file", new Blob([fs.readFileSync(path.join(fixtures, c.file))]), c.file);
-  }
-  const upload = await admin.fetch(`/api/tenants/${tenantId}/documents`, {
-    method: "POST",
-    body: form,
-  });
-  expect(upload.status).toBe(202);
-  const ids = ((await upload.json()) as { jobs: { id: number }[] }).jobs.map((j) => j.id);
-  await waitFor(
-    async () => {
-      const res = await admin.fetch(`/api/tenants/${tenantId}/jobs?limit=100`);
-      const jobs = ((await res.json()) as { jobs: { id: number; state: string }[] }).jobs;
-      const mine = jobs.filter((j) => ids.includes(j.id));
-      return mine.length === ids.length && mine.every((j) => j.state === "done") ? mine : undefined;
-    },
-    { what: "the fixture files to be indexed", timeoutMs: 90_000 },
+  const admin = await signIn(server.url);
+  tenantId = await createTenant(admin, "Batch");
+  const ids = await uploadFixtures(
+    admin,
+    tenantId,
+    cases.map((c) => c.file),
   );
+  const jobs = await waitForJobs(admin, tenantId, ids);
+  expect(jobs.every((j) => j.state === "done")).toBe(true);
 });
 
 afterAll(async () => {

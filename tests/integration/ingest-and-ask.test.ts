@@ -5,46 +5,20 @@ import http from "node:http";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readAskEvents, type DoneEvent } from "#app/ask-events.ts";
-import { ADMIN, createAdmin } from "../support/cli.ts";
-import { Client, startServer, tempDataDir, waitFor, type TestServer } from "../support/server.ts";
+import {
+  createTenant,
+  fixtureCases,
+  fixturesDir,
+  signIn,
+  waitForJobs as waitForJobsOf,
+  type Job,
+} from "../support/admin.ts";
+import { createAdmin } from "../support/cli.ts";
+import type { Client } from "../support/server.ts";
+import { startServer, tempDataDir, type TestServer } from "../support/server.ts";
 
-const fixtures = path.resolve(import.meta.dirname, "../fixtures");
-const cases = [
-  {
-    file: "sample.txt",
-    question: "How often does the harbour ferry to Kestrel Island leave?",
-    expect: /40 minutes/,
-  },
-  {
-    file: "sample.md",
-    question: "How often must the Lumen X2 espresso machine be descaled?",
-    expect: /3 weeks/,
-  },
-  {
-    file: "sample.html",
-    question: "How many books can members of the Orchid Valley Library borrow at a time?",
-    expect: /12 books/,
-  },
-  {
-    file: "sample.pdf",
-    question: "What time does the Aurora Tower open on Mondays?",
-    expect: /9 am/,
-  },
-  {
-    file: "sample.docx",
-    question: "How long is the warranty on the Zephyr Trail bicycle frame?",
-    expect: /7-year warranty/,
-  },
-];
-
-interface Job {
-  id: number;
-  state: string;
-  title: string;
-  error: string | null;
-  outcome: string | null;
-  documentId: number | null;
-}
+const cases = fixtureCases;
+const fixtures = fixturesDir;
 
 let server: TestServer;
 let admin: Client;
@@ -52,23 +26,8 @@ let tenantId: string;
 let site: http.Server;
 let siteUrl: string;
 
-async function jobs(): Promise<Job[]> {
-  const res = await admin.fetch(`/api/tenants/${tenantId}/jobs?limit=100`);
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { jobs: Job[] }).jobs;
-}
-
-async function waitForJobs(ids: number[]): Promise<Job[]> {
-  return waitFor(
-    async () => {
-      const all = (await jobs()).filter((j) => ids.includes(j.id));
-      return all.length === ids.length &&
-        all.every((j) => j.state === "done" || j.state === "failed")
-        ? all
-        : undefined;
-    },
-    { what: `jobs ${ids.join(", ")}`, timeoutMs: 90_000 },
-  );
+function waitForJobs(ids: number[]): Promise<Job[]> {
+  return waitForJobsOf(admin, tenantId, ids);
 }
 
 async function askJson(query: string, extra: Record<string, unknown> = {}): Promise<DoneEvent> {
@@ -85,17 +44,8 @@ beforeAll(async () => {
   const dataDir = tempDataDir();
   await createAdmin(dataDir);
   server = await startServer({ dataDir });
-  admin = new Client(server.url);
-  const login = await admin.fetch("/login", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ email: ADMIN.email, password: ADMIN.password }),
-  });
-  expect(login.status).toBe(302);
-  expect(admin.cookie).not.toBe("");
-  const created = await admin.json("/api/tenants", { name: "Acme" });
-  expect(created.status).toBe(201);
-  tenantId = ((await created.json()) as { tenant: { id: string } }).tenant.id;
+  admin = await signIn(server.url);
+  tenantId = await createTenant(admin, "Acme");
   expect(tenantId).toMatch(/^tn_[0-9a-f]{32}$/);
 
   site = http.createServer((req, res) => {

@@ -2,15 +2,14 @@
 // chat-completions protocol and fails on purpose: answers with the provider's usage, a
 // tenant's model override, degraded extractive answers during an outage with the breaker
 // opening and closing again, the health report, and upstream aborts when a visitor leaves.
-import fs from "node:fs";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readAskEvents, type DoneEvent } from "#app/ask-events.ts";
-import { ADMIN, createAdmin } from "../support/cli.ts";
+import { createTenant, signIn, uploadFixtures, waitForJobs } from "../support/admin.ts";
+import { createAdmin } from "../support/cli.ts";
 import { startFakeLlm, type FakeLlm } from "../support/fake-llm.ts";
-import { Client, startServer, tempDataDir, waitFor, type TestServer } from "../support/server.ts";
+import type { Client } from "../support/server.ts";
+import { startServer, tempDataDir, waitFor, type TestServer } from "../support/server.ts";
 
-const fixtures = path.resolve(import.meta.dirname, "../fixtures");
 const QUESTION = "How often must the Lumen X2 espresso machine be descaled?";
 let llm: FakeLlm;
 let server: TestServer;
@@ -55,25 +54,9 @@ beforeAll(async () => {
       LLM_BREAKER_HALF_OPEN_MS: "1500",
     },
   });
-  admin = new Client(server.url);
-  await admin.fetch("/login", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ email: ADMIN.email, password: ADMIN.password }),
-  });
-  const created = await admin.json("/api/tenants", { name: "Lumen" });
-  tenantId = ((await created.json()) as { tenant: { id: string } }).tenant.id;
-  const form = new FormData();
-  form.append("file", new Blob([fs.readFileSync(path.join(fixtures, "sample.md"))]), "sample.md");
-  await admin.fetch(`/api/tenants/${tenantId}/documents`, { method: "POST", body: form });
-  await waitFor(
-    async () => {
-      const res = await admin.fetch(`/api/tenants/${tenantId}/jobs`);
-      const { jobs } = (await res.json()) as { jobs: { state: string }[] };
-      return jobs.length > 0 && jobs.every((j) => j.state === "done") ? true : undefined;
-    },
-    { what: "the upload to be indexed" },
-  );
+  admin = await signIn(server.url);
+  tenantId = await createTenant(admin, "Lumen");
+  await waitForJobs(admin, tenantId, await uploadFixtures(admin, tenantId, ["sample.md"]));
 });
 
 afterAll(async () => {

@@ -1,33 +1,20 @@
 // Kill the server in the middle of an ingestion job: after a restart the job finishes and no
 // document is lost or duplicated.
 import { afterAll, describe, expect, it } from "vitest";
-import { ADMIN, createAdmin } from "../support/cli.ts";
-import { Client, startServer, tempDataDir, waitFor, type TestServer } from "../support/server.ts";
+import { signIn, type Job } from "../support/admin.ts";
+import { createAdmin } from "../support/cli.ts";
+import {
+  startServer,
+  tempDataDir,
+  waitFor,
+  type Client,
+  type TestServer,
+} from "../support/server.ts";
 
 let server: TestServer | undefined;
 afterAll(async () => {
   await server?.stop();
 });
-
-interface Job {
-  id: number;
-  state: string;
-  stage: string | null;
-  progressDone: number;
-  progressTotal: number;
-  attempts: number;
-}
-
-async function signIn(url: string): Promise<Client> {
-  const client = new Client(url);
-  const res = await client.fetch("/login", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ email: ADMIN.email, password: ADMIN.password }),
-  });
-  expect(res.status).toBe(302);
-  return client;
-}
 
 function longHandbook(sections: number): string {
   const parts: string[] = [];

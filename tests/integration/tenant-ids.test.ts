@@ -1,8 +1,10 @@
 // Invalid or unknown tenant ids are a 404 before any file is touched.
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, createAdmin } from "../support/cli.ts";
-import { Client, startServer, tempDataDir, type TestServer } from "../support/server.ts";
+import { signIn } from "../support/admin.ts";
+import { createAdmin } from "../support/cli.ts";
+import type { Client } from "../support/server.ts";
+import { startServer, tempDataDir, type TestServer } from "../support/server.ts";
 
 let server: TestServer;
 let admin: Client;
@@ -24,12 +26,7 @@ beforeAll(async () => {
   const dataDir = tempDataDir();
   await createAdmin(dataDir);
   server = await startServer({ dataDir });
-  admin = new Client(server.url);
-  await admin.fetch("/login", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ email: ADMIN.email, password: ADMIN.password }),
-  });
+  admin = await signIn(server.url);
   filesBefore = fs.readdirSync(dataDir).sort();
 });
 afterAll(async () => {
