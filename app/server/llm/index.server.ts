@@ -2,7 +2,7 @@
 // OpenAI-compatible server when LLM_BASE_URL is set, otherwise the embedded extractive answerer.
 // A hosted provider always comes wrapped in the resilience policy (resilient.server.ts), with
 // the extractive answerer as its fallback.
-import type { Config } from "../config.server.ts";
+import { envSchema, type Config } from "../config.server.ts";
 import { silentLogger } from "../logger.server.ts";
 import { createExtractiveAnswerer } from "./extractive.server.ts";
 import { createGroqAnswerer } from "./groq.server.ts";
@@ -35,22 +35,15 @@ export interface CreateAnswererOptions {
 /** An answer provider; hosted ones also report their health (breaker, load). */
 export type Answerer = AnswerProvider & { health?: () => ProviderHealth };
 
-/** LLM_* defaults of config.server.ts, for callers that pass no policy. */
-function defaultPolicy(timeoutMs: number): ResiliencePolicy {
-  return {
-    firstTokenTimeoutMs: Math.min(10_000, timeoutMs),
-    totalTimeoutMs: timeoutMs,
-    maxRetries: 3,
-    retryBaseMs: 250,
-    breaker: { threshold: 0.5, windowMs: 60_000, minCalls: 5, halfOpenAfterMs: 30_000 },
-    maxConcurrent: 3,
-    queueSize: 20,
-  };
-}
-
 function toPolicy(opts: CreateAnswererOptions): ResiliencePolicy {
-  if (!opts.policy) return defaultPolicy(opts.timeoutMs);
-  return "breaker" in opts.policy ? opts.policy : policyFromConfig(opts.policy);
+  if (opts.policy) return "breaker" in opts.policy ? opts.policy : policyFromConfig(opts.policy);
+  // The configuration schema's LLM_* defaults, with this answerer's total timeout.
+  const defaults = policyFromConfig(envSchema.parse({}));
+  return {
+    ...defaults,
+    firstTokenTimeoutMs: Math.min(defaults.firstTokenTimeoutMs, opts.timeoutMs),
+    totalTimeoutMs: opts.timeoutMs,
+  };
 }
 
 export function createAnswerer(config: Config["llm"], opts: CreateAnswererOptions): Answerer {
