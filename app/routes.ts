@@ -16,6 +16,7 @@ export default [
   route("api/tenants/:tenantId/documents", "routes/api.tenant-documents.ts"),
   route("api/tenants/:tenantId/documents/:documentId", "routes/api.tenant-document.ts"),
   route("api/tenants/:tenantId/jobs", "routes/api.tenant-jobs.ts"),
+  route("api/tenants/:tenantId/unanswered", "routes/api.tenant-unanswered.ts"),
 
   // Admin web app.
   route("login", "routes/login.tsx"),

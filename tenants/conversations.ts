@@ -1,5 +1,6 @@
 // Conversations, their messages and the daily usage counters of one tenant database.
 import type { TenantDb } from "./store.ts";
+import { recordUnanswered } from "./unanswered.ts";
 
 export interface StoredTurn {
   role: "user" | "assistant";
@@ -36,7 +37,8 @@ export function loadHistory(db: TenantDb, conversationId: string, turns: number)
 }
 
 /**
- * Stores one question and its answer, and counts them in the day's usage, atomically.
+ * Stores one question and its answer, and counts them in the day's usage, atomically. A
+ * question the answerer abstained on is also added to the tenant's unanswered questions.
  * Returns the answer's message id (visitors' feedback refers to it).
  */
 export function recordExchange(db: TenantDb, exchange: ExchangeRecord): number {
@@ -81,7 +83,16 @@ export function recordExchange(db: TenantDb, exchange: ExchangeRecord): number {
          prompt_tokens = prompt_tokens + excluded.prompt_tokens,
          completion_tokens = completion_tokens + excluded.completion_tokens`,
     ).run(day, exchange.abstained ? 1 : 0, exchange.promptTokens, exchange.completionTokens);
-    return Number(answer.lastInsertRowid);
+    const messageId = Number(answer.lastInsertRowid);
+    if (exchange.abstained) {
+      recordUnanswered(db, {
+        question: exchange.question,
+        conversationId: exchange.conversationId,
+        messageId,
+        now,
+      });
+    }
+    return messageId;
   })();
 }
 

@@ -102,4 +102,37 @@ export const tenantMigrations: readonly string[] = [
   ALTER TABLE messages ADD COLUMN feedback INTEGER CHECK (feedback IN (-1, 1));
   ALTER TABLE messages ADD COLUMN feedback_at INTEGER;
   `,
+  /* 3 */ `
+  -- A version of what retrieval reads, bumped by every change to the documents or to a
+  -- retrieval setting kept in meta, in whatever process or replica it happens. Caches of
+  -- retrieval results compare it to the version they were computed at.
+  INSERT OR IGNORE INTO meta (key, value) VALUES ('kb_version', '0');
+  CREATE TRIGGER documents_kb_version_insert AFTER INSERT ON documents BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'kb_version';
+  END;
+  CREATE TRIGGER documents_kb_version_update AFTER UPDATE ON documents BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'kb_version';
+  END;
+  CREATE TRIGGER documents_kb_version_delete AFTER DELETE ON documents BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'kb_version';
+  END;
+  CREATE TRIGGER meta_kb_version_insert AFTER INSERT ON meta WHEN NEW.key <> 'kb_version' BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'kb_version';
+  END;
+  CREATE TRIGGER meta_kb_version_update AFTER UPDATE ON meta WHEN NEW.key <> 'kb_version' BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'kb_version';
+  END;
+
+  -- Questions the answerer abstained on: the tenant's content-gap list.
+  CREATE TABLE unanswered_questions (
+    id INTEGER PRIMARY KEY,
+    question TEXT NOT NULL,
+    normalized TEXT NOT NULL,
+    conversation_id TEXT,
+    message_id INTEGER,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX unanswered_questions_by_time ON unanswered_questions (created_at);
+  CREATE INDEX unanswered_questions_by_text ON unanswered_questions (normalized);
+  `,
 ];

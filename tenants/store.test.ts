@@ -41,6 +41,8 @@ describe("openTenantDb", () => {
     expect(meta).toEqual([
       { key: "embedding_dimension", value: "8" },
       { key: "embedding_model", value: "test:fake-8" },
+      // Bumped by each of the two rows above (migration 3's triggers).
+      { key: "kb_version", value: "2" },
     ]);
     db.close();
     expect(fs.existsSync(path.join(dir, `${id}.db`))).toBe(true);

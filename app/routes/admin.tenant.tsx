@@ -18,6 +18,7 @@ import { readFormData } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { llmModelSchema, updateTenantModel } from "#app/server/tenant-settings.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";
+import { listUnanswered } from "#tenants/unanswered.ts";
 import type { Route } from "./+types/admin.tenant";
 
 export const meta: Route.MetaFunction = ({ data }) => [
@@ -27,6 +28,7 @@ export const meta: Route.MetaFunction = ({ data }) => [
 /** Files in one upload; each is at most MAX_UPLOAD_BYTES. */
 const MAX_FILES_PER_UPLOAD = 10;
 const JOBS_SHOWN = 50;
+const UNANSWERED_SHOWN = 20;
 
 const intentSchema = z.enum(["upload", "add-text", "add-url", "delete-document", "set-model"]);
 type Intent = z.infer<typeof intentSchema>;
@@ -74,6 +76,7 @@ export async function loader({ request, params }: Route.LoaderArgs) {
       chunkCount: document.chunkCount,
       updatedAt: document.updatedAt,
     })),
+    unanswered: listUnanswered(db, { limit: UNANSWERED_SHOWN }),
   };
 }
 
@@ -205,8 +208,16 @@ function FormMessage({ intent, actionData }: { intent: Intent; actionData?: Acti
 }
 
 export default function TenantPage({ loaderData, actionData }: Route.ComponentProps) {
-  const { tenant, answerer, snippet, jobs, documents, maxUploadBytes, supportedExtensions } =
-    loaderData;
+  const {
+    tenant,
+    answerer,
+    snippet,
+    jobs,
+    documents,
+    unanswered,
+    maxUploadBytes,
+    supportedExtensions,
+  } = loaderData;
   const pending = usePendingIntent();
   const uploadForm = useResetOnSuccess("upload", actionData);
   const textForm = useResetOnSuccess("add-text", actionData);
@@ -473,6 +484,40 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
           </div>
         )}
         <FormMessage intent="delete-document" actionData={actionData} />
+      </section>
+
+      <section aria-labelledby="unanswered">
+        <h2 id="unanswered">Unanswered questions</h2>
+        {unanswered.length === 0 ? (
+          <p className="muted">
+            None yet. Questions the assistant could not answer from your knowledge base appear here,
+            so you know what to add.
+          </p>
+        ) : (
+          <div className="table-scroll">
+            <table>
+              <caption className="visually-hidden">
+                Questions the knowledge base could not answer, most often asked first
+              </caption>
+              <thead>
+                <tr>
+                  <th scope="col">Question</th>
+                  <th scope="col">Times asked</th>
+                  <th scope="col">Last asked</th>
+                </tr>
+              </thead>
+              <tbody>
+                {unanswered.map((item) => (
+                  <tr key={`${item.question}-${item.lastAskedAt}`}>
+                    <td>{item.question}</td>
+                    <td>{item.count}</td>
+                    <td>{formatTime(item.lastAskedAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
       </section>
     </main>
   );

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { DEMO_TENANT_ID, type TenantId } from "#tenants/id.ts";
 import { TenantPool } from "#tenants/store.ts";
+import { createRetrievalCache, type RetrievalCache } from "./ask/retrieval-cache.server.ts";
 import { parseConfig, type Config } from "./config.server.ts";
 import {
   countAdmins,
@@ -33,6 +34,7 @@ export interface Runtime {
   embedder: EmbeddingProvider;
   answerer: AnswerProvider;
   queue: IngestQueue;
+  retrievalCache: RetrievalCache;
   /** True once the server can answer: started, and the demo tenant's documents indexed. */
   ready: boolean;
   startedAt: number;
@@ -95,6 +97,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     embedder,
     answerer,
     queue,
+    retrievalCache: createRetrievalCache(config),
     ready: false,
     startedAt: Date.now(),
   };

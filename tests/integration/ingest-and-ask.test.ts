@@ -174,6 +174,22 @@ describe("ingesting every file type and asking", () => {
     expect(done.abstained).toBe(true);
     expect(done.answer).toMatch(/don't know/i);
     expect(done.citations).toEqual([]);
+
+    // The tenant's admins see it in the content-gap list, asked twice.
+    await askJson("what is the airspeed velocity of an unladen swallow");
+    const res = await admin.fetch(`/api/tenants/${tenantId}/unanswered`);
+    expect(res.status).toBe(200);
+    const { questions } = (await res.json()) as {
+      questions: { question: string; count: number; conversationId: string }[];
+    };
+    expect(questions[0]).toMatchObject({
+      question: "what is the airspeed velocity of an unladen swallow",
+      count: 2,
+    });
+    const bad = await admin.fetch(`/api/tenants/${tenantId}/unanswered?limit=0`);
+    expect(bad.status).toBe(400);
+    const anonymous = await fetch(`${server.url}/api/tenants/${tenantId}/unanswered`);
+    expect(anonymous.status).toBe(401);
   });
 
   it("treats FTS5 syntax in questions as plain text", async () => {

@@ -21,6 +21,7 @@ import {
   toCitation,
   type AskEvent,
 } from "./ask.server.ts";
+import { createRetrievalCache } from "./retrieval-cache.server.ts";
 
 const embedder = new FakeEmbedder({ dimension: 16 });
 let dir: string;
@@ -70,6 +71,7 @@ function runtimeWith(answerer: AnswerProvider) {
     answerer,
     config: parseConfig({ DATA_DIR: dir, LOG_LEVEL: "silent" }),
     logger: silentLogger,
+    retrievalCache: createRetrievalCache(parseConfig({ DATA_DIR: dir })),
   };
 }
 

@@ -12,7 +12,6 @@ import type {
   SourcePassage,
   TokenUsage,
 } from "../llm/provider.server.ts";
-import { retrieveWithStats } from "../retrieval/retrieve.server.ts";
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
 import type { Runtime } from "../runtime.server.ts";
 import { tenantDb } from "../tenants.server.ts";
@@ -27,7 +26,10 @@ export interface AskInput {
   signal?: AbortSignal;
 }
 
-type AskRuntime = Pick<Runtime, "tenants" | "embedder" | "answerer" | "config" | "logger">;
+type AskRuntime = Pick<
+  Runtime,
+  "tenants" | "embedder" | "answerer" | "config" | "logger" | "retrievalCache"
+>;
 
 const SNIPPET_CHARS = 240;
 /** A follow-up this short ("and on Fly?") is searched together with the previous question. */
@@ -80,7 +82,8 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
     runtime.config.HISTORY_TURNS,
   );
 
-  const { chunks } = await retrieveWithStats(
+  const { chunks } = await runtime.retrievalCache.retrieve(
+    input.tenant.id,
     tenantDb(runtime, input.tenant),
     runtime.embedder,
     retrievalQuery(input.query, history),

@@ -17,13 +17,9 @@ import { buildMessages, NO_ANSWER, numberQuestions } from "../llm/prompt.server.
 import type { AnswerChunk, AnswerProvider, AnswerRequest } from "../llm/provider.server.ts";
 import { silentLogger } from "../logger.server.ts";
 import { newConversationId } from "./ask.server.ts";
-import {
-  apportion,
-  askBatch,
-  createLimiter,
-  normaliseQuestion,
-  type BatchEvent,
-} from "./batch.server.ts";
+import { apportion, askBatch, createLimiter, type BatchEvent } from "./batch.server.ts";
+import { normaliseQuestion } from "#tenants/question.ts";
+import { createRetrievalCache } from "./retrieval-cache.server.ts";
 import { encodeEvent } from "./sse.server.ts";
 
 const embedder = new FakeEmbedder({ dimension: 16 });
@@ -125,6 +121,7 @@ function runtimeWith(answerer: AnswerProvider, env: Record<string, string> = {})
     answerer,
     config: parseConfig({ DATA_DIR: dir, LOG_LEVEL: "silent", ...env }),
     logger: silentLogger,
+    retrievalCache: createRetrievalCache(parseConfig({ DATA_DIR: dir, ...env })),
   };
 }
 

@@ -28,12 +28,12 @@ import type {
   SourcePassage,
   TokenUsage,
 } from "../llm/provider.server.ts";
-import { retrieveWithStats } from "../retrieval/retrieve.server.ts";
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
 import type { Runtime } from "../runtime.server.ts";
 import { tenantDb } from "../tenants.server.ts";
 import { citedNumbers, newConversationId, toCitation } from "./ask.server.ts";
 import { splitBatchAnswer } from "./batch-parse.server.ts";
+import { normaliseQuestion } from "#tenants/question.ts";
 
 export type BatchEvent = {
   [K in keyof BatchEventMap]: { event: K; data: BatchEventMap[K] };
@@ -49,7 +49,10 @@ export interface BatchInput {
   signal?: AbortSignal;
 }
 
-type BatchRuntime = Pick<Runtime, "tenants" | "embedder" | "answerer" | "config" | "logger">;
+type BatchRuntime = Pick<
+  Runtime,
+  "tenants" | "embedder" | "answerer" | "config" | "logger" | "retrievalCache"
+>;
 
 const fallbackAnswerer = createExtractiveAnswerer();
 const CANCELLED: ErrorEvent = { code: "cancelled", message: "The batch was cancelled." };
@@ -61,16 +64,6 @@ const RETRIEVAL_FAILED: ErrorEvent = {
   code: "retrieval_failed",
   message: "The knowledge base could not be searched. Try again.",
 };
-
-/** The key identical questions share: case, spacing and trailing punctuation ignored. */
-export function normaliseQuestion(question: string): string {
-  return question
-    .normalize("NFKC")
-    .toLowerCase()
-    .replace(/\s+/g, " ")
-    .replace(/[\s?!.,;:…]+$/u, "")
-    .trim();
-}
 
 /** Runs at most `max` tasks at once; the others wait in arrival order. */
 export function createLimiter(max: number) {
@@ -369,7 +362,8 @@ export async function* askBatch(
     retrievalLimit(async () => {
       if (signal.aborted) throw new Cancelled();
       progress(group, "retrieving");
-      const { chunks } = await retrieveWithStats(
+      const { chunks } = await runtime.retrievalCache.retrieve(
+        tenant.id,
         tenantDb(runtime, tenant),
         runtime.embedder,
         group.query,

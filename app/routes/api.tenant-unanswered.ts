@@ -1,0 +1,25 @@
+// GET /api/tenants/:tenantId/unanswered?limit=50&since=<ms> — questions the assistant
+// abstained on, identical ones counted together, most often asked first.
+import { z } from "zod";
+import { listUnanswered } from "#tenants/unanswered.ts";
+import { requireTenantAccess } from "#app/server/auth.server.ts";
+import { errorResponse } from "#app/server/errors.server.ts";
+import { getRuntime } from "#app/server/runtime.server.ts";
+import { tenantDb } from "#app/server/tenants.server.ts";
+import type { Route } from "./+types/api.tenant-unanswered";
+
+const querySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  since: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+});
+
+export async function loader({ request, params }: Route.LoaderArgs) {
+  try {
+    const { tenant } = await requireTenantAccess(request, params.tenantId);
+    const query = querySchema.parse(Object.fromEntries(new URL(request.url).searchParams));
+    const runtime = await getRuntime();
+    return Response.json({ questions: listUnanswered(tenantDb(runtime, tenant), query) });
+  } catch (error) {
+    return errorResponse(error);
+  }
+}
