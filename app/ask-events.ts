@@ -56,6 +56,8 @@ export interface DoneEvent {
   degraded: boolean;
   /** Why it degraded: breaker_open, queue_full, retries_exhausted, first_token_timeout, upstream_error. */
   degradedReason: string | null;
+  /** True when this is a stored answer to the same question (no LLM call, no tokens). */
+  cached: boolean;
   provider: string;
   model: string;
   usage: AskUsage;

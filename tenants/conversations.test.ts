@@ -55,10 +55,33 @@ describe("conversations", () => {
     recordExchange(db, exchange(1, Date.UTC(2026, 10, 21, 23, 0)));
     recordExchange(db, exchange(2, Date.UTC(2026, 10, 22, 1, 0), true));
     recordExchange(db, exchange(3, Date.UTC(2026, 10, 22, 2, 0)));
+    recordExchange(db, {
+      ...exchange(4, Date.UTC(2026, 10, 22, 3, 0)),
+      promptTokens: 0,
+      completionTokens: 0,
+      cached: true,
+    });
     expect(usageByDay(db)).toEqual([
-      { day: "2026-11-21", asks: 1, abstained: 0, promptTokens: 10, completionTokens: 5 },
-      { day: "2026-11-22", asks: 2, abstained: 1, promptTokens: 20, completionTokens: 10 },
+      {
+        day: "2026-11-21",
+        asks: 1,
+        abstained: 0,
+        promptTokens: 10,
+        completionTokens: 5,
+        cacheHits: 0,
+      },
+      {
+        day: "2026-11-22",
+        asks: 3,
+        abstained: 1,
+        promptTokens: 20,
+        completionTokens: 10,
+        cacheHits: 1,
+      },
     ]);
+    expect(
+      db.prepare("SELECT cached FROM messages WHERE role = 'assistant' ORDER BY id").pluck().all(),
+    ).toEqual([0, 0, 0, 1]);
   });
 });
 

@@ -17,6 +17,8 @@ export interface ExchangeRecord {
   completionTokens: number;
   latencyMs: number;
   abstained: boolean;
+  /** Answered from the answer cache (no LLM call). */
+  cached?: boolean;
   now?: number;
 }
 
@@ -51,8 +53,8 @@ export function recordExchange(db: TenantDb, exchange: ExchangeRecord): number {
     ).run(exchange.conversationId, now, now);
     const insert = db.prepare(
       `INSERT INTO messages (conversation_id, role, content, citations, provider,
-         prompt_tokens, completion_tokens, latency_ms, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         prompt_tokens, completion_tokens, latency_ms, created_at, cached)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     insert.run(
       exchange.conversationId,
@@ -64,6 +66,7 @@ export function recordExchange(db: TenantDb, exchange: ExchangeRecord): number {
       null,
       null,
       now,
+      0,
     );
     const answer = insert.run(
       exchange.conversationId,
@@ -75,14 +78,22 @@ export function recordExchange(db: TenantDb, exchange: ExchangeRecord): number {
       exchange.completionTokens,
       exchange.latencyMs,
       now,
+      exchange.cached ? 1 : 0,
     );
     db.prepare(
-      `INSERT INTO usage_daily (day, asks, abstained, prompt_tokens, completion_tokens)
-       VALUES (?, 1, ?, ?, ?)
+      `INSERT INTO usage_daily (day, asks, abstained, prompt_tokens, completion_tokens, cache_hits)
+       VALUES (?, 1, ?, ?, ?, ?)
        ON CONFLICT(day) DO UPDATE SET asks = asks + 1, abstained = abstained + excluded.abstained,
          prompt_tokens = prompt_tokens + excluded.prompt_tokens,
-         completion_tokens = completion_tokens + excluded.completion_tokens`,
-    ).run(day, exchange.abstained ? 1 : 0, exchange.promptTokens, exchange.completionTokens);
+         completion_tokens = completion_tokens + excluded.completion_tokens,
+         cache_hits = cache_hits + excluded.cache_hits`,
+    ).run(
+      day,
+      exchange.abstained ? 1 : 0,
+      exchange.promptTokens,
+      exchange.completionTokens,
+      exchange.cached ? 1 : 0,
+    );
     const messageId = Number(answer.lastInsertRowid);
     if (exchange.abstained) {
       recordUnanswered(db, {
@@ -121,6 +132,8 @@ export interface UsageDay {
   abstained: number;
   promptTokens: number;
   completionTokens: number;
+  /** Questions answered from the answer cache. */
+  cacheHits: number;
 }
 
 export function usageByDay(db: TenantDb, days = 30): UsageDay[] {
@@ -128,7 +141,7 @@ export function usageByDay(db: TenantDb, days = 30): UsageDay[] {
     db
       .prepare(
         `SELECT day, asks, abstained, prompt_tokens AS promptTokens,
-           completion_tokens AS completionTokens
+           completion_tokens AS completionTokens, cache_hits AS cacheHits
          FROM usage_daily ORDER BY day DESC LIMIT ?`,
       )
       .all(days) as UsageDay[]

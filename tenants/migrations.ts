@@ -135,4 +135,9 @@ export const tenantMigrations: readonly string[] = [
   CREATE INDEX unanswered_questions_by_time ON unanswered_questions (created_at);
   CREATE INDEX unanswered_questions_by_text ON unanswered_questions (normalized);
   `,
+  /* 4 */ `
+  -- Answers served from the answer cache: marked on the message, counted per day.
+  ALTER TABLE messages ADD COLUMN cached INTEGER NOT NULL DEFAULT 0 CHECK (cached IN (0, 1));
+  ALTER TABLE usage_daily ADD COLUMN cache_hits INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

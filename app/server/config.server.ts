@@ -72,8 +72,10 @@ export const envSchema = z.object({
   RETRIEVAL_TOP_K: int(1, 50).default(6),
   HISTORY_TURNS: int(0, 20).default(3),
   RETRIEVAL_CACHE_SIZE: int(0, 100_000).default(500),
-  RETRIEVAL_CACHE_TENANTS: int(1, 1_000_000).default(1000),
   RETRIEVAL_CACHE_TTL_MS: int(1000, 7 * 24 * 3_600_000).default(3_600_000),
+  ANSWER_CACHE_SIZE: int(0, 100_000).default(200),
+  ANSWER_CACHE_TTL_MS: int(1000, 7 * 24 * 3_600_000).default(3_600_000),
+  CACHE_TENANTS: int(1, 1_000_000).default(1000),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { DEMO_TENANT_ID, type TenantId } from "#tenants/id.ts";
 import { TenantPool } from "#tenants/store.ts";
+import { createAnswerCache, type AnswerCache } from "./ask/answer-cache.server.ts";
 import { createRetrievalCache, type RetrievalCache } from "./ask/retrieval-cache.server.ts";
 import { parseConfig, type Config } from "./config.server.ts";
 import {
@@ -35,6 +36,7 @@ export interface Runtime {
   answerer: AnswerProvider;
   queue: IngestQueue;
   retrievalCache: RetrievalCache;
+  answerCache: AnswerCache;
   /** True once the server can answer: started, and the demo tenant's documents indexed. */
   ready: boolean;
   startedAt: number;
@@ -98,6 +100,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     answerer,
     queue,
     retrievalCache: createRetrievalCache(config),
+    answerCache: createAnswerCache(config),
     ready: false,
     startedAt: Date.now(),
   };

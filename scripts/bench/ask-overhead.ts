@@ -53,6 +53,9 @@ const server = await startServer({
   env: {
     LLM_BASE_URL: `${llm.url}/v1`,
     LLM_MODEL: "instant",
+    // The uncached path: every ask embeds, searches and calls the LLM.
+    ANSWER_CACHE_SIZE: "0",
+    RETRIEVAL_CACHE_SIZE: "0",
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
   },
 });

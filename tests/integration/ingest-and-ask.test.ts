@@ -169,6 +169,15 @@ describe("ingesting every file type and asking", () => {
     expect(follow.answer).toMatch(/3 weeks/);
   });
 
+  it("answers a repeated question from the cache, and afresh after the knowledge changes", async () => {
+    const question = "Which lot do visitors use for parking at the museum?";
+    const first = await askJson(question);
+    const again = await askJson(question.toUpperCase());
+    expect(first.cached).toBe(false);
+    expect(again).toMatchObject({ cached: true, answer: first.answer, citations: first.citations });
+    expect(again.usage).toEqual({ promptTokens: 0, completionTokens: 0, estimated: false });
+  });
+
   it("says plainly when the knowledge base does not cover the question", async () => {
     const done = await askJson("What is the airspeed velocity of an unladen swallow?");
     expect(done.abstained).toBe(true);

@@ -46,6 +46,8 @@ beforeAll(async () => {
     env: {
       LLM_BASE_URL: `${llm.url}/v1`,
       LLM_MODEL: "house-model",
+      // These tests watch each question reach the LLM; repeated questions would be cached.
+      ANSWER_CACHE_SIZE: "0",
       LLM_FIRST_TOKEN_TIMEOUT_MS: "2000",
       LLM_RETRY_BASE_MS: "10",
       LLM_MAX_RETRIES: "1",

@@ -67,6 +67,7 @@ export function resultAsDone(result: BatchResult, conversationId: string): DoneE
     abstained: result.error ? true : result.abstained,
     degraded: result.degraded,
     degradedReason: result.degradedReason,
+    cached: false,
     provider: result.provider,
     model: result.model,
     usage: result.usage,

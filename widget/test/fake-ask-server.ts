@@ -177,6 +177,7 @@ export function doneEvent(overrides: Partial<DoneEvent> = {}): DoneEvent {
     abstained: false,
     degraded: false,
     degradedReason: null,
+    cached: false,
     provider: "fake",
     model: "fake-model",
     usage: { promptTokens: 10, completionTokens: 5, estimated: true },

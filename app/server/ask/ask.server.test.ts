@@ -21,6 +21,7 @@ import {
   toCitation,
   type AskEvent,
 } from "./ask.server.ts";
+import { createAnswerCache, streamPieces } from "./answer-cache.server.ts";
 import { createRetrievalCache } from "./retrieval-cache.server.ts";
 
 const embedder = new FakeEmbedder({ dimension: 16 });
@@ -72,6 +73,7 @@ function runtimeWith(answerer: AnswerProvider) {
     config: parseConfig({ DATA_DIR: dir, LOG_LEVEL: "silent" }),
     logger: silentLogger,
     retrievalCache: createRetrievalCache(parseConfig({ DATA_DIR: dir })),
+    answerCache: createAnswerCache(parseConfig({ DATA_DIR: dir })),
   };
 }
 
@@ -184,6 +186,121 @@ describe("askStream", () => {
     );
     const sources = follow[0]!.data as { sources: { title: string }[] };
     expect(sources.sources[0]?.title).toBe("Espresso");
+  });
+});
+
+describe("answer cache", () => {
+  type Done = Extract<AskEvent, { event: "done" }>["data"];
+  const doneOf = (events: AskEvent[]) => events.at(-1)!.data as Done;
+  const openai = () =>
+    createOpenAICompatibleAnswerer({
+      baseUrl: `${llm.url}/v1`,
+      model: "m",
+      maxTokens: 50,
+      timeoutMs: 5000,
+    });
+
+  it("streams a stored answer to the same first question, with no LLM call or tokens", async () => {
+    llm.setBehaviour({
+      reply: "Descale it every 3 weeks [1].",
+      failStatus: undefined,
+      failCount: 0,
+    });
+    const runtime = runtimeWith(openai());
+    const first = await collect(askStream(runtime, { tenant, query: "Lumen X2 descaling?" }));
+    const calls = llm.requests.length;
+    const again = await collect(askStream(runtime, { tenant, query: "  lumen x2 DESCALING " }));
+    expect(llm.requests.length).toBe(calls);
+    expect(again.map((e) => e.event)).toEqual([
+      "sources",
+      ...again.slice(1, -1).map(() => "token"),
+      "done",
+    ]);
+    const tokens = again
+      .filter((e) => e.event === "token")
+      .map((e) => (e.data as { text: string }).text);
+    expect(tokens.length).toBeGreaterThan(1);
+    expect(tokens.join("")).toBe(doneOf(first).answer);
+    expect(doneOf(first).cached).toBe(false);
+    expect(doneOf(again)).toMatchObject({
+      cached: true,
+      answer: doneOf(first).answer,
+      citations: doneOf(first).citations,
+      provider: "openai",
+      usage: { promptTokens: 0, completionTokens: 0, estimated: false },
+    });
+    expect(doneOf(again).conversationId).not.toBe(doneOf(first).conversationId);
+    expect(runtime.answerCache.counts(tenant.id)).toEqual({ hits: 1, misses: 1 });
+    const history = loadHistory(pool.get(tenant.id), doneOf(again).conversationId, 3);
+    expect(history.map((t) => t.content)).toEqual(["  lumen x2 DESCALING ", doneOf(first).answer]);
+  });
+
+  it("answers follow-ups, other settings and changed knowledge afresh", async () => {
+    const runtime = runtimeWith(createExtractiveAnswerer());
+    const query = "How often does the ferry to Kestrel Island leave?";
+    const first = doneOf(await collect(askStream(runtime, { tenant, query })));
+    const followUp = doneOf(
+      await collect(askStream(runtime, { tenant, query, conversationId: first.conversationId })),
+    );
+    expect(followUp.cached).toBe(false);
+    const otherModel = doneOf(
+      await collect(askStream(runtime, { tenant: { ...tenant, llmModel: "other" }, query })),
+    );
+    expect(otherModel.cached).toBe(false);
+
+    replaceDocument(pool.get(tenant.id), {
+      sourceKey: "text:Ferry",
+      sourceType: "text",
+      title: "Ferry",
+      contentHash: "changed",
+      bytes: 60,
+      chunks: [
+        {
+          ord: 0,
+          headingPath: "Ferry",
+          text: "The harbour ferry to Kestrel Island now leaves every 25 minutes.",
+          tokenCount: 12,
+          embedding: embedder.vector(
+            "The harbour ferry to Kestrel Island now leaves every 25 minutes.",
+          ),
+        },
+      ],
+    });
+    const afterChange = doneOf(await collect(askStream(runtime, { tenant, query })));
+    expect(afterChange.cached).toBe(false);
+    expect(afterChange.answer).toMatch(/25 minutes/);
+    expect(doneOf(await collect(askStream(runtime, { tenant, query }))).cached).toBe(true);
+  });
+
+  it("never stores a degraded answer", async () => {
+    llm.setBehaviour({ failStatus: 503, failCount: 100 });
+    const degrading: AnswerProvider = {
+      name: "openai",
+      model: "m",
+      async *stream() {
+        yield {
+          type: "degraded",
+          reason: "breaker_open",
+          provider: "extractive",
+          model: "extractive-v1",
+        };
+        yield { type: "token", text: "The ferry leaves every 40 minutes [1]." };
+      },
+    };
+    const runtime = runtimeWith(degrading);
+    const query = "How often does the ferry leave?";
+    expect(doneOf(await collect(askStream(runtime, { tenant, query }))).degraded).toBe(true);
+    expect(doneOf(await collect(askStream(runtime, { tenant, query }))).cached).toBe(false);
+    llm.setBehaviour({ failStatus: undefined, failCount: 0 });
+  });
+
+  it("cuts a stored answer into pieces that join back to it", () => {
+    expect(streamPieces("one two three four five six", 4)).toEqual([
+      "one two three four ",
+      "five six",
+    ]);
+    expect(streamPieces("")).toEqual([]);
+    expect(streamPieces("a\n\nb  c").join("")).toBe("a\n\nb  c");
   });
 });
 

@@ -15,6 +15,8 @@ import type {
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
 import type { Runtime } from "../runtime.server.ts";
 import { tenantDb } from "../tenants.server.ts";
+import { answerCacheKey, streamPieces, type CachedAnswer } from "./answer-cache.server.ts";
+import { knowledgeBaseVersion } from "./tenant-cache.server.ts";
 
 export type AskEvent = { [K in AskEventName]: { event: K; data: AskEventMap[K] } }[AskEventName];
 
@@ -28,7 +30,7 @@ export interface AskInput {
 
 type AskRuntime = Pick<
   Runtime,
-  "tenants" | "embedder" | "answerer" | "config" | "logger" | "retrievalCache"
+  "tenants" | "embedder" | "answerer" | "config" | "logger" | "retrievalCache" | "answerCache"
 >;
 
 const SNIPPET_CHARS = 240;
@@ -81,6 +83,25 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
     conversationId,
     runtime.config.HISTORY_TURNS,
   );
+
+  // A conversation's first question may have been answered before; a follow-up depends on
+  // its history, so it is always answered afresh.
+  const cache =
+    history.length === 0 && runtime.answerCache.enabled
+      ? {
+          version: knowledgeBaseVersion(tenantDb(runtime, input.tenant)),
+          key: answerCacheKey(
+            input.tenant,
+            { name: runtime.answerer.name, model: input.tenant.llmModel ?? runtime.answerer.model },
+            input.query,
+          ),
+        }
+      : null;
+  const hit = cache && runtime.answerCache.get(input.tenant.id, cache.version, cache.key);
+  if (hit) {
+    yield* replayCachedAnswer(runtime, input, conversationId, hit, started);
+    return;
+  }
 
   const { chunks } = await runtime.retrievalCache.retrieve(
     input.tenant.id,
@@ -146,6 +167,16 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
     ? []
     : citedNumbers(answer, sources.length).map((n) => sources[n - 1] as Citation);
   const totalMs = performance.now() - started;
+  if (cache && degradedReason === null) {
+    runtime.answerCache.set(input.tenant.id, cache.version, cache.key, {
+      answer,
+      sources,
+      citations,
+      abstained,
+      provider: provider.name,
+      model: provider.model,
+    });
+  }
   const messageId = recordExchange(tenantDb(runtime, input.tenant), {
     conversationId,
     question: input.query,
@@ -167,12 +198,60 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
       abstained,
       degraded: degradedReason !== null,
       degradedReason,
+      cached: false,
       provider: provider.name,
       model: provider.model,
       usage,
       latency: {
         retrievalMs: Math.round(retrievalMs),
         firstTokenMs: firstTokenMs === null ? null : Math.round(firstTokenMs),
+        totalMs: Math.round(totalMs),
+      },
+    },
+  };
+}
+
+/** Streams a cached answer as sources, tokens and done, and records the exchange. */
+async function* replayCachedAnswer(
+  runtime: AskRuntime,
+  input: AskInput,
+  conversationId: string,
+  hit: CachedAnswer,
+  started: number,
+): AsyncGenerator<AskEvent> {
+  yield { event: "sources", data: { conversationId, sources: hit.sources } };
+  const retrievalMs = performance.now() - started;
+  for (const text of streamPieces(hit.answer)) yield { event: "token", data: { text } };
+  const totalMs = performance.now() - started;
+  const messageId = recordExchange(tenantDb(runtime, input.tenant), {
+    conversationId,
+    question: input.query,
+    answer: hit.answer,
+    citations: hit.citations,
+    provider: `${hit.provider}:${hit.model}`,
+    promptTokens: 0,
+    completionTokens: 0,
+    latencyMs: Math.round(totalMs),
+    abstained: hit.abstained,
+    cached: true,
+  });
+  yield {
+    event: "done",
+    data: {
+      conversationId,
+      messageId,
+      answer: hit.answer,
+      citations: hit.citations,
+      abstained: hit.abstained,
+      degraded: false,
+      degradedReason: null,
+      cached: true,
+      provider: hit.provider,
+      model: hit.model,
+      usage: { promptTokens: 0, completionTokens: 0, estimated: false },
+      latency: {
+        retrievalMs: Math.round(retrievalMs),
+        firstTokenMs: Math.round(retrievalMs),
         totalMs: Math.round(totalMs),
       },
     },

@@ -19,6 +19,7 @@ import { silentLogger } from "../logger.server.ts";
 import { newConversationId } from "./ask.server.ts";
 import { apportion, askBatch, createLimiter, type BatchEvent } from "./batch.server.ts";
 import { normaliseQuestion } from "#tenants/question.ts";
+import { createAnswerCache } from "./answer-cache.server.ts";
 import { createRetrievalCache } from "./retrieval-cache.server.ts";
 import { encodeEvent } from "./sse.server.ts";
 
@@ -122,6 +123,7 @@ function runtimeWith(answerer: AnswerProvider, env: Record<string, string> = {})
     config: parseConfig({ DATA_DIR: dir, LOG_LEVEL: "silent", ...env }),
     logger: silentLogger,
     retrievalCache: createRetrievalCache(parseConfig({ DATA_DIR: dir, ...env })),
+    answerCache: createAnswerCache(parseConfig({ DATA_DIR: dir, ...env })),
   };
 }
 

@@ -7,11 +7,8 @@ import { deleteDocument, replaceDocument } from "#tenants/knowledge-base.ts";
 import { TenantPool, type TenantDb } from "#tenants/store.ts";
 import { FakeEmbedder } from "../../../tests/support/fake-embedder.ts";
 import { parseConfig } from "../config.server.ts";
-import {
-  createRetrievalCache,
-  knowledgeBaseVersion,
-  RetrievalCache,
-} from "./retrieval-cache.server.ts";
+import { createRetrievalCache } from "./retrieval-cache.server.ts";
+import { knowledgeBaseVersion } from "./tenant-cache.server.ts";
 
 const embedder = new FakeEmbedder({ dimension: 16 });
 let dir: string;
@@ -46,15 +43,17 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const cache = (entries = 10) =>
-  new RetrievalCache({ entriesPerTenant: entries, maxTenants: 10, ttlMs: 60_000 });
+const settings = (entries: number) => ({
+  RETRIEVAL_CACHE_SIZE: entries,
+  CACHE_TENANTS: 10,
+  RETRIEVAL_CACHE_TTL_MS: 60_000,
+});
+const cache = (entries = 10) => createRetrievalCache(settings(entries));
 
 describe("retrieval cache", () => {
   it("answers the same question again without embedding or searching", async () => {
     const lookups: boolean[] = [];
-    const c = new RetrievalCache({ entriesPerTenant: 10, maxTenants: 10, ttlMs: 60_000 }, (hit) =>
-      lookups.push(hit),
-    );
+    const c = createRetrievalCache(settings(10), (hit) => lookups.push(hit));
     const first = await c.retrieve(a, pool.get(a), embedder, "How often does the ferry leave?", {
       topK: 3,
     });
