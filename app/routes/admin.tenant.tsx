@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from "react";
 import { data, Form, Link, useNavigation, useRevalidator } from "react-router";
 import { z } from "zod";
+import { usageByDay, type UsageDay } from "#tenants/conversations.ts";
 import { deleteDocument, listDocuments, listJobs } from "#tenants/knowledge-base.ts";
 import { assertSameOrigin, requireTenantAccess } from "#app/server/auth.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
@@ -27,6 +28,7 @@ export const meta: Route.MetaFunction = ({ data }) => [
 /** Files in one upload; each is at most MAX_UPLOAD_BYTES. */
 const MAX_FILES_PER_UPLOAD = 10;
 const JOBS_SHOWN = 50;
+const USAGE_DAYS_SHOWN = 14;
 
 const intentSchema = z.enum(["upload", "add-text", "add-url", "delete-document", "set-model"]);
 type Intent = z.infer<typeof intentSchema>;
@@ -74,6 +76,7 @@ export async function loader({ request, params }: Route.LoaderArgs) {
       chunkCount: document.chunkCount,
       updatedAt: document.updatedAt,
     })),
+    usage: usageByDay(db, USAGE_DAYS_SHOWN),
   };
 }
 
@@ -205,7 +208,7 @@ function FormMessage({ intent, actionData }: { intent: Intent; actionData?: Acti
 }
 
 export default function TenantPage({ loaderData, actionData }: Route.ComponentProps) {
-  const { tenant, answerer, snippet, jobs, documents, maxUploadBytes, supportedExtensions } =
+  const { tenant, answerer, snippet, jobs, documents, maxUploadBytes, supportedExtensions, usage } =
     loaderData;
   const pending = usePendingIntent();
   const uploadForm = useResetOnSuccess("upload", actionData);
@@ -474,6 +477,8 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
         )}
         <FormMessage intent="delete-document" actionData={actionData} />
       </section>
+
+      <UsageSection usage={usage} />
     </main>
   );
 }
@@ -517,5 +522,53 @@ function CopyButton({ text }: { text: string }) {
     >
       <span aria-live="polite">{copied ? "Copied" : "Copy snippet"}</span>
     </button>
+  );
+}
+
+/** The tenant's last active days, exact, from its own database (not from Prometheus). */
+function UsageSection({ usage }: { usage: UsageDay[] }) {
+  return (
+    <section className="card" aria-labelledby="usage">
+      <h2 id="usage">Usage</h2>
+      {usage.length === 0 ? (
+        <p className="muted">No questions yet.</p>
+      ) : (
+        <div className="table-scroll">
+          <table>
+            <caption className="muted">Last {usage.length} active days (UTC)</caption>
+            <thead>
+              <tr>
+                <th scope="col">Day</th>
+                <th scope="col">Questions</th>
+                <th scope="col">Abstained</th>
+                <th scope="col">Tokens in / out</th>
+                <th scope="col">Latency mean / p95</th>
+                <th scope="col">Helpful / not</th>
+              </tr>
+            </thead>
+            <tbody>
+              {[...usage].reverse().map((day) => (
+                <tr key={day.day}>
+                  <td>{day.day}</td>
+                  <td>{day.asks}</td>
+                  <td>{day.abstained}</td>
+                  <td>
+                    {day.promptTokens} / {day.completionTokens}
+                  </td>
+                  <td>
+                    {day.latencyAvgMs === null
+                      ? "—"
+                      : `${day.latencyAvgMs} ms / ${day.latencyP95Ms ?? "—"} ms`}
+                  </td>
+                  <td>
+                    {day.helpful} / {day.unhelpful}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
   );
 }
