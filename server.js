@@ -11,7 +11,14 @@ import sirv from "sirv";
 
 const root = path.dirname(fileURLToPath(import.meta.url));
 const build = await import(path.join(root, "build/server/index.js"));
-const { startRuntime, stopRuntime, parseConfig, ConfigError } = build.entry.module;
+const {
+  startRuntime,
+  stopRuntime,
+  parseConfig,
+  ConfigError,
+  createHttpHandler,
+  startMetricsServer,
+} = build.entry.module;
 
 let config;
 try {
@@ -63,11 +70,20 @@ const handle = createRequestListener((request) => handleRequest(request), {
   },
 });
 
-const server = http.createServer((req, res) => {
-  assets(req, res, () => {
-    handle(req, res);
-  });
-});
+// Request ids, the request context of the logs, HTTP metrics and the access log wrap both.
+const server = http.createServer(
+  createHttpHandler({ routes: build.routes, logger, assets, app: handle }),
+);
+let metricsServer;
+try {
+  metricsServer = await startMetricsServer(config, logger);
+} catch (error) {
+  logger.fatal(
+    { err: error },
+    `cannot listen on ${config.METRICS_HOST}:${config.METRICS_PORT} for metrics`,
+  );
+  process.exit(1);
+}
 server.keepAliveTimeout = 65_000;
 server.on("error", (error) => {
   logger.fatal({ err: error }, `cannot listen on ${config.HOST}:${config.PORT}: ${error.message}`);
@@ -89,6 +105,7 @@ async function shutdown(signal) {
   forced.unref();
   server.close();
   server.closeIdleConnections?.();
+  await metricsServer?.close();
   try {
     await stopRuntime();
   } catch (error) {

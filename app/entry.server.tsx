@@ -10,6 +10,8 @@ import { applySecurityHeaders } from "./server/security-headers.server.ts";
 
 export { startRuntime, stopRuntime } from "./server/runtime.server.ts";
 export { parseConfig, ConfigError } from "./server/config.server.ts";
+export { createHttpHandler } from "./server/http-observer.server.ts";
+export { startMetricsServer } from "./server/metrics-endpoint.server.ts";
 
 export const streamTimeout = 5_000;
 

@@ -6,6 +6,7 @@ export default [
   route("readyz", "routes/readyz.ts"),
   route("api/health/rag-pipeline", "routes/api.health.rag-pipeline.ts"),
   route("demo", "routes/demo.tsx"),
+  route("metrics", "routes/metrics.ts"),
 
   // Public and server-to-server API (JSON, one error shape).
   route("api/ask", "routes/api.ask.ts"),

@@ -69,6 +69,11 @@ describe("conversations", () => {
         promptTokens: 10,
         completionTokens: 5,
         cacheHits: 0,
+        answers: 1,
+        latencyAvgMs: 12,
+        latencyP95Ms: 12,
+        helpful: 0,
+        unhelpful: 0,
       },
       {
         day: "2026-11-22",
@@ -77,11 +82,43 @@ describe("conversations", () => {
         promptTokens: 20,
         completionTokens: 10,
         cacheHits: 1,
+        answers: 3,
+        latencyAvgMs: 12,
+        latencyP95Ms: 12,
+        helpful: 0,
+        unhelpful: 0,
       },
     ]);
     expect(
       db.prepare("SELECT cached FROM messages WHERE role = 'assistant' ORDER BY id").pluck().all(),
     ).toEqual([0, 0, 0, 1]);
+  });
+
+  it("gives each day's exact latency 95th percentile, mean and feedback", () => {
+    const day = Date.UTC(2026, 10, 22, 0, 0);
+    const ids: number[] = [];
+    // Latencies 1..40 ms on one day, shuffled: nearest rank 38 is the 95th percentile.
+    const latencies = Array.from({ length: 40 }, (_, i) => ((i * 17) % 40) + 1);
+    latencies.forEach((latencyMs, i) =>
+      ids.push(recordExchange(db, { ...exchange(i, day + i * 1000), latencyMs })),
+    );
+    recordExchange(db, { ...exchange(99, Date.UTC(2026, 10, 23, 5, 0)), latencyMs: 3000 });
+    rateAnswer(db, { conversationId: "cv_test1234", messageId: ids[0] as number, rating: 1 });
+    rateAnswer(db, { conversationId: "cv_test1234", messageId: ids[1] as number, rating: 1 });
+    rateAnswer(db, { conversationId: "cv_test1234", messageId: ids[2] as number, rating: -1 });
+    const [first, second] = usageByDay(db);
+    expect(first).toMatchObject({
+      day: "2026-11-22",
+      asks: 40,
+      answers: 40,
+      latencyP95Ms: 38,
+      latencyAvgMs: 21,
+      helpful: 2,
+      unhelpful: 1,
+    });
+    expect(second).toMatchObject({ day: "2026-11-23", asks: 1, latencyP95Ms: 3000 });
+    expect(usageByDay(db, 1).map((d) => d.day)).toEqual(["2026-11-23"]);
+    expect(usageByDay(db, 0)).toEqual([]);
   });
 });
 

@@ -127,6 +127,7 @@ export function rateAnswer(
 }
 
 export interface UsageDay {
+  /** UTC day, YYYY-MM-DD. */
   day: string;
   asks: number;
   abstained: number;
@@ -134,16 +135,76 @@ export interface UsageDay {
   completionTokens: number;
   /** Questions answered from the answer cache. */
   cacheHits: number;
+  /** Answers of the day with a recorded latency, and their exact mean and 95th percentile. */
+  answers: number;
+  latencyAvgMs: number | null;
+  /** Nearest-rank 95th percentile of the day's answer latencies. */
+  latencyP95Ms: number | null;
+  /** Visitors' thumbs up and down on the day's answers. */
+  helpful: number;
+  unhelpful: number;
 }
 
+interface AnswerStats {
+  day: string;
+  answers: number;
+  latencyAvgMs: number | null;
+  latencyP95Ms: number | null;
+  helpful: number;
+  unhelpful: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The tenant's usage of its last `days` active days, oldest first: the counters kept by
+ * recordExchange (usage_daily) joined with exact latency and feedback figures computed from
+ * the day's answers (messages). Reads every answer of those days once; for an admin view.
+ */
 export function usageByDay(db: TenantDb, days = 30): UsageDay[] {
-  return (
+  const counters = (
     db
       .prepare(
         `SELECT day, asks, abstained, prompt_tokens AS promptTokens,
            completion_tokens AS completionTokens, cache_hits AS cacheHits
          FROM usage_daily ORDER BY day DESC LIMIT ?`,
       )
-      .all(days) as UsageDay[]
+      .all(days) as Omit<UsageDay, keyof Omit<AnswerStats, "day">>[]
   ).reverse();
+  const first = counters[0];
+  if (!first) return [];
+  const since = Date.parse(`${first.day}T00:00:00Z`);
+  const stats = db
+    .prepare(
+      `WITH answers AS (
+         SELECT date(created_at / 1000, 'unixepoch') AS day, latency_ms, feedback,
+           ROW_NUMBER() OVER (PARTITION BY date(created_at / 1000, 'unixepoch')
+             ORDER BY latency_ms) AS rank,
+           COUNT(latency_ms) OVER (PARTITION BY date(created_at / 1000, 'unixepoch')) AS n
+         FROM messages
+         WHERE role = 'assistant' AND created_at >= ? AND created_at < ?
+       )
+       SELECT day, COUNT(latency_ms) AS answers, AVG(latency_ms) AS latencyAvgMs,
+         MAX(CASE WHEN latency_ms IS NOT NULL AND rank = (n * 95 + 99) / 100
+           THEN latency_ms END) AS latencyP95Ms,
+         COUNT(CASE WHEN feedback = 1 THEN 1 END) AS helpful,
+         COUNT(CASE WHEN feedback = -1 THEN 1 END) AS unhelpful
+       FROM answers GROUP BY day`,
+    )
+    .all(
+      since,
+      Date.parse(`${(counters.at(-1) as UsageDay).day}T00:00:00Z`) + DAY_MS,
+    ) as AnswerStats[];
+  const byDay = new Map(stats.map((row) => [row.day, row]));
+  return counters.map((row) => {
+    const day = byDay.get(row.day);
+    return {
+      ...row,
+      answers: day?.answers ?? 0,
+      latencyAvgMs: day?.latencyAvgMs == null ? null : Math.round(day.latencyAvgMs),
+      latencyP95Ms: day?.latencyP95Ms ?? null,
+      helpful: day?.helpful ?? 0,
+      unhelpful: day?.unhelpful ?? 0,
+    };
+  });
 }

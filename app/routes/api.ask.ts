@@ -68,6 +68,7 @@ export function loader({ request }: Route.LoaderArgs) {
 
 export async function action({ request }: Route.ActionArgs) {
   if (request.method === "OPTIONS") return preflight();
+  const receivedAt = performance.now();
   try {
     if (request.method !== "POST") throw new ApiError("bad_request", "Use POST to ask.");
     const runtime = await getRuntime();
@@ -108,6 +109,7 @@ export async function action({ request }: Route.ActionArgs) {
       query: body.query as string,
       conversationId: body.session_id,
       signal: upstream.signal,
+      receivedAt,
     });
 
     if (wantsJson(request)) {

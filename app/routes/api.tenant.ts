@@ -1,4 +1,5 @@
-// GET /api/tenants/:tenantId — one tenant.
+// GET /api/tenants/:tenantId — one tenant, with its usage of its last 30 active days
+// (questions, tokens, exact latency mean and p95, feedback: tenants/conversations.ts).
 // PATCH { llm_model?: string | null, widget?: {...} } — the tenant's LLM model override
 // (null: the server's default) and the widget's settings (title, greeting, color, position,
 // starterQuestions, voiceGreeting, language).
@@ -6,6 +7,8 @@ import { assertSameOrigin, requireTenantAccess } from "#app/server/auth.server.t
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
+import { tenantDb } from "#app/server/tenants.server.ts";
+import { usageByDay } from "#tenants/conversations.ts";
 import { tenantSettingsSchema, updateTenantModel } from "#app/server/tenant-settings.server.ts";
 import { getWidgetSettings, updateWidgetSettings } from "#app/server/widget-settings.server.ts";
 import type { Route } from "./+types/api.tenant";
@@ -14,7 +17,11 @@ export async function loader({ request, params }: Route.LoaderArgs) {
   try {
     const { tenant } = await requireTenantAccess(request, params.tenantId);
     const runtime = await getRuntime();
-    return Response.json({ tenant, widget: getWidgetSettings(runtime, tenant) });
+    return Response.json({
+      tenant,
+      widget: getWidgetSettings(runtime, tenant),
+      usage: usageByDay(tenantDb(runtime, tenant), 30),
+    });
   } catch (error) {
     return errorResponse(error);
   }

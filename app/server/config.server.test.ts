@@ -27,6 +27,27 @@ describe("parseConfig", () => {
     );
   });
 
+  it("keeps metrics off and tracing off by default, and checks their settings", () => {
+    const none = parseConfig({});
+    expect(none.METRICS_TOKEN).toBeUndefined();
+    expect(none.METRICS_PORT).toBeUndefined();
+    expect(none.METRICS_HOST).toBe("127.0.0.1");
+    expect(none.OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
+    const on = parseConfig({
+      METRICS_TOKEN: "0123456789abcdef",
+      METRICS_PORT: "9464",
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
+    });
+    expect(on.METRICS_PORT).toBe(9464);
+    expect(on.OTEL_EXPORTER_OTLP_ENDPOINT).toBe("http://collector:4318");
+    expect(parseConfig({ METRICS_PORT: " " }).METRICS_PORT).toBeUndefined();
+    expect(() => parseConfig({ METRICS_TOKEN: "short" })).toThrow(/METRICS_TOKEN/);
+    expect(() => parseConfig({ METRICS_PORT: "99999" })).toThrow(/METRICS_PORT/);
+    expect(() => parseConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "grpc://x" })).toThrow(
+      /OTEL_EXPORTER_OTLP_ENDPOINT/,
+    );
+  });
+
   it("refuses an overlap as large as the chunk", () => {
     expect(() => parseConfig({ CHUNK_MAX_TOKENS: "100", CHUNK_OVERLAP_TOKENS: "100" })).toThrow(
       /CHUNK_OVERLAP_TOKENS/,

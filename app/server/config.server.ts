@@ -76,6 +76,21 @@ export const envSchema = z.object({
   ANSWER_CACHE_SIZE: int(0, 100_000).default(200),
   ANSWER_CACHE_TTL_MS: int(1000, 7 * 24 * 3_600_000).default(3_600_000),
   CACHE_TENANTS: int(1, 1_000_000).default(1000),
+
+  // Observability (docs/decisions/012-observability.md). With neither METRICS_TOKEN nor
+  // METRICS_PORT, /metrics is off: metrics are never public by accident.
+  /** Serves /metrics on the main port to requests bearing this token. */
+  METRICS_TOKEN: optionalString.pipe(
+    z.string().min(16, "use at least 16 characters (e.g. openssl rand -hex 24)").optional(),
+  ),
+  /** Serves /metrics on this separate port (and host) too; 0 picks a free port. */
+  METRICS_PORT: optionalString.pipe(
+    z.coerce.number<string | undefined>().int().min(0).max(65535).optional(),
+  ),
+  METRICS_HOST: z.string().min(1).default("127.0.0.1"),
+  /** OTLP/HTTP collector base URL; traces are exported to `${it}/v1/traces`. Off when unset. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  OTEL_SERVICE_NAME: z.string().min(1).default("bitb"),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -1,5 +1,6 @@
 // The one logger: pino, JSON in production and pretty in development, with secrets redacted.
 import pino, { type Logger } from "pino";
+import { requestLogFields } from "./request-context.server.ts";
 
 export type { Logger };
 
@@ -23,6 +24,8 @@ export function createLogger(options: { level: string; pretty: boolean }): Logge
     level: options.level,
     redact: { paths: redactPaths, censor: "[redacted]" },
     base: { service: "bitb" },
+    // The request id (and tenant id) of the request that caused the line, when there is one.
+    mixin: requestLogFields,
     transport: options.pretty
       ? { target: "pino-pretty", options: { colorize: true, translateTime: "HH:MM:ss" } }
       : undefined,

@@ -25,7 +25,9 @@ import { IngestQueue } from "./ingest/queue.server.ts";
 import { createAnswerer } from "./llm/index.server.ts";
 import type { AnswerProvider } from "./llm/provider.server.ts";
 import { createLogger, type Logger } from "./logger.server.ts";
+import { metrics } from "./metrics.server.ts";
 import { createTenant, enqueueIngest } from "./tenants.server.ts";
+import { startTracing, stopTracing } from "./tracing.server.ts";
 
 export interface Runtime {
   config: Config;
@@ -99,8 +101,12 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     embedder,
     answerer,
     queue,
-    retrievalCache: createRetrievalCache(config),
-    answerCache: createAnswerCache(config),
+    retrievalCache: createRetrievalCache(config, (hit) =>
+      metrics.retrievalCache.inc({ result: hit ? "hit" : "miss" }),
+    ),
+    answerCache: createAnswerCache(config, (hit) =>
+      metrics.answerCache.inc({ result: hit ? "hit" : "miss" }),
+    ),
     ready: false,
     startedAt: Date.now(),
   };
@@ -115,6 +121,11 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   );
   if (options.runQueue) queue.start();
   if (options.bootstrap) {
+    // The serving process: its gauges read these parts on each scrape; traces go out over
+    // OTLP when configured.
+    metrics.sources.openTenantHandles = () => tenants.size;
+    metrics.sources.runningIngestJobs = () => queue.activeJobs;
+    await startTracing(config, logger);
     printSetupLinkIfNoAdmin(runtime);
     if (config.DEMO_TENANT) {
       const demoJobs = seedDemoTenant(runtime, options.demoRoot);
@@ -139,6 +150,7 @@ export async function closeRuntime(runtime: Runtime): Promise<void> {
   runtime.tenants.closeAll();
   await runtime.embedder.close?.();
   if (runtime.control.open) runtime.control.close();
+  await stopTracing();
 }
 
 function printSetupLinkIfNoAdmin(runtime: Runtime): void {

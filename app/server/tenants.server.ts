@@ -11,6 +11,7 @@ import {
   type TenantRecord,
 } from "./control-db.server.ts";
 import { ApiError } from "./errors.server.ts";
+import { setRequestTenant } from "./request-context.server.ts";
 import type { Runtime } from "./runtime.server.ts";
 
 type RuntimeParts = Pick<Runtime, "control" | "tenants" | "config" | "queue">;
@@ -19,6 +20,7 @@ type RuntimeParts = Pick<Runtime, "control" | "tenants" | "config" | "queue">;
 export function requireTenant(runtime: Pick<Runtime, "control">, rawId: unknown): TenantRecord {
   const tenant = isTenantId(rawId) ? getTenant(runtime.control, rawId) : undefined;
   if (!tenant) throw new ApiError("not_found", "No such tenant.");
+  setRequestTenant(tenant.id);
   return tenant;
 }
 

@@ -2,6 +2,7 @@
 // record the exchange. Yields the events of app/ask-events.ts in order:
 // sources → token* → done (or error).
 import { randomBytes } from "node:crypto";
+import type { Span } from "@opentelemetry/api";
 import type { AskEventMap, AskEventName, Citation } from "#app/ask-events.ts";
 import { loadHistory, recordExchange } from "#tenants/conversations.ts";
 import type { TenantRecord } from "../control-db.server.ts";
@@ -12,9 +13,12 @@ import type {
   SourcePassage,
   TokenUsage,
 } from "../llm/provider.server.ts";
+import { recordAsk, metrics } from "../metrics.server.ts";
+import { currentRequestContext } from "../request-context.server.ts";
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
 import type { Runtime } from "../runtime.server.ts";
 import { tenantDb } from "../tenants.server.ts";
+import { endSpan, recordRetrievalSpans, recordSpan, startSpan } from "../tracing.server.ts";
 import { answerCacheKey, streamPieces, type CachedAnswer } from "./answer-cache.server.ts";
 import { knowledgeBaseVersion } from "./tenant-cache.server.ts";
 
@@ -26,6 +30,8 @@ export interface AskInput {
   /** An existing conversation to continue, or a new id the caller chose. */
   conversationId?: string;
   signal?: AbortSignal;
+  /** performance.now() when the request arrived: parsing and validating it is traced too. */
+  receivedAt?: number;
 }
 
 type AskRuntime = Pick<
@@ -77,6 +83,34 @@ function retrievalQuery(query: string, history: ReadonlyArray<{ role: string; co
 
 export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGenerator<AskEvent> {
   const started = performance.now();
+  // The ask's span tree (tracing.server.ts): validate, retrieve (embed, keyword, vector,
+  // fuse), prompt, llm (to the first token), stream (the rest of the answer).
+  const span = startSpan("ask", {
+    startTime: input.receivedAt ?? started,
+    attributes: {
+      "bitb.tenant_id": input.tenant.id,
+      "bitb.request_id": currentRequestContext()?.requestId ?? "",
+    },
+  });
+  let failure: unknown = null;
+  try {
+    if (input.receivedAt !== undefined) recordSpan("ask.validate", span, input.receivedAt, started);
+    yield* answerAsk(runtime, input, started, span);
+  } catch (error) {
+    failure = error;
+    metrics.asks.inc({ outcome: "error" });
+    throw error;
+  } finally {
+    endSpan(span, failure);
+  }
+}
+
+async function* answerAsk(
+  runtime: AskRuntime,
+  input: AskInput,
+  started: number,
+  span: Span,
+): AsyncGenerator<AskEvent> {
   const conversationId = input.conversationId ?? newConversationId();
   const history = loadHistory(
     tenantDb(runtime, input.tenant),
@@ -103,7 +137,8 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
     return;
   }
 
-  const { chunks } = await runtime.retrievalCache.retrieve(
+  const retrieveStarted = performance.now();
+  const { chunks, stats } = await runtime.retrievalCache.retrieve(
     input.tenant.id,
     tenantDb(runtime, input.tenant),
     runtime.embedder,
@@ -111,9 +146,11 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
     { topK: runtime.config.RETRIEVAL_TOP_K },
   );
   const retrievalMs = performance.now() - started;
+  recordRetrievalSpans(span, retrieveStarted, stats, { "bitb.chunks": chunks.length });
   const sources = chunks.map((chunk, i) => toCitation(chunk, i + 1));
   yield { event: "sources", data: { conversationId, sources } };
 
+  const promptStarted = performance.now();
   const passages: SourcePassage[] = chunks.map((chunk, i) => ({
     n: i + 1,
     title: chunk.title,
@@ -123,6 +160,17 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
   }));
   // With nothing retrieved there is nothing to ground an LLM answer in: abstain locally.
   const answerer: AnswerProvider = passages.length === 0 ? fallbackAnswerer : runtime.answerer;
+  const llmStarted = performance.now();
+  recordSpan("ask.prompt", span, promptStarted, llmStarted, {
+    "bitb.passages": passages.length,
+    "bitb.history_turns": history.length,
+  });
+  const llmSpan = startSpan("ask.llm", {
+    parent: span,
+    startTime: llmStarted,
+    attributes: { "bitb.provider": answerer.name, "bitb.model": answerer.model },
+  });
+  let streamSpan: Span | null = null;
 
   let answer = "";
   let provider = { name: answerer.name, model: answerer.model };
@@ -139,7 +187,17 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
     })) {
       if (chunk.type === "token") {
         if (chunk.text.length === 0) continue;
-        firstTokenMs ??= performance.now() - started;
+        if (firstTokenMs === null) {
+          const now = performance.now();
+          firstTokenMs = now - started;
+          llmSpan.setAttributes({
+            "bitb.provider": provider.name,
+            "bitb.model": provider.model,
+            "bitb.degraded_reason": degradedReason ?? "",
+          });
+          endSpan(llmSpan, undefined, now);
+          streamSpan = startSpan("ask.stream", { parent: span, startTime: now });
+        }
         answer += chunk.text;
         yield { event: "token", data: { text: chunk.text } };
       } else if (chunk.type === "usage") {
@@ -150,7 +208,9 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
       }
     }
   } catch (error) {
+    endSpan(streamSpan ?? llmSpan, error);
     if (input.signal?.aborted) return;
+    metrics.asks.inc({ outcome: "error" });
     runtime.logger.warn(
       { err: error, tenantId: input.tenant.id, provider: answerer.name },
       "answer provider failed",
@@ -161,6 +221,16 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
     };
     return;
   }
+
+  const answered = {
+    "bitb.provider": provider.name,
+    "bitb.model": provider.model,
+    "bitb.degraded_reason": degradedReason ?? "",
+    "bitb.prompt_tokens": usage.promptTokens,
+    "bitb.completion_tokens": usage.completionTokens,
+  };
+  (streamSpan ?? llmSpan).setAttributes(answered);
+  endSpan(streamSpan ?? llmSpan);
 
   const abstained = passages.length === 0 || isAbstention(answer);
   const citations = abstained
@@ -188,6 +258,18 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
     latencyMs: Math.round(totalMs),
     abstained,
   });
+  recordAsk({
+    embedMs: stats.embedMs > 0 ? stats.embedMs : null,
+    retrievalMs: stats.totalMs,
+    firstTokenMs,
+    totalMs,
+    abstained,
+    degradedReason,
+    provider: provider.name,
+    promptTokens: usage.promptTokens,
+    completionTokens: usage.completionTokens,
+  });
+  span.setAttributes({ ...answered, "bitb.abstained": abstained });
   yield {
     event: "done",
     data: {
@@ -234,6 +316,17 @@ async function* replayCachedAnswer(
     latencyMs: Math.round(totalMs),
     abstained: hit.abstained,
     cached: true,
+  });
+  recordAsk({
+    embedMs: null,
+    retrievalMs,
+    firstTokenMs: retrievalMs,
+    totalMs,
+    abstained: hit.abstained,
+    degradedReason: null,
+    provider: hit.provider,
+    promptTokens: 0,
+    completionTokens: 0,
   });
   yield {
     event: "done",

@@ -28,6 +28,7 @@ import type {
   SourcePassage,
   TokenUsage,
 } from "../llm/provider.server.ts";
+import { metrics, recordTokens } from "../metrics.server.ts";
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
 import type { Runtime } from "../runtime.server.ts";
 import { tenantDb } from "../tenants.server.ts";
@@ -537,6 +538,8 @@ export async function* askBatch(
     await Promise.all(asked.map((r, i) => answerAlone(r.group, r.chunks, shares[i] ?? null)));
   };
 
+  metrics.batchAsks.inc({ mode });
+  metrics.batchQuestions.inc({ mode }, queries.length);
   yield { event: "batch", data: { conversationId, mode, count: queries.length } };
   const groups = groupQuestions(queries);
   const work = (aggregate ? runAggregated(groups) : runParallel(groups)).then(
@@ -550,6 +553,10 @@ export async function* askBatch(
     stop.abort();
   }
   await work;
+  for (const result of results) {
+    recordTokens(result.provider, result.usage.promptTokens, result.usage.completionTokens);
+    if (result.degradedReason) metrics.degradedAnswers.inc({ reason: result.degradedReason });
+  }
 
   const usage = results.reduce(
     (total, r) => ({

@@ -31,6 +31,7 @@ import {
   type IngestProgressEvent,
   type IngestQueueDeps,
 } from "./queue.server.ts";
+import { metrics } from "../metrics.server.ts";
 
 const fixtureDir = fileURLToPath(new URL("../../../tests/fixtures/", import.meta.url));
 const fixture = (name: string) => new Uint8Array(fs.readFileSync(path.join(fixtureDir, name)));
@@ -357,6 +358,8 @@ describe("IngestQueue end to end", () => {
   });
 
   it("fails a job for good when its retries run out", async () => {
+    const failedBefore = await jobsCounted("failed");
+    const retriedBefore = await jobsCounted("retry");
     const tenant = newTenantId();
     const queue = makeQueue({ maxAttempts: 2 });
     queue.start();
@@ -371,6 +374,8 @@ describe("IngestQueue end to end", () => {
       attempts: 2,
       error: "embedding service unavailable",
     });
+    expect(await jobsCounted("failed")).toBe(failedBefore + 1);
+    expect(await jobsCounted("retry")).toBe(retriedBefore + 1);
   });
 
   it("retries when the embedder returns the wrong number of vectors", async () => {
@@ -747,3 +752,9 @@ describe("helpers", () => {
     }
   });
 });
+
+/** bitb_ingest_jobs_total for one state (metrics.server.ts). */
+async function jobsCounted(state: string): Promise<number> {
+  const counter = await metrics.ingestJobs.get();
+  return counter.values.find((v) => v.labels.state === state)?.value ?? 0;
+}

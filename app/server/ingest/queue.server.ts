@@ -36,6 +36,9 @@ import {
 import type { TenantDb } from "#tenants/store.ts";
 import type { EmbeddingProvider } from "../embeddings/provider.server.ts";
 import type { Logger } from "../logger.server.ts";
+import { metrics } from "../metrics.server.ts";
+import { outsideRequest } from "../request-context.server.ts";
+import { traceStages } from "../tracing.server.ts";
 import { chunkDocument, type Chunk, type ChunkOptions } from "./chunk.server.ts";
 import {
   EmptyDocumentError,
@@ -554,7 +557,8 @@ export class IngestQueue {
   private wake(): void {
     if (!this.started) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.pump(), 0);
+    // The pump (and every job it starts) must not inherit the request that woke it.
+    this.timer = outsideRequest(() => setTimeout(() => this.pump(), 0));
   }
 
   private refreshTenants(now: number): void {
@@ -662,12 +666,21 @@ export class IngestQueue {
     const db = () => deps.openTenant(tenantId);
     const started = this.now();
     const log = deps.logger.child({ tenantId, jobId: job.id, attempt: job.attempts });
+    // Spans: ingest.job with one child per stage (fetch, parse, chunk, embed, index).
+    const jobTrace = traceStages("ingest.job", {
+      "bitb.tenant_id": tenantId,
+      "bitb.job_id": job.id,
+      "bitb.source_type": job.sourceType,
+      "bitb.attempt": job.attempts,
+    });
+    let failure: unknown = null;
     const checkpoint = () => {
       if (entry.leaseLost) throw new LeaseLostError("lease lost");
       if (entry.abandoned) throw new AbandonedError("abandoned at stop");
     };
     const progress = (stage: JobStage, done: number, total: number) => {
       checkpoint();
+      jobTrace.stage(stage);
       if (
         !updateJobProgress(db(), job.id, owner, { stage, done, total }, deps.leaseMs, this.now())
       ) {
@@ -783,9 +796,11 @@ export class IngestQueue {
       })();
       this.announceDone(entry, job, result, chunks.length, log, started);
     } catch (error) {
+      failure = error;
       this.handleFailure(entry, job, error, log);
     } finally {
       clearInterval(heartbeat);
+      jobTrace.end(failure);
     }
   }
 
@@ -813,7 +828,12 @@ export class IngestQueue {
     log: Logger,
     started: number,
   ): void {
-    log.info({ ...result, chunks: chunkCount, ms: this.now() - started }, "ingest job done");
+    const ms = this.now() - started;
+    log.info({ ...result, chunks: chunkCount, ms }, "ingest job done");
+    const state = result.outcome === "unchanged" ? "unchanged" : "done";
+    metrics.ingestJobs.inc({ state });
+    metrics.ingestJobDuration.observe({ state }, ms / 1000);
+    if (state === "done") metrics.ingestChunks.inc(chunkCount);
     this.emit({
       tenantId: entry.tenantId,
       jobId: job.id,
@@ -855,6 +875,7 @@ export class IngestQueue {
       log.warn("ingest job failed after its lease was lost; another worker owns it");
       return;
     }
+    metrics.ingestJobs.inc({ state: state === "failed" ? "failed" : "retry" });
     const level = state === "failed" ? "warn" : "info";
     log[level](
       { err: error, permanent, state, retryAt: state === "queued" ? retryAt : undefined },

@@ -24,6 +24,7 @@ import {
   type ResiliencePolicy,
   type ResilientAnswerer,
 } from "./resilient.server.ts";
+import { metrics } from "../metrics.server.ts";
 
 let fake: FakeLlm;
 
@@ -243,6 +244,7 @@ describe("retries, breaker and fallback", () => {
       status: 503,
     });
     expect(JSON.stringify(logs)).not.toMatch(/test-secret/);
+    expect(await breakerGauge("openai")).toEqual({ closed: 0, open: 1, half_open: 0 });
 
     // Open: later asks degrade at once, without reaching the server.
     const started = performance.now();
@@ -266,6 +268,7 @@ describe("retries, breaker and fallback", () => {
     expect(summarise(rest).text).toBe(REPLY);
     expect(fake.requests).toHaveLength(10);
     expect(answerer.health().breaker).toBe("closed");
+    expect(await breakerGauge("openai")).toEqual({ closed: 1, open: 0, half_open: 0 });
 
     fake.setBehaviour({ tokenDelayMs: 0 });
     const after = await collect(answerer.stream(request()));
@@ -677,3 +680,13 @@ describe("settings", () => {
     expect(hosted.health?.()).toMatchObject({ provider: "openai", recentCalls: 1, inFlight: 0 });
   });
 });
+
+/** The breaker-state gauge of a provider, by state (metrics.server.ts). */
+async function breakerGauge(provider: string): Promise<Record<string, number>> {
+  const gauge = await metrics.breakerState.get();
+  return Object.fromEntries(
+    gauge.values
+      .filter((v) => v.labels.provider === provider)
+      .map((v) => [String(v.labels.state), v.value]),
+  );
+}

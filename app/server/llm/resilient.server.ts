@@ -37,6 +37,7 @@ import {
   type IRetryBackoffContext,
 } from "cockatiel";
 import type { Config } from "../config.server.ts";
+import { recordBreakerState } from "../metrics.server.ts";
 import { AnswerProviderError } from "./openai-compatible.server.ts";
 import type {
   AnswerChunk,
@@ -232,15 +233,23 @@ export function createResilientAnswerer(options: ResilientAnswererOptions): Resi
     },
   );
   let openedAt = 0;
+  recordBreakerState(primary.name, "closed", true);
   breaker.onBreak(() => {
     openedAt = Date.now();
+    recordBreakerState(primary.name, "open");
     logger.warn(
       { ...where, failureRate: failureRate(), halfOpenAfterMs: policy.breaker.halfOpenAfterMs },
       "LLM circuit breaker opened: answering from the fallback",
     );
   });
-  breaker.onHalfOpen(() => logger.info(where, "LLM circuit breaker half-open: probing"));
-  breaker.onReset(() => logger.info(where, "LLM circuit breaker closed"));
+  breaker.onHalfOpen(() => {
+    recordBreakerState(primary.name, "half_open");
+    logger.info(where, "LLM circuit breaker half-open: probing");
+  });
+  breaker.onReset(() => {
+    recordBreakerState(primary.name, "closed");
+    logger.info(where, "LLM circuit breaker closed");
+  });
   const firstTokenTimeout = timeout(policy.firstTokenTimeoutMs, {
     strategy: TimeoutStrategy.Aggressive,
     abortOnReturn: false,
