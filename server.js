@@ -11,7 +11,8 @@ import sirv from "sirv";
 
 const root = path.dirname(fileURLToPath(import.meta.url));
 const build = await import(path.join(root, "build/server/index.js"));
-const { startRuntime, stopRuntime, parseConfig, ConfigError } = build.entry.module;
+const { startRuntime, stopRuntime, parseConfig, ConfigError, withBaseSecurityHeaders } =
+  build.entry.module;
 
 let config;
 try {
@@ -26,6 +27,8 @@ try {
 const runtime = await startRuntime({ config });
 const { logger } = runtime;
 
+// Behind a TLS-terminating proxy PUBLIC_URL says whether browsers reach us over https.
+const httpsOrigin = config.PUBLIC_URL?.startsWith("https:") ?? false;
 const assets = sirv(path.join(root, "build/client"), {
   etag: true,
   gzip: true,
@@ -39,6 +42,9 @@ const assets = sirv(path.join(root, "build/client"), {
     } else {
       res.setHeader("Cache-Control", "public, max-age=300");
     }
+    res.setHeader("X-Content-Type-Options", "nosniff");
+    if (httpsOrigin)
+      res.setHeader("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
     if (
       pathname === "/widget.js" ||
       pathname === "/widget-batch.js" ||
@@ -55,7 +61,11 @@ const handleRequest = createRequestHandler(build, process.env.NODE_ENV ?? "produ
 // The client's address reaches loaders and actions as load context (failed sign-ins are
 // counted per client).
 const handle = createRequestListener(
-  (request, client) => handleRequest(request, { clientAddress: client.address }),
+  async (request, client) =>
+    withBaseSecurityHeaders(
+      request,
+      await handleRequest(request, { clientAddress: client.address }),
+    ),
   {
     protocol: config.PUBLIC_URL ? new URL(config.PUBLIC_URL).protocol : undefined,
     onError(error) {
