@@ -16,7 +16,7 @@ const HSTS = "max-age=31536000; includeSubDomains";
 
 export const PERMISSIONS_POLICY =
   "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), " +
-  "payment=(), usb=(), interest-cohort=()";
+  "payment=(), usb=()";
 
 /** The policy of an HTML document whose inline scripts carry `nonce`. */
 export function contentSecurityPolicy(nonce: string): string {
