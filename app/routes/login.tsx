@@ -24,6 +24,12 @@ export async function loader({ request }: Route.LoaderArgs) {
   return { redirectTo, hasAdmin: await adminExists() };
 }
 
+// A document response takes its headers from here, not from the action's data().
+export function headers({ actionHeaders }: Route.HeadersArgs): HeadersInit {
+  const retryAfter = actionHeaders.get("Retry-After");
+  return retryAfter ? { "Retry-After": retryAfter } : {};
+}
+
 export async function action({ request, context }: Route.ActionArgs) {
   assertSameOrigin(request);
   const { config } = await getRuntime();

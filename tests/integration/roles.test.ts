@@ -411,7 +411,11 @@ describe("every admin route, as every kind of visitor", () => {
       expect([400, 403], target).toContain(res.status);
     }
     // Without Origin: a foreign Referer, or a cookie with neither header, is refused too.
-    for (const extra of [{ referer: "https://evil.example/page" }, {}]) {
+    const withoutOrigin: Array<Record<string, string>> = [
+      { referer: "https://evil.example/page" },
+      {},
+    ];
+    for (const extra of withoutOrigin) {
       const res = await fetch(`${server.url}/api/tenants`, {
         method: "POST",
         headers: { "content-type": "application/json", cookie: admin.cookie, ...extra },
