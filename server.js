@@ -18,6 +18,7 @@ const {
   ConfigError,
   createHttpHandler,
   startMetricsServer,
+  withBaseSecurityHeaders,
 } = build.entry.module;
 
 let config;
@@ -33,6 +34,8 @@ try {
 const runtime = await startRuntime({ config });
 const { logger } = runtime;
 
+// Behind a TLS-terminating proxy PUBLIC_URL says whether browsers reach us over https.
+const httpsOrigin = config.PUBLIC_URL?.startsWith("https:") ?? false;
 const assets = sirv(path.join(root, "build/client"), {
   etag: true,
   gzip: true,
@@ -46,6 +49,9 @@ const assets = sirv(path.join(root, "build/client"), {
     } else {
       res.setHeader("Cache-Control", "public, max-age=300");
     }
+    res.setHeader("X-Content-Type-Options", "nosniff");
+    if (httpsOrigin)
+      res.setHeader("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
     if (
       pathname === "/widget.js" ||
       pathname === "/widget-batch.js" ||
@@ -59,16 +65,25 @@ const assets = sirv(path.join(root, "build/client"), {
 const handleRequest = createRequestHandler(build, process.env.NODE_ENV ?? "production");
 // Behind a TLS-terminating proxy (Fly, a load balancer) the request reaches us over http, but
 // browsers send an https Origin: PUBLIC_URL's protocol makes request.url match what they see.
-const handle = createRequestListener((request) => handleRequest(request), {
-  protocol: config.PUBLIC_URL ? new URL(config.PUBLIC_URL).protocol : undefined,
-  onError(error) {
-    logger.error({ err: error }, "unhandled error in a request");
-    return Response.json(
-      { error: { code: "internal_error", message: "Something went wrong on our side." } },
-      { status: 500 },
-    );
+// The client's address reaches loaders and actions as load context (failed sign-ins are
+// counted per client).
+const handle = createRequestListener(
+  async (request, client) =>
+    withBaseSecurityHeaders(
+      request,
+      await handleRequest(request, { clientAddress: client.address }),
+    ),
+  {
+    protocol: config.PUBLIC_URL ? new URL(config.PUBLIC_URL).protocol : undefined,
+    onError(error) {
+      logger.error({ err: error }, "unhandled error in a request");
+      return Response.json(
+        { error: { code: "internal_error", message: "Something went wrong on our side." } },
+        { status: 500 },
+      );
+    },
   },
-});
+);
 
 // Request ids, the request context of the logs, HTTP metrics and the access log wrap both.
 const server = http.createServer(

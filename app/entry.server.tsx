@@ -6,12 +6,14 @@ import { isbot } from "isbot";
 import { renderToPipeableStream } from "react-dom/server";
 import type { EntryContext } from "react-router";
 import { ServerRouter } from "react-router";
-import { applySecurityHeaders } from "./server/security-headers.server.ts";
+import { NonceContext } from "./nonce.ts";
+import { applyDocumentSecurityHeaders, createNonce } from "./server/security-headers.server.ts";
 
 export { startRuntime, stopRuntime } from "./server/runtime.server.ts";
 export { parseConfig, ConfigError } from "./server/config.server.ts";
 export { createHttpHandler } from "./server/http-observer.server.ts";
 export { startMetricsServer } from "./server/metrics-endpoint.server.ts";
+export { withBaseSecurityHeaders } from "./server/security-headers.server.ts";
 
 export const streamTimeout = 5_000;
 
@@ -26,15 +28,24 @@ export default function handleRequest(
     const userAgent = request.headers.get("user-agent");
     const readyOption =
       (userAgent && isbot(userAgent)) || routerContext.isSpaMode ? "onAllReady" : "onShellReady";
+    // A new nonce per document: the CSP allows only inline scripts that carry it.
+    const nonce = createNonce();
     const { pipe, abort } = renderToPipeableStream(
-      <ServerRouter context={routerContext} url={request.url} />,
+      <NonceContext.Provider value={nonce}>
+        <ServerRouter context={routerContext} url={request.url} nonce={nonce} />
+      </NonceContext.Provider>,
       {
+        nonce,
         [readyOption]() {
           shellRendered = true;
           const body = new PassThrough();
           const stream = createReadableStreamFromReadable(body);
           responseHeaders.set("Content-Type", "text/html; charset=utf-8");
-          applySecurityHeaders(responseHeaders);
+          applyDocumentSecurityHeaders(
+            responseHeaders,
+            nonce,
+            new URL(request.url).protocol === "https:",
+          );
           resolve(new Response(stream, { headers: responseHeaders, status: responseStatusCode }));
           pipe(body);
         },

@@ -17,7 +17,11 @@ import {
 } from "#app/server/ingest/intake.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { llmModelSchema, updateTenantModel } from "#app/server/tenant-settings.server.ts";
+import {
+  llmModelSchema,
+  updateTenantMaskTranscripts,
+  updateTenantModel,
+} from "#app/server/tenant-settings.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";
 import { listUnanswered } from "#tenants/unanswered.ts";
 import type { Route } from "./+types/admin.tenant";
@@ -32,7 +36,14 @@ const JOBS_SHOWN = 50;
 const UNANSWERED_SHOWN = 20;
 const USAGE_DAYS_SHOWN = 14;
 
-const intentSchema = z.enum(["upload", "add-text", "add-url", "delete-document", "set-model"]);
+const intentSchema = z.enum([
+  "upload",
+  "add-text",
+  "add-url",
+  "delete-document",
+  "set-model",
+  "set-privacy",
+]);
 type Intent = z.infer<typeof intentSchema>;
 const documentIdSchema = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
@@ -50,6 +61,7 @@ export async function loader({ request, params }: Route.LoaderArgs) {
       plan: tenant.plan,
       status: tenant.status,
       llmModel: tenant.llmModel,
+      maskTranscripts: tenant.maskTranscripts,
     },
     answerer: { name: runtime.answerer.name, model: runtime.answerer.model },
     snippet: `<script src="${origin}/widget.js" data-tenant="${tenant.id}" async></script>`,
@@ -142,6 +154,18 @@ export async function action({ request, params }: Route.ActionArgs) {
           updated.llmModel
             ? `Answers now use ${updated.llmModel}.`
             : "Answers now use the server's default model.",
+        );
+      }
+      case "set-privacy": {
+        // An unchecked checkbox sends nothing.
+        const mask = form.get("maskTranscripts") === "on";
+        updateTenantMaskTranscripts(runtime, tenant, mask);
+        return result(
+          intent,
+          true,
+          mask
+            ? "New transcripts are stored with personal data masked."
+            : "New transcripts are stored as typed.",
         );
       }
       case "delete-document": {
@@ -296,6 +320,35 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
           </button>
         </Form>
         <FormMessage intent="set-model" actionData={actionData} />
+      </section>
+
+      <section className="card" aria-labelledby="privacy">
+        <h2 id="privacy">Privacy</h2>
+        <p className="muted">
+          Questions sent to a hosted model always have e-mail addresses, phone numbers, card
+          numbers, IBANs, social security numbers and IP addresses replaced by placeholders.
+        </p>
+        <Form method="post" key={String(tenant.maskTranscripts)}>
+          <input type="hidden" name="intent" value="set-privacy" />
+          <label className="checkbox">
+            <input
+              type="checkbox"
+              name="maskTranscripts"
+              defaultChecked={tenant.maskTranscripts}
+              aria-describedby="mask-hint"
+            />{" "}
+            Mask personal data in stored conversations
+          </label>
+          <p id="mask-hint" className="hint muted">
+            Applies to conversations from now on; visitors still see their own words.
+          </p>
+          <div className="actions">
+            <button type="submit" disabled={pending === "set-privacy"}>
+              Save
+            </button>
+          </div>
+        </Form>
+        <FormMessage intent="set-privacy" actionData={actionData} />
       </section>
 
       <section aria-labelledby="add-knowledge">

@@ -2,14 +2,19 @@
 // (questions, tokens, exact latency mean and p95, feedback: tenants/conversations.ts).
 // PATCH { llm_model?: string | null, widget?: {...} } — the tenant's LLM model override
 // (null: the server's default) and the widget's settings (title, greeting, color, position,
-// starterQuestions, voiceGreeting, language).
+// starterQuestions, voiceGreeting, language), and mask_transcripts (PII-masked stored
+// transcripts).
 import { assertSameOrigin, requireTenantAccess } from "#app/server/auth.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";
 import { usageByDay } from "#tenants/conversations.ts";
-import { tenantSettingsSchema, updateTenantModel } from "#app/server/tenant-settings.server.ts";
+import {
+  tenantSettingsSchema,
+  updateTenantMaskTranscripts,
+  updateTenantModel,
+} from "#app/server/tenant-settings.server.ts";
 import { getWidgetSettings, updateWidgetSettings } from "#app/server/widget-settings.server.ts";
 import type { Route } from "./+types/api.tenant";
 
@@ -34,13 +39,22 @@ export async function action({ request, params }: Route.ActionArgs) {
     const { tenant, admin } = await requireTenantAccess(request, params.tenantId);
     const runtime = await getRuntime();
     const body = await readJson(request, tenantSettingsSchema);
-    const updated =
+    let updated =
       body.llm_model === undefined ? tenant : updateTenantModel(runtime, tenant, body.llm_model);
+    if (body.mask_transcripts !== undefined) {
+      updated = updateTenantMaskTranscripts(runtime, updated, body.mask_transcripts);
+    }
     const widget = body.widget
       ? updateWidgetSettings(runtime, tenant, body.widget)
       : getWidgetSettings(runtime, tenant);
     runtime.logger.info(
-      { tenantId: tenant.id, adminId: admin.id, llmModel: updated.llmModel, widget: !!body.widget },
+      {
+        tenantId: tenant.id,
+        adminId: admin.id,
+        llmModel: updated.llmModel,
+        maskTranscripts: updated.maskTranscripts,
+        widget: !!body.widget,
+      },
       "tenant settings changed",
     );
     return Response.json({ tenant: updated, widget });

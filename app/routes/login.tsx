@@ -1,5 +1,6 @@
 // /login — admin sign-in with e-mail and password. Sends the admin on to `redirectTo` (a
 // same-site path only) and, while no admin exists, explains how to create the first one.
+// Repeated failures lock the account and the client address out for a while (429).
 import { data, Form, redirect, useNavigation } from "react-router";
 import {
   adminExists,
@@ -9,7 +10,10 @@ import {
   createAdminSession,
   getAdmin,
   safeRedirectPath,
+  SignInLockedError,
 } from "#app/server/auth.server.ts";
+import { clientAddressOf } from "#app/server/client-address.server.ts";
+import { getRuntime } from "#app/server/runtime.server.ts";
 import type { Route } from "./+types/login";
 
 export const meta: Route.MetaFunction = () => [{ title: "Sign in — BiTB" }];
@@ -20,16 +24,29 @@ export async function loader({ request }: Route.LoaderArgs) {
   return { redirectTo, hasAdmin: await adminExists() };
 }
 
-export async function action({ request }: Route.ActionArgs) {
+// A document response takes its headers from here, not from the action's data().
+export function headers({ actionHeaders }: Route.HeadersArgs): HeadersInit {
+  const retryAfter = actionHeaders.get("Retry-After");
+  return retryAfter ? { "Retry-After": retryAfter } : {};
+}
+
+export async function action({ request, context }: Route.ActionArgs) {
   assertSameOrigin(request);
+  const { config } = await getRuntime();
   // The strategy reads the body itself, so read our own fields from a copy first.
   const form = await request.clone().formData();
   const redirectTo = safeRedirectPath(form.get("redirectTo"));
   const email = String(form.get("email") ?? "");
   try {
-    const admin = await authenticateAdmin(request);
+    const admin = await authenticateAdmin(request, clientAddressOf(request, context, config));
     return await createAdminSession(request, admin, redirectTo);
   } catch (error) {
+    if (error instanceof SignInLockedError) {
+      return data(
+        { error: error.message, email },
+        { status: 429, headers: { "Retry-After": String(error.retryAfterSeconds) } },
+      );
+    }
     if (error instanceof AuthError) {
       return data({ error: error.message, email }, { status: 400 });
     }

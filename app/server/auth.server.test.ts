@@ -11,6 +11,7 @@ import {
   createFirstAdmin,
   safeRedirectPath,
   setupTokenStateIn,
+  SignInLockedError,
   SESSION_ABSOLUTE_MS,
   SESSION_IDLE_MS,
   type AdminAuth,
@@ -124,6 +125,37 @@ describe("authenticateAdmin", () => {
     await expect(
       auth.authenticateAdmin(loginRequest({ email: admin.email, password: "" })),
     ).rejects.toThrow(/Enter your e-mail address and password/);
+  });
+});
+
+describe("failed sign-ins", () => {
+  it("locks the account after 5 failures, even for the right password, and says how long", async () => {
+    const wrong = () =>
+      auth.authenticateAdmin(
+        loginRequest({ email: admin.email, password: "not the password" }),
+        "10.1.1.1",
+      );
+    for (let i = 0; i < 4; i++) await expect(wrong()).rejects.toThrow(WRONG_CREDENTIALS);
+    const locked = await wrong().catch((error: unknown) => error);
+    expect(locked).toBeInstanceOf(SignInLockedError);
+    expect((locked as SignInLockedError).retryAfterSeconds).toBe(15 * 60);
+    const right = auth.authenticateAdmin(
+      loginRequest({ email: admin.email, password: PASSWORD }),
+      "10.2.2.2",
+    );
+    await expect(right).rejects.toThrow(/Too many failed sign-ins.*15 minutes/);
+  });
+
+  it("forgets the account's failures after a successful sign-in", async () => {
+    for (let i = 0; i < 4; i++) {
+      await auth
+        .authenticateAdmin(loginRequest({ email: admin.email, password: "nope nope" }))
+        .catch(() => undefined);
+    }
+    await signIn();
+    await expect(
+      auth.authenticateAdmin(loginRequest({ email: admin.email, password: "nope nope" })),
+    ).rejects.toThrow(WRONG_CREDENTIALS);
   });
 });
 

@@ -1,6 +1,7 @@
 // Admin authentication: sign-in with e-mail and password (remix-auth's FormStrategy), the
 // admin session (a signed cookie naming a row in the control database's `sessions` table),
-// the guards every admin loader and action uses, CSRF defence, and the first-admin setup.
+// the guards every admin loader and action uses, CSRF defence, throttling and lockout of
+// repeated failed sign-ins (sign-in-throttle.server.ts), and the first-admin setup.
 // Touches only the control database. The request-level exports use the process runtime; the
 // work is done by `createAdminAuth({ control, config })`, which tests call directly.
 import { randomBytes } from "node:crypto";
@@ -28,6 +29,12 @@ import {
 import { ApiError, type ErrorCode } from "./errors.server.ts";
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./password.server.ts";
 import { getRuntime, type Runtime } from "./runtime.server.ts";
+import {
+  createSignInThrottle,
+  retryMessage,
+  type SignInLock,
+  type SignInThrottle,
+} from "./sign-in-throttle.server.ts";
 import { requireTenant } from "./tenants.server.ts";
 
 export type { AdminRecord } from "./control-db.server.ts";
@@ -35,7 +42,13 @@ export type { AdminRecord } from "./control-db.server.ts";
 /** What authentication needs from the runtime; tests pass a control DB and a parsed config. */
 export interface AuthDeps {
   control: ControlDb;
-  config: Pick<Config, "NODE_ENV" | "PUBLIC_URL">;
+  config: Pick<Config, "NODE_ENV" | "PUBLIC_URL"> &
+    Partial<
+      Pick<
+        Config,
+        "SIGN_IN_MAX_FAILURES" | "SIGN_IN_MAX_FAILURES_PER_CLIENT" | "SIGN_IN_LOCKOUT_MS"
+      >
+    >;
 }
 
 export const SESSION_COOKIE = "__bitb_admin";
@@ -52,6 +65,17 @@ const MAX_PASSWORD_LENGTH = 1024;
 /** A sign-in or setup failure whose message is meant for the person at the form. */
 export class AuthError extends Error {
   override name = "AuthError";
+}
+
+/** Sign-in refused because of too many failed attempts: answer 429 with Retry-After. */
+export class SignInLockedError extends AuthError {
+  override name = "SignInLockedError";
+  /** Whole seconds to wait, for the Retry-After header. */
+  readonly retryAfterSeconds: number;
+  constructor(lock: SignInLock) {
+    super(retryMessage(lock));
+    this.retryAfterSeconds = Math.max(1, Math.ceil(lock.retryAfterMs / 1000));
+  }
 }
 
 interface AdminSessionData {
@@ -189,7 +213,11 @@ function createAdminSessionStorage(deps: AuthDeps): SessionStorage<AdminSessionD
 }
 
 export interface AdminAuth {
-  authenticateAdmin(request: Request): Promise<AdminRecord>;
+  /**
+   * Checks the posted e-mail and password. Throws AuthError for the form, or
+   * SignInLockedError when the account or the client address is locked out.
+   */
+  authenticateAdmin(request: Request, clientAddress?: string | null): Promise<AdminRecord>;
   createAdminSession(request: Request, admin: AdminRecord, redirectTo: string): Promise<Response>;
   destroyAdminSession(request: Request): Promise<Response>;
   getAdmin(request: Request): Promise<AdminRecord | null>;
@@ -204,6 +232,12 @@ export interface AdminAuth {
 /** Authentication bound to one control database and configuration. */
 export function createAdminAuth(deps: AuthDeps): AdminAuth {
   const storage = createAdminSessionStorage(deps);
+  const throttle: SignInThrottle = createSignInThrottle(deps.control, {
+    maxPerAccount: deps.config.SIGN_IN_MAX_FAILURES ?? 5,
+    maxPerClient: deps.config.SIGN_IN_MAX_FAILURES_PER_CLIENT ?? 20,
+    windowMs: deps.config.SIGN_IN_LOCKOUT_MS ?? 15 * 60 * 1000,
+    lockoutMs: deps.config.SIGN_IN_LOCKOUT_MS ?? 15 * 60 * 1000,
+  });
 
   const authenticator = new Authenticator<AdminRecord>();
   authenticator.use(
@@ -257,8 +291,33 @@ export function createAdminAuth(deps: AuthDeps): AdminAuth {
     throw redirect(`/login?redirectTo=${encodeURIComponent(url.pathname + url.search)}`);
   }
 
+  async function authenticateAdmin(
+    request: Request,
+    clientAddress: string | null = null,
+  ): Promise<AdminRecord> {
+    const email = (await request.clone().formData()).get("email");
+    const attempt = {
+      email: typeof email === "string" ? email.slice(0, 254) : "",
+      clientAddress,
+    };
+    // Refused before the password is looked at: a locked account says nothing about it.
+    const lock = throttle.check(attempt);
+    if (lock) throw new SignInLockedError(lock);
+    try {
+      const admin = await authenticator.authenticate("form", request);
+      throttle.recordSuccess(attempt);
+      return admin;
+    } catch (error) {
+      if (error instanceof AuthError && error.message === WRONG_CREDENTIALS) {
+        const now = throttle.recordFailure(attempt);
+        if (now) throw new SignInLockedError(now);
+      }
+      throw error;
+    }
+  }
+
   return {
-    authenticateAdmin: (request) => authenticator.authenticate("form", request),
+    authenticateAdmin,
 
     async createAdminSession(request, admin, redirectTo) {
       // A new id on every sign-in, so a session id planted before sign-in is worthless after.
@@ -320,9 +379,15 @@ async function processAuth(): Promise<AdminAuth> {
 
 // ---- the request-level API the routes use ---------------------------------------------
 
-/** Checks the posted e-mail and password; throws AuthError with a message for the form. */
-export async function authenticateAdmin(request: Request): Promise<AdminRecord> {
-  return (await processAuth()).authenticateAdmin(request);
+/**
+ * Checks the posted e-mail and password; throws AuthError with a message for the form, or
+ * SignInLockedError (429) after too many failures for the account or the client address.
+ */
+export async function authenticateAdmin(
+  request: Request,
+  clientAddress: string | null,
+): Promise<AdminRecord> {
+  return (await processAuth()).authenticateAdmin(request, clientAddress);
 }
 
 /** Signs the admin in with a fresh session id and redirects (same-site paths only). */

@@ -25,6 +25,15 @@ export const envSchema = z.object({
   DATA_DIR: z.string().min(1).default("./data"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   DEMO_TENANT: bool.default(true),
+  /**
+   * The request header a trusted proxy in front of the server puts the client's address in
+   * (`fly-client-ip` on Fly; `x-forwarded-for`, whose last entry is used). Unset: the socket's
+   * address. Never set it without such a proxy: clients could then choose their address.
+   */
+  CLIENT_IP_HEADER: optionalString.transform((v) => v?.toLowerCase()),
+  SIGN_IN_MAX_FAILURES: int(1, 1000).default(5),
+  SIGN_IN_MAX_FAILURES_PER_CLIENT: int(1, 100_000).default(20),
+  SIGN_IN_LOCKOUT_MS: int(1000, 7 * 24 * 3_600_000).default(15 * 60 * 1000),
 
   TENANT_DB_CACHE_SIZE: int(1, 100_000).default(64),
   MAX_UPLOAD_BYTES: int(1024, 512 * 1024 * 1024).default(20 * 1024 * 1024),

@@ -56,6 +56,18 @@ const controlMigrations: readonly string[] = [
   -- The widget's look and behaviour (JSON validated by widget-settings.server.ts).
   ALTER TABLE tenants ADD COLUMN widget_settings TEXT NOT NULL DEFAULT '{}';
   `,
+  /* 4 */ `
+  -- Failed sign-ins per account ('account:<e-mail>') and per client ('ip:<address>'), kept
+  -- here so a restart does not hand an attacker a fresh set of guesses (sign-in-throttle).
+  CREATE TABLE sign_in_failures (
+    key TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    window_started_at INTEGER NOT NULL,
+    locked_until INTEGER NOT NULL DEFAULT 0
+  ) STRICT;
+  -- Mask PII in this tenant's stored transcripts (questions and answers).
+  ALTER TABLE tenants ADD COLUMN mask_transcripts INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const CONTROL_FILE = "control.db";
@@ -105,6 +117,8 @@ export interface TenantRecord {
   status: "active" | "suspended";
   /** The tenant's LLM model override, or null for the server's default model. */
   llmModel: string | null;
+  /** Whether stored transcripts have PII (e-mails, phone numbers, cards…) masked. */
+  maskTranscripts: boolean;
   createdAt: number;
 }
 
@@ -114,10 +128,11 @@ interface TenantRow {
   plan: string;
   status: "active" | "suspended";
   llm_model: string | null;
+  mask_transcripts: number;
   created_at: number;
 }
 
-const TENANT_COLUMNS = "id, name, plan, status, llm_model, created_at";
+const TENANT_COLUMNS = "id, name, plan, status, llm_model, mask_transcripts, created_at";
 
 function toTenant(row: TenantRow): TenantRecord {
   return {
@@ -126,6 +141,7 @@ function toTenant(row: TenantRow): TenantRecord {
     plan: row.plan,
     status: row.status,
     llmModel: row.llm_model,
+    maskTranscripts: row.mask_transcripts === 1,
     createdAt: row.created_at,
   };
 }
@@ -156,7 +172,7 @@ export function listTenants(db: ControlDb, adminId?: number): TenantRecord[] {
     adminId === undefined
       ? db.prepare(`SELECT ${TENANT_COLUMNS} FROM tenants ORDER BY created_at`)
       : db.prepare(
-          `SELECT t.id, t.name, t.plan, t.status, t.llm_model, t.created_at FROM tenants t
+          `SELECT ${TENANT_COLUMNS.replace(/(\w+)/g, "t.$1")} FROM tenants t
            JOIN admin_tenants a ON a.tenant_id = t.id WHERE a.admin_id = ? ORDER BY t.created_at`,
         )
   ).all(...(adminId === undefined ? [] : [adminId])) as TenantRow[];
@@ -165,6 +181,10 @@ export function listTenants(db: ControlDb, adminId?: number): TenantRecord[] {
 
 export function setTenantModel(db: ControlDb, id: TenantId, model: string | null): void {
   db.prepare("UPDATE tenants SET llm_model = ? WHERE id = ?").run(model, id);
+}
+
+export function setTenantMaskTranscripts(db: ControlDb, id: TenantId, mask: boolean): void {
+  db.prepare("UPDATE tenants SET mask_transcripts = ? WHERE id = ?").run(mask ? 1 : 0, id);
 }
 
 /** The tenant's stored widget settings (raw JSON; validated by widget-settings.server.ts). */
@@ -319,4 +339,44 @@ export function deleteSession(db: ControlDb, id: string): void {
 
 export function purgeExpiredSessions(db: ControlDb, now = Date.now()): number {
   return db.prepare("DELETE FROM sessions WHERE expires_at <= ?").run(now).changes;
+}
+
+// ---- failed sign-ins -------------------------------------------------------------------
+
+export interface SignInFailureRow {
+  failures: number;
+  windowStartedAt: number;
+  lockedUntil: number;
+}
+
+export function getSignInFailures(db: ControlDb, key: string): SignInFailureRow | undefined {
+  const row = db
+    .prepare("SELECT failures, window_started_at, locked_until FROM sign_in_failures WHERE key = ?")
+    .get(key) as { failures: number; window_started_at: number; locked_until: number } | undefined;
+  return row
+    ? {
+        failures: row.failures,
+        windowStartedAt: row.window_started_at,
+        lockedUntil: row.locked_until,
+      }
+    : undefined;
+}
+
+export function putSignInFailures(db: ControlDb, key: string, row: SignInFailureRow): void {
+  db.prepare(
+    `INSERT INTO sign_in_failures (key, failures, window_started_at, locked_until) VALUES (?, ?, ?, ?)
+     ON CONFLICT(key) DO UPDATE SET failures = excluded.failures,
+       window_started_at = excluded.window_started_at, locked_until = excluded.locked_until`,
+  ).run(key, row.failures, row.windowStartedAt, row.lockedUntil);
+}
+
+export function clearSignInFailures(db: ControlDb, key: string): void {
+  db.prepare("DELETE FROM sign_in_failures WHERE key = ?").run(key);
+}
+
+/** Forgets windows and locks that ended before `before` (keeps the table small). */
+export function purgeSignInFailures(db: ControlDb, before: number): number {
+  return db
+    .prepare("DELETE FROM sign_in_failures WHERE locked_until < ? AND window_started_at < ?")
+    .run(before, before).changes;
 }

@@ -24,7 +24,7 @@ import type { EmbeddingProvider } from "./embeddings/provider.server.ts";
 import { IngestQueue } from "./ingest/queue.server.ts";
 import { createAnswerer } from "./llm/index.server.ts";
 import type { AnswerProvider } from "./llm/provider.server.ts";
-import { createLogger, type Logger } from "./logger.server.ts";
+import { createLogger, DELIVERS_SETUP_LINK, type Logger } from "./logger.server.ts";
 import { metrics } from "./metrics.server.ts";
 import { createTenant, enqueueIngest } from "./tenants.server.ts";
 import { startTracing, stopTracing } from "./tracing.server.ts";
@@ -157,7 +157,9 @@ function printSetupLinkIfNoAdmin(runtime: Runtime): void {
   if (countAdmins(runtime.control) > 0) return;
   const token = createSetupToken(runtime.control, SETUP_TOKEN_TTL_MS);
   const base = runtime.config.PUBLIC_URL ?? `http://localhost:${runtime.config.PORT}`;
+  // The one line that carries a secret on purpose: the operator reads the link from the log.
   runtime.logger.warn(
+    { [DELIVERS_SETUP_LINK]: true },
     `No admin yet. Create the first one at ${base}/setup?token=${token} ` +
       "(valid for 24 hours, once) or with `npm run admin:create -- --email you@example.com`.",
   );

@@ -1,6 +1,12 @@
-// A tenant's settings that admins change: for now its LLM model override.
+// A tenant's settings that admins change: its LLM model override and whether its stored
+// transcripts are PII-masked.
 import { z } from "zod";
-import { setTenantModel, getTenant, type TenantRecord } from "./control-db.server.ts";
+import {
+  setTenantMaskTranscripts,
+  setTenantModel,
+  getTenant,
+  type TenantRecord,
+} from "./control-db.server.ts";
 import type { Runtime } from "./runtime.server.ts";
 import { widgetSettingsUpdateSchema } from "./widget-settings.server.ts";
 
@@ -16,10 +22,15 @@ export const tenantSettingsSchema = z
   .strictObject({
     llm_model: z.union([llmModelSchema, z.null()]).optional(),
     widget: widgetSettingsUpdateSchema.optional(),
+    mask_transcripts: z.boolean().optional(),
   })
-  .refine((body) => body.llm_model !== undefined || body.widget !== undefined, {
-    message: "Send llm_model and/or widget.",
-  });
+  .refine(
+    (body) =>
+      body.llm_model !== undefined ||
+      body.widget !== undefined ||
+      body.mask_transcripts !== undefined,
+    { message: "Send llm_model, widget and/or mask_transcripts." },
+  );
 
 /** Sets (or, with null, clears) the tenant's model override; returns the updated tenant. */
 export function updateTenantModel(
@@ -28,5 +39,15 @@ export function updateTenantModel(
   model: string | null,
 ): TenantRecord {
   setTenantModel(runtime.control, tenant.id, model);
+  return getTenant(runtime.control, tenant.id) as TenantRecord;
+}
+
+/** Turns PII masking of the tenant's stored transcripts on or off; returns the updated tenant. */
+export function updateTenantMaskTranscripts(
+  runtime: Pick<Runtime, "control">,
+  tenant: TenantRecord,
+  mask: boolean,
+): TenantRecord {
+  setTenantMaskTranscripts(runtime.control, tenant.id, mask);
   return getTenant(runtime.control, tenant.id) as TenantRecord;
 }

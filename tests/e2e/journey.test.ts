@@ -24,6 +24,7 @@ describe.skipIf(!hasChromium)("from setup link to a cited answer in the widget",
   let page: Page;
   let customerSite: http.Server;
   let tenantId = "";
+  const cspViolations: string[] = [];
 
   const shot = (name: string) =>
     page.screenshot({ path: path.join(shots, `journey-${name}.png`), fullPage: true });
@@ -44,6 +45,10 @@ describe.skipIf(!hasChromium)("from setup link to a cited answer in the widget",
       ],
     });
     page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    // The admin pages run under a nonce-based CSP: any blocked script would be reported here.
+    page.on("console", (message) => {
+      if (/Content[- ]Security[- ]Policy/i.test(message.text())) cspViolations.push(message.text());
+    });
   });
 
   afterAll(async () => {
@@ -138,5 +143,13 @@ describe.skipIf(!hasChromium)("from setup link to a cited answer in the widget",
     expect(await reply.locator("sup a.cite").count()).toBeGreaterThan(0);
     await visitor.screenshot({ path: path.join(shots, "journey-4-widget.png") });
     await visitor.close();
+  });
+
+  it("hydrated every page without breaking the Content-Security-Policy", async () => {
+    await page.goto(`${server.url}/admin`);
+    // Client-side navigation only works once React has hydrated the page.
+    await page.getByRole("link", { name: "Tenants", exact: true }).first().click();
+    await page.getByRole("heading", { name: "Tenants" }).waitFor();
+    expect(cspViolations).toEqual([]);
   });
 });

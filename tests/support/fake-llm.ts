@@ -21,6 +21,8 @@ export interface FakeLlmBehaviour {
   hangAfterChunks: number | null;
   /** Wait before the first streamed chunk (after the 200 headers), in ms. */
   firstTokenDelayMs: number;
+  /** The error message of `failStatus` answers; null for `fake failure <status>`. */
+  errorMessage: string | null;
   /** `Retry-After` header value sent with `failStatus` answers; null for none. */
   retryAfter: string | null;
   /** Streams this many chunks, then one that is not JSON, then ends the response. */
@@ -64,6 +66,7 @@ const DEFAULTS: FakeLlmBehaviour = {
   reply: "The answer is in the sources [1].",
   tokenDelayMs: 0,
   failStatus: null,
+  errorMessage: null,
   failCount: Infinity,
   usage: { prompt_tokens: 42, completion_tokens: 7 },
   hangAfterChunks: null,
@@ -112,7 +115,12 @@ export async function startFakeLlm(options: Partial<FakeLlmBehaviour> = {}): Pro
       sendJson(
         res,
         behaviour.failStatus,
-        { error: { message: `fake failure ${behaviour.failStatus}`, type: "server_error" } },
+        {
+          error: {
+            message: behaviour.errorMessage ?? `fake failure ${behaviour.failStatus}`,
+            type: "server_error",
+          },
+        },
         behaviour.retryAfter === null ? {} : { "retry-after": behaviour.retryAfter },
       );
       return;

@@ -49,7 +49,15 @@ beforeAll(async () => {
       { ord: 0, headingPath: "Ferry", text, tokenCount: 12, embedding: embedder.vector(text) },
     ],
   });
-  tenant = { id, name: "T", plan: "trial", status: "active", llmModel: null, createdAt: 0 };
+  tenant = {
+    id,
+    name: "T",
+    plan: "trial",
+    status: "active",
+    llmModel: null,
+    maskTranscripts: false,
+    createdAt: 0,
+  };
 });
 
 afterAll(async () => {

@@ -42,7 +42,15 @@ beforeEach(() => {
   pool = new TenantPool(dir, { model: embedder.model, dimension: embedder.dimension }, 4);
   const id: TenantId = newTenantId();
   const db = pool.create(id);
-  tenant = { id, name: "T", plan: "trial", status: "active", llmModel: null, createdAt: 0 };
+  tenant = {
+    id,
+    name: "T",
+    plan: "trial",
+    status: "active",
+    llmModel: null,
+    maskTranscripts: false,
+    createdAt: 0,
+  };
   const facts = [
     ["Ferry", "The harbour ferry to Kestrel Island leaves every 40 minutes."],
     ["Espresso", "The Lumen X2 espresso machine must be descaled every 3 weeks."],
@@ -84,6 +92,32 @@ async function collect(events: AsyncGenerator<AskEvent>): Promise<AskEvent[]> {
 }
 
 describe("askStream", () => {
+  it("stores PII-masked transcripts when the tenant asks, and sends the LLM masked text", async () => {
+    const runtime = runtimeWith(
+      createOpenAICompatibleAnswerer({
+        baseUrl: `${llm.url}/v1`,
+        model: "m",
+        maxTokens: 50,
+        timeoutMs: 5000,
+      }),
+    );
+    const question = "My e-mail is jane@example.com: how often does the Kestrel ferry leave?";
+    const masked = { ...tenant, maskTranscripts: true };
+    const events = await collect(askStream(runtime, { tenant: masked, query: question }));
+    const done = events.at(-1)!.data as Extract<AskEvent, { event: "done" }>["data"];
+    const stored = loadHistory(pool.get(tenant.id), done.conversationId, 3);
+    expect(stored[0]?.content).toBe(
+      "My e-mail is [EMAIL]: how often does the Kestrel ferry leave?",
+    );
+    expect(JSON.stringify(llm.requests.at(-1)?.body)).not.toContain("jane@example.com");
+
+    const plain = await collect(askStream(runtime, { tenant, query: question }));
+    const plainDone = plain.at(-1)!.data as Extract<AskEvent, { event: "done" }>["data"];
+    expect(loadHistory(pool.get(tenant.id), plainDone.conversationId, 3)[0]?.content).toBe(
+      question,
+    );
+  });
+
   it("streams sources, tokens and a cited done event, and records the exchange", async () => {
     const runtime = runtimeWith(createExtractiveAnswerer());
     const events = await collect(

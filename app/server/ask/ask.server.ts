@@ -7,6 +7,7 @@ import type { AskEventMap, AskEventName, Citation } from "#app/ask-events.ts";
 import { loadHistory, recordExchange } from "#tenants/conversations.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import { createExtractiveAnswerer, isAbstention } from "../llm/extractive.server.ts";
+import { transcriptText } from "../pii/transcript.server.ts";
 import type {
   AnswerProvider,
   DegradeReason,
@@ -249,8 +250,9 @@ async function* answerAsk(
   }
   const messageId = recordExchange(tenantDb(runtime, input.tenant), {
     conversationId,
-    question: input.query,
-    answer,
+    // PII-masked when the tenant asks (the visitor still sees the answer as it was).
+    question: transcriptText(input.tenant, input.query),
+    answer: transcriptText(input.tenant, answer),
     citations,
     provider: `${provider.name}:${provider.model}`,
     promptTokens: usage.promptTokens,
@@ -307,8 +309,8 @@ async function* replayCachedAnswer(
   const totalMs = performance.now() - started;
   const messageId = recordExchange(tenantDb(runtime, input.tenant), {
     conversationId,
-    question: input.query,
-    answer: hit.answer,
+    question: transcriptText(input.tenant, input.query),
+    answer: transcriptText(input.tenant, hit.answer),
     citations: hit.citations,
     provider: `${hit.provider}:${hit.model}`,
     promptTokens: 0,

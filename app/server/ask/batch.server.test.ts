@@ -59,7 +59,15 @@ beforeEach(() => {
   pool = new TenantPool(dir, { model: embedder.model, dimension: embedder.dimension }, 4);
   const id: TenantId = newTenantId();
   const db = pool.create(id);
-  tenant = { id, name: "T", plan: "trial", status: "active", llmModel: null, createdAt: 0 };
+  tenant = {
+    id,
+    name: "T",
+    plan: "trial",
+    status: "active",
+    llmModel: null,
+    maskTranscripts: false,
+    createdAt: 0,
+  };
   FACTS.forEach(([title, text], d) => {
     replaceDocument(db, {
       sourceKey: `text:${title}`,

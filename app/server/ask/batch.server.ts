@@ -21,6 +21,7 @@ import { recordExchange } from "#tenants/conversations.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import { createExtractiveAnswerer, isAbstention } from "../llm/extractive.server.ts";
 import { numberQuestions } from "../llm/prompt.server.ts";
+import { transcriptText } from "../pii/transcript.server.ts";
 import type {
   AnswerProvider,
   AnswerRequest,
@@ -288,8 +289,8 @@ export async function* askBatch(
       try {
         messageId = recordExchange(tenantDb(runtime, tenant), {
           conversationId,
-          question: query,
-          answer: outcome.answer,
+          question: transcriptText(tenant, query),
+          answer: transcriptText(tenant, outcome.answer),
           citations,
           provider: `${outcome.provider}:${outcome.model}`,
           promptTokens: usage.promptTokens,

@@ -55,3 +55,40 @@ describe("buildMessages", () => {
     expect(NO_ANSWER).toBe("I don't know based on the knowledge base.");
   });
 });
+
+describe("PII never reaches the hosted model", () => {
+  it("masks the question, the history and the sources", () => {
+    const messages = buildMessages({
+      question: "My card 4111 1111 1111 1111 was charged twice, mail me at jane@example.com",
+      history: [
+        { role: "user", content: "I am on +44 20 7946 0958" },
+        { role: "assistant", content: "Noted." },
+      ],
+      sources: [
+        {
+          n: 1,
+          title: "Escalations (ops@example.com)",
+          headingPath: "",
+          text: "Refunds go to IBAN GB82 WEST 1234 5698 7654 32 from 10.0.0.7.",
+          score: 1,
+        },
+      ],
+    });
+    const all = messages.map((m) => m.content).join("\n");
+    for (const secret of [
+      "4111",
+      "jane@example.com",
+      "7946",
+      "ops@example.com",
+      "GB82",
+      "10.0.0.7",
+    ]) {
+      expect(all).not.toContain(secret);
+    }
+    expect(all).toContain("[CARD]");
+    expect(all).toContain("[EMAIL]");
+    expect(all).toContain("[PHONE]");
+    expect(all).toContain("[IBAN]");
+    expect(all).toContain("[IP]");
+  });
+});

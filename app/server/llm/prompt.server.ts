@@ -1,6 +1,8 @@
 // The chat prompt sent to hosted LLMs (Groq, OpenAI-compatible): grounding rules, the
 // numbered sources the answer may cite, the recent conversation and the question. Pure
-// string building; the extractive answerer does not use it.
+// string building; the extractive answerer does not use it. Everything in it is PII-masked
+// (pii/mask.server.ts): no e-mail, phone, card, IBAN, SSN or IP address leaves the server.
+import { maskPii } from "../pii/mask.server.ts";
 import type { AnswerRequest } from "./provider.server.ts";
 
 export interface ChatMessage {
@@ -39,9 +41,10 @@ export function formatSources(sources: AnswerRequest["sources"]): string {
   if (sources.length === 0) return "(no sources were found for this question)";
   return sources
     .map((source) => {
-      const heading = source.headingPath.trim();
-      const label = heading ? `${source.title} — ${heading}` : source.title;
-      return `[${source.n}] ${label}\n${source.text.trim()}`;
+      const heading = maskPii(source.headingPath.trim());
+      const title = maskPii(source.title);
+      const label = heading ? `${title} — ${heading}` : title;
+      return `[${source.n}] ${label}\n${maskPii(source.text.trim())}`;
     })
     .join("\n\n");
 }
@@ -49,7 +52,8 @@ export function formatSources(sources: AnswerRequest["sources"]): string {
 /**
  * System prompt with the rules and sources, then the history turns, then the question. With
  * `questions` (a batch) the rules ask for one numbered answer per question, and the user turn
- * is their numbered list (`question` when the caller built it, else built here).
+ * is their numbered list (`question` when the caller built it, else built here). PII in the
+ * question, the history and the sources is replaced by typed placeholders ([EMAIL], …).
  */
 export function buildMessages(request: AnswerRequest): ChatMessage[] {
   const batch = request.questions !== undefined && request.questions.length > 0;
@@ -60,7 +64,7 @@ export function buildMessages(request: AnswerRequest): ChatMessage[] {
       : request.question;
   return [
     { role: "system", content: `${rules}\n\nSources:\n\n${formatSources(request.sources)}` },
-    ...request.history.map((turn) => ({ role: turn.role, content: turn.content })),
-    { role: "user", content: question },
+    ...request.history.map((turn) => ({ role: turn.role, content: maskPii(turn.content) })),
+    { role: "user", content: maskPii(question) },
   ];
 }

@@ -1,0 +1,86 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openControlDb, type ControlDb } from "./control-db.server.ts";
+import { createSignInThrottle, retryMessage } from "./sign-in-throttle.server.ts";
+
+const policy = { maxPerAccount: 3, maxPerClient: 5, windowMs: 60_000, lockoutMs: 120_000 };
+let tmp: string;
+let control: ControlDb;
+
+beforeEach(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bitb-throttle-"));
+  control = openControlDb(tmp);
+});
+afterEach(() => {
+  control.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe("sign-in throttle", () => {
+  it("locks an account after its failures, for the lockout time, whatever the client", () => {
+    const throttle = createSignInThrottle(control, policy);
+    const attempt = { email: "Owner@Example.com", clientAddress: "10.0.0.1" };
+    expect(throttle.recordFailure(attempt, 1000)).toBeNull();
+    expect(throttle.recordFailure(attempt, 2000)).toBeNull();
+    expect(throttle.recordFailure(attempt, 3000)).toEqual({ retryAfterMs: 120_000 });
+    // Another address, the same account (any case): still locked.
+    const elsewhere = { email: " owner@example.com", clientAddress: "10.9.9.9" };
+    expect(throttle.check(elsewhere, 60_000)).toEqual({ retryAfterMs: 63_000 });
+    expect(throttle.check(elsewhere, 123_000)).toBeNull();
+  });
+
+  it("forgets failures older than the window", () => {
+    const throttle = createSignInThrottle(control, policy);
+    const attempt = { email: "a@example.com", clientAddress: null };
+    throttle.recordFailure(attempt, 0);
+    throttle.recordFailure(attempt, 1);
+    expect(throttle.recordFailure(attempt, 70_000)).toBeNull();
+    expect(throttle.recordFailure(attempt, 70_001)).toBeNull();
+    expect(throttle.recordFailure(attempt, 70_002)).not.toBeNull();
+  });
+
+  it("locks a client address that tries many accounts", () => {
+    const throttle = createSignInThrottle(control, policy);
+    for (let i = 0; i < 4; i++) {
+      expect(
+        throttle.recordFailure({ email: `u${i}@x.com`, clientAddress: "10.0.0.2" }, i),
+      ).toBeNull();
+    }
+    expect(throttle.recordFailure({ email: "u9@x.com", clientAddress: "10.0.0.2" }, 10)).toEqual({
+      retryAfterMs: 120_000,
+    });
+    expect(throttle.check({ email: "fresh@x.com", clientAddress: "10.0.0.2" }, 20)).not.toBeNull();
+    expect(throttle.check({ email: "fresh@x.com", clientAddress: "10.0.0.3" }, 20)).toBeNull();
+  });
+
+  it("clears the account's failures on success, not the client's", () => {
+    const throttle = createSignInThrottle(control, policy);
+    const attempt = { email: "a@example.com", clientAddress: "10.0.0.4" };
+    throttle.recordFailure(attempt, 0);
+    throttle.recordFailure(attempt, 1);
+    throttle.recordSuccess(attempt);
+    expect(throttle.recordFailure(attempt, 2)).toBeNull();
+    expect(throttle.recordFailure(attempt, 3)).toBeNull();
+    // The client has now failed 4 times; the 5th locks it.
+    expect(throttle.recordFailure({ ...attempt, email: "b@example.com" }, 4)).not.toBeNull();
+  });
+
+  it("keeps its counts across a restart (they live in the control database)", () => {
+    const attempt = { email: "a@example.com", clientAddress: null };
+    const first = createSignInThrottle(control, policy);
+    first.recordFailure(attempt, 0);
+    first.recordFailure(attempt, 1);
+    control.close();
+    control = openControlDb(tmp);
+    const second = createSignInThrottle(control, policy);
+    expect(second.recordFailure(attempt, 2)).not.toBeNull();
+  });
+
+  it("says how long to wait", () => {
+    expect(retryMessage({ retryAfterMs: 14 * 60_000 + 1 })).toMatch(/try again in 15 minutes/);
+    expect(retryMessage({ retryAfterMs: 60_000 })).toMatch(/in 1 minute\./);
+    expect(retryMessage({ retryAfterMs: 1500 })).toMatch(/in 2 seconds/);
+  });
+});
