@@ -52,16 +52,20 @@ const assets = sirv(path.join(root, "build/client"), {
 const handleRequest = createRequestHandler(build, process.env.NODE_ENV ?? "production");
 // Behind a TLS-terminating proxy (Fly, a load balancer) the request reaches us over http, but
 // browsers send an https Origin: PUBLIC_URL's protocol makes request.url match what they see.
-const handle = createRequestListener((request) => handleRequest(request), {
-  protocol: config.PUBLIC_URL ? new URL(config.PUBLIC_URL).protocol : undefined,
-  onError(error) {
-    logger.error({ err: error }, "unhandled error in a request");
-    return Response.json(
-      { error: { code: "internal_error", message: "Something went wrong on our side." } },
-      { status: 500 },
-    );
+// The peer's address reaches routes as context.clientAddress (per-IP rate limits).
+const handle = createRequestListener(
+  (request, client) => handleRequest(request, { clientAddress: client.address }),
+  {
+    protocol: config.PUBLIC_URL ? new URL(config.PUBLIC_URL).protocol : undefined,
+    onError(error) {
+      logger.error({ err: error }, "unhandled error in a request");
+      return Response.json(
+        { error: { code: "internal_error", message: "Something went wrong on our side." } },
+        { status: 500 },
+      );
+    },
   },
-});
+);
 
 const server = http.createServer((req, res) => {
   assets(req, res, () => {

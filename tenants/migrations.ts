@@ -102,4 +102,31 @@ export const tenantMigrations: readonly string[] = [
   ALTER TABLE messages ADD COLUMN feedback INTEGER CHECK (feedback IN (-1, 1));
   ALTER TABLE messages ADD COLUMN feedback_at INTEGER;
   `,
+  /* 3 */ `
+  -- Reserved for another branch's tenant migration 3; the lead replaces this no-op with it
+  -- when merging, before any release.
+  SELECT 1;
+  `,
+  /* 4 */ `
+  -- Reserved for another branch's tenant migration 4 (see 3).
+  SELECT 1;
+  `,
+  /* 5 */ `
+  -- The tenant's audit log (tenants/audit.ts): every ask and every admin action.
+  CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('ask', 'admin')),
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    question_sha256 TEXT,
+    latency_ms INTEGER,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    cache_hit INTEGER CHECK (cache_hit IN (0, 1)),
+    detail TEXT
+  ) STRICT;
+  CREATE INDEX audit_log_by_time ON audit_log (at, id);
+  `,
 ];

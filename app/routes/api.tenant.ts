@@ -4,7 +4,8 @@
 // starterQuestions, voiceGreeting, language).
 import { assertSameOrigin, requireTenantAccess } from "#app/server/auth.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
-import { readJson } from "#app/server/request.server.ts";
+import { auditAdminAction } from "#app/server/audit.server.ts";
+import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { tenantSettingsSchema, updateTenantModel } from "#app/server/tenant-settings.server.ts";
 import { getWidgetSettings, updateWidgetSettings } from "#app/server/widget-settings.server.ts";
@@ -13,6 +14,7 @@ import type { Route } from "./+types/api.tenant";
 export async function loader({ request, params }: Route.LoaderArgs) {
   try {
     const { tenant } = await requireTenantAccess(request, params.tenantId);
+    parseQuery(request, noQuery);
     const runtime = await getRuntime();
     return Response.json({ tenant, widget: getWidgetSettings(runtime, tenant) });
   } catch (error) {
@@ -36,6 +38,8 @@ export async function action({ request, params }: Route.ActionArgs) {
       { tenantId: tenant.id, adminId: admin.id, llmModel: updated.llmModel, widget: !!body.widget },
       "tenant settings changed",
     );
+    // ---- audit (issue 5: audit log) ----
+    auditAdminAction(runtime, tenant, admin, "settings.update", body);
     return Response.json({ tenant: updated, widget });
   } catch (error) {
     return errorResponse(error);

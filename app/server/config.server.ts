@@ -71,6 +71,28 @@ export const envSchema = z.object({
 
   RETRIEVAL_TOP_K: int(1, 50).default(6),
   HISTORY_TURNS: int(0, 20).default(3),
+
+  // ---- embeds, limits and quotas (docs/decisions/016, 017) ----
+  /** How long a visitor's signed session token lives (its conversation ends with it). */
+  VISITOR_SESSION_TTL_SECONDS: int(60, 30 * 24 * 3600).default(24 * 3600),
+  /** Token buckets, in requests per minute (also the burst); 0 switches a bucket off. */
+  RATE_LIMIT_TENANT_PER_MINUTE: int(0, 1_000_000).default(120),
+  RATE_LIMIT_SESSION_PER_MINUTE: int(0, 1_000_000).default(20),
+  RATE_LIMIT_IP_PER_MINUTE: int(0, 1_000_000).default(60),
+  /** Machines that keep their own limiter file (each gets 1/N of every limit). */
+  RATE_LIMIT_INSTANCES: int(1, 1000).default(1),
+  /** Where the limiter's SQLite file lives: local to the host, never a replicated mount. */
+  RATE_LIMIT_STATE_DIR: optionalString,
+  /** A header the proxy sets to the client's address (e.g. fly-client-ip); else the socket's. */
+  CLIENT_IP_HEADER: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[a-z0-9-]+$/i)
+      .optional(),
+  ),
+  /** A new trial tenant's length in days and token budget (prompt + completion tokens). */
+  TRIAL_DAYS: int(1, 3650).default(14),
+  TRIAL_TOKEN_BUDGET: int(0, 1_000_000_000_000).default(200_000),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -78,6 +100,8 @@ export type Env = z.infer<typeof envSchema>;
 export type Config = Env & {
   /** DATA_DIR resolved to an absolute path. */
   dataDir: string;
+  /** RATE_LIMIT_STATE_DIR (default DATA_DIR) resolved to an absolute path. */
+  limitsDir: string;
   embeddings:
     | { kind: "local" }
     | { kind: "openai"; baseUrl: string; apiKey?: string; model: string; batchSize: number };
@@ -133,5 +157,11 @@ export function parseConfig(source: Record<string, string | undefined> = process
           model: env.LLM_MODEL as string,
         }
       : { kind: "extractive" };
-  return { ...env, dataDir: path.resolve(env.DATA_DIR), embeddings, llm };
+  return {
+    ...env,
+    dataDir: path.resolve(env.DATA_DIR),
+    limitsDir: path.resolve(env.RATE_LIMIT_STATE_DIR ?? env.DATA_DIR),
+    embeddings,
+    llm,
+  };
 }
