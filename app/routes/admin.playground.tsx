@@ -49,7 +49,6 @@ export default function Playground({ loaderData }: Route.ComponentProps) {
   const { tenant, widgetKey, maxQueryChars } = loaderData;
   const [question, setQuestion] = useState("");
   const [turns, setTurns] = useState<Turn[]>([]);
-  const [conversationId, setConversationId] = useState<string | null>(null);
   const [sessionToken, setSessionToken] = useState<string | null>(null);
   const [status, setStatus] = useState<AskStatus>("idle");
   const abortRef = useRef<AbortController | null>(null);
@@ -115,14 +114,12 @@ export default function Playground({ loaderData }: Route.ComponentProps) {
       for await (const item of readAskEvents(response.body)) {
         switch (item.event) {
           case "sources":
-            setConversationId(item.data.conversationId);
             updateCurrent((turn) => ({ ...turn, sourcesFound: item.data.sources.length }));
             break;
           case "token":
             updateCurrent((turn) => ({ ...turn, answer: turn.answer + item.data.text }));
             break;
           case "done":
-            setConversationId(item.data.conversationId);
             updateCurrent((turn) => ({ ...turn, answer: item.data.answer, done: item.data }));
             break;
           case "error":
@@ -156,7 +153,6 @@ export default function Playground({ loaderData }: Route.ComponentProps) {
     abortRef.current = null;
     setStatus("idle");
     setTurns([]);
-    setConversationId(null);
     setSessionToken(null);
     setQuestion("");
   }

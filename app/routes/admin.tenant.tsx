@@ -1,5 +1,6 @@
 // /admin/tenants/:tenantId — one tenant: the widget's embed snippet, forms to add knowledge
-// (files, pasted text, a web page), the ingestion jobs with live progress, and the documents.
+// (files, pasted text, a web page), the ingestion jobs with live progress, and the documents;
+// plus the embed, API key, quota and audit section (app/admin/tenant-security.tsx).
 import { useEffect, useRef, useState } from "react";
 import { data, Form, Link, useNavigation, useRevalidator } from "react-router";
 import { z } from "zod";
@@ -18,6 +19,16 @@ import { readFormData } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { llmModelSchema, updateTenantModel } from "#app/server/tenant-settings.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";
+// ---- issue 5: keys, origins, quota, audit (begin) ----
+import { TenantSecurity } from "#app/admin/tenant-security.tsx";
+import { auditAdminAction } from "#app/server/audit.server.ts";
+import {
+  runSecurityAction,
+  securityIntents,
+  tenantSecurityData,
+  type SecurityIntent,
+} from "#app/server/tenant-security.server.ts";
+// ---- issue 5: keys, origins, quota, audit (end) ----
 import type { Route } from "./+types/admin.tenant";
 
 export const meta: Route.MetaFunction = ({ data }) => [
@@ -28,7 +39,14 @@ export const meta: Route.MetaFunction = ({ data }) => [
 const MAX_FILES_PER_UPLOAD = 10;
 const JOBS_SHOWN = 50;
 
-const intentSchema = z.enum(["upload", "add-text", "add-url", "delete-document", "set-model"]);
+const intentSchema = z.enum([
+  "upload",
+  "add-text",
+  "add-url",
+  "delete-document",
+  "set-model",
+  ...securityIntents,
+]);
 type Intent = z.infer<typeof intentSchema>;
 const documentIdSchema = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
@@ -48,7 +66,8 @@ export async function loader({ request, params }: Route.LoaderArgs) {
       llmModel: tenant.llmModel,
     },
     answerer: { name: runtime.answerer.name, model: runtime.answerer.model },
-    snippet: `<script src="${origin}/widget.js" data-tenant="${tenant.id}" async></script>`,
+    // ---- issue 5: keys, origins, quota, audit ----
+    security: tenantSecurityData(runtime, tenant, origin),
     maxUploadBytes: runtime.config.MAX_UPLOAD_BYTES,
     supportedExtensions,
     jobs: listJobs(db, { limit: JOBS_SHOWN }).map((job) => ({
@@ -77,15 +96,18 @@ export async function loader({ request, params }: Route.LoaderArgs) {
   };
 }
 
-type ActionResult = { intent: Intent | null; ok: boolean; message: string };
+type ActionResult = { intent: Intent | null; ok: boolean; message: string; secret?: string };
 
 function result(intent: Intent | null, ok: boolean, message: string, status = 200) {
   return data<ActionResult>({ intent, ok, message }, { status });
 }
 
+const isSecurityIntent = (intent: Intent): intent is SecurityIntent =>
+  (securityIntents as readonly string[]).includes(intent);
+
 export async function action({ request, params }: Route.ActionArgs) {
   assertSameOrigin(request);
-  const { tenant } = await requireTenantAccess(request, params.tenantId);
+  const { tenant, admin } = await requireTenantAccess(request, params.tenantId);
   const runtime = await getRuntime();
   let intent: Intent | null = null;
   try {
@@ -96,6 +118,15 @@ export async function action({ request, params }: Route.ActionArgs) {
     const parsedIntent = intentSchema.safeParse(form.get("intent"));
     if (!parsedIntent.success) return result(null, false, "Unknown action.", 400);
     intent = parsedIntent.data;
+    // ---- issue 5: keys, origins, quota, audit ----
+    if (isSecurityIntent(intent)) {
+      const done = runSecurityAction(runtime, tenant, admin, intent, form);
+      return data<ActionResult>(
+        { intent, ok: true, message: done.message, secret: done.secret },
+        { headers: { "Cache-Control": "no-store" } },
+      );
+    }
+    if (intent !== "delete-document") auditAdminAction(runtime, tenant, admin, `page.${intent}`);
     switch (intent) {
       case "upload": {
         const files = form.getAll("files").filter((f): f is File => typeof f !== "string");
@@ -141,6 +172,8 @@ export async function action({ request, params }: Route.ActionArgs) {
       case "delete-document": {
         const id = documentIdSchema.safeParse(form.get("documentId"));
         const deleted = id.success && deleteDocument(tenantDb(runtime, tenant), id.data);
+        if (deleted)
+          auditAdminAction(runtime, tenant, admin, "document.delete", { documentId: id.data });
         return deleted
           ? result(intent, true, "Document deleted.")
           : result(
@@ -205,8 +238,9 @@ function FormMessage({ intent, actionData }: { intent: Intent; actionData?: Acti
 }
 
 export default function TenantPage({ loaderData, actionData }: Route.ComponentProps) {
-  const { tenant, answerer, snippet, jobs, documents, maxUploadBytes, supportedExtensions } =
+  const { tenant, answerer, security, jobs, documents, maxUploadBytes, supportedExtensions } =
     loaderData;
+  const { snippet } = security;
   const pending = usePendingIntent();
   const uploadForm = useResetOnSuccess("upload", actionData);
   const textForm = useResetOnSuccess("add-text", actionData);
@@ -244,6 +278,9 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
           </Link>
         </div>
       </section>
+
+      {/* ---- issue 5: keys, origins, quota, audit ---- */}
+      <TenantSecurity tenantId={tenant.id} data={security} result={actionData} />
 
       <section className="card" aria-labelledby="answers">
         <h2 id="answers">Answers</h2>

@@ -55,7 +55,7 @@ function askSchema(maxQueryChars: number, maxQuestions: number) {
       /** The widget's publishable key and visitor session. */
       key: z.string().max(100).optional(),
       session_token: z.string().max(200).optional(),
-      /** A server-to-server caller's own conversation id (with a secret key only). */
+      /** A server-to-server caller's conversation id (with a secret key only). */
       session_id: z.string().regex(conversationIdPattern, "Invalid session id.").optional(),
     })
     .superRefine((body, ctx) => {
@@ -108,9 +108,8 @@ function identifyCaller(runtime: Runtime, request: Request, body: AskBody): Call
     return {
       tenant,
       cors: noCors,
-      // Namespaced by key, so a server's ids never meet a widget visitor's conversations.
-      conversationId:
-        body.session_id === undefined ? undefined : `sk${secret.keyId}-${body.session_id}`,
+      // A secret key is the tenant's own full trust: it may continue any of its conversations.
+      conversationId: body.session_id,
       actor: `key:${secret.keyId}`,
       sessionKey: `key:${secret.keyId}`,
     };

@@ -318,7 +318,8 @@ describe.skipIf(!hasChromium)("the chat widget on a customer's page", () => {
     );
     expect(api.feedback[0]).toEqual({
       tenant_id: "trial",
-      conversation_id: conversationId,
+      key: "pk_test",
+      session_token: sessionToken,
       message_id: 1,
       rating: "up",
     });
