@@ -86,6 +86,7 @@ interface Caller {
   actor: string;
   /** The per-session rate limit's key. */
   sessionKey: string;
+  viaKey: boolean;
 }
 
 // React Router hands OPTIONS requests to the loader; the widget's CORS preflight lands here.
@@ -112,6 +113,7 @@ function identifyCaller(runtime: Runtime, request: Request, body: AskBody): Call
       conversationId: body.session_id,
       actor: `key:${secret.keyId}`,
       sessionKey: `key:${secret.keyId}`,
+      viaKey: true,
     };
   }
   const cors = widgetCors(runtime, request, tenant.id, METHODS);
@@ -124,7 +126,14 @@ function identifyCaller(runtime: Runtime, request: Request, body: AskBody): Call
   }
   requireWidgetKey(runtime, tenant, body.key, cors);
   const conversationId = requireVisitorConversation(runtime, tenant, body.session_token, cors);
-  return { tenant, cors, conversationId, actor: conversationId, sessionKey: conversationId };
+  return {
+    tenant,
+    cors,
+    conversationId,
+    actor: conversationId,
+    sessionKey: conversationId,
+    viaKey: false,
+  };
 }
 
 export async function action({ request, context }: Route.ActionArgs) {
@@ -170,11 +179,18 @@ async function answer(
       batch: body.queries !== undefined,
     });
   try {
-    enforceRateLimits(runtime.config, [
-      { scope: "ip", id: clientIp(runtime, request, context) },
-      { scope: "tenant", id: tenant.id },
-      { scope: "session", id: caller.sessionKey },
-    ]);
+    // A secret key is one backend serving many people from one address: only the tenant's
+    // bucket applies to it. Widget visitors also have their address and session buckets.
+    enforceRateLimits(
+      runtime.config,
+      caller.viaKey
+        ? [{ scope: "tenant", id: tenant.id }]
+        : [
+            { scope: "ip", id: clientIp(runtime, request, context) },
+            { scope: "tenant", id: tenant.id },
+            { scope: "session", id: caller.sessionKey },
+          ],
+    );
     assertWithinQuota(tenantQuota(runtime.control, tenantDb(runtime, tenant), tenant.id));
   } catch (error) {
     // Refused before answering: audited, nothing else written (the caller adds the CORS).
