@@ -11,6 +11,7 @@ export default [
   // Public and server-to-server API (JSON, one error shape).
   route("api/ask", "routes/api.ask.ts"),
   route("api/widget/:tenantId/config", "routes/api.widget-config.ts"),
+  route("api/widget/:tenantId/session", "routes/api.widget-session.ts"),
   route("api/feedback", "routes/api.feedback.ts"),
   route("api/tenants", "routes/api.tenants.ts"),
   route("api/tenants/:tenantId", "routes/api.tenant.ts"),
@@ -18,6 +19,12 @@ export default [
   route("api/tenants/:tenantId/documents/:documentId", "routes/api.tenant-document.ts"),
   route("api/tenants/:tenantId/jobs", "routes/api.tenant-jobs.ts"),
   route("api/tenants/:tenantId/unanswered", "routes/api.tenant-unanswered.ts"),
+  // Embeds, secret keys, plan and quota, audit log (docs/decisions/016, 017).
+  route("api/tenants/:tenantId/embed", "routes/api.tenant-embed.ts"),
+  route("api/tenants/:tenantId/keys", "routes/api.tenant-keys.ts"),
+  route("api/tenants/:tenantId/keys/:keyId", "routes/api.tenant-key.ts"),
+  route("api/tenants/:tenantId/plan", "routes/api.tenant-plan.ts"),
+  route("api/tenants/:tenantId/audit", "routes/api.tenant-audit.ts"),
 
   // Admin web app.
   route("login", "routes/login.tsx"),

@@ -140,4 +140,22 @@ export const tenantMigrations: readonly string[] = [
   ALTER TABLE messages ADD COLUMN cached INTEGER NOT NULL DEFAULT 0 CHECK (cached IN (0, 1));
   ALTER TABLE usage_daily ADD COLUMN cache_hits INTEGER NOT NULL DEFAULT 0;
   `,
+  /* 5 */ `
+  -- The tenant's audit log (tenants/audit.ts): every ask and every admin action.
+  CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('ask', 'admin')),
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    question_sha256 TEXT,
+    latency_ms INTEGER,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    cache_hit INTEGER CHECK (cache_hit IN (0, 1)),
+    detail TEXT
+  ) STRICT;
+  CREATE INDEX audit_log_by_time ON audit_log (at, id);
+  `,
 ];

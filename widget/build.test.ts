@@ -83,7 +83,7 @@ describe("the widget build", () => {
     const code = await readFile(result.bundle.file, "utf8");
     const win = createWindow(
       `<!doctype html><html><head></head><body>
-        <script src="https://bitb.example/widget/bitb.0.js" data-tenant="trial" async></script>
+        <script src="https://bitb.example/widget/bitb.0.js" data-tenant="trial" data-key="pk_test" async></script>
       </body></html>`,
     );
     const windowKeys = Object.keys(win);

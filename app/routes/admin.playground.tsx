@@ -1,11 +1,13 @@
 // /admin/tenants/:tenantId/playground — ask the tenant's knowledge base as a visitor would,
 // through the same streaming POST /api/ask the widget uses: the answer appears token by token,
 // then its numbered sources and how it was made (provider, latency, tokens). Follow-up
-// questions continue the conversation until "New conversation".
+// questions continue the conversation until "New conversation". Like the widget, it asks
+// with the tenant's publishable key and a visitor session token (one per conversation).
 import { useEffect, useRef, useState } from "react";
 import { Link } from "react-router";
 import { readAskEvents, type Citation, type DoneEvent } from "#app/ask-events.ts";
 import { requireTenantAccess } from "#app/server/auth.server.ts";
+import { getWidgetKey } from "#app/server/keys.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import type { Route } from "./+types/admin.playground";
 
@@ -15,8 +17,12 @@ export const meta: Route.MetaFunction = ({ data }) => [
 
 export async function loader({ request, params }: Route.LoaderArgs) {
   const { tenant } = await requireTenantAccess(request, params.tenantId);
-  const { config } = await getRuntime();
-  return { tenant: { id: tenant.id, name: tenant.name }, maxQueryChars: config.MAX_QUERY_CHARS };
+  const { config, control } = await getRuntime();
+  return {
+    tenant: { id: tenant.id, name: tenant.name },
+    widgetKey: getWidgetKey(control, tenant.id),
+    maxQueryChars: config.MAX_QUERY_CHARS,
+  };
 }
 
 interface Turn {
@@ -40,10 +46,10 @@ async function errorMessageOf(response: Response): Promise<string> {
 }
 
 export default function Playground({ loaderData }: Route.ComponentProps) {
-  const { tenant, maxQueryChars } = loaderData;
+  const { tenant, widgetKey, maxQueryChars } = loaderData;
   const [question, setQuestion] = useState("");
   const [turns, setTurns] = useState<Turn[]>([]);
-  const [conversationId, setConversationId] = useState<string | null>(null);
+  const [sessionToken, setSessionToken] = useState<string | null>(null);
   const [status, setStatus] = useState<AskStatus>("idle");
   const abortRef = useRef<AbortController | null>(null);
   const answerBox = useRef<HTMLDivElement>(null);
@@ -76,17 +82,31 @@ export default function Playground({ loaderData }: Route.ComponentProps) {
       { question: query, answer: "", sourcesFound: null, done: null, error: null },
     ]);
     try {
+      let token = sessionToken;
+      if (token === null) {
+        const started = await fetch(`/api/widget/${tenant.id}/session`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ key: widgetKey }),
+          signal: controller.signal,
+        });
+        if (!started.ok) {
+          const message = await errorMessageOf(started);
+          updateCurrent((turn) => ({ ...turn, error: message }));
+          return;
+        }
+        token = ((await started.json()) as { token: string }).token;
+        setSessionToken(token);
+      }
       const response = await fetch("/api/ask", {
         method: "POST",
         headers: { "content-type": "application/json", accept: "text/event-stream" },
-        body: JSON.stringify({
-          tenant_id: tenant.id,
-          query,
-          ...(conversationId ? { session_id: conversationId } : {}),
-        }),
+        body: JSON.stringify({ tenant_id: tenant.id, query, key: widgetKey, session_token: token }),
         signal: controller.signal,
       });
       if (!response.ok || !response.body) {
+        // An expired session: the next question starts a new conversation.
+        if (response.status === 401) setSessionToken(null);
         const message = await errorMessageOf(response);
         updateCurrent((turn) => ({ ...turn, error: message }));
         return;
@@ -94,14 +114,12 @@ export default function Playground({ loaderData }: Route.ComponentProps) {
       for await (const item of readAskEvents(response.body)) {
         switch (item.event) {
           case "sources":
-            setConversationId(item.data.conversationId);
             updateCurrent((turn) => ({ ...turn, sourcesFound: item.data.sources.length }));
             break;
           case "token":
             updateCurrent((turn) => ({ ...turn, answer: turn.answer + item.data.text }));
             break;
           case "done":
-            setConversationId(item.data.conversationId);
             updateCurrent((turn) => ({ ...turn, answer: item.data.answer, done: item.data }));
             break;
           case "error":
@@ -135,7 +153,7 @@ export default function Playground({ loaderData }: Route.ComponentProps) {
     abortRef.current = null;
     setStatus("idle");
     setTurns([]);
-    setConversationId(null);
+    setSessionToken(null);
     setQuestion("");
   }
 

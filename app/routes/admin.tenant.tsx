@@ -1,5 +1,6 @@
 // /admin/tenants/:tenantId — one tenant: the widget's embed snippet, forms to add knowledge
-// (files, pasted text, a web page), the ingestion jobs with live progress, and the documents.
+// (files, pasted text, a web page), the ingestion jobs with live progress, and the documents;
+// plus the embed, API key, quota and audit section (app/admin/tenant-security.tsx).
 import { useEffect, useRef, useState } from "react";
 import { data, Form, Link, useNavigation, useRevalidator } from "react-router";
 import { z } from "zod";
@@ -24,6 +25,16 @@ import {
 } from "#app/server/tenant-settings.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";
 import { listUnanswered } from "#tenants/unanswered.ts";
+// ---- issue 5: keys, origins, quota, audit (begin) ----
+import { TenantSecurity } from "#app/admin/tenant-security.tsx";
+import { auditAdminAction } from "#app/server/audit.server.ts";
+import {
+  runSecurityAction,
+  securityIntents,
+  tenantSecurityData,
+  type SecurityIntent,
+} from "#app/server/tenant-security.server.ts";
+// ---- issue 5: keys, origins, quota, audit (end) ----
 import type { Route } from "./+types/admin.tenant";
 
 export const meta: Route.MetaFunction = ({ data }) => [
@@ -43,6 +54,7 @@ const intentSchema = z.enum([
   "delete-document",
   "set-model",
   "set-privacy",
+  ...securityIntents,
 ]);
 type Intent = z.infer<typeof intentSchema>;
 const documentIdSchema = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
@@ -64,7 +76,8 @@ export async function loader({ request, params }: Route.LoaderArgs) {
       maskTranscripts: tenant.maskTranscripts,
     },
     answerer: { name: runtime.answerer.name, model: runtime.answerer.model },
-    snippet: `<script src="${origin}/widget.js" data-tenant="${tenant.id}" async></script>`,
+    // ---- issue 5: keys, origins, quota, audit ----
+    security: tenantSecurityData(runtime, tenant, origin),
     maxUploadBytes: runtime.config.MAX_UPLOAD_BYTES,
     supportedExtensions,
     jobs: listJobs(db, { limit: JOBS_SHOWN }).map((job) => ({
@@ -95,15 +108,18 @@ export async function loader({ request, params }: Route.LoaderArgs) {
   };
 }
 
-type ActionResult = { intent: Intent | null; ok: boolean; message: string };
+type ActionResult = { intent: Intent | null; ok: boolean; message: string; secret?: string };
 
 function result(intent: Intent | null, ok: boolean, message: string, status = 200) {
   return data<ActionResult>({ intent, ok, message }, { status });
 }
 
+const isSecurityIntent = (intent: Intent): intent is SecurityIntent =>
+  (securityIntents as readonly string[]).includes(intent);
+
 export async function action({ request, params }: Route.ActionArgs) {
   assertSameOrigin(request);
-  const { tenant } = await requireTenantAccess(request, params.tenantId);
+  const { tenant, admin } = await requireTenantAccess(request, params.tenantId);
   const runtime = await getRuntime();
   let intent: Intent | null = null;
   try {
@@ -114,6 +130,15 @@ export async function action({ request, params }: Route.ActionArgs) {
     const parsedIntent = intentSchema.safeParse(form.get("intent"));
     if (!parsedIntent.success) return result(null, false, "Unknown action.", 400);
     intent = parsedIntent.data;
+    // ---- issue 5: keys, origins, quota, audit ----
+    if (isSecurityIntent(intent)) {
+      const done = runSecurityAction(runtime, tenant, admin, intent, form);
+      return data<ActionResult>(
+        { intent, ok: true, message: done.message, secret: done.secret },
+        { headers: { "Cache-Control": "no-store" } },
+      );
+    }
+    if (intent !== "delete-document") auditAdminAction(runtime, tenant, admin, `page.${intent}`);
     switch (intent) {
       case "upload": {
         const files = form.getAll("files").filter((f): f is File => typeof f !== "string");
@@ -171,6 +196,8 @@ export async function action({ request, params }: Route.ActionArgs) {
       case "delete-document": {
         const id = documentIdSchema.safeParse(form.get("documentId"));
         const deleted = id.success && deleteDocument(tenantDb(runtime, tenant), id.data);
+        if (deleted)
+          auditAdminAction(runtime, tenant, admin, "document.delete", { documentId: id.data });
         return deleted
           ? result(intent, true, "Document deleted.")
           : result(
@@ -238,7 +265,7 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
   const {
     tenant,
     answerer,
-    snippet,
+    security,
     jobs,
     documents,
     unanswered,
@@ -246,6 +273,7 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
     supportedExtensions,
     usage,
   } = loaderData;
+  const { snippet } = security;
   const pending = usePendingIntent();
   const uploadForm = useResetOnSuccess("upload", actionData);
   const textForm = useResetOnSuccess("add-text", actionData);
@@ -283,6 +311,9 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
           </Link>
         </div>
       </section>
+
+      {/* ---- issue 5: keys, origins, quota, audit ---- */}
+      <TenantSecurity tenantId={tenant.id} data={security} result={actionData} />
 
       <section className="card" aria-labelledby="answers">
         <h2 id="answers">Answers</h2>

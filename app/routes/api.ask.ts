@@ -3,18 +3,38 @@
 // `Accept: application/json`, returns the `done` event's data as one JSON object.
 // A batch (`queries` instead of `query`) streams the batch events, or returns the
 // `batch_done` event's data as one JSON object.
+//
+// Callers: the widget (publishable `key` + signed `session_token`, from an allowed origin;
+// the token names the conversation) or a server with `Authorization: Bearer bitb_sk_…` (it
+// may name its own conversation with `session_id`). Then: rate limits (IP, tenant, session),
+// the tenant's token quota, the answer, and an audit entry (app/server/audit.server.ts).
+import type { AppLoadContext } from "react-router";
 import { z } from "zod";
 import { askStream } from "#app/server/ask/ask.server.ts";
 import { askBatch } from "#app/server/ask/batch.server.ts";
 import { encodeEvent, sseHeaders } from "#app/server/ask/sse.server.ts";
+import { auditAsk } from "#app/server/audit.server.ts";
+import type { TenantRecord } from "#app/server/control-db.server.ts";
+import {
+  clientIp,
+  type Cors,
+  noCors,
+  preflight,
+  requireVisitorConversation,
+  requireWidgetKey,
+  secretKeyCaller,
+  widgetCors,
+} from "#app/server/embed-guard.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
-import type { Logger } from "#app/server/logger.server.ts";
-import { publicCorsHeaders, readJson, wantsJson } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
-import { requireTenant } from "#app/server/tenants.server.ts";
-import type { AskEventName } from "#app/ask-events.ts";
+import { enforceRateLimits } from "#app/server/limits/limits.server.ts";
+import { assertWithinQuota, tenantQuota } from "#app/server/limits/quota.server.ts";
+import { readJson, wantsJson } from "#app/server/request.server.ts";
+import { getRuntime, type Runtime } from "#app/server/runtime.server.ts";
+import { requireTenant, tenantDb } from "#app/server/tenants.server.ts";
+import type { AskEventName, AskUsage } from "#app/ask-events.ts";
 import type { Route } from "./+types/api.ask";
 
+const METHODS = "POST, OPTIONS";
 const conversationIdPattern = /^[A-Za-z0-9_-]{8,64}$/;
 
 function askSchema(maxQueryChars: number, maxQuestions: number) {
@@ -32,6 +52,10 @@ function askSchema(maxQueryChars: number, maxQuestions: number) {
         .min(1, "Send at least one question in queries.")
         .max(maxQuestions, `Send at most ${maxQuestions} questions at once.`)
         .optional(),
+      /** The widget's publishable key and visitor session. */
+      key: z.string().max(100).optional(),
+      session_token: z.string().max(200).optional(),
+      /** A server-to-server caller's conversation id (with a secret key only). */
       session_id: z.string().regex(conversationIdPattern, "Invalid session id.").optional(),
     })
     .superRefine((body, ctx) => {
@@ -51,27 +75,74 @@ function askSchema(maxQueryChars: number, maxQuestions: number) {
     });
 }
 
+type AskBody = z.infer<ReturnType<typeof askSchema>>;
 type StreamEvent = { event: AskEventName; data: unknown };
 
-function preflight(): Response {
-  return new Response(null, { status: 204, headers: publicCorsHeaders });
+interface Caller {
+  tenant: TenantRecord;
+  cors: Cors;
+  conversationId?: string;
+  /** Who the audit log names: the conversation, or the secret key. */
+  actor: string;
+  /** The per-session rate limit's key. */
+  sessionKey: string;
+  viaKey: boolean;
 }
 
 // React Router hands OPTIONS requests to the loader; the widget's CORS preflight lands here.
-export function loader({ request }: Route.LoaderArgs) {
-  if (request.method === "OPTIONS") return preflight();
+export async function loader({ request }: Route.LoaderArgs) {
+  const runtime = await getRuntime();
+  if (request.method === "OPTIONS") return preflight(runtime, request, METHODS);
   return errorResponse(new ApiError("bad_request", "Use POST to ask."), {
-    ...publicCorsHeaders,
-    Allow: "POST, OPTIONS",
+    ...noCors,
+    Allow: METHODS,
   });
 }
 
-export async function action({ request }: Route.ActionArgs) {
-  if (request.method === "OPTIONS") return preflight();
+function identifyCaller(runtime: Runtime, request: Request, body: AskBody): Caller {
+  const tenant = requireTenant(runtime, body.tenant_id);
+  const secret = secretKeyCaller(runtime, request, tenant.id);
+  if (secret) {
+    if (body.key !== undefined || body.session_token !== undefined) {
+      throw new ApiError("bad_request", "Use either a secret key or a widget session, not both.");
+    }
+    return {
+      tenant,
+      cors: noCors,
+      // A secret key is the tenant's own full trust: it may continue any of its conversations.
+      conversationId: body.session_id,
+      actor: `key:${secret.keyId}`,
+      sessionKey: `key:${secret.keyId}`,
+      viaKey: true,
+    };
+  }
+  const cors = widgetCors(runtime, request, tenant.id, METHODS);
+  if (body.session_id !== undefined) {
+    throw new ApiError(
+      "bad_request",
+      "The widget's conversation comes from its session token.",
+      cors,
+    );
+  }
+  requireWidgetKey(runtime, tenant, body.key, cors);
+  const conversationId = requireVisitorConversation(runtime, tenant, body.session_token, cors);
+  return {
+    tenant,
+    cors,
+    conversationId,
+    actor: conversationId,
+    sessionKey: conversationId,
+    viaKey: false,
+  };
+}
+
+export async function action({ request, context }: Route.ActionArgs) {
   const receivedAt = performance.now();
+  const runtime = await getRuntime();
+  if (request.method === "OPTIONS") return preflight(runtime, request, METHODS);
+  let cors: Cors = noCors;
   try {
     if (request.method !== "POST") throw new ApiError("bad_request", "Use POST to ask.");
-    const runtime = await getRuntime();
     const { config } = runtime;
     const body = await readJson(
       request,
@@ -80,59 +151,120 @@ export async function action({ request }: Route.ActionArgs) {
     if (body.queries !== undefined && !config.BATCH_ENABLED) {
       throw new ApiError("bad_request", "Batch questions are switched off on this server.");
     }
-    const tenant = requireTenant(runtime, body.tenant_id);
-    const upstream = new AbortController();
-    request.signal.addEventListener("abort", () => upstream.abort(), { once: true });
-
-    if (body.queries !== undefined) {
-      const batch = askBatch(runtime, {
-        tenant,
-        queries: body.queries,
-        conversationId: body.session_id,
-        signal: upstream.signal,
-      });
-      if (wantsJson(request)) {
-        for await (const item of batch) {
-          if (item.event === "batch_done") {
-            return Response.json(item.data, { headers: publicCorsHeaders });
-          }
-        }
-        throw new ApiError("internal_error", "The batch ended without a result.");
-      }
-      return new Response(sseBody(batch, upstream, runtime.logger), {
-        headers: { ...sseHeaders, ...publicCorsHeaders },
-      });
-    }
-
-    const events = askStream(runtime, {
-      tenant,
-      query: body.query as string,
-      conversationId: body.session_id,
-      signal: upstream.signal,
-      receivedAt,
-    });
-
-    if (wantsJson(request)) {
-      for await (const item of events) {
-        if (item.event === "error") {
-          return Response.json({ error: item.data }, { status: 502, headers: publicCorsHeaders });
-        }
-        if (item.event === "done") {
-          return Response.json(item.data, { headers: publicCorsHeaders });
-        }
-      }
-      throw new ApiError("internal_error", "The answer ended without a result.");
-    }
-
-    return new Response(sseBody(events, upstream, runtime.logger), {
-      headers: { ...sseHeaders, ...publicCorsHeaders },
-    });
+    const caller = identifyCaller(runtime, request, body);
+    cors = caller.cors;
+    return await answer(runtime, request, context, body, caller, receivedAt);
   } catch (error) {
-    return errorResponse(error, publicCorsHeaders);
+    return errorResponse(error, cors);
   }
 }
 
-function sseBody(events: AsyncGenerator<StreamEvent>, upstream: AbortController, logger: Logger) {
+async function answer(
+  runtime: Runtime,
+  request: Request,
+  context: AppLoadContext | undefined,
+  body: AskBody,
+  caller: Caller,
+  receivedAt: number,
+): Promise<Response> {
+  const { tenant, cors } = caller;
+  const questions = body.queries ?? [body.query as string];
+  const started = performance.now();
+  const audit = (outcome: string, usage?: AskUsage, cacheHit = false) =>
+    auditAsk(runtime, tenant, {
+      cacheHit,
+      actor: caller.actor,
+      questions,
+      outcome,
+      latencyMs: performance.now() - started,
+      promptTokens: usage?.promptTokens ?? 0,
+      completionTokens: usage?.completionTokens ?? 0,
+      batch: body.queries !== undefined,
+    });
+  try {
+    // A secret key is one backend serving many people from one address: only the tenant's
+    // bucket applies to it. Widget visitors also have their address and session buckets.
+    enforceRateLimits(
+      runtime.config,
+      caller.viaKey
+        ? [{ scope: "tenant", id: tenant.id }]
+        : [
+            { scope: "ip", id: clientIp(runtime, request, context) },
+            { scope: "tenant", id: tenant.id },
+            { scope: "session", id: caller.sessionKey },
+          ],
+    );
+    assertWithinQuota(tenantQuota(runtime.control, tenantDb(runtime, tenant), tenant.id));
+  } catch (error) {
+    // Refused before answering: audited, nothing else written (the caller adds the CORS).
+    if (error instanceof ApiError) audit(error.code);
+    throw error;
+  }
+
+  const upstream = new AbortController();
+  request.signal.addEventListener("abort", () => upstream.abort(), { once: true });
+  const events: AsyncGenerator<StreamEvent> =
+    body.queries !== undefined
+      ? askBatch(runtime, {
+          tenant,
+          queries: body.queries,
+          conversationId: caller.conversationId,
+          signal: upstream.signal,
+        })
+      : askStream(runtime, {
+          tenant,
+          query: body.query as string,
+          conversationId: caller.conversationId,
+          signal: upstream.signal,
+          receivedAt,
+        });
+  const audited = auditedEvents(events, audit);
+
+  if (wantsJson(request)) {
+    for await (const item of audited) {
+      if (item.event === "error") {
+        return Response.json({ error: item.data }, { status: 502, headers: cors });
+      }
+      if (item.event === "done" || item.event === "batch_done") {
+        return Response.json(item.data, { headers: cors });
+      }
+    }
+    throw new ApiError("internal_error", "The answer ended without a result.", cors);
+  }
+  return new Response(sseBody(audited, upstream, runtime), {
+    headers: { ...sseHeaders, ...cors },
+  });
+}
+
+/** Passes the events through and writes one audit entry when the answer ends, however. */
+async function* auditedEvents(
+  events: AsyncGenerator<StreamEvent>,
+  audit: (outcome: string, usage?: AskUsage, cacheHit?: boolean) => void,
+): AsyncGenerator<StreamEvent> {
+  let outcome = "cancelled";
+  let usage: AskUsage | undefined;
+  let cacheHit = false;
+  try {
+    for await (const item of events) {
+      if (item.event === "done" || item.event === "batch_done") {
+        const data = item.data as { usage?: AskUsage; abstained?: boolean; cached?: boolean };
+        usage = data.usage;
+        cacheHit = data.cached === true;
+        outcome = data.abstained ? "abstained" : "answered";
+      } else if (item.event === "error") {
+        outcome = String((item.data as { code?: unknown }).code ?? "error");
+      }
+      yield item;
+    }
+  } catch (error) {
+    outcome = "internal_error";
+    throw error;
+  } finally {
+    audit(outcome, usage, cacheHit);
+  }
+}
+
+function sseBody(events: AsyncGenerator<StreamEvent>, upstream: AbortController, runtime: Runtime) {
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
@@ -143,7 +275,7 @@ function sseBody(events: AsyncGenerator<StreamEvent>, upstream: AbortController,
         }
         controller.enqueue(encodeEvent(next.value.event, next.value.data as never));
       } catch (error) {
-        logger.error({ err: error }, "ask failed");
+        runtime.logger.error({ err: error }, "ask failed");
         controller.enqueue(
           encodeEvent("error", { code: "internal_error", message: "Something went wrong." }),
         );

@@ -1,48 +1,67 @@
 // POST /api/feedback — a visitor's thumbs up or down on one answer of their own conversation,
-// stored with the message. Public (the widget calls it cross-origin, without credentials);
-// 204 on success, 404 when that answer is not in that conversation.
+// stored with the message. Public (the widget calls it cross-origin, without credentials):
+// it carries the tenant's publishable key and the visitor's session token, which names the
+// only conversation it may rate. 204 on success, 404 when that answer is not in it.
 import { z } from "zod";
+import {
+  clientIp,
+  type Cors,
+  noCors,
+  preflight,
+  requireVisitorConversation,
+  requireWidgetKey,
+  widgetCors,
+} from "#app/server/embed-guard.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
-import { publicCorsHeaders, readJson } from "#app/server/request.server.ts";
+import { enforceRateLimits } from "#app/server/limits/limits.server.ts";
+import { readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { requireTenant, tenantDb } from "#app/server/tenants.server.ts";
 import { rateAnswer } from "#tenants/conversations.ts";
 import type { Route } from "./+types/api.feedback";
 
+const METHODS = "POST, OPTIONS";
+
 const feedbackSchema = z.strictObject({
   tenant_id: z.string().max(64),
-  conversation_id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, "Invalid conversation id."),
-  message_id: z.number().int().positive(),
+  key: z.string().max(100),
+  session_token: z.string().max(200),
+  message_id: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
   rating: z.enum(["up", "down"]),
 });
 
-function preflight(): Response {
-  return new Response(null, { status: 204, headers: publicCorsHeaders });
-}
-
-export function loader({ request }: Route.LoaderArgs) {
-  if (request.method === "OPTIONS") return preflight();
+export async function loader({ request }: Route.LoaderArgs) {
+  const runtime = await getRuntime();
+  if (request.method === "OPTIONS") return preflight(runtime, request, METHODS);
   return errorResponse(new ApiError("bad_request", "Use POST to send feedback."), {
-    ...publicCorsHeaders,
-    Allow: "POST, OPTIONS",
+    ...noCors,
+    Allow: METHODS,
   });
 }
 
-export async function action({ request }: Route.ActionArgs) {
-  if (request.method === "OPTIONS") return preflight();
+export async function action({ request, context }: Route.ActionArgs) {
+  const runtime = await getRuntime();
+  if (request.method === "OPTIONS") return preflight(runtime, request, METHODS);
+  let cors: Cors = noCors;
   try {
     if (request.method !== "POST") throw new ApiError("bad_request", "Use POST to send feedback.");
-    const runtime = await getRuntime();
     const body = await readJson(request, feedbackSchema, 4 * 1024);
     const tenant = requireTenant(runtime, body.tenant_id);
+    cors = widgetCors(runtime, request, tenant.id, METHODS);
+    requireWidgetKey(runtime, tenant, body.key, cors);
+    const conversationId = requireVisitorConversation(runtime, tenant, body.session_token, cors);
+    enforceRateLimits(runtime.config, [
+      { scope: "ip", id: clientIp(runtime, request, context) },
+      { scope: "session", id: conversationId },
+    ]);
     const rated = rateAnswer(tenantDb(runtime, tenant), {
-      conversationId: body.conversation_id,
+      conversationId,
       messageId: body.message_id,
       rating: body.rating === "up" ? 1 : -1,
     });
     if (!rated) throw new ApiError("not_found", "No such answer in this conversation.");
-    return new Response(null, { status: 204, headers: publicCorsHeaders });
+    return new Response(null, { status: 204, headers: cors });
   } catch (error) {
-    return errorResponse(error, publicCorsHeaders);
+    return errorResponse(error, cors);
   }
 }

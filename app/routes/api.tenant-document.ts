@@ -1,9 +1,12 @@
 // GET /api/tenants/:tenantId/documents/:documentId — one document.
 // DELETE — removes it from the keyword and vector indexes (204).
+// Admins of the tenant, or a server with the tenant's secret key (Authorization: Bearer).
 import { z } from "zod";
 import { deleteDocument, getDocument } from "#tenants/knowledge-base.ts";
-import { assertSameOrigin, requireTenantAccess } from "#app/server/auth.server.ts";
+import { requireTenantApiAccess } from "#app/server/api-access.server.ts";
+import { auditAdminAction } from "#app/server/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
+import { noQuery, parseQuery } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";
 import type { Route } from "./+types/api.tenant-document";
@@ -18,7 +21,10 @@ function parseDocumentId(raw: string): number {
 
 export async function loader({ request, params }: Route.LoaderArgs) {
   try {
-    const { tenant } = await requireTenantAccess(request, params.tenantId);
+    const { tenant } = await requireTenantApiAccess(request, params.tenantId, {
+      allowSecretKey: true,
+    });
+    parseQuery(request, noQuery);
     const runtime = await getRuntime();
     const document = getDocument(tenantDb(runtime, tenant), parseDocumentId(params.documentId));
     if (!document) throw new ApiError("not_found", "No such document.");
@@ -31,17 +37,17 @@ export async function loader({ request, params }: Route.LoaderArgs) {
 export async function action({ request, params }: Route.ActionArgs) {
   try {
     if (request.method !== "DELETE") throw new ApiError("bad_request", "Use DELETE.");
-    assertSameOrigin(request);
-    const { tenant, admin } = await requireTenantAccess(request, params.tenantId);
+    const { tenant, actor } = await requireTenantApiAccess(request, params.tenantId, {
+      allowSecretKey: true,
+    });
+    parseQuery(request, noQuery);
     const runtime = await getRuntime();
     const id = parseDocumentId(params.documentId);
     if (!deleteDocument(tenantDb(runtime, tenant), id)) {
       throw new ApiError("not_found", "No such document.");
     }
-    runtime.logger.info(
-      { tenantId: tenant.id, adminId: admin.id, documentId: id },
-      "document deleted",
-    );
+    runtime.logger.info({ tenantId: tenant.id, documentId: id }, "document deleted");
+    auditAdminAction(runtime, tenant, actor, "document.delete", { documentId: id });
     return new Response(null, { status: 204 });
   } catch (error) {
     return errorResponse(error);

@@ -1,8 +1,10 @@
 // GET /api/tenants/:tenantId/documents — the tenant's documents.
 // POST — add knowledge: multipart `file` fields (one job per file), or JSON
 // { type: "text", title, text } / { type: "url", url, title? }. Answers 202 with the job ids.
+// Admins of the tenant, or a server with the tenant's secret key (Authorization: Bearer).
 import { listDocuments } from "#tenants/knowledge-base.ts";
-import { assertSameOrigin, requireTenantAccess } from "#app/server/auth.server.ts";
+import { requireTenantApiAccess } from "#app/server/api-access.server.ts";
+import { auditAdminAction } from "#app/server/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import {
   intakeFormFiles,
@@ -10,7 +12,13 @@ import {
   intakeUrl,
   jsonIntakeSchema,
 } from "#app/server/ingest/intake.server.ts";
-import { readFormData, readJson, requireMediaType } from "#app/server/request.server.ts";
+import {
+  noQuery,
+  parseQuery,
+  readFormData,
+  readJson,
+  requireMediaType,
+} from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";
 import type { Route } from "./+types/api.tenant-documents";
@@ -20,7 +28,10 @@ const MAX_FILES_PER_REQUEST = 10;
 
 export async function loader({ request, params }: Route.LoaderArgs) {
   try {
-    const { tenant } = await requireTenantAccess(request, params.tenantId);
+    const { tenant } = await requireTenantApiAccess(request, params.tenantId, {
+      allowSecretKey: true,
+    });
+    parseQuery(request, noQuery);
     const runtime = await getRuntime();
     return Response.json({ documents: listDocuments(tenantDb(runtime, tenant)) });
   } catch (error) {
@@ -31,8 +42,10 @@ export async function loader({ request, params }: Route.LoaderArgs) {
 export async function action({ request, params }: Route.ActionArgs) {
   try {
     if (request.method !== "POST") throw new ApiError("bad_request", "Use POST to add knowledge.");
-    assertSameOrigin(request);
-    const { tenant } = await requireTenantAccess(request, params.tenantId);
+    const { tenant, actor } = await requireTenantApiAccess(request, params.tenantId, {
+      allowSecretKey: true,
+    });
+    parseQuery(request, noQuery);
     const runtime = await getRuntime();
     const type = requireMediaType(request, "application/json", "multipart/form-data");
     let jobIds: number[];
@@ -52,6 +65,7 @@ export async function action({ request, params }: Route.ActionArgs) {
       }
       jobIds = await intakeFormFiles(runtime, tenant, files);
     }
+    auditAdminAction(runtime, tenant, actor, "documents.add", { jobs: jobIds });
     return Response.json({ jobs: jobIds.map((id) => ({ id })) }, { status: 202 });
   } catch (error) {
     return errorResponse(error);

@@ -6,7 +6,8 @@
 // transcripts).
 import { assertSameOrigin, requireTenantAccess } from "#app/server/auth.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
-import { readJson } from "#app/server/request.server.ts";
+import { auditAdminAction } from "#app/server/audit.server.ts";
+import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";
 import { usageByDay } from "#tenants/conversations.ts";
@@ -21,6 +22,7 @@ import type { Route } from "./+types/api.tenant";
 export async function loader({ request, params }: Route.LoaderArgs) {
   try {
     const { tenant } = await requireTenantAccess(request, params.tenantId);
+    parseQuery(request, noQuery);
     const runtime = await getRuntime();
     return Response.json({
       tenant,
@@ -57,6 +59,8 @@ export async function action({ request, params }: Route.ActionArgs) {
       },
       "tenant settings changed",
     );
+    // ---- audit (issue 5: audit log) ----
+    auditAdminAction(runtime, tenant, admin, "settings.update", body);
     return Response.json({ tenant: updated, widget });
   } catch (error) {
     return errorResponse(error);

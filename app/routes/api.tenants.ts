@@ -4,7 +4,8 @@ import { z } from "zod";
 import { assertSameOrigin, requireAdmin } from "#app/server/auth.server.ts";
 import { listTenants } from "#app/server/control-db.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
-import { readJson } from "#app/server/request.server.ts";
+import { auditAdminAction } from "#app/server/audit.server.ts";
+import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { createTenant } from "#app/server/tenants.server.ts";
 import type { Route } from "./+types/api.tenants";
@@ -14,6 +15,7 @@ const createTenantSchema = z.strictObject({ name: z.string().trim().min(1).max(1
 export async function loader({ request }: Route.LoaderArgs) {
   try {
     const admin = await requireAdmin(request);
+    parseQuery(request, noQuery);
     const runtime = await getRuntime();
     const tenants = listTenants(runtime.control, admin.role === "platform" ? undefined : admin.id);
     return Response.json({ tenants });
@@ -35,6 +37,7 @@ export async function action({ request }: Route.ActionArgs) {
     const body = await readJson(request, createTenantSchema);
     const tenant = createTenant(runtime, { name: body.name });
     runtime.logger.info({ tenantId: tenant.id, adminId: admin.id }, "tenant created");
+    auditAdminAction(runtime, tenant, admin, "tenant.create", { name: body.name });
     return Response.json({ tenant }, { status: 201 });
   } catch (error) {
     return errorResponse(error);

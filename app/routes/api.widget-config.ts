@@ -1,26 +1,39 @@
-// GET /api/widget/:tenantId/config — the public settings the embeddable widget needs before it
-// draws its launcher (title, greeting, colour, position, starter questions, voice greeting,
-// language). Public and cacheable; an unknown tenant is a 404.
+// GET /api/widget/:tenantId/config?key=pk_… — the public settings the embeddable widget needs
+// before it draws its launcher (title, greeting, colour, position, starter questions, voice
+// greeting, language). Refused (403, no CORS) for a wrong key or an origin the tenant does
+// not allow; cacheable per origin. An unknown tenant is a 404.
+import { z } from "zod";
+import {
+  type Cors,
+  noCors,
+  preflight,
+  requireWidgetKey,
+  widgetCors,
+} from "#app/server/embed-guard.server.ts";
 import { errorResponse } from "#app/server/errors.server.ts";
-import { publicCorsHeaders } from "#app/server/request.server.ts";
+import { parseQuery } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { requireTenant } from "#app/server/tenants.server.ts";
 import { getWidgetSettings } from "#app/server/widget-settings.server.ts";
 import type { Route } from "./+types/api.widget-config";
 
-const corsHeaders = { ...publicCorsHeaders, "Access-Control-Allow-Methods": "GET, OPTIONS" };
+const METHODS = "GET, OPTIONS";
+const querySchema = z.strictObject({ key: z.string().max(100) });
 
 // React Router hands OPTIONS requests to the loader too.
 export async function loader({ request, params }: Route.LoaderArgs) {
-  if (request.method === "OPTIONS")
-    return new Response(null, { status: 204, headers: corsHeaders });
+  const runtime = await getRuntime();
+  let cors: Cors = noCors;
   try {
-    const runtime = await getRuntime();
     const tenant = requireTenant(runtime, params.tenantId);
+    if (request.method === "OPTIONS") return preflight(runtime, request, METHODS, tenant.id);
+    cors = widgetCors(runtime, request, tenant.id, METHODS);
+    const query = parseQuery(request, querySchema);
+    requireWidgetKey(runtime, tenant, query.key, cors);
     return Response.json(getWidgetSettings(runtime, tenant), {
-      headers: { ...corsHeaders, "Cache-Control": "public, max-age=60" },
+      headers: { ...cors, "Cache-Control": "public, max-age=60" },
     });
   } catch (error) {
-    return errorResponse(error, corsHeaders);
+    return errorResponse(error, cors);
   }
 }

@@ -2,8 +2,19 @@
 // tag), answering from the demo tenant, whose knowledge base is BiTB's own README and docs.
 // The starter questions drive the widget through its one global, window.BiTB.
 import { useSyncExternalStore } from "react";
+import { DEMO_TENANT_ID } from "#tenants/id.ts";
+import { getTenant } from "#app/server/control-db.server.ts";
+import { getWidgetKey } from "#app/server/keys.server.ts";
+import { getRuntime } from "#app/server/runtime.server.ts";
 import { READY_EVENT } from "../../widget/src/api.ts";
 import type { Route } from "./+types/demo";
+
+/** The demo tenant's publishable key (null when the server runs without the demo tenant). */
+export async function loader() {
+  const { control } = await getRuntime();
+  const demo = getTenant(control, DEMO_TENANT_ID);
+  return { widgetKey: demo ? getWidgetKey(control, demo.id) : null };
+}
 
 export const meta: Route.MetaFunction = () => [
   { title: "Demo · BiTB" },
@@ -16,7 +27,7 @@ const STARTER_QUESTIONS = [
   "How is the widget isolated from my page?",
 ];
 
-const SNIPPET = `<script src="https://YOUR-BITB-HOST/widget.js" data-tenant="tn_…" async></script>`;
+const SNIPPET = `<script src="https://YOUR-BITB-HOST/widget.js" data-tenant="tn_…" data-key="pk_…" async></script>`;
 
 function subscribeToWidget(onChange: () => void): () => void {
   window.addEventListener(READY_EVENT, onChange);
@@ -32,7 +43,7 @@ function useWidgetReady(): boolean {
   );
 }
 
-export default function Demo() {
+export default function Demo({ loaderData }: Route.ComponentProps) {
   const ready = useWidgetReady();
   return (
     <main className="page narrow">
@@ -58,7 +69,10 @@ export default function Demo() {
         ))}
       </div>
       <h2>Embed it on your site</h2>
-      <p>One script tag, with your tenant id; the widget talks to the server it was loaded from.</p>
+      <p>
+        One script tag, with your tenant id and publishable key; the widget talks to the server it
+        was loaded from, and only from the sites you allow in the admin.
+      </p>
       <pre>
         <code>{SNIPPET}</code>
       </pre>
@@ -66,7 +80,9 @@ export default function Demo() {
         {/* A full page load on purpose: it also removes the widget, which lives outside React. */}
         <a href="/">Back to the start page</a>
       </p>
-      <script src="/widget.js" data-tenant="trial" async />
+      {loaderData.widgetKey && (
+        <script src="/widget.js" data-tenant="trial" data-key={loaderData.widgetKey} async />
+      )}
     </main>
   );
 }

@@ -30,7 +30,14 @@ export const envSchema = z.object({
    * (`fly-client-ip` on Fly; `x-forwarded-for`, whose last entry is used). Unset: the socket's
    * address. Never set it without such a proxy: clients could then choose their address.
    */
-  CLIENT_IP_HEADER: optionalString.transform((v) => v?.toLowerCase()),
+  CLIENT_IP_HEADER: optionalString
+    .pipe(
+      z
+        .string()
+        .regex(/^[a-z0-9-]+$/i, "a header name")
+        .optional(),
+    )
+    .transform((v) => v?.toLowerCase()),
   SIGN_IN_MAX_FAILURES: int(1, 1000).default(5),
   SIGN_IN_MAX_FAILURES_PER_CLIENT: int(1, 100_000).default(20),
   SIGN_IN_LOCKOUT_MS: int(1000, 7 * 24 * 3_600_000).default(15 * 60 * 1000),
@@ -100,6 +107,21 @@ export const envSchema = z.object({
   /** OTLP/HTTP collector base URL; traces are exported to `${it}/v1/traces`. Off when unset. */
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
   OTEL_SERVICE_NAME: z.string().min(1).default("bitb"),
+
+  // ---- embeds, limits and quotas (docs/decisions/016, 017) ----
+  /** How long a visitor's signed session token lives (its conversation ends with it). */
+  VISITOR_SESSION_TTL_SECONDS: int(60, 30 * 24 * 3600).default(24 * 3600),
+  /** Token buckets, in requests per minute (also the burst); 0 switches a bucket off. */
+  RATE_LIMIT_TENANT_PER_MINUTE: int(0, 1_000_000).default(120),
+  RATE_LIMIT_SESSION_PER_MINUTE: int(0, 1_000_000).default(20),
+  RATE_LIMIT_IP_PER_MINUTE: int(0, 1_000_000).default(60),
+  /** Machines that keep their own limiter file (each gets 1/N of every limit). */
+  RATE_LIMIT_INSTANCES: int(1, 1000).default(1),
+  /** Where the limiter's SQLite file lives: local to the host, never a replicated mount. */
+  RATE_LIMIT_STATE_DIR: optionalString,
+  /** A new trial tenant's length in days and token budget (prompt + completion tokens). */
+  TRIAL_DAYS: int(1, 3650).default(14),
+  TRIAL_TOKEN_BUDGET: int(0, 1_000_000_000_000).default(200_000),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -107,6 +129,8 @@ export type Env = z.infer<typeof envSchema>;
 export type Config = Env & {
   /** DATA_DIR resolved to an absolute path. */
   dataDir: string;
+  /** RATE_LIMIT_STATE_DIR (default DATA_DIR) resolved to an absolute path. */
+  limitsDir: string;
   embeddings:
     | { kind: "local" }
     | { kind: "openai"; baseUrl: string; apiKey?: string; model: string; batchSize: number };
@@ -162,5 +186,11 @@ export function parseConfig(source: Record<string, string | undefined> = process
           model: env.LLM_MODEL as string,
         }
       : { kind: "extractive" };
-  return { ...env, dataDir: path.resolve(env.DATA_DIR), embeddings, llm };
+  return {
+    ...env,
+    dataDir: path.resolve(env.DATA_DIR),
+    limitsDir: path.resolve(env.RATE_LIMIT_STATE_DIR ?? env.DATA_DIR),
+    embeddings,
+    llm,
+  };
 }

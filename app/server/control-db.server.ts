@@ -68,6 +68,38 @@ const controlMigrations: readonly string[] = [
   -- Mask PII in this tenant's stored transcripts (questions and answers).
   ALTER TABLE tenants ADD COLUMN mask_transcripts INTEGER NOT NULL DEFAULT 0;
   `,
+  /* 5 */ `
+  -- Embeds and quotas (keys.server.ts, limits/quota.server.ts): the publishable widget key,
+  -- the token budget (NULL: unlimited) and the trial's end (NULL: no end). Tenants that
+  -- existed before keep no budget and no end; new trial tenants get the configured ones.
+  ALTER TABLE tenants ADD COLUMN widget_key TEXT;
+  ALTER TABLE tenants ADD COLUMN token_budget INTEGER;
+  ALTER TABLE tenants ADD COLUMN trial_ends_at INTEGER;
+  CREATE UNIQUE INDEX tenants_widget_key ON tenants (widget_key);
+
+  -- The origins allowed to embed a tenant's widget (scheme://host[:port], normalised).
+  CREATE TABLE tenant_origins (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    origin TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, origin)
+  ) STRICT;
+  CREATE INDEX tenant_origins_by_origin ON tenant_origins (origin);
+  `,
+  /* 6 */ `
+  -- Secret API keys for server-to-server ask and ingest; only their SHA-256 is kept.
+  CREATE TABLE api_keys (
+    id INTEGER PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    revoked_at INTEGER
+  ) STRICT;
+  CREATE INDEX api_keys_by_tenant ON api_keys (tenant_id, id);
+  `,
 ];
 
 export const CONTROL_FILE = "control.db";

@@ -11,6 +11,8 @@ export type ErrorCode =
   | "payload_too_large"
   | "unsupported_media_type"
   | "rate_limited"
+  | "quota_exceeded"
+  | "session_expired"
   | "internal_error"
   | "upstream_failed";
 
@@ -24,6 +26,8 @@ const statusOf: Record<ErrorCode, number> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  quota_exceeded: 429,
+  session_expired: 401,
   internal_error: 500,
   upstream_failed: 502,
 };

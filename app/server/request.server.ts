@@ -1,6 +1,6 @@
 // Reading request bodies safely: the content type is checked (415), the size is capped
 // while reading (413), JSON is parsed (400) and validated by a strict zod schema (400).
-import type { z } from "zod";
+import { z } from "zod";
 import { ApiError } from "./errors.server.ts";
 
 export const DEFAULT_JSON_LIMIT = 64 * 1024;
@@ -68,13 +68,21 @@ export async function readJson<S extends z.ZodType>(
   return schema.parse(value);
 }
 
-/** CORS for the public API the widget calls from tenants' sites (no credentials). */
-export const publicCorsHeaders = {
-  "Access-Control-Allow-Origin": "*",
-  "Access-Control-Allow-Methods": "POST, OPTIONS",
-  "Access-Control-Allow-Headers": "content-type, accept",
-  "Access-Control-Max-Age": "600",
-} as const;
+/**
+ * The query string, validated by a strict schema: unknown and repeated parameters are
+ * refused (400). Routes that take no parameters pass `noQuery`.
+ */
+export function parseQuery<S extends z.ZodType>(request: Request, schema: S): z.infer<S> {
+  const params = new URL(request.url).searchParams;
+  const entries: Record<string, string> = {};
+  for (const [name, value] of params) {
+    if (name in entries) throw new ApiError("validation_failed", `${name}: given more than once`);
+    entries[name] = value;
+  }
+  return schema.parse(entries);
+}
+
+export const noQuery = z.strictObject({});
 
 export function wantsJson(request: Request): boolean {
   const accept = (request.headers.get("accept") ?? "").toLowerCase();

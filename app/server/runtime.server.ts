@@ -24,6 +24,7 @@ import type { EmbeddingProvider } from "./embeddings/provider.server.ts";
 import { IngestQueue } from "./ingest/queue.server.ts";
 import { createAnswerer } from "./llm/index.server.ts";
 import type { AnswerProvider } from "./llm/provider.server.ts";
+import { DEMO_PLAN } from "./limits/quota.server.ts";
 import { createLogger, DELIVERS_SETUP_LINK, type Logger } from "./logger.server.ts";
 import { metrics } from "./metrics.server.ts";
 import { createTenant, enqueueIngest } from "./tenants.server.ts";
@@ -183,7 +184,7 @@ export function demoDocumentFiles(root = process.cwd()): string[] {
 function seedDemoTenant(runtime: Runtime, root = process.cwd()): number {
   const id = DEMO_TENANT_ID as TenantId;
   if (!getTenant(runtime.control, id)) {
-    createTenant(runtime, { id, name: "BiTB demo" });
+    createTenant(runtime, { id, name: "BiTB demo", plan: DEMO_PLAN });
   }
   let queued = 0;
   for (const file of demoDocumentFiles(root)) {

@@ -12,6 +12,8 @@ import {
 } from "./control-db.server.ts";
 import { ApiError } from "./errors.server.ts";
 import { setRequestTenant } from "./request-context.server.ts";
+import { rotateWidgetKey } from "./keys.server.ts";
+import { initialQuota, setTenantQuota } from "./limits/quota.server.ts";
 import type { Runtime } from "./runtime.server.ts";
 
 type RuntimeParts = Pick<Runtime, "control" | "tenants" | "config" | "queue">;
@@ -38,7 +40,13 @@ export function createTenant(
   if (getTenant(runtime.control, id)) throw new ApiError("conflict", "That tenant already exists.");
   runtime.tenants.create(id);
   try {
-    return insertTenant(runtime.control, { id, name: input.name, plan: input.plan });
+    return runtime.control.transaction(() => {
+      const tenant = insertTenant(runtime.control, { id, name: input.name, plan: input.plan });
+      // A new tenant's widget key and, on the trial plan, its token budget and end date.
+      setTenantQuota(runtime.control, id, initialQuota(runtime.config, tenant.plan));
+      rotateWidgetKey(runtime.control, id);
+      return tenant;
+    })();
   } catch (error) {
     runtime.tenants.evict(id);
     fs.rmSync(tenantFilePath(runtime.config.dataDir, id), { force: true });

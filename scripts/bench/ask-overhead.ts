@@ -5,6 +5,9 @@
 //   npm run build && npm run bench:ask -- [--asks 200]
 import { parseArgs } from "node:util";
 import { readAskEvents } from "#app/ask-events.ts";
+import { openControlDb } from "#app/server/control-db.server.ts";
+import { createSecretKey } from "#app/server/keys.server.ts";
+import type { TenantId } from "#tenants/id.ts";
 import { cli } from "../../tests/support/cli.ts";
 import { startFakeLlm } from "../../tests/support/fake-llm.ts";
 import { startServer, tempDataDir } from "../../tests/support/server.ts";
@@ -28,7 +31,7 @@ async function askOnce(url: string, tenantId: string, query: string) {
   const started = performance.now();
   const res = await fetch(`${url}/api/ask`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}` },
     body: JSON.stringify({ tenant_id: tenantId, query }),
   });
   let firstToken: number | null = null;
@@ -48,6 +51,14 @@ const llm = await startFakeLlm({ reply: "The answer is in the docs [1].", tokenD
 const dataDir = tempDataDir();
 const tenantId = (await cli(dataDir, ["tenant:create", "--name", "Bench"])).stdout.trim();
 await cli(dataDir, ["ingest", tenantId, "README.md", "docs"]);
+// A server-to-server caller: a secret key made straight in the control database.
+const control = openControlDb(dataDir);
+const apiKey = createSecretKey(control, {
+  tenantId: tenantId as TenantId,
+  name: "bench",
+  createdBy: "bench",
+}).secret;
+control.close();
 const server = await startServer({
   dataDir,
   env: {
@@ -56,6 +67,10 @@ const server = await startServer({
     // The uncached path: every ask embeds, searches and calls the LLM.
     ANSWER_CACHE_SIZE: "0",
     RETRIEVAL_CACHE_SIZE: "0",
+    // Measure the pipeline, not the rate limiter's refusals.
+    RATE_LIMIT_TENANT_PER_MINUTE: "0",
+    RATE_LIMIT_SESSION_PER_MINUTE: "0",
+    RATE_LIMIT_IP_PER_MINUTE: "0",
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
   },
 });

@@ -25,6 +25,7 @@ describe.skipIf(!hasChromium)("from setup link to a cited answer in the widget",
   let customerSite: http.Server;
   let tenantId = "";
   const cspViolations: string[] = [];
+  let widgetKey = "";
 
   const shot = (name: string) =>
     page.screenshot({ path: path.join(shots, `journey-${name}.png`), fullPage: true });
@@ -93,9 +94,10 @@ describe.skipIf(!hasChromium)("from setup link to a cited answer in the widget",
     await page.getByRole("heading", { name: "Lumen Coffee" }).waitFor();
     tenantId = /tenants\/(tn_[0-9a-f]{32})/.exec(page.url())?.[1] ?? "";
     expect(tenantId).not.toBe("");
-    expect(await page.getByLabel("Embed snippet").textContent()).toContain(
-      `data-tenant="${tenantId}"`,
-    );
+    const snippet = (await page.getByLabel("Embed snippet").textContent()) ?? "";
+    expect(snippet).toContain(`data-tenant="${tenantId}"`);
+    widgetKey = /data-key="(pk_[A-Za-z0-9_-]+)"/.exec(snippet)?.[1] ?? "";
+    expect(widgetKey).not.toBe("");
 
     await page.getByLabel("Files").setInputFiles(path.join(fixtures, "sample.md"));
     await page.getByRole("button", { name: "Upload" }).click();
@@ -122,13 +124,18 @@ describe.skipIf(!hasChromium)("from setup link to a cited answer in the widget",
       res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
       res.end(`<!doctype html><html><head><title>Lumen Coffee</title></head><body>
         <h1>Lumen Coffee</h1><p>Espresso machines for small cafés.</p>
-        <script src="${server.url}/widget.js" data-tenant="${tenantId}" data-title="Ask Lumen" async></script>
+        <script src="${server.url}/widget.js" data-tenant="${tenantId}" data-key="${widgetKey}" data-title="Ask Lumen" async></script>
       </body></html>`);
     });
     await new Promise<void>((resolve) => customerSite.listen(0, "127.0.0.1", resolve));
     // localhost vs 127.0.0.1: a different origin from the BiTB server.
     const siteUrl = `http://localhost:${(customerSite.address() as AddressInfo).port}/`;
     expect(new URL(siteUrl).origin).not.toBe(new URL(server.url).origin);
+    // The admin lets the customer's site embed the widget.
+    await page.goto(`${server.url}/admin/tenants/${tenantId}`);
+    await page.getByLabel("Allowed origins").fill(new URL(siteUrl).origin);
+    await page.getByRole("button", { name: "Save origins" }).click();
+    await page.getByText("The widget now works on 1 site").waitFor();
 
     const visitor = await browser.newPage();
     await visitor.goto(siteUrl);

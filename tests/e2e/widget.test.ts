@@ -57,7 +57,7 @@ bitb-widget { display: block !important; transform: rotate(3deg) !important; }
   document.addEventListener("keydown", () => window.pageKeydowns++);
   window.globalsBefore = Object.keys(window);
 </script>
-<script src="${apiOrigin}/widget.js" data-tenant="trial" data-title="Ask Acme" async></script>
+<script src="${apiOrigin}/widget.js" data-tenant="trial" data-key="pk_test" data-title="Ask Acme" async></script>
 <script src="${apiOrigin}/widget-batch.js" async></script>
 </body></html>`;
 }
@@ -248,7 +248,7 @@ describe.skipIf(!hasChromium)("the chat widget on a customer's page", () => {
     const alert = dialog.getByRole("alert");
     await alert.waitFor();
     expect(await alert.textContent()).toBe("Connection lost — retry");
-    expect(api.requests.at(-1)?.body.session_id).toBe("conv_e2e_1");
+    expect(api.requests.at(-1)?.body.session_token).toBe(api.requests.at(-2)?.body.session_token);
 
     api.respond(
       streamAnswer({
@@ -313,12 +313,13 @@ describe.skipIf(!hasChromium)("the chat widget on a customer's page", () => {
     const up = answer.getByRole("button", { name: "Helpful", exact: true });
     await up.click();
     await expect.poll(() => api.feedback.length).toBe(1);
-    const conversationId = await page.evaluate(
-      () => JSON.parse(sessionStorage.getItem("bitb:conversation:trial")!).conversationId,
+    const sessionToken = await page.evaluate(
+      () => JSON.parse(sessionStorage.getItem("bitb:conversation:trial")!).session.token,
     );
     expect(api.feedback[0]).toEqual({
       tenant_id: "trial",
-      conversation_id: conversationId,
+      key: "pk_test",
+      session_token: sessionToken,
       message_id: 1,
       rating: "up",
     });
@@ -337,8 +338,8 @@ describe.skipIf(!hasChromium)("the chat widget on a customer's page", () => {
   it("keeps the conversation across a reload", async () => {
     const dialog = page.getByRole("dialog", { name: "Ask Acme" });
     const before = await dialog.locator(".msg").allTextContents();
-    const conversationId = await page.evaluate(
-      () => JSON.parse(sessionStorage.getItem("bitb:conversation:trial")!).conversationId,
+    const sessionToken = await page.evaluate(
+      () => JSON.parse(sessionStorage.getItem("bitb:conversation:trial")!).session.token,
     );
     await page.reload();
     await page.waitForFunction(() => Boolean(window.BiTB));
@@ -354,7 +355,7 @@ describe.skipIf(!hasChromium)("the chat widget on a customer's page", () => {
     await page.getByLabel("Ask a question").fill("Still there?");
     await page.keyboard.press("Enter");
     await dialog.locator(".msg").getByText("Still here.").waitFor();
-    expect(api.requests.at(-1)?.body.session_id).toBe(conversationId);
+    expect(api.requests.at(-1)?.body.session_token).toBe(sessionToken);
   });
 
   it("asks several questions at once with widget-batch.js", async () => {

@@ -16,6 +16,7 @@ import {
 import { createAdmin } from "../support/cli.ts";
 import type { Client } from "../support/server.ts";
 import { startServer, tempDataDir, type TestServer } from "../support/server.ts";
+import { allowOrigins, bearer, makeSecretKey } from "../support/keys.ts";
 
 const cases = fixtureCases;
 const fixtures = fixturesDir;
@@ -23,6 +24,7 @@ const fixtures = fixturesDir;
 let server: TestServer;
 let admin: Client;
 let tenantId: string;
+let apiKey: string;
 let site: http.Server;
 let siteUrl: string;
 
@@ -33,7 +35,7 @@ function waitForJobs(ids: number[]): Promise<Job[]> {
 async function askJson(query: string, extra: Record<string, unknown> = {}): Promise<DoneEvent> {
   const res = await fetch(`${server.url}/api/ask`, {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json" },
+    headers: { "content-type": "application/json", accept: "application/json", ...bearer(apiKey) },
     body: JSON.stringify({ tenant_id: tenantId, query, ...extra }),
   });
   expect(res.status).toBe(200);
@@ -46,6 +48,7 @@ beforeAll(async () => {
   server = await startServer({ dataDir });
   admin = await signIn(server.url);
   tenantId = await createTenant(admin, "Acme");
+  apiKey = await makeSecretKey(admin, tenantId);
   expect(tenantId).toMatch(/^tn_[0-9a-f]{32}$/);
 
   site = http.createServer((req, res) => {
@@ -138,12 +141,13 @@ describe("ingesting every file type and asking", () => {
   it("streams sources, tokens and done over SSE", async () => {
     const res = await fetch(`${server.url}/api/ask`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...bearer(apiKey) },
       body: JSON.stringify({ tenant_id: tenantId, query: cases[3]!.question }),
     });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/text\/event-stream/);
-    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    // A server-to-server call: no CORS grant.
+    expect(res.headers.get("access-control-allow-origin")).toBeNull();
     const events: string[] = [];
     let text = "";
     let done: DoneEvent | undefined;
@@ -212,7 +216,11 @@ describe("ingesting every file type and asking", () => {
     ]) {
       const res = await fetch(`${server.url}/api/ask`, {
         method: "POST",
-        headers: { "content-type": "application/json", accept: "application/json" },
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json",
+          ...bearer(apiKey),
+        },
         body: JSON.stringify({ tenant_id: tenantId, query }),
       });
       expect(res.status, query).toBe(200);
@@ -312,13 +320,21 @@ describe("bad requests get a clear error in one shape", () => {
     expect(await huge.json()).toMatchObject({ error: { code: "payload_too_large" } });
   });
 
-  it("answers the CORS preflight of the widget", async () => {
-    const res = await fetch(`${server.url}/api/ask`, {
-      method: "OPTIONS",
-      headers: { origin: "https://shop.example", "access-control-request-method": "POST" },
-    });
+  it("answers the CORS preflight of the widget only for allowed origins", async () => {
+    const preflight = (origin: string) =>
+      fetch(`${server.url}/api/ask`, {
+        method: "OPTIONS",
+        headers: { origin, "access-control-request-method": "POST" },
+      });
+    const refused = await preflight("https://shop.example");
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get("access-control-allow-origin")).toBeNull();
+    await allowOrigins(admin, tenantId, ["https://shop.example"]);
+    const res = await preflight("https://shop.example");
     expect(res.status).toBe(204);
-    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    expect(res.headers.get("access-control-allow-origin")).toBe("https://shop.example");
+    expect(res.headers.get("vary")).toMatch(/origin/i);
+    await allowOrigins(admin, tenantId, []);
   });
 
   it("refuses unsupported uploads and anonymous or cross-site admin calls", async () => {

@@ -9,12 +9,14 @@ import { createAdmin } from "../support/cli.ts";
 import { startFakeLlm, type FakeLlm } from "../support/fake-llm.ts";
 import type { Client } from "../support/server.ts";
 import { startServer, tempDataDir, waitFor, type TestServer } from "../support/server.ts";
+import { allowOrigins, bearer, makeSecretKey, widgetKeyOf } from "../support/keys.ts";
 
 const QUESTION = "How often must the Lumen X2 espresso machine be descaled?";
 let llm: FakeLlm;
 let server: TestServer;
 let admin: Client;
 let tenantId: string;
+let apiKey: string;
 
 interface Health {
   status: string;
@@ -24,7 +26,7 @@ interface Health {
 async function ask(query = QUESTION): Promise<DoneEvent> {
   const res = await fetch(`${server.url}/api/ask`, {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json" },
+    headers: { "content-type": "application/json", accept: "application/json", ...bearer(apiKey) },
     body: JSON.stringify({ tenant_id: tenantId, query }),
   });
   expect(res.status).toBe(200);
@@ -58,6 +60,7 @@ beforeAll(async () => {
   });
   admin = await signIn(server.url);
   tenantId = await createTenant(admin, "Lumen");
+  apiKey = await makeSecretKey(admin, tenantId);
   await waitForJobs(admin, tenantId, await uploadFixtures(admin, tenantId, ["sample.md"]));
 });
 
@@ -137,7 +140,7 @@ describe("answers from an OpenAI-compatible server", () => {
     const visitor = new AbortController();
     const res = await fetch(`${server.url}/api/ask`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...bearer(apiKey) },
       body: JSON.stringify({ tenant_id: tenantId, query: QUESTION }),
       signal: visitor.signal,
     });
@@ -169,11 +172,13 @@ describe("answers from an OpenAI-compatible server", () => {
       "PATCH",
     );
     expect(res.status).toBe(200);
-    const config = await fetch(`${server.url}/api/widget/${tenantId}/config`, {
+    await allowOrigins(admin, tenantId, ["https://shop.example"]);
+    const key = await widgetKeyOf(admin, tenantId);
+    const config = await fetch(`${server.url}/api/widget/${tenantId}/config?key=${key}`, {
       headers: { origin: "https://shop.example" },
     });
     expect(config.status).toBe(200);
-    expect(config.headers.get("access-control-allow-origin")).toBe("*");
+    expect(config.headers.get("access-control-allow-origin")).toBe("https://shop.example");
     expect(await config.json()).toMatchObject({
       greeting: "Hi from Lumen!",
       position: "top-left",
@@ -185,7 +190,7 @@ describe("answers from an OpenAI-compatible server", () => {
       "PATCH",
     );
     expect(bad.status).toBe(400);
-    const unknown = await fetch(`${server.url}/api/widget/tn_${"0".repeat(32)}/config`);
+    const unknown = await fetch(`${server.url}/api/widget/tn_${"0".repeat(32)}/config?key=${key}`);
     expect(unknown.status).toBe(404);
   });
 

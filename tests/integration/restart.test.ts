@@ -10,6 +10,7 @@ import {
   type Client,
   type TestServer,
 } from "../support/server.ts";
+import { bearer, makeSecretKey } from "../support/keys.ts";
 
 let server: TestServer | undefined;
 afterAll(async () => {
@@ -83,9 +84,14 @@ describe("restart during ingestion", () => {
     expect(docs.documents).toHaveLength(1);
     expect(docs.documents[0]!.chunkCount).toBe(finished.progressTotal);
 
+    const apiKey = await makeSecretKey(admin, tenantId);
     const answer = await fetch(`${server.url}/api/ask`, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json" },
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json",
+        ...bearer(apiKey),
+      },
       body: JSON.stringify({
         tenant_id: tenantId,
         query: "When does the quartermaster sign the handbook?",

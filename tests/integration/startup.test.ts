@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { startServer, tempDataDir, type TestServer } from "../support/server.ts";
+import { visitorSession } from "../support/keys.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
 let server: TestServer | undefined;
@@ -30,10 +31,23 @@ describe("start-up", () => {
     expect(await health.json()).toMatchObject({ status: "ok" });
     expect(server.logs()).toMatch(/setup\?token=/);
 
+    // As the /demo page's widget does: its key from the page, a visitor session, then ask.
+    const demo = await (await fetch(`${server.url}/demo`)).text();
+    const key = /data-key="(pk_[A-Za-z0-9_-]+)"/.exec(demo)?.[1] ?? "";
+    const token = await visitorSession(server.url, "trial", key, server.url);
     const res = await fetch(`${server.url}/api/ask`, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify({ tenant_id: "trial", query: "How do I deploy on Fly?" }),
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json",
+        origin: server.url,
+      },
+      body: JSON.stringify({
+        tenant_id: "trial",
+        query: "How do I deploy on Fly?",
+        key,
+        session_token: token,
+      }),
     });
     expect(res.status).toBe(200);
     const done = (await res.json()) as {

@@ -29,6 +29,9 @@ export interface BiTBEvents {
 export interface AddOnContext {
   origin: string;
   tenantId: string;
+  /** The publishable key, and the visitor session's token (made when there is none). */
+  key: string;
+  sessionToken(): Promise<string | null>;
   view: ViewParts;
   conversationId(): string | null;
   /** Adds a question and its finished answer to the conversation. */

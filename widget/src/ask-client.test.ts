@@ -22,7 +22,14 @@ const ask = (
   options: Parameters<typeof askStream>[2] = {},
 ) =>
   askStream(
-    { origin: server.origin, tenantId: "trial", query: "How?", conversationId: null, ...overrides },
+    {
+      origin: server.origin,
+      tenantId: "trial",
+      query: "How?",
+      key: "pk_test",
+      sessionToken: "tok_1",
+      ...overrides,
+    },
     {},
     options,
   );
@@ -33,7 +40,13 @@ describe("askStream", () => {
     server.respond(streamAnswer({ answer: "Use **Fly** [1].", citations, conversationId: "c_9" }));
     const seen: string[] = [];
     const result = await askStream(
-      { origin: server.origin, tenantId: "trial", query: "How do I deploy?", conversationId: null },
+      {
+        origin: server.origin,
+        tenantId: "trial",
+        query: "How do I deploy?",
+        key: "pk_test",
+        sessionToken: "tok_1",
+      },
       {
         onSources: (conversationId, sources) =>
           seen.push(`sources ${conversationId} ${sources.length}`),
@@ -46,19 +59,25 @@ describe("askStream", () => {
     });
     expect(seen).toEqual(["sources c_9 1", "Use ", "**Fly** ", "[1]."]);
     const request = server.requests.at(-1)!;
-    expect(request.body).toEqual({ tenant_id: "trial", query: "How do I deploy?" });
+    expect(request.body).toEqual({
+      tenant_id: "trial",
+      query: "How do I deploy?",
+      key: "pk_test",
+      session_token: "tok_1",
+    });
     expect(request.headers["content-type"]).toBe("application/json");
     expect(request.headers.accept).toBe("text/event-stream");
     expect(request.headers.cookie).toBeUndefined();
   });
 
-  it("sends the conversation id as session_id on follow-ups", async () => {
+  it("sends the visitor's session token, never a conversation id of its choosing", async () => {
     server.respond(streamAnswer({ answer: "Yes.", citations: [] }));
-    await ask({ conversationId: "c_9", query: "And then?" });
+    await ask({ sessionToken: "tok_9", query: "And then?" });
     expect(server.requests.at(-1)!.body).toEqual({
       tenant_id: "trial",
       query: "And then?",
-      session_id: "c_9",
+      key: "pk_test",
+      session_token: "tok_9",
     });
   });
 
@@ -126,7 +145,13 @@ describe("askStream", () => {
     });
     const tokens: string[] = [];
     const result = await askStream(
-      { origin: server.origin, tenantId: "trial", query: "q", conversationId: null },
+      {
+        origin: server.origin,
+        tenantId: "trial",
+        query: "q",
+        key: "pk_test",
+        sessionToken: "tok_1",
+      },
       { onToken: (text) => tokens.push(text) },
     );
     expect(tokens).toEqual(["Half an"]);

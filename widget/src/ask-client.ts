@@ -9,7 +9,9 @@ export interface AskRequest {
   origin: string;
   tenantId: string;
   query: string;
-  conversationId: string | null;
+  /** The tenant's publishable key and the visitor's session token (it names the conversation). */
+  key: string;
+  sessionToken: string;
 }
 
 export interface AskHandlers {
@@ -82,8 +84,12 @@ export async function askStream(
     }, idleTimeoutMs);
   };
 
-  const body: Record<string, string> = { tenant_id: request.tenantId, query: request.query };
-  if (request.conversationId) body.session_id = request.conversationId;
+  const body = {
+    tenant_id: request.tenantId,
+    query: request.query,
+    key: request.key,
+    session_token: request.sessionToken,
+  };
 
   try {
     resetIdleTimer();

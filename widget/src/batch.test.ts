@@ -58,7 +58,13 @@ describe("askBatch", () => {
   it("streams the batch and resolves with its results in order", async () => {
     const progress: string[] = [];
     const results = await askBatch(
-      { origin: server.origin, tenantId: "t", queries: ["A?", "B?"], conversationId: "c_prev" },
+      {
+        origin: server.origin,
+        tenantId: "t",
+        queries: ["A?", "B?"],
+        key: "pk_test",
+        sessionToken: "tok_1",
+      },
       {
         onStart: (id) => progress.push(`start ${id}`),
         onProgress: (index, state) => progress.push(`${index} ${state}`),
@@ -69,7 +75,8 @@ describe("askBatch", () => {
     expect(server.requests.at(-1)!.body).toEqual({
       tenant_id: "t",
       queries: ["A?", "B?"],
-      session_id: "c_prev",
+      key: "pk_test",
+      session_token: "tok_1",
     });
   });
 
@@ -82,11 +89,19 @@ describe("askBatch", () => {
         ),
       );
     await expect(
-      askBatch({ origin: "x", tenantId: "t", queries: ["A?"], conversationId: null }, {}, refuse),
+      askBatch(
+        { origin: "x", tenantId: "t", queries: ["A?"], key: "k", sessionToken: "t" },
+        {},
+        refuse,
+      ),
     ).rejects.toThrow("Batch is off.");
     const broken = () => Promise.resolve(new Response("oops", { status: 502 }));
     await expect(
-      askBatch({ origin: "x", tenantId: "t", queries: ["A?"], conversationId: null }, {}, broken),
+      askBatch(
+        { origin: "x", tenantId: "t", queries: ["A?"], key: "k", sessionToken: "t" },
+        {},
+        broken,
+      ),
     ).rejects.toThrow("HTTP 502");
     const failing = () =>
       Promise.resolve(
@@ -98,7 +113,11 @@ describe("askBatch", () => {
         ),
       );
     await expect(
-      askBatch({ origin: "x", tenantId: "t", queries: ["A?"], conversationId: null }, {}, failing),
+      askBatch(
+        { origin: "x", tenantId: "t", queries: ["A?"], key: "k", sessionToken: "t" },
+        {},
+        failing,
+      ),
     ).rejects.toThrow("Down.");
   });
 
@@ -117,7 +136,7 @@ describe("askBatch", () => {
 describe("the batch add-on", () => {
   function setup() {
     const win = createWindow();
-    const config = readConfig({ src: `${server.origin}/widget.js`, tenant: "t" });
+    const config = readConfig({ src: `${server.origin}/widget.js`, tenant: "t", key: "pk_test" });
     const view = mountView(win.document, config, { onSubmit: vi.fn(() => true), onRetry() {} });
     win.document.body.append(view.host);
     const added: Array<[string, DoneEvent]> = [];
@@ -127,6 +146,8 @@ describe("the batch add-on", () => {
       tenantId: "t",
       view: view.parts,
       conversationId: () => null,
+      key: "pk_test",
+      sessionToken: async () => "tok_1",
       addAnswer: (question, done) => added.push([question, done]),
       open: () => view.open(),
       provideBatch: (askMany) => {

@@ -12,7 +12,8 @@ export interface BatchRequest {
   origin: string;
   tenantId: string;
   queries: string[];
-  conversationId: string | null;
+  key: string;
+  sessionToken: string;
 }
 
 export interface BatchProgress {
@@ -26,8 +27,12 @@ export async function askBatch(
   progress: BatchProgress = {},
   fetchImpl: typeof fetch = fetch,
 ): Promise<BatchResult[]> {
-  const body: Record<string, unknown> = { tenant_id: request.tenantId, queries: request.queries };
-  if (request.conversationId) body.session_id = request.conversationId;
+  const body = {
+    tenant_id: request.tenantId,
+    queries: request.queries,
+    key: request.key,
+    session_token: request.sessionToken,
+  };
   const response = await fetchImpl(`${request.origin}/api/ask`, {
     method: "POST",
     headers: { "content-type": "application/json", accept: "text/event-stream" },
@@ -99,12 +104,15 @@ export function installBatch(context: AddOnContext): void {
     let conversationId = context.conversationId() ?? "";
     const done = new Set<number>();
     try {
+      const sessionToken = await context.sessionToken();
+      if (!sessionToken) throw new Error(t.connectionLost);
       const results = await askBatch(
         {
           origin: context.origin,
           tenantId: context.tenantId,
           queries: questions,
-          conversationId: context.conversationId(),
+          key: context.key,
+          sessionToken,
         },
         {
           onStart: (id) => {

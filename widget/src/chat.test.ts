@@ -152,6 +152,7 @@ describe("createChat", () => {
     const chat = createChat({
       origin: server.origin,
       tenantId: "trial",
+      widgetKey: "pk_test",
       storage,
       onChange: (state) => states.push(state),
     });
@@ -175,23 +176,38 @@ describe("createChat", () => {
 
     server.respond(streamAnswer({ answer: "Yes.", citations: [], conversationId: "c_42" }));
     await chat.ask("Does it scale?");
-    expect(server.requests.at(-1)!.body.session_id).toBe("c_42");
+    expect(server.requests.at(-1)!.body.session_token).toMatch(/^tok_/);
+    expect(server.requests.at(-2)!.body.session_token).toBe(
+      server.requests.at(-1)!.body.session_token,
+    );
     expect(chat.state.messages).toHaveLength(4);
   });
 
   it("continues a conversation stored by an earlier page", async () => {
     const storage = new MemoryStorage();
     storage.setItem(storageKey("tn_1"), "c_old");
-    const chat = createChat({ origin: server.origin, tenantId: "tn_1", storage, onChange() {} });
+    const chat = createChat({
+      origin: server.origin,
+      tenantId: "tn_1",
+      widgetKey: "pk_test",
+      storage,
+      onChange() {},
+    });
     expect(chat.state.conversationId).toBe("c_old");
     server.respond(streamAnswer({ answer: "Ok.", citations: [], conversationId: "c_old" }));
     await chat.ask("Again?");
-    expect(server.requests.at(-1)!.body).toMatchObject({ tenant_id: "tn_1", session_id: "c_old" });
+    expect(server.requests.at(-1)!.body).toMatchObject({ tenant_id: "tn_1", key: "pk_test" });
   });
 
   it("works without storage, or when storage throws", async () => {
     for (const storage of [null, failingStorage]) {
-      const chat = createChat({ origin: server.origin, tenantId: "trial", storage, onChange() {} });
+      const chat = createChat({
+        origin: server.origin,
+        tenantId: "trial",
+        widgetKey: "pk_test",
+        storage,
+        onChange() {},
+      });
       server.respond(streamAnswer({ answer: "Ok.", citations: [], conversationId: "c_mem" }));
       await chat.ask("Hi");
       expect(chat.state.conversationId).toBe("c_mem");
@@ -202,6 +218,7 @@ describe("createChat", () => {
     const chat = createChat({
       origin: server.origin,
       tenantId: "trial",
+      widgetKey: "pk_test",
       storage: null,
       onChange() {},
     });
@@ -217,6 +234,7 @@ describe("createChat", () => {
     const chat = createChat({
       origin: server.origin,
       tenantId: "trial",
+      widgetKey: "pk_test",
       storage: null,
       onChange() {},
     });
@@ -285,28 +303,49 @@ describe("createChat, beyond asking", () => {
 
   it("survives a new page: messages, conversation and further ids", async () => {
     const storage = new MemoryStorage();
-    const first = createChat({ origin: server.origin, tenantId: "t", storage, onChange() {} });
+    const first = createChat({
+      origin: server.origin,
+      tenantId: "t",
+      widgetKey: "pk_test",
+      storage,
+      onChange() {},
+    });
     server.respond(streamAnswer({ answer: "One.", citations: [], conversationId: "c_9" }));
     await first.ask("First?");
-    const second = createChat({ origin: server.origin, tenantId: "t", storage, onChange() {} });
+    const second = createChat({
+      origin: server.origin,
+      tenantId: "t",
+      widgetKey: "pk_test",
+      storage,
+      onChange() {},
+    });
     expect(second.state.messages).toEqual(first.state.messages);
     expect(second.state.conversationId).toBe("c_9");
     server.respond(streamAnswer({ answer: "Two.", citations: [], conversationId: "c_9" }));
     await second.ask("Second?");
     expect(second.state.messages.map((m) => m.id)).toEqual(["m1", "m2", "m3", "m4"]);
-    expect(server.requests.at(-1)!.body.session_id).toBe("c_9");
+    expect(server.requests.at(-1)!.body.session_token).toBe(
+      server.requests.at(-2)!.body.session_token,
+    );
   });
 
   it("rates an answer with its message id, and takes the rating back when refused", async () => {
     const storage = new MemoryStorage();
-    const chat = createChat({ origin: server.origin, tenantId: "t", storage, onChange() {} });
+    const chat = createChat({
+      origin: server.origin,
+      tenantId: "t",
+      widgetKey: "pk_test",
+      storage,
+      onChange() {},
+    });
     server.respond(streamAnswer({ answer: "Ok.", citations: [], conversationId: "conv_rated" }));
     await chat.ask("Rate me?");
     const id = assistant(chat.state).id;
     expect(await chat.rate(id, "up")).toBe(true);
     expect(server.feedback.at(-1)).toEqual({
       tenant_id: "t",
-      conversation_id: "conv_rated",
+      key: "pk_test",
+      session_token: server.requests.at(-1)!.body.session_token,
       message_id: 1,
       rating: "up",
     });
@@ -322,7 +361,13 @@ describe("createChat, beyond asking", () => {
 
   it("starts a new chat, dropping an answer still on its way", async () => {
     const storage = new MemoryStorage();
-    const chat = createChat({ origin: server.origin, tenantId: "t", storage, onChange() {} });
+    const chat = createChat({
+      origin: server.origin,
+      tenantId: "t",
+      widgetKey: "pk_test",
+      storage,
+      onChange() {},
+    });
     server.respond(streamAnswer({ answer: "A slow answer.", citations: [], tokenDelayMs: 30 }));
     const asking = chat.ask("Slow?");
     chat.reset();
@@ -340,6 +385,7 @@ describe("createChat, beyond asking", () => {
     const chat = createChat({
       origin: server.origin,
       tenantId: "t",
+      widgetKey: "pk_test",
       storage: null,
       onChange() {},
       isOnline: () => online,
@@ -358,7 +404,13 @@ describe("createChat, beyond asking", () => {
   });
 
   it("adds an answer that arrived whole", () => {
-    const chat = createChat({ origin: server.origin, tenantId: "t", storage: null, onChange() {} });
+    const chat = createChat({
+      origin: server.origin,
+      tenantId: "t",
+      widgetKey: "pk_test",
+      storage: null,
+      onChange() {},
+    });
     chat.addAnswer("Batch?", doneEvent({ answer: "Whole [1].", citations: [citation(1)] }));
     expect(chat.state.busy).toBe(false);
     expect(chat.state.messages).toMatchObject([

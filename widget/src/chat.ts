@@ -12,6 +12,7 @@ import {
   networkFailure,
 } from "./ask-client.ts";
 import { type Rating, sendFeedback } from "./feedback.ts";
+import { isFresh, startSession, type VisitorSession } from "./session.ts";
 
 export interface UserMessage {
   id: string;
@@ -157,6 +158,8 @@ export type ConversationStorage = Pick<Storage, "getItem" | "setItem"> &
 export interface ChatOptions extends Pick<AskOptions, "fetch" | "idleTimeoutMs"> {
   origin: string;
   tenantId: string;
+  /** The tenant's publishable key, for starting visitor sessions. */
+  widgetKey: string;
   /** Where the conversation survives page loads; null when storage is unavailable. */
   storage: ConversationStorage | null;
   onChange(state: ChatState): void;
@@ -181,6 +184,8 @@ export interface Chat {
   addAnswer(question: string, done: DoneEvent): void;
   /** Forgets the conversation (stopping an answer on its way) and starts a new one. */
   reset(): void;
+  /** The visitor session's token, started when there is none (null: the server refused). */
+  sessionToken(): Promise<string | null>;
 }
 
 /** Whether a question can be asked now: it has text and no answer is on its way. */
@@ -199,6 +204,19 @@ interface StoredConversation {
   conversationId: string | null;
   messages: ChatMessage[];
   savedAt: number;
+  session?: VisitorSession | null;
+}
+
+/** The stored conversation's visitor session, if it has a well-formed one. */
+export function restoreSession(raw: string | null): VisitorSession | null {
+  try {
+    const session = (JSON.parse(raw ?? "null") as StoredConversation | null)?.session;
+    return typeof session?.token === "string" && typeof session.expiresAt === "number"
+      ? session
+      : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The stored conversation, or a fresh one when there is none or it expired. */
@@ -230,7 +248,9 @@ export function restoreChat(raw: string | null, now: number): ChatState {
 export function createChat(options: ChatOptions): Chat {
   const key = storageKey(options.tenantId);
   const now = options.now ?? Date.now;
-  let state = restoreChat(safeGet(options.storage, key), now());
+  const raw = safeGet(options.storage, key);
+  let state = restoreChat(raw, now());
+  let session = state.messages.length > 0 || state.conversationId ? restoreSession(raw) : null;
   let nextId =
     Math.max(0, ...state.messages.map((message) => Number(message.id.slice(1)) || 0)) + 1;
   // Bumped by reset(), so an answer still on its way to a forgotten conversation is dropped.
@@ -246,7 +266,7 @@ export function createChat(options: ChatOptions): Chat {
 
   function save(): void {
     try {
-      if (state.messages.length === 0 && !state.conversationId) {
+      if (state.messages.length === 0 && !state.conversationId && !session) {
         options.storage?.removeItem?.(key);
         return;
       }
@@ -254,6 +274,7 @@ export function createChat(options: ChatOptions): Chat {
         conversationId: state.conversationId,
         messages: state.messages,
         savedAt: now(),
+        session,
       };
       options.storage?.setItem(key, JSON.stringify(stored));
     } catch {
@@ -261,10 +282,28 @@ export function createChat(options: ChatOptions): Chat {
     }
   }
 
-  async function run(id: string, question: string): Promise<void> {
+  /** A fresh session's token; a new session (so a new conversation) when there is none. */
+  async function sessionToken(): Promise<string | null> {
+    if (isFresh(session, now())) return session.token;
+    const mine = generation;
+    const started = await startSession(
+      options.origin,
+      options.tenantId,
+      options.widgetKey,
+      options.fetch,
+    );
+    if (mine !== generation || !started) return null;
+    session = started;
+    save();
+    return started.token;
+  }
+
+  async function run(id: string, question: string, again = true): Promise<void> {
     const mine = generation;
     let result: AskResult;
-    if (options.isOnline?.() === false) {
+    const token = options.isOnline?.() === false ? null : await sessionToken();
+    if (mine !== generation) return;
+    if (token === null) {
       result = { ok: false, failure: networkFailure("offline") };
     } else {
       const controller = new AbortController();
@@ -274,7 +313,8 @@ export function createChat(options: ChatOptions): Chat {
           origin: options.origin,
           tenantId: options.tenantId,
           query: question,
-          conversationId: state.conversationId,
+          key: options.widgetKey,
+          sessionToken: token,
         },
         {
           onSources: (conversationId) => {
@@ -289,6 +329,11 @@ export function createChat(options: ChatOptions): Chat {
       // A new chat was started meanwhile: this answer belongs to the forgotten one.
       if (mine !== generation) return;
       inFlight = null;
+      // The session expired or was refused: start a new one and ask once more.
+      if (!result.ok && result.failure.status === 401 && again) {
+        session = null;
+        return run(id, question, false);
+      }
     }
     dispatch(
       result.ok
@@ -325,7 +370,7 @@ export function createChat(options: ChatOptions): Chat {
       if (
         message?.role !== "assistant" ||
         message.messageId === null ||
-        !state.conversationId ||
+        !session ||
         message.rating === rating
       ) {
         return false;
@@ -336,7 +381,8 @@ export function createChat(options: ChatOptions): Chat {
         {
           origin: options.origin,
           tenantId: options.tenantId,
-          conversationId: state.conversationId,
+          key: options.widgetKey,
+          sessionToken: session.token,
           messageId: message.messageId,
           rating,
         },
@@ -354,8 +400,10 @@ export function createChat(options: ChatOptions): Chat {
       generation++;
       inFlight?.abort();
       inFlight = null;
+      session = null;
       dispatch({ type: "reset" });
     },
+    sessionToken,
   };
 }
 

@@ -12,11 +12,12 @@ const page = "https://customer.example/pricing";
 describe("readConfig", () => {
   it("derives the API origin from the script's own URL, not the host page", () => {
     const config = readConfig(
-      { src: "https://bitb.fly.dev/widget.js?v=2", tenant: " tn_abc " },
+      { src: "https://bitb.fly.dev/widget.js?v=2", tenant: " tn_abc ", key: " pk_abc " },
       page,
     );
     expect(config).toEqual({
       tenantId: "tn_abc",
+      key: "pk_abc",
       origin: "https://bitb.fly.dev",
       title: "Chat",
       greeting: "Hi! Ask me a question and I'll answer from our documentation.",
@@ -40,7 +41,13 @@ describe("readConfig", () => {
       language: "fr",
     };
     const config = readConfig(
-      { src: "https://bitb.example/widget.js", tenant: "trial", title: "Ask Acme", color: "bad;" },
+      {
+        src: "https://bitb.example/widget.js",
+        tenant: "trial",
+        key: "pk_test",
+        title: "Ask Acme",
+        color: "bad;",
+      },
       page,
       server,
       "de-DE",
@@ -55,18 +62,29 @@ describe("readConfig", () => {
       voiceGreeting: true,
       language: "fr",
     });
-    const attributes = { src: "/w.js", tenant: "t", position: "top-right", language: "es" };
+    const attributes = {
+      src: "/w.js",
+      tenant: "t",
+      key: "pk_test",
+      position: "top-right",
+      language: "es",
+    };
     expect(readConfig(attributes, page, { position: "nowhere" })).toMatchObject({
       position: "top-right",
       language: "es",
     });
     expect(
-      readConfig({ src: "/w.js", tenant: "t" }, page, { position: "nowhere" }, "de-AT"),
+      readConfig(
+        { src: "/w.js", tenant: "t", key: "pk_test" },
+        page,
+        { position: "nowhere" },
+        "de-AT",
+      ),
     ).toMatchObject({ position: "bottom-right", language: "de" });
   });
 
   it("resolves a relative src against the page", () => {
-    expect(readConfig({ src: "/widget.js", tenant: "trial" }, page).origin).toBe(
+    expect(readConfig({ src: "/widget.js", tenant: "trial", key: "pk_test" }, page).origin).toBe(
       "https://customer.example",
     );
   });
@@ -76,6 +94,7 @@ describe("readConfig", () => {
       {
         src: "https://bitb.example/widget.js",
         tenant: "trial",
+        key: "pk_test",
         title: " Ask Acme ",
         greeting: "Hello!",
         position: "bottom-left",
@@ -97,6 +116,7 @@ describe("readConfig", () => {
       {
         src: "https://bitb.example/widget.js",
         tenant: "trial",
+        key: "pk_test",
         position: "top-center",
         color: "red;}body{display:none",
         title: "  ",
@@ -115,7 +135,7 @@ describe("readConfig", () => {
     expect(() => readConfig({ src: "https://x.example/widget.js", tenant: "  " }, page)).toThrow(
       /data-tenant/,
     );
-    expect(() => readConfig({ src: null, tenant: "trial" }, page)).toThrow(/src/);
+    expect(() => readConfig({ src: null, tenant: "trial", key: "pk_test" }, page)).toThrow(/src/);
   });
 });
 

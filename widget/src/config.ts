@@ -1,6 +1,6 @@
 // The widget's configuration: the tenant's server-side settings (settings.ts), overridden by
 // the widget's own <script> tag's attributes:
-//   data-tenant (required), data-title, data-greeting, data-position, data-color, data-language.
+//   data-tenant and data-key (required: the tenant's publishable key), data-title, data-greeting, data-position, data-color, data-language.
 // The API origin is the origin the script was loaded from, so one snippet works on any page.
 import { type Language, pickLanguage } from "./i18n.ts";
 
@@ -20,6 +20,8 @@ export interface ServerSettings {
 
 export interface WidgetConfig {
   tenantId: string;
+  /** The tenant's publishable widget key (`pk_…`). */
+  key: string;
   /** Where /api/ask lives: the origin of the widget script's URL. */
   origin: string;
   title: string;
@@ -37,6 +39,7 @@ export interface WidgetConfig {
 export interface ScriptAttributes {
   src: string | null;
   tenant: string | null;
+  key?: string | null;
   title?: string | null;
   greeting?: string | null;
   position?: string | null;
@@ -60,6 +63,8 @@ export function readConfig(
 ): WidgetConfig {
   const tenantId = attributes.tenant?.trim();
   if (!tenantId) throw new WidgetConfigError("the script tag needs a data-tenant attribute");
+  const key = attributes.key?.trim();
+  if (!key) throw new WidgetConfigError("the script tag needs a data-key attribute");
   if (!attributes.src) throw new WidgetConfigError("the script tag has no src");
   const pick = (attribute: string | null | undefined, setting: unknown) =>
     attribute?.trim() || (typeof setting === "string" ? setting.trim() : "");
@@ -69,6 +74,7 @@ export function readConfig(
   const starters = Array.isArray(server?.starterQuestions) ? server.starterQuestions : [];
   return {
     tenantId,
+    key,
     origin: new URL(attributes.src, baseUrl).origin,
     title: pick(attributes.title, server?.title) || "Chat",
     greeting:

@@ -35,7 +35,7 @@ const page = (script: string, body = "<body><p>Customer page</p></body>") =>
 describe("boot", () => {
   it("mounts the widget, defines window.BiTB and answers through the script's origin", async () => {
     const win = page(
-      `<script src="${server.origin}/widget.js" data-tenant="trial" async></script>`,
+      `<script src="${server.origin}/widget.js" data-tenant="trial" data-key="pk_test" async></script>`,
     );
     const ready = vi.fn();
     win.addEventListener(READY_EVENT, ready);
@@ -57,7 +57,10 @@ describe("boot", () => {
     expect(server.requests.at(-1)!.body).toEqual({
       tenant_id: "trial",
       query: "How do I deploy on Fly?",
+      key: "pk_test",
+      session_token: `tok_${server.sessions.length}`,
     });
+    expect(server.sessions.at(-1)).toEqual({ key: "pk_test" });
 
     win.BiTB!.close();
     expect(shadow.querySelector<HTMLElement>('[role="dialog"]')!.hidden).toBe(true);
@@ -66,7 +69,9 @@ describe("boot", () => {
   });
 
   it("sends a question typed into the form, and refuses a second one while answering", async () => {
-    const win = page(`<script src="${server.origin}/widget.js" data-tenant="tn_1"></script>`);
+    const win = page(
+      `<script src="${server.origin}/widget.js" data-tenant="tn_1" data-key="pk_test"></script>`,
+    );
     await bootReady(win);
     const shadow = (win.document.body.lastElementChild as HTMLElement).shadowRoot!;
     const input = shadow.querySelector("textarea")!;
@@ -88,7 +93,9 @@ describe("boot", () => {
   });
 
   it("retries after a lost connection", async () => {
-    const win = page(`<script src="${server.origin}/widget.js" data-tenant="trial"></script>`);
+    const win = page(
+      `<script src="${server.origin}/widget.js" data-tenant="trial" data-key="pk_test"></script>`,
+    );
     await bootReady(win);
     const shadow = (win.document.body.lastElementChild as HTMLElement).shadowRoot!;
     server.respond((_request, response) => {
@@ -105,7 +112,9 @@ describe("boot", () => {
   });
 
   it("waits for <body> when it runs from <head> early", async () => {
-    const win = page(`<script src="${server.origin}/widget.js" data-tenant="trial"></script>`);
+    const win = page(
+      `<script src="${server.origin}/widget.js" data-tenant="trial" data-key="pk_test"></script>`,
+    );
     const body = win.document.body;
     let parsed = false;
     Object.defineProperty(win.document, "body", { get: () => (parsed ? body : null) });
@@ -122,7 +131,9 @@ describe("boot", () => {
   });
 
   it("does nothing on a page that already has the widget", async () => {
-    const win = page(`<script src="${server.origin}/widget.js" data-tenant="trial"></script>`);
+    const win = page(
+      `<script src="${server.origin}/widget.js" data-tenant="trial" data-key="pk_test"></script>`,
+    );
     await bootReady(win);
     expect(boot(win)).toBe(false);
     expect(win.document.querySelectorAll("bitb-widget")).toHaveLength(1);
@@ -142,7 +153,9 @@ describe("boot", () => {
   });
 
   it("keeps working where sessionStorage is blocked", async () => {
-    const win = page(`<script src="${server.origin}/widget.js" data-tenant="trial"></script>`);
+    const win = page(
+      `<script src="${server.origin}/widget.js" data-tenant="trial" data-key="pk_test"></script>`,
+    );
     Object.defineProperty(win, "sessionStorage", {
       get() {
         throw new Error("SecurityError");
@@ -164,7 +177,7 @@ describe("boot with the tenant's settings", () => {
       voiceGreeting: true,
       language: "fr",
     });
-    const tag = `<script src="${server.origin}/widget.js" data-tenant="styled" data-title="Acme"></script>`;
+    const tag = `<script src="${server.origin}/widget.js" data-tenant="styled" data-key="pk_test" data-title="Acme"></script>`;
     const win = page(tag);
     const store = new Map<string, string>();
     const memory = {
@@ -209,7 +222,9 @@ describe("boot with the tenant's settings", () => {
   });
 
   it("reports open, close, answer and error to listeners, and rates and resets", async () => {
-    const win = page(`<script src="${server.origin}/widget.js" data-tenant="trial"></script>`);
+    const win = page(
+      `<script src="${server.origin}/widget.js" data-tenant="trial" data-key="pk_test"></script>`,
+    );
     await bootReady(win);
     const seen: string[] = [];
     const stop = win.BiTB!.on("open", () => seen.push("open"));
@@ -238,7 +253,7 @@ describe("boot with the tenant's settings", () => {
       .dispatchEvent(new win.Event("click", { bubbles: true }));
     await vi.waitFor(() =>
       expect(server.feedback.at(-1)).toMatchObject({
-        conversation_id: "conv_events",
+        key: "pk_test",
         rating: "down",
       }),
     );
@@ -249,7 +264,9 @@ describe("boot with the tenant's settings", () => {
   });
 
   it("asks many only with the batch add-on", async () => {
-    const win = page(`<script src="${server.origin}/widget.js" data-tenant="trial"></script>`);
+    const win = page(
+      `<script src="${server.origin}/widget.js" data-tenant="trial" data-key="pk_test"></script>`,
+    );
     await bootReady(win);
     await expect(win.BiTB!.askMany(["A?"])).rejects.toThrow(/widget-batch\.js/);
     const askMany = vi.fn(() => Promise.resolve([]));

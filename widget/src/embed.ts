@@ -39,6 +39,7 @@ export function boot(win: Window): boolean {
   const attributes: ScriptAttributes = {
     src: script.src,
     tenant: script.getAttribute("data-tenant"),
+    key: script.getAttribute("data-key"),
     title: script.getAttribute("data-title"),
     greeting: script.getAttribute("data-greeting"),
     position: script.getAttribute("data-position"),
@@ -57,7 +58,7 @@ export function boot(win: Window): boolean {
   const cached = cachedSettings(session, config.tenantId);
   const settings = cached
     ? Promise.resolve(cached)
-    : fetchSettings(config.origin, config.tenantId, { storage: session });
+    : fetchSettings(config.origin, config.tenantId, config.key, { storage: session });
   void settings.then((server) => {
     const resolved = readConfig(attributes, doc.baseURI || undefined, server, language);
     // An async script can run before <body> exists.
@@ -87,6 +88,7 @@ function install(win: Window, config: WidgetConfig): void {
   const chat = createChat({
     origin: config.origin,
     tenantId: config.tenantId,
+    widgetKey: config.key,
     storage: storage(win, "sessionStorage"),
     onChange: (state) => view.render(state),
     isOnline: () => win.navigator?.onLine !== false,
@@ -164,6 +166,8 @@ function install(win: Window, config: WidgetConfig): void {
       installAddOn({
         origin: config.origin,
         tenantId: config.tenantId,
+        key: config.key,
+        sessionToken: () => chat.sessionToken(),
         view: view.parts,
         conversationId: () => chat.state.conversationId,
         addAnswer: (question, done) => chat.addAnswer(question, done),

@@ -12,7 +12,8 @@ describe("sendFeedback", () => {
   const request = () => ({
     origin: server.origin,
     tenantId: "trial",
-    conversationId: "conv_12345678",
+    key: "pk_test",
+    sessionToken: "tok_1",
     messageId: 7,
     rating: "down" as const,
   });
@@ -21,7 +22,8 @@ describe("sendFeedback", () => {
     expect(await sendFeedback(request())).toBe(true);
     expect(server.feedback.at(-1)).toEqual({
       tenant_id: "trial",
-      conversation_id: "conv_12345678",
+      key: "pk_test",
+      session_token: "tok_1",
       message_id: 7,
       rating: "down",
     });

@@ -4,7 +4,8 @@ export type Rating = "up" | "down";
 export interface FeedbackRequest {
   origin: string;
   tenantId: string;
-  conversationId: string;
+  key: string;
+  sessionToken: string;
   messageId: number;
   rating: Rating;
 }
@@ -20,7 +21,8 @@ export async function sendFeedback(
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
         tenant_id: request.tenantId,
-        conversation_id: request.conversationId,
+        key: request.key,
+        session_token: request.sessionToken,
         message_id: request.messageId,
         rating: request.rating,
       }),

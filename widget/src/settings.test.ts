@@ -23,11 +23,12 @@ describe("the tenant's widget settings", () => {
   it("are fetched once and served from sessionStorage for a few minutes", async () => {
     const storage = new MemoryStorage();
     const before = server.configRequests;
-    expect(await fetchSettings(server.origin, "acme", { storage })).toEqual({
+    expect(await fetchSettings(server.origin, "acme", "pk_test", { storage })).toEqual({
       title: "Acme",
       starterQuestions: ["Hi?"],
     });
     expect(server.configRequests).toBe(before + 1);
+    expect(server.configKey).toBe("pk_test");
     expect(cachedSettings(storage, "acme")).toEqual({ title: "Acme", starterQuestions: ["Hi?"] });
     expect(cachedSettings(storage, "acme", Date.now() + SETTINGS_TTL_MS + 1)).toBeNull();
     expect(cachedSettings(storage, "other")).toBeNull();
@@ -35,16 +36,22 @@ describe("the tenant's widget settings", () => {
 
   it("are null, and not cached, for an unknown tenant, a dead server or a bad answer", async () => {
     const storage = new MemoryStorage();
-    expect(await fetchSettings(server.origin, "nobody", { storage })).toBeNull();
-    expect(await fetchSettings("http://127.0.0.1:1", "acme", { storage })).toBeNull();
+    expect(await fetchSettings(server.origin, "nobody", "pk_test", { storage })).toBeNull();
+    expect(await fetchSettings("http://127.0.0.1:1", "acme", "pk_test", { storage })).toBeNull();
     const array = () => Promise.resolve(Response.json([1, 2]));
-    expect(await fetchSettings(server.origin, "acme", { storage, fetch: array })).toBeNull();
+    expect(
+      await fetchSettings(server.origin, "acme", "pk_test", { storage, fetch: array }),
+    ).toBeNull();
     const stalled = (_url: RequestInfo | URL, init?: RequestInit) =>
       new Promise<Response>((_resolve, reject) =>
         init?.signal?.addEventListener("abort", () => reject(new Error("aborted"))),
       );
     expect(
-      await fetchSettings(server.origin, "acme", { storage, fetch: stalled, timeoutMs: 10 }),
+      await fetchSettings(server.origin, "acme", "pk_test", {
+        storage,
+        fetch: stalled,
+        timeoutMs: 10,
+      }),
     ).toBeNull();
     expect(storage.items.size).toBe(0);
   });
@@ -62,7 +69,9 @@ describe("the tenant's widget settings", () => {
         throw new Error("QuotaExceededError");
       },
     };
-    expect(await fetchSettings(server.origin, "acme", { storage: blocked })).toMatchObject({
+    expect(
+      await fetchSettings(server.origin, "acme", "pk_test", { storage: blocked }),
+    ).toMatchObject({
       title: "Acme",
     });
   });

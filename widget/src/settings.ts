@@ -37,13 +37,14 @@ export function cachedSettings(
 export async function fetchSettings(
   origin: string,
   tenantId: string,
+  key: string,
   options: { storage: SettingsStorage | null; fetch?: typeof fetch; timeoutMs?: number },
 ): Promise<ServerSettings | null> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), options.timeoutMs ?? 3000);
   try {
     const response = await (options.fetch ?? fetch)(
-      `${origin}/api/widget/${encodeURIComponent(tenantId)}/config`,
+      `${origin}/api/widget/${encodeURIComponent(tenantId)}/config?key=${encodeURIComponent(key)}`,
       { credentials: "omit", signal: controller.signal },
     );
     if (!response.ok) return null;

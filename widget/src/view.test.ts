@@ -16,7 +16,13 @@ function setup(
 ) {
   const win = createWindow();
   const config = readConfig(
-    { src: "https://bitb.example/widget.js", tenant: "trial", title: "Ask Acme", ...attributes },
+    {
+      src: "https://bitb.example/widget.js",
+      tenant: "trial",
+      key: "pk_test",
+      title: "Ask Acme",
+      ...attributes,
+    },
     "https://customer.example/",
     server,
   );

@@ -1,5 +1,6 @@
 // A local stand-in for BiTB's public widget API, for the widget's tests: `POST /api/ask`,
-// `GET /api/widget/:tenantId/config` and `POST /api/feedback`, as real HTTP on a random port
+// `GET /api/widget/:tenantId/config`, `POST /api/widget/:tenantId/session` (tokens
+// `tok_1`, `tok_2`, …) and `POST /api/feedback`, as real HTTP on a random port
 // with CORS like the real public API (so a page on another origin can call it), and helpers
 // to write the SSE vocabulary of app/ask-events.ts. Each test decides how to answer.
 import http from "node:http";
@@ -8,7 +9,13 @@ import type { AskEventMap, AskEventName, Citation, DoneEvent } from "#app/ask-ev
 
 export interface AskRequestRecord {
   headers: http.IncomingHttpHeaders;
-  body: { tenant_id?: string; query?: string; queries?: string[]; session_id?: string };
+  body: {
+    tenant_id?: string;
+    query?: string;
+    queries?: string[];
+    key?: string;
+    session_token?: string;
+  };
 }
 
 export type AskResponder = (
@@ -28,8 +35,13 @@ export interface FakeAskServer {
   files: Map<string, [string, string | Buffer]>;
   /** Each tenant's widget settings; a tenant not in here gets a 404, like an unknown one. */
   settings: Map<string, Record<string, unknown>>;
-  /** How many GET .../config requests arrived. */
+  /** How many GET .../config requests arrived, and the last one's `key` parameter. */
   readonly configRequests: number;
+  readonly configKey: string | null;
+  /** Every POST .../session body received, in order. */
+  sessions: Array<Record<string, unknown>>;
+  /** The status POST .../session answers with (201 unless a test changes it). */
+  sessionStatus: number;
   /** Every POST /api/feedback body received, in order. */
   feedback: Array<Record<string, unknown>>;
   /** The status POST /api/feedback answers with (204 unless a test changes it). */
@@ -52,12 +64,14 @@ export async function startFakeAskServer(responder: AskResponder): Promise<FakeA
   let configRequests = 0;
   const settings = new Map<string, Record<string, unknown>>();
   const feedback: Array<Record<string, unknown>> = [];
-  const state = { feedbackStatus: 204 };
+  const state = { feedbackStatus: 204, sessionStatus: 201, configKey: null as string | null };
+  const sessions: Array<Record<string, unknown>> = [];
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const config = /^\/api\/widget\/([^/]+)\/config$/.exec(url.pathname);
     if (config && req.method === "GET") {
       configRequests++;
+      state.configKey = url.searchParams.get("key");
       const found = settings.get(decodeURIComponent(config[1]!));
       res
         .writeHead(found ? 200 : 404, {
@@ -66,6 +80,31 @@ export async function startFakeAskServer(responder: AskResponder): Promise<FakeA
           "cache-control": "no-store",
         })
         .end(JSON.stringify(found ?? { error: { code: "not_found", message: "No such tenant." } }));
+      return;
+    }
+    const session = /^\/api\/widget\/([^/]+)\/session$/.exec(url.pathname);
+    if (session && req.method === "OPTIONS") {
+      res.writeHead(204, CORS).end();
+      return;
+    }
+    if (session && req.method === "POST") {
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        sessions.push(JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}"));
+        const ok = state.sessionStatus === 201;
+        res.writeHead(state.sessionStatus, { ...CORS, "content-type": "application/json" }).end(
+          JSON.stringify(
+            ok
+              ? {
+                  token: `tok_${sessions.length}`,
+                  conversationId: `cv_${sessions.length}`,
+                  expiresAt: Math.floor(Date.now() / 1000) + 3600,
+                }
+              : { error: { code: "forbidden", message: "Refused." } },
+          ),
+        );
+      });
       return;
     }
     if (url.pathname === "/api/feedback" && req.method === "OPTIONS") {
@@ -119,6 +158,16 @@ export async function startFakeAskServer(responder: AskResponder): Promise<FakeA
     settings,
     get configRequests() {
       return configRequests;
+    },
+    get configKey() {
+      return state.configKey;
+    },
+    sessions,
+    get sessionStatus() {
+      return state.sessionStatus;
+    },
+    set sessionStatus(status: number) {
+      state.sessionStatus = status;
     },
     feedback,
     get feedbackStatus() {

@@ -1,0 +1,83 @@
+// The request rate limits of the public API: token buckets per tenant, per visitor session
+// and per client IP, answered with 429 `rate_limited` and Retry-After. Each instance's share
+// of a limit is the limit divided by RATE_LIMIT_INSTANCES (docs/decisions/017).
+import type { Config } from "../config.server.ts";
+import { ApiError } from "../errors.server.ts";
+import { type BucketSpec, TokenBucketStore } from "./token-bucket.server.ts";
+
+export type LimitScope = "tenant" | "session" | "ip";
+
+type LimitConfig = Pick<
+  Config,
+  | "RATE_LIMIT_TENANT_PER_MINUTE"
+  | "RATE_LIMIT_SESSION_PER_MINUTE"
+  | "RATE_LIMIT_IP_PER_MINUTE"
+  | "RATE_LIMIT_INSTANCES"
+  | "limitsDir"
+>;
+
+const perMinute: Record<LimitScope, keyof LimitConfig> = {
+  tenant: "RATE_LIMIT_TENANT_PER_MINUTE",
+  session: "RATE_LIMIT_SESSION_PER_MINUTE",
+  ip: "RATE_LIMIT_IP_PER_MINUTE",
+};
+
+/** This instance's bucket for a per-minute limit; null when the limit is switched off. */
+export function bucketSpec(limitPerMinute: number, instances: number): BucketSpec | null {
+  if (limitPerMinute <= 0) return null;
+  const share = limitPerMinute / instances;
+  return { capacity: Math.max(1, Math.floor(share)), refillPerSecond: share / 60 };
+}
+
+/**
+ * Where a rejection is counted. The metrics work wires a Prometheus counter here; until then
+ * it does nothing, so rejections cost no more than the check.
+ */
+export function onRateLimited(scope: LimitScope | "quota"): void {
+  void scope;
+}
+
+const stores = new Map<string, TokenBucketStore>();
+
+/** The bucket store of a limits folder, opened once per process. */
+export function limiterFor(config: Pick<LimitConfig, "limitsDir">): TokenBucketStore {
+  let store = stores.get(config.limitsDir);
+  if (!store) {
+    store = new TokenBucketStore(config.limitsDir);
+    stores.set(config.limitsDir, store);
+  }
+  return store;
+}
+
+export interface LimitCheck {
+  scope: LimitScope;
+  /** The tenant id, the session's conversation id or the client address. */
+  id: string;
+}
+
+/**
+ * Takes a token from each bucket in order; the first empty one throws 429 with Retry-After
+ * (whole seconds, at least 1). A refused request keeps the tokens it took from earlier
+ * buckets: a client hammering one limit also drains its others, which is what we want.
+ */
+export function enforceRateLimits(
+  config: LimitConfig,
+  checks: LimitCheck[],
+  store: TokenBucketStore = limiterFor(config),
+  now = Date.now(),
+): void {
+  for (const check of checks) {
+    const spec = bucketSpec(config[perMinute[check.scope]] as number, config.RATE_LIMIT_INSTANCES);
+    if (!spec) continue;
+    const result = store.tryTake(`${check.scope}:${check.id}`, spec, now);
+    if (!result.allowed) {
+      onRateLimited(check.scope);
+      const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
+      throw new ApiError(
+        "rate_limited",
+        `Too many requests for this ${check.scope === "ip" ? "address" : check.scope}. Try again in ${seconds} s.`,
+        { "Retry-After": String(seconds) },
+      );
+    }
+  }
+}

@@ -1,0 +1,98 @@
+// Token quotas per tenant plan. A trial has a token budget for its whole length and an end
+// date; other plans may have a monthly budget (NULL: none). Checked before the answer is
+// generated; charged afterwards with the real usage, which the ask pipeline records in the
+// tenant's usage_daily (so the check reads the same numbers the usage page shows).
+import type { TenantId } from "#tenants/id.ts";
+import type { TenantDb } from "#tenants/store.ts";
+import type { Config } from "../config.server.ts";
+import type { ControlDb } from "../control-db.server.ts";
+import { ApiError } from "../errors.server.ts";
+import { onRateLimited } from "./limits.server.ts";
+
+export const TRIAL_PLAN = "trial";
+/** The demo tenant's plan: no budget, no end (it answers from BiTB's own docs). */
+export const DEMO_PLAN = "demo";
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface TenantQuota {
+  plan: string;
+  /** Prompt + completion tokens allowed in the period; null: unlimited. */
+  tokenBudget: number | null;
+  trialEndsAt: number | null;
+  /** Start of the period the budget counts (ms). */
+  periodStart: number;
+  usedTokens: number;
+}
+
+/** The budget and end date a new tenant on `plan` starts with. */
+export function initialQuota(
+  config: Pick<Config, "TRIAL_DAYS" | "TRIAL_TOKEN_BUDGET">,
+  plan: string,
+  now = Date.now(),
+): { tokenBudget: number | null; trialEndsAt: number | null } {
+  return plan === TRIAL_PLAN
+    ? { tokenBudget: config.TRIAL_TOKEN_BUDGET, trialEndsAt: now + config.TRIAL_DAYS * DAY_MS }
+    : { tokenBudget: null, trialEndsAt: null };
+}
+
+export function setTenantQuota(
+  control: ControlDb,
+  tenantId: TenantId,
+  quota: { plan?: string; tokenBudget: number | null; trialEndsAt: number | null },
+): void {
+  control
+    .prepare(
+      "UPDATE tenants SET plan = coalesce(?, plan), token_budget = ?, trial_ends_at = ? WHERE id = ?",
+    )
+    .run(quota.plan ?? null, quota.tokenBudget, quota.trialEndsAt, tenantId);
+}
+
+function periodStartOf(plan: string, createdAt: number, now: number): number {
+  if (plan === TRIAL_PLAN) return createdAt;
+  const date = new Date(now);
+  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
+}
+
+export function tenantQuota(
+  control: ControlDb,
+  db: TenantDb,
+  tenantId: TenantId,
+  now = Date.now(),
+): TenantQuota {
+  const row = control
+    .prepare("SELECT plan, token_budget, trial_ends_at, created_at FROM tenants WHERE id = ?")
+    .get(tenantId) as
+    | {
+        plan: string;
+        token_budget: number | null;
+        trial_ends_at: number | null;
+        created_at: number;
+      }
+    | undefined;
+  if (!row) throw new ApiError("not_found", "No such tenant.");
+  const periodStart = periodStartOf(row.plan, row.created_at, now);
+  const used = db
+    .prepare(
+      "SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) AS n FROM usage_daily WHERE day >= ?",
+    )
+    .get(new Date(periodStart).toISOString().slice(0, 10)) as { n: number };
+  return {
+    plan: row.plan,
+    tokenBudget: row.token_budget,
+    trialEndsAt: row.trial_ends_at,
+    periodStart,
+    usedTokens: used.n,
+  };
+}
+
+/** Throws 429 `quota_exceeded` when the trial is over or the period's budget is spent. */
+export function assertWithinQuota(quota: TenantQuota, now = Date.now()): void {
+  if (quota.trialEndsAt !== null && quota.trialEndsAt <= now) {
+    onRateLimited("quota");
+    throw new ApiError("quota_exceeded", "This assistant's trial has ended.");
+  }
+  if (quota.tokenBudget !== null && quota.usedTokens >= quota.tokenBudget) {
+    onRateLimited("quota");
+    throw new ApiError("quota_exceeded", "This assistant has used its token budget for now.");
+  }
+}

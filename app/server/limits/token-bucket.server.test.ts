@@ -1,0 +1,80 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { ApiError } from "../errors.server.ts";
+import { bucketSpec, enforceRateLimits } from "./limits.server.ts";
+import { TokenBucketStore } from "./token-bucket.server.ts";
+
+const dirs: string[] = [];
+const tempDir = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bitb-limits-"));
+  dirs.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe("TokenBucketStore", () => {
+  it("admits the burst, then refills at its rate, with an exact Retry-After", () => {
+    const store = new TokenBucketStore(tempDir());
+    const spec = { capacity: 3, refillPerSecond: 1 };
+    const t = 1_000_000;
+    expect([1, 2, 3].map(() => store.tryTake("k", spec, t).allowed)).toEqual([true, true, true]);
+    expect(store.tryTake("k", spec, t)).toEqual({ allowed: false, retryAfterMs: 1000 });
+    expect(store.tryTake("k", spec, t + 500)).toEqual({ allowed: false, retryAfterMs: 500 });
+    expect(store.tryTake("k", spec, t + 1000).allowed).toBe(true);
+    // Other keys have their own buckets.
+    expect(store.tryTake("other", spec, t).allowed).toBe(true);
+    store.close();
+  });
+
+  it("shares buckets between two handles on one file (two processes)", () => {
+    const dir = tempDir();
+    const one = new TokenBucketStore(dir);
+    const two = new TokenBucketStore(dir);
+    const spec = { capacity: 4, refillPerSecond: 0.001 };
+    const admitted = [one, two, one, two, one, two].filter(
+      (store) => store.tryTake("tenant:x", spec, 5000).allowed,
+    ).length;
+    expect(admitted).toBe(4);
+    expect(one.sweep(5000 + 3_600_001)).toBe(1);
+    one.close();
+    two.close();
+  });
+});
+
+describe("limits", () => {
+  it("divides a limit among instances and switches off at 0", () => {
+    expect(bucketSpec(0, 1)).toBeNull();
+    expect(bucketSpec(120, 1)).toEqual({ capacity: 120, refillPerSecond: 2 });
+    expect(bucketSpec(120, 4)).toEqual({ capacity: 30, refillPerSecond: 0.5 });
+    expect(bucketSpec(1, 4)?.capacity).toBe(1);
+  });
+
+  it("answers 429 with Retry-After in whole seconds", () => {
+    const config = {
+      RATE_LIMIT_TENANT_PER_MINUTE: 1,
+      RATE_LIMIT_SESSION_PER_MINUTE: 0,
+      RATE_LIMIT_IP_PER_MINUTE: 0,
+      RATE_LIMIT_INSTANCES: 1,
+      limitsDir: tempDir(),
+    };
+    const store = new TokenBucketStore(config.limitsDir);
+    const checks = [
+      { scope: "ip" as const, id: "1.2.3.4" },
+      { scope: "tenant" as const, id: "t" },
+    ];
+    enforceRateLimits(config, checks, store, 0);
+    try {
+      enforceRateLimits(config, checks, store, 0);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ApiError);
+      expect((error as ApiError).status).toBe(429);
+      expect((error as ApiError).headers["Retry-After"]).toBe("60");
+    }
+    store.close();
+  });
+});
