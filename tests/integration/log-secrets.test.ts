@@ -5,6 +5,7 @@
 // requests with bearer keys; then every line it wrote (stdout and stderr) is searched.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitForJobs } from "../support/admin.ts";
+import { makeSecretKey } from "../support/keys.ts";
 import { startFakeLlm, type FakeLlm } from "../support/fake-llm.ts";
 import {
   Client,
@@ -15,7 +16,8 @@ import {
 } from "../support/server.ts";
 
 const GROQ_KEY = "gsk_LogSecretTest0123456789abcdefGHIJKLMNOPQRSTUV";
-const OUR_KEY = "bitb_sk_live_0123456789abcdefLogTest";
+/** A well-formed key of ours that does not exist (refused with 401, still never logged). */
+const FAKE_KEY = "bitb_sk_live_0123456789abcdefLogTest";
 const OPENAI_KEY = "sk-proj-LogSecretTestabcdef0123456789";
 const PASSWORD = "a very secret admin passphrase";
 const WRONG_PASSWORD = "wrong-but-still-secret-guess";
@@ -25,6 +27,8 @@ const EMAIL = "owner@log-secrets.example";
 let llm: FakeLlm;
 let server: TestServer;
 let setupToken = "";
+/** A real secret key of the tenant, made through the admin API. */
+let ourKey = "";
 const sessionValues: string[] = [];
 
 function cookieValue(client: Client): string {
@@ -80,6 +84,7 @@ describe("secrets in the logs", () => {
     const created = await signedIn.json("/api/tenants", { name: "Log secrets" });
     expect(created.status).toBe(201);
     const tenantId = ((await created.json()) as { tenant: { id: string } }).tenant.id;
+    ourKey = await makeSecretKey(signedIn, tenantId);
     const text = await signedIn.json(`/api/tenants/${tenantId}/documents`, {
       type: "text",
       title: "Ferry",
@@ -96,18 +101,19 @@ describe("secrets in the logs", () => {
     const pageJob = ((await page.json()) as { jobs: { id: number }[] }).jobs[0]!.id;
     await waitForJobs(signedIn, tenantId, [pageJob]);
 
-    const ask = (query: string) =>
+    const ask = (query: string, key = ourKey) =>
       fetch(`${server.url}/api/ask`, {
         method: "POST",
         headers: {
           "content-type": "application/json",
           accept: "application/json",
-          authorization: `Bearer ${OUR_KEY}`,
+          authorization: `Bearer ${key}`,
           "x-api-key": OPENAI_KEY,
         },
         body: JSON.stringify({ tenant_id: tenantId, query }),
       });
     expect((await ask("How often does the ferry leave?")).status).toBe(200);
+    expect((await ask("How often does the ferry leave?", FAKE_KEY)).status).toBe(401);
     // The provider refuses the key and quotes it back, as hosted APIs do.
     llm.setBehaviour({
       failStatus: 401,
@@ -120,7 +126,7 @@ describe("secrets in the logs", () => {
     });
 
     const bearer = await fetch(`${server.url}/api/tenants`, {
-      headers: { authorization: `Bearer ${OUR_KEY}`, cookie: `__bitb_admin=${sessionValues[1]}` },
+      headers: { authorization: `Bearer ${ourKey}`, cookie: `__bitb_admin=${sessionValues[1]}` },
     });
     expect(bearer.status).toBe(200);
     expect((await signedIn.fetch("/logout", { method: "POST" })).status).toBe(302);
@@ -135,7 +141,8 @@ describe("secrets in the logs", () => {
     expect(logs).toContain("[redacted]");
     const secrets = {
       GROQ_KEY,
-      OUR_KEY,
+      OUR_KEY: ourKey,
+      FAKE_KEY,
       OPENAI_KEY,
       PASSWORD,
       WRONG_PASSWORD,

@@ -5,6 +5,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant, signIn, waitForJobs } from "../support/admin.ts";
+import { bearer, makeSecretKey } from "../support/keys.ts";
 import { createAdmin } from "../support/cli.ts";
 import { startServer, tempDataDir, type Client, type TestServer } from "../support/server.ts";
 
@@ -153,6 +154,7 @@ describe("metrics after work", () => {
         "content-type": "application/json",
         accept: "application/json",
         "x-request-id": "obs-test-ask",
+        ...bearer(await makeSecretKey(admin, tenantId)),
       },
       body: JSON.stringify({ tenant_id: tenantId, query: "How often does the ferry leave?" }),
     });

@@ -328,6 +328,75 @@ const cases: Case[] = [
     request: () => ({ path: `/api/tenants/${tenantA}/jobs` }),
     expect: tenantScoped(200, true),
   },
+  {
+    route: "api/tenants/:tenantId/unanswered",
+    name: "GET /api/tenants/:id/unanswered",
+    request: () => ({ path: `/api/tenants/${tenantA}/unanswered` }),
+    expect: tenantScoped(200, true),
+  },
+  {
+    route: "api/tenants/:tenantId/embed",
+    name: "GET /api/tenants/:id/embed",
+    request: () => ({ path: `/api/tenants/${tenantA}/embed` }),
+    expect: tenantScoped(200, true),
+  },
+  {
+    route: "api/tenants/:tenantId/embed",
+    name: "PATCH /api/tenants/:id/embed",
+    request: () => ({
+      path: `/api/tenants/${tenantA}/embed`,
+      init: json("PATCH", { allowed_origins: ["https://roles.example"] }),
+    }),
+    expect: tenantScoped(200, true),
+  },
+  {
+    route: "api/tenants/:tenantId/keys",
+    name: "GET /api/tenants/:id/keys",
+    request: () => ({ path: `/api/tenants/${tenantA}/keys` }),
+    expect: tenantScoped(200, true),
+  },
+  {
+    route: "api/tenants/:tenantId/keys",
+    name: "POST /api/tenants/:id/keys",
+    request: (who) => ({
+      path: `/api/tenants/${tenantA}/keys`,
+      init: json("POST", { name: `made by ${who}` }),
+    }),
+    expect: tenantScoped(201, true),
+  },
+  {
+    route: "api/tenants/:tenantId/keys/:keyId",
+    name: "DELETE /api/tenants/:id/keys/:keyId (no such key)",
+    request: () => ({ path: `/api/tenants/${tenantA}/keys/999999`, init: { method: "DELETE" } }),
+    expect: tenantScoped(404, true),
+  },
+  {
+    route: "api/tenants/:tenantId/plan",
+    name: "GET /api/tenants/:id/plan",
+    request: () => ({ path: `/api/tenants/${tenantA}/plan` }),
+    expect: tenantScoped(200, true),
+  },
+  {
+    route: "api/tenants/:tenantId/plan",
+    name: "PATCH /api/tenants/:id/plan (platform admins only)",
+    request: () => ({
+      path: `/api/tenants/${tenantA}/plan`,
+      init: json("PATCH", { token_budget: 5_000_000 }),
+    }),
+    expect: {
+      anonymous: 401,
+      forged: 401,
+      otherTenantAdmin: 404,
+      tenantAdmin: 403,
+      platformAdmin: 200,
+    },
+  },
+  {
+    route: "api/tenants/:tenantId/audit",
+    name: "GET /api/tenants/:id/audit",
+    request: () => ({ path: `/api/tenants/${tenantA}/audit` }),
+    expect: tenantScoped(200, true),
+  },
 ];
 
 /** Routes that are public on purpose (no admin data, no admin action). */
@@ -339,7 +408,10 @@ const publicRoutes = new Set([
   "demo",
   "api/ask",
   "api/widget/:tenantId/config",
+  "api/widget/:tenantId/session",
   "api/feedback",
+  // Behind its own bearer token (METRICS_TOKEN), tested in metrics.test.ts.
+  "metrics",
   "login",
   "setup",
 ]);

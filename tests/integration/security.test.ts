@@ -1,7 +1,9 @@
 // Sign-in lockout through the real form (and across a restart), and the security headers and
 // CORS grants of the built server's pages, admin API, public API and widget files.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTenant, signIn } from "../support/admin.ts";
 import { ADMIN, createAdmin } from "../support/cli.ts";
+import { allowOrigins } from "../support/keys.ts";
 import { Client, startServer, tempDataDir, type TestServer } from "../support/server.ts";
 
 let dataDir: string;
@@ -19,6 +21,9 @@ beforeAll(async () => {
   dataDir = tempDataDir();
   await createAdmin(dataDir);
   server = await startServer({ dataDir });
+  // A tenant that lets https://customer.example embed its widget (before any lockout below).
+  const admin = await signIn(server.url);
+  await allowOrigins(admin, await createTenant(admin, "Customer"), ["https://customer.example"]);
 });
 afterAll(async () => {
   await server?.stop();
@@ -118,7 +123,7 @@ describe("security headers", () => {
     expect(preflight.headers.has("access-control-allow-origin")).toBe(false);
   });
 
-  it("lets the public API and widget files be used cross-origin, without credentials", async () => {
+  it("lets the public API be used from an allowed origin and widget files from any, without credentials", async () => {
     const preflight = await fetch(`${server.url}/api/ask`, {
       method: "OPTIONS",
       headers: {
@@ -128,7 +133,7 @@ describe("security headers", () => {
       },
     });
     expect(preflight.status).toBe(204);
-    expect(preflight.headers.get("access-control-allow-origin")).toBeTruthy();
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("https://customer.example");
     expect(preflight.headers.get("access-control-allow-methods")).toMatch(/POST/);
     expect(preflight.headers.get("access-control-allow-methods")).not.toMatch(/DELETE|PATCH|PUT/);
     expect(preflight.headers.has("access-control-allow-credentials")).toBe(false);

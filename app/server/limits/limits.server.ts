@@ -3,6 +3,7 @@
 // of a limit is the limit divided by RATE_LIMIT_INSTANCES (docs/decisions/017).
 import type { Config } from "../config.server.ts";
 import { ApiError } from "../errors.server.ts";
+import { metrics } from "../metrics.server.ts";
 import { type BucketSpec, TokenBucketStore } from "./token-bucket.server.ts";
 
 export type LimitScope = "tenant" | "session" | "ip";
@@ -29,12 +30,9 @@ export function bucketSpec(limitPerMinute: number, instances: number): BucketSpe
   return { capacity: Math.max(1, Math.floor(share)), refillPerSecond: share / 60 };
 }
 
-/**
- * Where a rejection is counted. The metrics work wires a Prometheus counter here; until then
- * it does nothing, so rejections cost no more than the check.
- */
+/** Counts a rejection in the metrics (bitb_rate_limit_rejections_total by scope). */
 export function onRateLimited(scope: LimitScope | "quota"): void {
-  void scope;
+  metrics.rateLimitRejections.inc({ scope });
 }
 
 const stores = new Map<string, TokenBucketStore>();

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ApiError } from "../errors.server.ts";
+import { metrics } from "../metrics.server.ts";
 import { bucketSpec, enforceRateLimits } from "./limits.server.ts";
 import { TokenBucketStore } from "./token-bucket.server.ts";
 
@@ -53,7 +54,7 @@ describe("limits", () => {
     expect(bucketSpec(1, 4)?.capacity).toBe(1);
   });
 
-  it("answers 429 with Retry-After in whole seconds", () => {
+  it("answers 429 with Retry-After in whole seconds, counted in the metrics", async () => {
     const config = {
       RATE_LIMIT_TENANT_PER_MINUTE: 1,
       RATE_LIMIT_SESSION_PER_MINUTE: 0,
@@ -67,6 +68,10 @@ describe("limits", () => {
       { scope: "tenant" as const, id: "t" },
     ];
     enforceRateLimits(config, checks, store, 0);
+    const rejections = async () =>
+      (await metrics.rateLimitRejections.get()).values.find((v) => v.labels.scope === "tenant")
+        ?.value ?? 0;
+    const before = await rejections();
     try {
       enforceRateLimits(config, checks, store, 0);
       expect.unreachable();
@@ -75,6 +80,7 @@ describe("limits", () => {
       expect((error as ApiError).status).toBe(429);
       expect((error as ApiError).headers["Retry-After"]).toBe("60");
     }
+    expect(await rejections()).toBe(before + 1);
     store.close();
   });
 });
