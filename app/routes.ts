@@ -17,6 +17,7 @@ export default [
   route("api/tenants/:tenantId/documents/:documentId", "routes/api.tenant-document.ts"),
   route("api/tenants/:tenantId/jobs", "routes/api.tenant-jobs.ts"),
   route("api/tenants/:tenantId/unanswered", "routes/api.tenant-unanswered.ts"),
+  route("api/tenants/:tenantId/export", "routes/api.tenant-export.ts"), // deploy: export
 
   // Admin web app.
   route("login", "routes/login.tsx"),

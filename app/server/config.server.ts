@@ -76,6 +76,15 @@ export const envSchema = z.object({
   ANSWER_CACHE_SIZE: int(0, 100_000).default(200),
   ANSWER_CACHE_TTL_MS: int(1000, 7 * 24 * 3_600_000).default(3_600_000),
   CACHE_TENANTS: int(1, 1_000_000).default(1000),
+
+  // ---- deployment: shutdown and backups (docs/decisions/021) ----
+  /** How long a stop (SIGTERM) waits for requests and ingestion steps before closing anyway. */
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(8000),
+  /** A folder for scheduled backups of every database; unset: no scheduled backups. */
+  BACKUP_DIR: optionalString,
+  BACKUP_INTERVAL_MS: int(60_000, 30 * 24 * 3_600_000).default(24 * 3_600_000),
+  /** Backup runs kept; older ones are deleted after each run. */
+  BACKUP_KEEP: int(1, 1000).default(7),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -83,6 +92,8 @@ export type Env = z.infer<typeof envSchema>;
 export type Config = Env & {
   /** DATA_DIR resolved to an absolute path. */
   dataDir: string;
+  /** BACKUP_DIR resolved to an absolute path, when scheduled backups are on. */
+  backupDir: string | undefined;
   embeddings:
     | { kind: "local" }
     | { kind: "openai"; baseUrl: string; apiKey?: string; model: string; batchSize: number };
@@ -138,5 +149,11 @@ export function parseConfig(source: Record<string, string | undefined> = process
           model: env.LLM_MODEL as string,
         }
       : { kind: "extractive" };
-  return { ...env, dataDir: path.resolve(env.DATA_DIR), embeddings, llm };
+  return {
+    ...env,
+    dataDir: path.resolve(env.DATA_DIR),
+    backupDir: env.BACKUP_DIR === undefined ? undefined : path.resolve(env.BACKUP_DIR),
+    embeddings,
+    llm,
+  };
 }

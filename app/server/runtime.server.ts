@@ -6,6 +6,7 @@ import path from "node:path";
 import { DEMO_TENANT_ID, type TenantId } from "#tenants/id.ts";
 import { TenantPool } from "#tenants/store.ts";
 import { createAnswerCache, type AnswerCache } from "./ask/answer-cache.server.ts";
+import { scheduleBackups, type BackupSchedule } from "./backup.server.ts";
 import { createRetrievalCache, type RetrievalCache } from "./ask/retrieval-cache.server.ts";
 import { parseConfig, type Config } from "./config.server.ts";
 import {
@@ -37,6 +38,8 @@ export interface Runtime {
   queue: IngestQueue;
   retrievalCache: RetrievalCache;
   answerCache: AnswerCache;
+  /** Scheduled backups to BACKUP_DIR (the server only, when BACKUP_DIR is set). */
+  backups?: BackupSchedule;
   /** True once the server can answer: started, and the demo tenant's documents indexed. */
   ready: boolean;
   startedAt: number;
@@ -90,6 +93,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     maxAttempts: config.INGEST_MAX_ATTEMPTS,
     embedBatchSize: config.EMBEDDINGS_BATCH_SIZE,
     allowPrivateNetwork: config.INGEST_ALLOW_PRIVATE_URLS,
+    stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   });
   const runtime: Runtime = {
     config,
@@ -116,6 +120,13 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   if (options.runQueue) queue.start();
   if (options.bootstrap) {
     printSetupLinkIfNoAdmin(runtime);
+    if (config.backupDir) {
+      runtime.backups = scheduleBackups(runtime, {
+        dir: config.backupDir,
+        keep: config.BACKUP_KEEP,
+        intervalMs: config.BACKUP_INTERVAL_MS,
+      });
+    }
     if (config.DEMO_TENANT) {
       const demoJobs = seedDemoTenant(runtime, options.demoRoot);
       void queue
@@ -135,8 +146,9 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
 }
 
 export async function closeRuntime(runtime: Runtime): Promise<void> {
+  runtime.backups?.stop();
   await runtime.queue.stop();
-  runtime.tenants.closeAll();
+  runtime.tenants.close();
   await runtime.embedder.close?.();
   if (runtime.control.open) runtime.control.close();
 }
