@@ -1,8 +1,10 @@
 // A tenant moves between servers and is erased, through the real HTTP API and the CLI:
 // download its export as a platform admin, import it into another data folder, ask there and
 // get the same cited answer; erase it and find nothing left. Plus a scheduled backup.
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { createTenant, signIn, uploadFixtures, waitForJobs } from "../support/admin.ts";
 import { cli, createAdmin } from "../support/cli.ts";
@@ -124,5 +126,19 @@ describe("tenant export, import and erasure", () => {
     expect(server.logs()).toContain("every database closed");
     // SQLite removes a database's -wal file when its last connection closes.
     expect(fs.readdirSync(dataDir).filter((f) => f.endsWith("-wal"))).toEqual([]);
+  });
+
+  it("the bundled CLI of the image migrates, and leaves that to the primary under LiteFS", async () => {
+    const dataDir = tempDataDir();
+    const root = path.resolve(import.meta.dirname, "../..");
+    const bundled = (args: string[]) =>
+      promisify(execFile)(process.execPath, ["build/cli.js", ...args], {
+        cwd: root,
+        env: { PATH: process.env.PATH, DATA_DIR: dataDir },
+      });
+    await bundled(["tenant:create", "--name", "Bundled"]);
+    expect((await bundled(["migrate"])).stdout).toContain("1 tenant(s)");
+    fs.writeFileSync(path.join(dataDir, ".primary"), "machine-in-ams\n");
+    expect((await bundled(["migrate"])).stdout).toContain("LiteFS replica");
   });
 });
