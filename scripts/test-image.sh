@@ -11,7 +11,8 @@
 # binary, cached in podman's storage); set BUILD_IMAGE and RUNTIME_IMAGE to use others.
 # Exits 0 when it passed, 1 when it failed, 77 when it cannot run here (no podman/debootstrap).
 # Everything it makes (image, containers, volume, config) is removed at the end; the base
-# images are kept for the next run (CLEAN_BASE=1 removes them too).
+# images are kept for the next run (CLEAN_BASE=1 removes them too). IMAGE_TEST_CACHE=1 lets
+# podman cache build layers between runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -77,14 +78,18 @@ log "build base ${BUILD_IMAGE}, runtime base ${RUNTIME_IMAGE}"
 
 # ---- build -----------------------------------------------------------------------------------
 b0=$(date +%s)
-podman build --format docker --network host --layers=false \
+# IMAGE_TEST_CACHE=1 keeps podman's layer cache between runs (faster; leaves cached layers).
+layers=false
+[ -n "${IMAGE_TEST_CACHE:-}" ] && layers=true
+podman build --format docker --network host --layers="$layers" \
   --build-arg "BUILD_IMAGE=${BUILD_IMAGE}" --build-arg "RUNTIME_IMAGE=${RUNTIME_IMAGE}" \
   -t "$image" . >"$work/build.log" 2>&1 || { tail -40 "$work/build.log"; fail "podman build"; }
+podman image exists "$image" || { tail -40 "$work/build.log"; fail "podman build made no image"; }
 build_s=$(($(date +%s) - b0))
 size="$(podman image inspect -f '{{.Size}}' "$image")"
 log "built ${image} in ${build_s}s ($((size / 1024 / 1024)) MB)"
-[ "$(podman image inspect -f '{{.Config.User}}' "$image")" != "" ] || fail "the image runs as root"
-podman image inspect -f '{{.Config.User}}' "$image" | grep -qv '^0' || fail "the image runs as root"
+user="$(podman image inspect -f '{{.Config.User}}' "$image")"
+case "$user" in "" | 0 | 0:* | root | root:*) fail "the image runs as root ('$user')" ;; esac
 
 port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 base="http://127.0.0.1:${port}"
