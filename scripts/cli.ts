@@ -26,6 +26,7 @@ import { intakeFile, isSupportedFile } from "#app/server/ingest/intake.server.ts
 import { closeRuntime, createRuntime, type Runtime } from "#app/server/runtime.server.ts";
 import { eraseTenant, exportTenant, importTenant } from "#app/server/tenant-data.server.ts";
 import { runBackup } from "#app/server/backup.server.ts";
+import { isLiteFsReplica } from "#app/server/litefs.server.ts";
 import { createTenant, requireTenant, tenantDb } from "#app/server/tenants.server.ts";
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
@@ -109,12 +110,6 @@ async function ask(runtime: Runtime, tenantArg: string, question: string) {
   }
 }
 
-/** LiteFS marks a replica with a `.primary` file (naming the primary) in its mount. */
-function isLiteFsReplica(): boolean {
-  const dataDir = parseConfig({ LOG_LEVEL: "warn", ...process.env }).dataDir;
-  return fs.existsSync(path.join(dataDir, ".primary"));
-}
-
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   const { values, positionals } = parseArgs({
@@ -132,7 +127,7 @@ export async function main(argv: string[]): Promise<void> {
     },
   });
   // Under LiteFS a replica's databases are read-only; the primary runs the migrations.
-  if (command === "migrate" && isLiteFsReplica()) {
+  if (command === "migrate" && isLiteFsReplica(parseConfig(process.env).dataDir)) {
     out("this node is a LiteFS replica: migrations run on the primary");
     return;
   }

@@ -25,6 +25,7 @@ import type { EmbeddingProvider } from "./embeddings/provider.server.ts";
 import { IngestQueue } from "./ingest/queue.server.ts";
 import { createAnswerer } from "./llm/index.server.ts";
 import type { AnswerProvider } from "./llm/provider.server.ts";
+import { litefsPrimary } from "./litefs.server.ts";
 import { createLogger, type Logger } from "./logger.server.ts";
 import { createTenant, enqueueIngest } from "./tenants.server.ts";
 
@@ -117,8 +118,13 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     },
     "runtime created",
   );
-  if (options.runQueue) queue.start();
-  if (options.bootstrap) {
+  // A LiteFS replica's databases are read-only: no start-up writes, ingestion or backups.
+  const primary = litefsPrimary(config.dataDir);
+  if (primary !== undefined) {
+    logger.info({ primary }, "LiteFS replica: serving reads; writes go to the primary");
+  }
+  if (options.runQueue && primary === undefined) queue.start();
+  if (options.bootstrap && primary === undefined) {
     printSetupLinkIfNoAdmin(runtime);
     if (config.backupDir) {
       runtime.backups = scheduleBackups(runtime, {
