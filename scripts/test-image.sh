@@ -99,7 +99,8 @@ start() { # name, extra env...
   shift
   # No systemd here to time the HEALTHCHECK: it is run by hand below.
   podman run -d --name "$cname" --init --network host -v "${volume}:/data" --health-interval=disable \
-    -e HOST=127.0.0.1 -e "PORT=${port}" "$@" "$image" >/dev/null || fail "podman run $cname"
+    -e HOST=127.0.0.1 -e "PORT=${port}" "$@" "$image" >/dev/null 2>>"$work/podman.log" \
+    || { cat "$work/podman.log"; fail "podman run $cname"; }
   local s0
   s0=$(date +%s)
   for _ in $(seq 1 600); do
@@ -172,7 +173,7 @@ check_answer "$first" "first answer" || fail "wrong answer"
 
 # ---- stop with SIGTERM: a clean exit, every database closed -------------------------------
 s0=$(date +%s%3N)
-podman stop -t 30 "$name-1" >/dev/null || fail "podman stop"
+podman stop -t 30 "$name-1" >/dev/null 2>>"$work/podman.log" || fail "podman stop"
 stop_ms=$(($(date +%s%3N) - s0))
 code="$(podman inspect -f '{{.State.ExitCode}}' "$name-1")"
 [ "$code" = "0" ] || fail "exit code ${code} after SIGTERM"
@@ -187,6 +188,6 @@ start "$name-2" -e DEMO_TENANT=false
 podman exec "$name-2" bitb tenant:list | grep -q "$tenant" || fail "the tenant is gone after restart"
 second="$(ask "$tenant" "$q")" || fail "POST /api/ask after restart"
 check_answer "$second" "after restart" || fail "wrong answer after restart"
-podman stop -t 30 "$name-2" >/dev/null
+podman stop -t 30 "$name-2" >/dev/null 2>>"$work/podman.log"
 
 log "PASS (build ${build_s}s, total $(($(date +%s) - t0))s)"
