@@ -1,7 +1,7 @@
 // The production server: starts the runtime from the built app (so both share one module
 // graph), serves the built client assets, and hands every other request to React Router.
-// Shuts down cleanly on SIGTERM/SIGINT: stops taking requests, lets ingestion workers stop
-// (unfinished jobs resume after restart), and closes every database.
+// Shuts down cleanly on SIGTERM/SIGINT: stops taking requests, lets requests and ingestion
+// steps finish (unfinished jobs resume after restart), and closes every database.
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -111,20 +111,36 @@ server.listen(config.PORT, config.HOST, () => {
   logger.info({ port, host: config.HOST }, `BiTB listening on http://localhost:${port}`);
 });
 
+// ---- shutdown (deploy: docs/decisions/021) ------------------------------------------------
+// Stop accepting connections, let requests in flight (a streamed answer) and running ingestion
+// steps finish within SHUTDOWN_TIMEOUT_MS, then close every database. Jobs not finished by then
+// stay persisted in their tenant's database and are claimed again after the restart.
 let stopping = false;
 async function shutdown(signal) {
   if (stopping) return;
   stopping = true;
-  logger.info({ signal }, "shutting down");
-  const forced = setTimeout(() => process.exit(1), 20_000);
+  const graceMs = config.SHUTDOWN_TIMEOUT_MS;
+  logger.info({ signal, graceMs }, "shutting down");
+  const forced = setTimeout(() => {
+    logger.error("shutdown did not finish in time; exiting");
+    process.exit(1);
+  }, graceMs + 5_000);
   forced.unref();
-  server.close();
-  server.closeIdleConnections?.();
+  const requestsDone = new Promise((resolve) => server.close(() => resolve(undefined)));
+  // Keep-alive connections become idle once their response ends: close them as they do.
+  const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
+  const cutOff = setTimeout(() => server.closeAllConnections(), graceMs);
+  server.closeIdleConnections();
   await metricsServer?.close();
   try {
+    await Promise.all([requestsDone, runtime.queue.stop()]);
+    clearTimeout(cutOff);
+    clearInterval(idleSweep);
     await stopRuntime();
+    logger.info("stopped: every database closed");
   } catch (error) {
     logger.error({ err: error }, "error while stopping");
+    process.exit(1);
   }
   process.exit(0);
 }

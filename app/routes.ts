@@ -25,6 +25,7 @@ export default [
   route("api/tenants/:tenantId/keys/:keyId", "routes/api.tenant-key.ts"),
   route("api/tenants/:tenantId/plan", "routes/api.tenant-plan.ts"),
   route("api/tenants/:tenantId/audit", "routes/api.tenant-audit.ts"),
+  route("api/tenants/:tenantId/export", "routes/api.tenant-export.ts"), // deploy: export
 
   // Admin web app.
   route("login", "routes/login.tsx"),

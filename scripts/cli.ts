@@ -4,9 +4,15 @@
 //                                           --password or BITB_ADMIN_PASSWORD
 //   tenant:create --name N                  prints the new tenant id
 //   tenant:list
+//   key:create <tenant> --name N            prints a new secret API key (shown only once)
 //   ingest <tenant> <file-or-folder>...     queues each supported file and waits for the jobs
 //   ask <tenant> <question...>              streams the answer with its citations
 //   jobs <tenant> [--limit N]
+//   migrate                                 migrates the control and every tenant database
+//   tenant:export <tenant> <file>           one consistent SQLite file, registry entry included
+//   tenant:import <file> [--name N] [--new-id]
+//   tenant:erase <tenant> --yes             the tenant's data, everywhere, for good (audited)
+//   backup [--dir D] [--keep N]             one backup run now (default BACKUP_DIR, BACKUP_KEEP)
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -19,18 +25,32 @@ import { listTenants } from "#app/server/control-db.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
 import { intakeFile, isSupportedFile } from "#app/server/ingest/intake.server.ts";
 import { closeRuntime, createRuntime, type Runtime } from "#app/server/runtime.server.ts";
+import { eraseTenant, exportTenant, importTenant } from "#app/server/tenant-data.server.ts";
+import { runBackup } from "#app/server/backup.server.ts";
+import { createSecretKey } from "#app/server/keys.server.ts";
+import { isLiteFsReplica } from "#app/server/litefs.server.ts";
 import { createTenant, requireTenant, tenantDb } from "#app/server/tenants.server.ts";
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
 
 function usage(): never {
-  const text = fs.readFileSync(new URL(import.meta.url), "utf8");
-  const lines = text
-    .split("\n")
-    .filter((l) => l.startsWith("//"))
-    .slice(1, 11);
-  throw new ApiError("bad_request", `Usage:\n${lines.map((l) => l.slice(3)).join("\n")}`);
+  throw new ApiError("bad_request", USAGE);
 }
+
+const USAGE = `Usage: bitb <command>
+  admin:create --email E [--password P]   the first (platform) admin; password from
+                                          --password or BITB_ADMIN_PASSWORD
+  tenant:create --name N                  prints the new tenant id
+  tenant:list
+  key:create <tenant> --name N            prints a new secret API key (shown only once)
+  ingest <tenant> <file-or-folder>...     queues each supported file and waits for the jobs
+  ask <tenant> <question...>              streams the answer with its citations
+  jobs <tenant> [--limit N]
+  migrate                                 migrates the control and every tenant database
+  tenant:export <tenant> <file>           one consistent SQLite file, registry entry included
+  tenant:import <file> [--name N] [--new-id]
+  tenant:erase <tenant> --yes             the tenant's data, everywhere, for good (audited)
+  backup [--dir D] [--keep N]             one backup run now (default BACKUP_DIR, BACKUP_KEEP)`;
 
 export function collectFiles(inputs: string[]): string[] {
   const files: string[] = [];
@@ -103,8 +123,17 @@ export async function main(argv: string[]): Promise<void> {
       password: { type: "string" },
       name: { type: "string" },
       limit: { type: "string" },
+      "new-id": { type: "boolean" },
+      yes: { type: "boolean" },
+      dir: { type: "string" },
+      keep: { type: "string" },
     },
   });
+  // Under LiteFS a replica's databases are read-only; the primary runs the migrations.
+  if (command === "migrate" && isLiteFsReplica(parseConfig(process.env).dataDir)) {
+    out("this node is a LiteFS replica: migrations run on the primary");
+    return;
+  }
   const config = parseConfig({ LOG_LEVEL: "warn", ...process.env });
   const runtime = await createRuntime({ config, runQueue: command === "ingest" });
   try {
@@ -120,6 +149,17 @@ export async function main(argv: string[]): Promise<void> {
         if (!values.name) usage();
         const tenant = createTenant(runtime, { name: values.name });
         out(tenant.id);
+        break;
+      }
+      case "key:create": {
+        if (positionals.length !== 1 || !values.name) usage();
+        const tenant = requireTenant(runtime, positionals[0]);
+        const { secret } = createSecretKey(runtime.control, {
+          tenantId: tenant.id,
+          name: values.name,
+          createdBy: "cli",
+        });
+        out(secret);
         break;
       }
       case "tenant:list":
@@ -145,6 +185,57 @@ export async function main(argv: string[]): Promise<void> {
             `#${job.id}\t${job.state}\t${job.stage ?? ""}\t${pct}%\t${job.title}${job.error ? `\t${job.error}` : ""}`,
           );
         }
+        break;
+      }
+      case "migrate":
+        // Opening migrates: the control database in createRuntime, each tenant here.
+        for (const t of listTenants(runtime.control)) runtime.tenants.get(t.id);
+        out(`migrated the control database and ${listTenants(runtime.control).length} tenant(s)`);
+        break;
+      case "tenant:export": {
+        if (positionals.length !== 2) usage();
+        const file = path.resolve(positionals[1] as string);
+        const { tenant, bytes } = exportTenant(runtime, positionals[0], file, "cli");
+        out(`exported ${tenant.id} (${tenant.name}) to ${file}: ${bytes} bytes`);
+        break;
+      }
+      case "tenant:import": {
+        if (positionals.length !== 1) usage();
+        const tenant = await importTenant(runtime, path.resolve(positionals[0] as string), {
+          name: values.name,
+          newId: values["new-id"],
+          actor: "cli",
+        });
+        out(tenant.id);
+        break;
+      }
+      case "tenant:erase": {
+        if (positionals.length !== 1) usage();
+        if (!values.yes) {
+          throw new ApiError(
+            "bad_request",
+            "Erasing deletes the tenant's data for good: add --yes.",
+          );
+        }
+        const report = eraseTenant(runtime, positionals[0], "cli");
+        out(
+          `erased ${report.tenantId}: ${report.filesRemoved.length} file(s), ` +
+            `${report.backupsRemoved} backup copy(ies)`,
+        );
+        break;
+      }
+      case "backup": {
+        const dir = values.dir ? path.resolve(values.dir) : runtime.config.backupDir;
+        if (!dir) throw new ApiError("bad_request", "Set BACKUP_DIR or pass --dir.");
+        const keep = values.keep === undefined ? runtime.config.BACKUP_KEEP : Number(values.keep);
+        if (!Number.isInteger(keep) || keep < 1) usage();
+        const run = await runBackup(runtime, { dir, keep });
+        out(
+          `backup ${run.dir}: control + ${run.manifest.tenants.length} tenant(s)` +
+            `${run.manifest.failed.length ? `, ${run.manifest.failed.length} failed` : ""}` +
+            `${run.removed.length ? `; removed ${run.removed.length} old run(s)` : ""}`,
+        );
+        if (run.manifest.failed.length) process.exitCode = 1;
         break;
       }
       default:

@@ -119,6 +119,7 @@ export function openTenantDb(
  */
 export class TenantPool {
   private readonly handles: LRUCache<string, TenantDb>;
+  private closed = false;
 
   constructor(
     private readonly dataDir: string,
@@ -139,6 +140,7 @@ export class TenantPool {
 
   /** The open handle of a tenant that exists on disk (callers check the registry first). */
   get(id: TenantId): TenantDb {
+    if (this.closed) throw new Error("the tenant pool is closed (the server is stopping)");
     let db = this.handles.get(id);
     if (!db || !db.open) {
       db = openTenantDb(this.dataDir, id, this.spec);
@@ -160,6 +162,15 @@ export class TenantPool {
   }
 
   closeAll(): void {
+    this.handles.clear();
+  }
+
+  /**
+   * Closes every handle for good: at shutdown, work still running (an abandoned ingestion
+   * step) must not reopen a database after it was closed.
+   */
+  close(): void {
+    this.closed = true;
     this.handles.clear();
   }
 }

@@ -4,7 +4,8 @@
 // (null: the server's default) and the widget's settings (title, greeting, color, position,
 // starterQuestions, voiceGreeting, language), and mask_transcripts (PII-masked stored
 // transcripts).
-import { assertSameOrigin, requireTenantAccess } from "#app/server/auth.server.ts";
+// DELETE — a platform admin erases the tenant and all its data, for good (audited).
+import { assertSameOrigin, requireAdmin, requireTenantAccess } from "#app/server/auth.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { auditAdminAction } from "#app/server/audit.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
@@ -16,6 +17,7 @@ import {
   updateTenantMaskTranscripts,
   updateTenantModel,
 } from "#app/server/tenant-settings.server.ts";
+import { eraseTenant } from "#app/server/tenant-data.server.ts";
 import { getWidgetSettings, updateWidgetSettings } from "#app/server/widget-settings.server.ts";
 import type { Route } from "./+types/api.tenant";
 
@@ -34,9 +36,22 @@ export async function loader({ request, params }: Route.LoaderArgs) {
   }
 }
 
+async function erase(request: Request, tenantId: string): Promise<Response> {
+  assertSameOrigin(request);
+  const admin = await requireAdmin(request);
+  if (admin.role !== "platform") {
+    throw new ApiError("forbidden", "Only platform admins erase tenants.");
+  }
+  const runtime = await getRuntime();
+  const report = eraseTenant(runtime, tenantId, `admin:${admin.id}`);
+  runtime.logger.info({ ...report, adminId: admin.id }, "tenant erased");
+  return Response.json({ erased: report });
+}
+
 export async function action({ request, params }: Route.ActionArgs) {
   try {
-    if (request.method !== "PATCH") throw new ApiError("bad_request", "Use PATCH.");
+    if (request.method === "DELETE") return await erase(request, params.tenantId);
+    if (request.method !== "PATCH") throw new ApiError("bad_request", "Use PATCH or DELETE.");
     assertSameOrigin(request);
     const { tenant, admin } = await requireTenantAccess(request, params.tenantId);
     const runtime = await getRuntime();

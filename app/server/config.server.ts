@@ -122,6 +122,14 @@ export const envSchema = z.object({
   /** A new trial tenant's length in days and token budget (prompt + completion tokens). */
   TRIAL_DAYS: int(1, 3650).default(14),
   TRIAL_TOKEN_BUDGET: int(0, 1_000_000_000_000).default(200_000),
+  // ---- deployment: shutdown and backups (docs/decisions/021) ----
+  /** How long a stop (SIGTERM) waits for requests and ingestion steps before closing anyway. */
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(8000),
+  /** A folder for scheduled backups of every database; unset: no scheduled backups. */
+  BACKUP_DIR: optionalString,
+  BACKUP_INTERVAL_MS: int(60_000, 30 * 24 * 3_600_000).default(24 * 3_600_000),
+  /** Backup runs kept; older ones are deleted after each run. */
+  BACKUP_KEEP: int(1, 1000).default(7),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -131,6 +139,8 @@ export type Config = Env & {
   dataDir: string;
   /** RATE_LIMIT_STATE_DIR (default DATA_DIR) resolved to an absolute path. */
   limitsDir: string;
+  /** BACKUP_DIR resolved to an absolute path, when scheduled backups are on. */
+  backupDir: string | undefined;
   embeddings:
     | { kind: "local" }
     | { kind: "openai"; baseUrl: string; apiKey?: string; model: string; batchSize: number };
@@ -190,6 +200,7 @@ export function parseConfig(source: Record<string, string | undefined> = process
     ...env,
     dataDir: path.resolve(env.DATA_DIR),
     limitsDir: path.resolve(env.RATE_LIMIT_STATE_DIR ?? env.DATA_DIR),
+    backupDir: env.BACKUP_DIR === undefined ? undefined : path.resolve(env.BACKUP_DIR),
     embeddings,
     llm,
   };

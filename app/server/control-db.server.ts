@@ -100,6 +100,20 @@ const controlMigrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX api_keys_by_tenant ON api_keys (tenant_id, id);
   `,
+  /* 7 */ `
+  -- Platform-level audit: what happened to whole tenants (export, import, erasure). Kept in
+  -- the control database because an erased tenant's own database is gone. No foreign key:
+  -- the rows outlive the tenant.
+  CREATE TABLE platform_audit (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    tenant_id TEXT,
+    detail TEXT NOT NULL DEFAULT '{}'
+  ) STRICT;
+  CREATE INDEX platform_audit_tenant ON platform_audit (tenant_id, at);
+  `,
 ];
 
 export const CONTROL_FILE = "control.db";
@@ -411,4 +425,83 @@ export function purgeSignInFailures(db: ControlDb, before: number): number {
   return db
     .prepare("DELETE FROM sign_in_failures WHERE locked_until < ? AND window_started_at < ?")
     .run(before, before).changes;
+}
+
+// ---- platform audit and tenant removal (deploy: export, import, erasure) -----------------
+
+export interface PlatformAuditEntry {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  tenantId: string | null;
+  detail: Record<string, unknown>;
+}
+
+export function recordPlatformAudit(
+  db: ControlDb,
+  entry: { actor: string; action: string; tenantId?: string; detail?: Record<string, unknown> },
+  now = Date.now(),
+): void {
+  db.prepare(
+    "INSERT INTO platform_audit (at, actor, action, tenant_id, detail) VALUES (?, ?, ?, ?, ?)",
+  ).run(now, entry.actor, entry.action, entry.tenantId ?? null, JSON.stringify(entry.detail ?? {}));
+}
+
+export function listPlatformAudit(
+  db: ControlDb,
+  options: { tenantId?: string; limit?: number } = {},
+): PlatformAuditEntry[] {
+  const rows = db
+    .prepare(
+      `SELECT id, at, actor, action, tenant_id, detail FROM platform_audit
+       WHERE (@tenant IS NULL OR tenant_id = @tenant) ORDER BY id DESC LIMIT @limit`,
+    )
+    .all({ tenant: options.tenantId ?? null, limit: options.limit ?? 100 }) as Array<{
+    id: number;
+    at: number;
+    actor: string;
+    action: string;
+    tenant_id: string | null;
+    detail: string;
+  }>;
+  return rows.map((r) => ({
+    id: r.id,
+    at: r.at,
+    actor: r.actor,
+    action: r.action,
+    tenantId: r.tenant_id,
+    detail: JSON.parse(r.detail) as Record<string, unknown>,
+  }));
+}
+
+/** The tenant's row and, through ON DELETE CASCADE, its admin links. True if it existed. */
+export function deleteTenantRow(db: ControlDb, id: TenantId): boolean {
+  return db.prepare("DELETE FROM tenants WHERE id = ?").run(id).changes === 1;
+}
+
+/** Every column of the tenant's registry row that an export carries to another server. */
+export interface TenantRegistryEntry {
+  id: TenantId;
+  name: string;
+  plan: string;
+  status: "active" | "suspended";
+  llmModel: string | null;
+  widgetSettings: string;
+  createdAt: number;
+}
+
+export function insertImportedTenant(db: ControlDb, entry: TenantRegistryEntry): void {
+  db.prepare(
+    `INSERT INTO tenants (id, name, plan, status, llm_model, widget_settings, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    entry.id,
+    entry.name,
+    entry.plan,
+    entry.status,
+    entry.llmModel,
+    entry.widgetSettings,
+    entry.createdAt,
+  );
 }

@@ -44,6 +44,12 @@ export function getWidgetKey(db: ControlDb, tenantId: TenantId): string {
   return getWidgetKey(db, tenantId);
 }
 
+/** Sets a known widget key (a tenant imported under its own id keeps its key). */
+export function setWidgetKey(db: ControlDb, tenantId: TenantId, key: string): void {
+  if (!/^pk_[A-Za-z0-9_-]{16,128}$/.test(key)) throw new Error("not a widget key");
+  db.prepare("UPDATE tenants SET widget_key = ? WHERE id = ?").run(key, tenantId);
+}
+
 /** A new widget key; the old one stops working at once (sites must update their snippet). */
 export function rotateWidgetKey(db: ControlDb, tenantId: TenantId): string {
   const key = newPublishableKey();

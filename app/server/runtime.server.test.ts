@@ -101,4 +101,31 @@ describe("runtime", () => {
     expect(runtime.ready).toBe(true);
     expect(getTenant(runtime.control, "trial")).toBeUndefined();
   });
+
+  it("on a LiteFS replica, writes nothing at start: no demo tenant, setup token, queue or backups", async () => {
+    fs.writeFileSync(path.join(dir, ".primary"), "primary-machine\n");
+    runtime = await createRuntime({
+      config: config({ BACKUP_DIR: path.join(dir, "backups") }),
+      logger: silentLogger,
+      runQueue: true,
+      bootstrap: true,
+      demoRoot: root,
+    });
+    expect(runtime.ready).toBe(true);
+    expect(getTenant(runtime.control, "trial")).toBeUndefined();
+    expect(runtime.control.prepare("SELECT count(*) AS n FROM setup_tokens").get()).toEqual({
+      n: 0,
+    });
+    expect(runtime.backups).toBeUndefined();
+  });
+
+  it("schedules backups on the primary when BACKUP_DIR is set", async () => {
+    runtime = await createRuntime({
+      config: config({ BACKUP_DIR: path.join(dir, "backups"), DEMO_TENANT: "false" }),
+      logger: silentLogger,
+      bootstrap: true,
+    });
+    expect(runtime.backups).toBeDefined();
+    expect(runtime.config.backupDir).toBe(path.join(dir, "backups"));
+  });
 });

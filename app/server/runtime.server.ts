@@ -6,6 +6,7 @@ import path from "node:path";
 import { DEMO_TENANT_ID, type TenantId } from "#tenants/id.ts";
 import { TenantPool } from "#tenants/store.ts";
 import { createAnswerCache, type AnswerCache } from "./ask/answer-cache.server.ts";
+import { scheduleBackups, type BackupSchedule } from "./backup.server.ts";
 import { createRetrievalCache, type RetrievalCache } from "./ask/retrieval-cache.server.ts";
 import { parseConfig, type Config } from "./config.server.ts";
 import {
@@ -25,6 +26,7 @@ import { IngestQueue } from "./ingest/queue.server.ts";
 import { createAnswerer } from "./llm/index.server.ts";
 import type { AnswerProvider } from "./llm/provider.server.ts";
 import { DEMO_PLAN } from "./limits/quota.server.ts";
+import { litefsPrimary } from "./litefs.server.ts";
 import { createLogger, DELIVERS_SETUP_LINK, type Logger } from "./logger.server.ts";
 import { metrics } from "./metrics.server.ts";
 import { createTenant, enqueueIngest } from "./tenants.server.ts";
@@ -40,6 +42,8 @@ export interface Runtime {
   queue: IngestQueue;
   retrievalCache: RetrievalCache;
   answerCache: AnswerCache;
+  /** Scheduled backups to BACKUP_DIR (the server only, when BACKUP_DIR is set). */
+  backups?: BackupSchedule;
   /** True once the server can answer: started, and the demo tenant's documents indexed. */
   ready: boolean;
   startedAt: number;
@@ -93,6 +97,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     maxAttempts: config.INGEST_MAX_ATTEMPTS,
     embedBatchSize: config.EMBEDDINGS_BATCH_SIZE,
     allowPrivateNetwork: config.INGEST_ALLOW_PRIVATE_URLS,
+    stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   });
   const runtime: Runtime = {
     config,
@@ -120,14 +125,28 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     },
     "runtime created",
   );
-  if (options.runQueue) queue.start();
+  // A LiteFS replica's databases are read-only: no start-up writes, ingestion or backups.
+  const primary = litefsPrimary(config.dataDir);
+  if (primary !== undefined) {
+    logger.info({ primary }, "LiteFS replica: serving reads; writes go to the primary");
+  }
+  if (options.runQueue && primary === undefined) queue.start();
   if (options.bootstrap) {
     // The serving process: its gauges read these parts on each scrape; traces go out over
     // OTLP when configured.
     metrics.sources.openTenantHandles = () => tenants.size;
     metrics.sources.runningIngestJobs = () => queue.activeJobs;
     await startTracing(config, logger);
+  }
+  if (options.bootstrap && primary === undefined) {
     printSetupLinkIfNoAdmin(runtime);
+    if (config.backupDir) {
+      runtime.backups = scheduleBackups(runtime, {
+        dir: config.backupDir,
+        keep: config.BACKUP_KEEP,
+        intervalMs: config.BACKUP_INTERVAL_MS,
+      });
+    }
     if (config.DEMO_TENANT) {
       const demoJobs = seedDemoTenant(runtime, options.demoRoot);
       void queue
@@ -147,8 +166,9 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
 }
 
 export async function closeRuntime(runtime: Runtime): Promise<void> {
+  runtime.backups?.stop();
   await runtime.queue.stop();
-  runtime.tenants.closeAll();
+  runtime.tenants.close();
   await runtime.embedder.close?.();
   if (runtime.control.open) runtime.control.close();
   await stopTracing();

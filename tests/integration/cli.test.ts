@@ -13,6 +13,8 @@ describe("the bitb command line", () => {
     const created = await cli(dataDir, ["tenant:create", "--name", "Harbour Co"]);
     const tenantId = created.stdout.trim();
     expect(tenantId).toMatch(/^tn_[0-9a-f]{32}$/);
+    const key = await cli(dataDir, ["key:create", tenantId, "--name", "backend"]);
+    expect(key.stdout.trim()).toMatch(/^bitb_sk_[A-Za-z0-9_-]{32}$/);
 
     const listed = await cli(dataDir, ["tenant:list"]);
     expect(listed.stdout).toContain(`${tenantId}\ttrial\tactive\tHarbour Co`);

@@ -492,6 +492,17 @@ export class IngestQueue {
     }
   }
 
+  /**
+   * Stops working for a tenant whose database is going away (erasure): it is no longer
+   * polled, and its running jobs are abandoned at their next step without recording anything.
+   */
+  forgetTenant(tenantId: TenantId): void {
+    this.known.delete(tenantId);
+    for (const job of this.running.values()) {
+      if (job.tenantId === tenantId) job.abandoned = true;
+    }
+  }
+
   /** Persists a job in the tenant's database and wakes the worker; returns the job id. */
   enqueue(tenantId: TenantId, input: EnqueueInput): number {
     if (input.sourceType === "url") {
