@@ -32,6 +32,8 @@ export interface IndexedChunk {
   text: string;
   tokenCount: number;
   embedding: Float32Array;
+  /** The chunk's title and headings embedded on their own (see migration "chunk_context_vectors"). */
+  contextEmbedding?: Float32Array;
 }
 
 export interface ReplaceDocumentInput {
@@ -278,6 +280,9 @@ export function replaceDocument(
       "INSERT INTO chunks_fts (rowid, title, heading, body) VALUES (?, ?, ?, ?)",
     );
     const insertVec = db.prepare("INSERT INTO chunks_vec (chunk_id, embedding) VALUES (?, ?)");
+    const insertContext = db.prepare(
+      "INSERT INTO chunk_context_vectors (chunk_id, embedding) VALUES (?, ?)",
+    );
     for (const chunk of input.chunks) {
       const chunkId = insertChunk.run(
         documentId,
@@ -288,6 +293,7 @@ export function replaceDocument(
       ).lastInsertRowid;
       insertFts.run(rowid(chunkId), input.title, chunk.headingPath, chunk.text);
       insertVec.run(rowid(chunkId), vectorBlob(chunk.embedding));
+      if (chunk.contextEmbedding) insertContext.run(chunkId, vectorBlob(chunk.contextEmbedding));
     }
     return { documentId, outcome: existing ? ("replaced" as const) : ("created" as const) };
   })();

@@ -102,4 +102,13 @@ export const tenantMigrations: readonly string[] = [
   ALTER TABLE messages ADD COLUMN feedback INTEGER CHECK (feedback IN (-1, 1));
   ALTER TABLE messages ADD COLUMN feedback_at INTEGER;
   `,
+  /* 3 */ `
+  -- The context vector of a chunk: its document title and section headings embedded on their
+  -- own. Retrieval scores a chunk by the better of its text vector and this one, so a question
+  -- that paraphrases a title (an FAQ question, a page name) finds the chunk under it.
+  CREATE TABLE chunk_context_vectors (
+    chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    embedding BLOB NOT NULL
+  ) STRICT;
+  `,
 ];
