@@ -14,12 +14,46 @@ export const MAX_VECTOR_K = 4096;
 
 const EXACT_SQL = `SELECT chunk_id, distance FROM chunks_vec WHERE embedding MATCH ? AND k = ?`;
 
+const BINARY_SQL = `SELECT chunk_id FROM chunks_bits
+  WHERE bits MATCH vec_quantize_binary(?) AND k = ?`;
+const EMBEDDING_SQL = "SELECT embedding FROM chunks_vec WHERE chunk_id = ?";
+
+/** Binary candidates re-scored exactly per wanted neighbour, and at least this many. */
+export const RESCORE_FACTOR = 10;
+export const MIN_RESCORE = 200;
+
+/**
+ * "exact" scans every float vector; "binary" scans the 1-bit copy for candidates and re-scores
+ * them exactly. Retrieval uses "exact": the binary path does not yet meet its recall and
+ * latency goals at 100,000 chunks (decision 011), so it is measured by the benchmark only.
+ */
+export type VectorStrategy = "exact" | "binary";
+
 /** The k chunks nearest the query vector, nearest first. */
-export function nearestChunks(db: TenantDb, query: Float32Array, k: number): VectorHit[] {
+export function nearestChunks(
+  db: TenantDb,
+  query: Float32Array,
+  k: number,
+  strategy: VectorStrategy = "exact",
+): VectorHit[] {
   const limit = Math.min(MAX_VECTOR_K, Math.max(0, Math.floor(k)));
   if (limit === 0) return [];
-  const rows = db.prepare(EXACT_SQL).all(query, limit) as { chunk_id: number; distance: number }[];
-  return rows.map((row) => ({ chunkId: row.chunk_id, similarity: 1 - row.distance }));
+  if (strategy === "exact") {
+    const rows = db.prepare(EXACT_SQL).all(query, limit) as {
+      chunk_id: number;
+      distance: number;
+    }[];
+    return rows.map((row) => ({ chunkId: row.chunk_id, similarity: 1 - row.distance }));
+  }
+  const pool = Math.min(MAX_VECTOR_K, Math.max(MIN_RESCORE, limit * RESCORE_FACTOR));
+  const ids = db.prepare(BINARY_SQL).pluck().all(query, pool) as number[];
+  const embeddingOf = db.prepare(EMBEDDING_SQL).pluck();
+  const hits: VectorHit[] = [];
+  for (const chunkId of ids) {
+    const blob = embeddingOf.get(BigInt(chunkId)) as Buffer | undefined;
+    if (blob) hits.push({ chunkId, similarity: cosine(query, asVector(blob)) });
+  }
+  return hits.sort((a, b) => b.similarity - a.similarity).slice(0, limit);
 }
 
 /** Cosine similarity; providers return unit vectors, but a stored vector may not be one. */
