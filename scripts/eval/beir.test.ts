@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { EvalSetError, loadBeirSet, loadQa, loadQuestions, readQrels } from "./beir.ts";
 
-const fixtures = path.resolve("tests/fixtures/eval");
+const fixtures = path.resolve("tests/eval-fixtures");
 let scratch: string | undefined;
 
 function folder(files: Record<string, string>): string {

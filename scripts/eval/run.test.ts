@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { formatReport } from "./format.ts";
 import { runEval } from "./run.ts";
 
-const fixtures = path.resolve("tests/fixtures/eval");
+const fixtures = path.resolve("tests/eval-fixtures");
 
 describe("runEval", () => {
   it("ingests a BEIR folder, scores retrieval, answers and abstentions, and cleans up", async () => {
