@@ -3,7 +3,7 @@
 // `chunks_vec`) and the persisted ingestion jobs. Synchronous better-sqlite3 calls on a
 // handle from store.ts; every multi-table write is one transaction, so a crash leaves either
 // the old or the new version of a document, never a mix.
-import type { TenantDb } from "./store.ts";
+import { hasBinaryIndex, type TenantDb } from "./store.ts";
 
 export type SourceType = "file" | "text" | "url";
 export type DocumentOutcome = "created" | "replaced" | "unchanged";
@@ -32,6 +32,8 @@ export interface IndexedChunk {
   text: string;
   tokenCount: number;
   embedding: Float32Array;
+  /** The chunk's title and headings embedded on their own (see migration "chunk_context_vectors"). */
+  contextEmbedding?: Float32Array;
 }
 
 export interface ReplaceDocumentInput {
@@ -215,9 +217,13 @@ function deleteChunksOf(db: TenantDb, documentId: number): void {
     .all(documentId) as number[];
   const deleteFts = db.prepare("DELETE FROM chunks_fts WHERE rowid = ?");
   const deleteVec = db.prepare("DELETE FROM chunks_vec WHERE chunk_id = ?");
+  const deleteBits = hasBinaryIndex(db)
+    ? db.prepare("DELETE FROM chunks_bits WHERE chunk_id = ?")
+    : undefined;
   for (const id of ids) {
     deleteFts.run(rowid(id));
     deleteVec.run(rowid(id));
+    deleteBits?.run(rowid(id));
   }
   db.prepare("DELETE FROM chunks WHERE document_id = ?").run(documentId);
 }
@@ -278,6 +284,12 @@ export function replaceDocument(
       "INSERT INTO chunks_fts (rowid, title, heading, body) VALUES (?, ?, ?, ?)",
     );
     const insertVec = db.prepare("INSERT INTO chunks_vec (chunk_id, embedding) VALUES (?, ?)");
+    const insertBits = hasBinaryIndex(db)
+      ? db.prepare("INSERT INTO chunks_bits (chunk_id, bits) VALUES (?, vec_quantize_binary(?))")
+      : undefined;
+    const insertContext = db.prepare(
+      "INSERT INTO chunk_context_vectors (chunk_id, embedding) VALUES (?, ?)",
+    );
     for (const chunk of input.chunks) {
       const chunkId = insertChunk.run(
         documentId,
@@ -288,6 +300,8 @@ export function replaceDocument(
       ).lastInsertRowid;
       insertFts.run(rowid(chunkId), input.title, chunk.headingPath, chunk.text);
       insertVec.run(rowid(chunkId), vectorBlob(chunk.embedding));
+      insertBits?.run(rowid(chunkId), vectorBlob(chunk.embedding));
+      if (chunk.contextEmbedding) insertContext.run(chunkId, vectorBlob(chunk.contextEmbedding));
     }
     return { documentId, outcome: existing ? ("replaced" as const) : ("created" as const) };
   })();

@@ -158,4 +158,13 @@ export const tenantMigrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX audit_log_by_time ON audit_log (at, id);
   `,
+  /* 6 */ `
+  -- The context vector of a chunk: its document title and section headings embedded on their
+  -- own. Retrieval scores a chunk by the better of its text vector and this one, so a question
+  -- that paraphrases a title (an FAQ question, a page name) finds the chunk under it.
+  CREATE TABLE chunk_context_vectors (
+    chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    embedding BLOB NOT NULL
+  ) STRICT;
+  `,
 ];

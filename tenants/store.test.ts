@@ -39,6 +39,7 @@ describe("openTenantDb", () => {
     );
     const meta = db.prepare("SELECT key, value FROM meta ORDER BY key").all();
     expect(meta).toEqual([
+      { key: "binary_index", value: "1" },
       { key: "embedding_dimension", value: "8" },
       { key: "embedding_model", value: "test:fake-8" },
       // Bumped by each of the two rows above (migration 3's triggers).
@@ -46,6 +47,25 @@ describe("openTenantDb", () => {
     ]);
     db.close();
     expect(fs.existsSync(path.join(dir, `${id}.db`))).toBe(true);
+  });
+
+  it("builds the binary vector index of a file made before it existed", () => {
+    const id = newTenantId();
+    const spec = { model: "test:fake-8", dimension: 8 };
+    const db = openTenantDb(dir, id, spec, { create: true });
+    // What an older build left: float vectors only.
+    db.exec("DROP TABLE chunks_bits; DELETE FROM meta WHERE key = 'binary_index'");
+    const vector = Float32Array.from([1, -1, 1, -1, 1, -1, 1, -1]);
+    db.prepare("INSERT INTO chunks_vec (chunk_id, embedding) VALUES (?, ?)").run(7n, vector);
+    db.close();
+    const reopened = openTenantDb(dir, id, spec);
+    const hits = reopened
+      .prepare(
+        "SELECT chunk_id, distance FROM chunks_bits WHERE bits MATCH vec_quantize_binary(?) AND k = 1",
+      )
+      .all(vector);
+    expect(hits).toEqual([{ chunk_id: 7, distance: 0 }]);
+    reopened.close();
   });
 
   it("refuses to create a file unless asked to", () => {

@@ -25,6 +25,11 @@ export class TenantFileMissingError extends Error {
   override name = "TenantFileMissingError";
 }
 
+/** Whether the tenant has the binary copy of its vector index (see ensureBinaryIndex). */
+export function hasBinaryIndex(db: TenantDb): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'chunks_bits'").get() !== undefined;
+}
+
 export function tenantFilePath(dataDir: string, id: TenantId): string {
   return path.join(dataDir, tenantFileName(id));
 }
@@ -67,6 +72,7 @@ function ensureVectorIndex(db: TenantDb, spec: EmbeddingSpec): void {
           `(${spec.dimension} dimensions); re-ingest the tenant or configure the original model`,
       );
     }
+    ensureBinaryIndex(db, spec.dimension);
     return;
   }
   if (!Number.isInteger(spec.dimension) || spec.dimension < 1 || spec.dimension > 8192) {
@@ -82,6 +88,35 @@ function ensureVectorIndex(db: TenantDb, spec: EmbeddingSpec): void {
     const put = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
     put.run("embedding_dimension", String(spec.dimension));
     put.run("embedding_model", spec.model);
+  })();
+  ensureBinaryIndex(db, spec.dimension);
+}
+
+/**
+ * The binary-quantised copy of the vector index (`chunks_bits`, one bit per dimension) that
+ * large tenants scan first before re-scoring candidates exactly (decision 011). Files made by
+ * older builds have no such table: it is created and filled from `chunks_vec` on open.
+ */
+function ensureBinaryIndex(db: TenantDb, dimension: number): void {
+  const done = db.prepare("SELECT value FROM meta WHERE key = 'binary_index'").pluck().get();
+  if (done === "1") return;
+  // sqlite-vec packs bits a byte at a time; other dimensions keep the exact index only.
+  if (dimension % 8 !== 0) return;
+  db.transaction(() => {
+    db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS chunks_bits USING vec0(
+         chunk_id INTEGER PRIMARY KEY,
+         bits bit[${dimension}]
+       )`);
+    // Row by row: INSERT … SELECT loses the bit-vector subtype of vec_quantize_binary's result.
+    const put = db.prepare(
+      "INSERT INTO chunks_bits (chunk_id, bits) VALUES (?, vec_quantize_binary(?))",
+    );
+    const rows = db.prepare("SELECT chunk_id, embedding FROM chunks_vec").all() as {
+      chunk_id: number;
+      embedding: Buffer;
+    }[];
+    for (const row of rows) put.run(BigInt(row.chunk_id), row.embedding);
+    db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('binary_index', '1')").run();
   })();
 }
 

@@ -195,6 +195,12 @@ export function embeddingText(title: string, chunk: Pick<Chunk, "headingPath" | 
   return context ? `${context}\n\n${chunk.text}` : chunk.text;
 }
 
+/** The chunk's place in its document, "Title > Heading", embedded as a vector of its own. */
+export function contextText(title: string, chunk: Pick<Chunk, "headingPath">): string {
+  const context = embeddingText(title, { headingPath: chunk.headingPath, text: "" }).trim();
+  return context || title || chunk.headingPath;
+}
+
 // --- fetching URL sources -----------------------------------------------------------------
 
 const blockedAddresses = new net.BlockList();
@@ -783,6 +789,19 @@ export class IngestQueue {
         );
         progress("embed", indexed.length, chunks.length);
       }
+      // Titles and headings on their own: a few short texts per document.
+      const contexts = [...new Set(chunks.map((chunk) => contextText(title, chunk)))].filter(
+        Boolean,
+      );
+      const contextVectors = await deps.embedder.embed(contexts, "document");
+      if (contextVectors.length !== contexts.length) {
+        throw new Error(
+          `The embedding provider returned ${contextVectors.length} vector(s) for ${contexts.length} text(s).`,
+        );
+      }
+      const byContext = new Map(contexts.map((text, index) => [text, contextVectors[index]]));
+      for (const chunk of indexed)
+        chunk.contextEmbedding = byContext.get(contextText(title, chunk));
 
       progress("index", chunks.length, chunks.length);
       const handle = db();

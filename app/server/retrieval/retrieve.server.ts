@@ -1,20 +1,23 @@
-// Hybrid retrieval over one tenant's knowledge base: a BM25 keyword stage on `chunks_fts`, a
-// cosine KNN stage on `chunks_vec`, fused by weighted reciprocal rank fusion, then the
-// winning chunks are loaded with their document's title and link. Reads the tenant database
-// only; the embedder is the one network/CPU-heavy step and runs before any SQL.
+// Hybrid retrieval over one tenant's knowledge base: a BM25 keyword stage on `chunks_fts` and
+// a cosine KNN stage on `chunks_vec` propose candidates; every candidate is then scored by
+// both signals (its BM25 score, and the better of its text and context vectors' cosine) and
+// the two are fused by a weighted sum of per-query normalised scores. Reads the tenant
+// database only; the embedder is the one network/CPU-heavy step and runs before any SQL.
+// Why score fusion and not reciprocal ranks: docs/decisions/010-retrieval-quality.md.
 import type { TenantDb } from "#tenants/store.ts";
 import type { EmbeddingProvider } from "../embeddings/provider.server.ts";
 import { toFtsQuery } from "./fts-query.server.ts";
 import type { RetrievedChunk } from "./types.server.ts";
+import { MAX_VECTOR_K, nearestChunks, scoreChunks } from "./vector-search.server.ts";
 
 export interface RetrieveOptions {
   /** How many fused chunks to return. */
   topK: number;
-  /** How many candidates each stage contributes to the fusion; default max(5·topK, 30). */
+  /** How many candidates each stage contributes to the fusion; default max(5·topK, 100). */
   candidates?: number;
-  /** Weight of the keyword stage in the fusion; default 1. */
+  /** Weight of the normalised keyword score in the fusion; default KEYWORD_WEIGHT. */
   keywordWeight?: number;
-  /** Weight of the vector stage in the fusion; default 1. */
+  /** Weight of the normalised vector score in the fusion; default VECTOR_WEIGHT. */
   vectorWeight?: number;
 }
 
@@ -34,20 +37,20 @@ export interface RetrieveResult {
 }
 
 /**
- * The usual RRF constant: large enough that rank 1 and rank 2 of one stage differ by little,
- * so agreement between the two stages outweighs a single stage's top spot.
+ * Default fusion weights, measured on the shared evaluation sets (decision 010): the keyword
+ * score a little above the vector score, because the embedded encoder is the weaker signal on
+ * technical text while BM25 is rarely badly wrong.
  */
-export const RRF_K = 60;
-/** vec0's hard ceiling on `k`. */
-const MAX_VECTOR_K = 4096;
+export const KEYWORD_WEIGHT = 0.55;
+export const VECTOR_WEIGHT = 0.45;
 
 /**
  * FTS5 column weights (title, heading, body): a query word in a document's title or in the
  * section heading says more about the chunk than the same word somewhere in its body.
  */
-const KEYWORD_SQL = `SELECT rowid, bm25(chunks_fts, 3.0, 2.0, 1.0) AS rank
-  FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?`;
-const VECTOR_SQL = `SELECT chunk_id, distance FROM chunks_vec WHERE embedding MATCH ? AND k = ?`;
+const KEYWORD_SQL = `SELECT rowid, -bm25(chunks_fts, 3.0, 2.0, 1.0) AS score
+  FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 3.0, 2.0, 1.0) LIMIT ?`;
+
 const CHUNK_SQL = `SELECT c.id, c.document_id, c.heading_path, c.text, d.title, d.url, d.file_name
   FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?`;
 
@@ -64,6 +67,7 @@ interface ChunkRow {
 interface Candidate {
   chunkId: number;
   score: number;
+  keywordScore: number;
   keywordRank: number | null;
   vectorRank: number | null;
   similarity: number | null;
@@ -102,10 +106,10 @@ export async function retrieveWithStats(
   const topK = Math.max(0, Math.floor(opts.topK));
   const candidates = Math.min(
     MAX_VECTOR_K,
-    Math.max(topK, Math.floor(opts.candidates ?? Math.max(topK * 5, 30))),
+    Math.max(topK, Math.floor(opts.candidates ?? Math.max(topK * 5, 100))),
   );
-  const keywordWeight = opts.keywordWeight ?? 1;
-  const vectorWeight = opts.vectorWeight ?? 1;
+  const keywordWeight = Math.max(0, opts.keywordWeight ?? KEYWORD_WEIGHT);
+  const vectorWeight = Math.max(0, opts.vectorWeight ?? VECTOR_WEIGHT);
   const finish = (chunks: RetrievedChunk[]): RetrieveResult => {
     stats.totalMs = performance.now() - started;
     return { chunks, stats };
@@ -124,7 +128,14 @@ export async function retrieveWithStats(
   const candidate = (chunkId: number): Candidate => {
     let entry = fused.get(chunkId);
     if (!entry) {
-      entry = { chunkId, score: 0, keywordRank: null, vectorRank: null, similarity: null };
+      entry = {
+        chunkId,
+        score: 0,
+        keywordScore: 0,
+        keywordRank: null,
+        vectorRank: null,
+        similarity: null,
+      };
       fused.set(chunkId, entry);
     }
     return entry;
@@ -133,30 +144,36 @@ export async function retrieveWithStats(
   const keywordStarted = performance.now();
   const ftsQuery = toFtsQuery(query);
   if (ftsQuery !== null) {
-    const rows = db.prepare(KEYWORD_SQL).all(ftsQuery, candidates) as { rowid: number }[];
+    const rows = db.prepare(KEYWORD_SQL).all(ftsQuery, candidates) as {
+      rowid: number;
+      score: number;
+    }[];
     stats.keywordHits = rows.length;
     rows.forEach((row, index) => {
       const entry = candidate(row.rowid);
       entry.keywordRank = index + 1;
-      entry.score += keywordWeight / (RRF_K + index + 1);
+      entry.keywordScore = Math.max(0, row.score);
     });
   }
   stats.keywordMs = performance.now() - keywordStarted;
 
   const vectorStarted = performance.now();
-  const neighbours = db.prepare(VECTOR_SQL).all(queryVector, candidates) as {
-    chunk_id: number;
-    distance: number;
-  }[];
+  const neighbours = nearestChunks(db, queryVector, candidates);
   stats.vectorHits = neighbours.length;
-  neighbours.forEach((row, index) => {
-    const entry = candidate(row.chunk_id);
-    entry.vectorRank = index + 1;
-    entry.similarity = 1 - row.distance;
-    entry.score += vectorWeight / (RRF_K + index + 1);
+  neighbours.forEach((hit, index) => {
+    candidate(hit.chunkId).vectorRank = index + 1;
   });
+  // Every candidate gets both scores: the vector one is the better of its text and context
+  // vectors, computed exactly, also for chunks only the keyword stage proposed.
+  const similarities = scoreChunks(db, queryVector, [...fused.keys()]);
+  for (const entry of fused.values()) {
+    const { text, context } = similarities.get(entry.chunkId) ?? { text: null, context: null };
+    const best = Math.max(text ?? -Infinity, context ?? -Infinity);
+    entry.similarity = Number.isFinite(best) ? best : null;
+  }
   stats.vectorMs = performance.now() - vectorStarted;
 
+  fuseScores([...fused.values()], neighbours, keywordWeight, vectorWeight);
   const ranked = [...fused.values()].sort(byFusedScore);
   const loadChunk = db.prepare(CHUNK_SQL);
   const chunks: RetrievedChunk[] = [];
@@ -180,6 +197,35 @@ export async function retrieveWithStats(
     });
   }
   return finish(chunks);
+}
+
+/**
+ * Weighted sum of per-query normalised scores. BM25 is divided by the query's best BM25 score
+ * (BM25 has no fixed scale; its ratio to the best match does). Cosine is min-max scaled
+ * between the best candidate and the weakest vector-stage neighbour, because the encoder's
+ * raw cosines crowd into a narrow band whose position differs from one question to the next.
+ */
+function fuseScores(
+  entries: Candidate[],
+  neighbours: readonly { similarity: number }[],
+  keywordWeight: number,
+  vectorWeight: number,
+): void {
+  const bestKeyword = Math.max(0, ...entries.map((entry) => entry.keywordScore));
+  const similarities = entries.flatMap((entry) =>
+    entry.similarity === null ? [] : [entry.similarity],
+  );
+  const top = Math.max(-1, ...similarities);
+  const floor = neighbours.length > 1 ? (neighbours.at(-1)?.similarity ?? -1) : Math.min(0, top);
+  const spread = top - floor;
+  for (const entry of entries) {
+    const keyword = bestKeyword > 0 ? entry.keywordScore / bestKeyword : 0;
+    const vector =
+      entry.similarity === null || spread <= 0
+        ? 0
+        : Math.min(1, Math.max(0, (entry.similarity - floor) / spread));
+    entry.score = keywordWeight * keyword + vectorWeight * vector;
+  }
 }
 
 function hasChunks(db: TenantDb): boolean {

@@ -1,0 +1,355 @@
+// The eval engine: loads a BEIR-layout set into a fresh tenant of a throw-away data folder
+// through the product's own runtime (the ingestion queue parses, chunks, embeds and indexes
+// every document exactly as for an upload), then asks every judged query through the
+// product's own retrieval and, in answer mode, through the full ask pipeline. It touches only
+// the temporary data folder it creates, and removes it at the end.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { newTenantId, type TenantId } from "#tenants/id.ts";
+import type { TenantDb } from "#tenants/store.ts";
+import { askStream } from "#app/server/ask/ask.server.ts";
+import { parseConfig } from "#app/server/config.server.ts";
+import { getTenant, type TenantRecord } from "#app/server/control-db.server.ts";
+import { createLogger } from "#app/server/logger.server.ts";
+import { retrieveWithStats } from "#app/server/retrieval/retrieve.server.ts";
+import { closeRuntime, createRuntime, type Runtime } from "#app/server/runtime.server.ts";
+import { createTenant, enqueueIngest } from "#app/server/tenants.server.ts";
+import { loadBeirSet, loadQa, loadQuestions, type BeirSet, type QaItem } from "./beir.ts";
+import {
+  containsGoldAnswer,
+  documentRanking,
+  mean,
+  mrrAt,
+  ndcgAt,
+  percentile,
+  recallAt,
+} from "./metrics.ts";
+
+export interface EvalOptions {
+  dataset: string;
+  split: string;
+  /** Run the ask pipeline on the folder's qa.jsonl too. */
+  answers?: boolean;
+  /** Ask this other folder's questions and count abstentions. */
+  outOfScope?: string;
+  /** Use at most this many judged queries / questions (for quick runs). */
+  limit?: number;
+  /** Environment for the product configuration (default: process.env). */
+  env?: Record<string, string | undefined>;
+  /** Progress lines go here (default: stderr). */
+  progress?: (line: string) => void;
+}
+
+export interface LatencySummary {
+  p50Ms: number;
+  p95Ms: number;
+}
+
+export interface RetrievalReport {
+  queries: number;
+  ndcgAt10: number;
+  recallAt10: number;
+  recallAt100: number;
+  mrrAt10: number;
+  latency: LatencySummary;
+}
+
+export interface IngestionReport {
+  documents: number;
+  chunks: number;
+  seconds: number;
+  documentsPerSecond: number;
+  chunksPerSecond: number;
+  failedJobs: number;
+}
+
+export interface AnswerReport {
+  questions: number;
+  /** Share of answers that contain a gold answer (normalised text). */
+  containsGold: number;
+  /** Share of answers with a citation of a gold document. */
+  citesGoldDocument: number;
+  /** Share of in-scope questions answered (not abstained). */
+  answered: number;
+  latency: LatencySummary;
+}
+
+export interface OutOfScopeReport {
+  folder: string;
+  questions: number;
+  /** Share of the other set's questions the answerer abstained on. */
+  abstained: number;
+}
+
+export interface EvalReport {
+  dataset: string;
+  split: string;
+  embedder: string;
+  answerer: string;
+  ingestion: IngestionReport;
+  retrieval: RetrievalReport;
+  answers?: AnswerReport;
+  outOfScope?: OutOfScopeReport;
+}
+
+/** Chunks retrieved per query: enough for Recall@100 after collapsing chunks to documents. */
+const RETRIEVAL_DEPTH = 100;
+
+function summarise(latencies: readonly number[]): LatencySummary {
+  const round = (ms: number) => Math.round(ms * 10) / 10;
+  return { p50Ms: round(percentile(latencies, 50)), p95Ms: round(percentile(latencies, 95)) };
+}
+
+/** Maps the tenant's document ids back to the set's corpus ids (the source keys we chose). */
+const SOURCE_PREFIX = "eval:";
+
+function corpusIdsByDocument(db: TenantDb): Map<number, string> {
+  const rows = db.prepare("SELECT id, source_key FROM documents").all() as {
+    id: number;
+    source_key: string;
+  }[];
+  return new Map(rows.map((row) => [row.id, row.source_key.slice(SOURCE_PREFIX.length)]));
+}
+
+async function ingest(
+  runtime: Runtime,
+  tenantId: TenantId,
+  set: BeirSet,
+  progress: (line: string) => void,
+): Promise<IngestionReport> {
+  const started = performance.now();
+  let done = 0;
+  let failed = 0;
+  const unsubscribe = runtime.queue.onProgress((event) => {
+    if (event.state === "done") done++;
+    if (event.state === "failed") failed++;
+    if ((event.state === "done" || event.state === "failed") && (done + failed) % 250 === 0) {
+      const seconds = (performance.now() - started) / 1000;
+      progress(
+        `  ingested ${done + failed}/${set.corpus.length} documents in ${seconds.toFixed(0)} s`,
+      );
+    }
+  });
+  for (const document of set.corpus) {
+    const text = document.text.trim() === "" ? document.title : document.text;
+    enqueueIngest(runtime, tenantId, {
+      sourceType: "text",
+      sourceKey: `${SOURCE_PREFIX}${document.id}`,
+      title: document.title.trim() || document.id,
+      mimeType: "text/plain",
+      payload: new TextEncoder().encode(text),
+      maxAttempts: 1,
+    });
+  }
+  await runtime.queue.drain(tenantId);
+  unsubscribe();
+  const seconds = (performance.now() - started) / 1000;
+  const db = runtime.tenants.get(tenantId);
+  const chunks = db.prepare("SELECT count(*) FROM chunks").pluck().get() as number;
+  const documents = db.prepare("SELECT count(*) FROM documents").pluck().get() as number;
+  return {
+    documents,
+    chunks,
+    seconds: Math.round(seconds * 10) / 10,
+    documentsPerSecond: Math.round((documents / seconds) * 10) / 10,
+    chunksPerSecond: Math.round((chunks / seconds) * 10) / 10,
+    failedJobs: failed,
+  };
+}
+
+async function evaluateRetrieval(
+  runtime: Runtime,
+  tenantId: TenantId,
+  set: BeirSet,
+  limit: number | undefined,
+): Promise<RetrievalReport> {
+  const db = runtime.tenants.get(tenantId);
+  const corpusIds = corpusIdsByDocument(db);
+  const ndcg: number[] = [];
+  const recall10: number[] = [];
+  const recall100: number[] = [];
+  const mrr: number[] = [];
+  const latencies: number[] = [];
+  const judged = [...set.qrels].slice(0, limit);
+  for (const [queryId, judgements] of judged) {
+    const query = set.queries.get(queryId);
+    if (!query) continue;
+    const started = performance.now();
+    const { chunks } = await retrieveWithStats(
+      runtime.tenants.get(tenantId),
+      runtime.embedder,
+      query.text,
+      {
+        topK: RETRIEVAL_DEPTH,
+      },
+    );
+    latencies.push(performance.now() - started);
+    const ranking = documentRanking(
+      chunks.map((chunk) => corpusIds.get(chunk.documentId) ?? `#${chunk.documentId}`),
+    );
+    ndcg.push(ndcgAt(ranking, judgements, 10));
+    recall10.push(recallAt(ranking, judgements, 10));
+    recall100.push(recallAt(ranking, judgements, 100));
+    mrr.push(mrrAt(ranking, judgements, 10));
+  }
+  const round = (value: number) => Math.round(value * 10_000) / 10_000;
+  return {
+    queries: ndcg.length,
+    ndcgAt10: round(mean(ndcg)),
+    recallAt10: round(mean(recall10)),
+    recallAt100: round(mean(recall100)),
+    mrrAt10: round(mean(mrr)),
+    latency: summarise(latencies),
+  };
+}
+
+interface AskOutcome {
+  answer: string;
+  abstained: boolean;
+  citedDocuments: number[];
+  ms: number;
+}
+
+async function ask(runtime: Runtime, tenant: TenantRecord, question: string): Promise<AskOutcome> {
+  const started = performance.now();
+  for await (const event of askStream(runtime, { tenant, query: question })) {
+    if (event.event === "error") throw new Error(`ask failed: ${event.data.message}`);
+    if (event.event === "done") {
+      return {
+        answer: event.data.answer,
+        abstained: event.data.abstained,
+        citedDocuments: event.data.citations.map((citation) => citation.documentId),
+        ms: performance.now() - started,
+      };
+    }
+  }
+  throw new Error("the ask pipeline ended without a done event");
+}
+
+async function evaluateAnswers(
+  runtime: Runtime,
+  tenant: TenantRecord,
+  items: readonly QaItem[],
+): Promise<AnswerReport> {
+  const documentIds = new Map(
+    [...corpusIdsByDocument(runtime.tenants.get(tenant.id))].map(([id, corpusId]) => [
+      corpusId,
+      id,
+    ]),
+  );
+  let containsGold = 0;
+  let citesGold = 0;
+  let answered = 0;
+  const latencies: number[] = [];
+  for (const item of items) {
+    const outcome = await ask(runtime, tenant, item.question);
+    latencies.push(outcome.ms);
+    if (!outcome.abstained) answered++;
+    if (!outcome.abstained && containsGoldAnswer(outcome.answer, item.answers)) containsGold++;
+    const gold = new Set(item.goldDocumentIds.map((id) => documentIds.get(id)));
+    if (outcome.citedDocuments.some((id) => gold.has(id))) citesGold++;
+  }
+  const share = (count: number) =>
+    Math.round((count / Math.max(1, items.length)) * 10_000) / 10_000;
+  return {
+    questions: items.length,
+    containsGold: share(containsGold),
+    citesGoldDocument: share(citesGold),
+    answered: share(answered),
+    latency: summarise(latencies),
+  };
+}
+
+async function evaluateOutOfScope(
+  runtime: Runtime,
+  tenant: TenantRecord,
+  folder: string,
+  limit: number | undefined,
+): Promise<OutOfScopeReport> {
+  const questions = loadQuestions(folder).slice(0, limit);
+  let abstained = 0;
+  for (const question of questions) {
+    if ((await ask(runtime, tenant, question)).abstained) abstained++;
+  }
+  return {
+    folder: path.basename(path.resolve(folder)),
+    questions: questions.length,
+    abstained: Math.round((abstained / Math.max(1, questions.length)) * 10_000) / 10_000,
+  };
+}
+
+/** Runs one evaluation end to end in a temporary data folder, which it always removes. */
+export async function runEval(options: EvalOptions): Promise<EvalReport> {
+  const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const set = loadBeirSet(options.dataset, options.split);
+  const qa = options.answers ? loadQa(options.dataset).slice(0, options.limit) : undefined;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "bitb-eval-"));
+  const env = options.env ?? process.env;
+  const config = parseConfig({
+    ...env,
+    DATA_DIR: dataDir,
+    DEMO_TENANT: "false",
+    LOG_LEVEL: env.LOG_LEVEL ?? "warn",
+    // Several small documents in flight keep every embedding worker busy.
+    INGEST_CONCURRENCY: env.INGEST_CONCURRENCY ?? "4",
+  });
+  const logger = createLogger({ level: config.LOG_LEVEL, pretty: false });
+  let runtime: Runtime | undefined;
+  try {
+    runtime = await createRuntime({ config, logger, runQueue: true });
+    const tenantId = newTenantId();
+    createTenant(runtime, { id: tenantId, name: `eval ${set.name}` });
+    const tenant = getTenant(runtime.control, tenantId) as TenantRecord;
+    progress(
+      `${set.name}: ingesting ${set.corpus.length} documents with ${runtime.embedder.model}`,
+    );
+    const ingestion = await ingest(runtime, tenantId, set, progress);
+    progress(`${set.name}: ${ingestion.chunks} chunks in ${ingestion.seconds} s; querying`);
+    const retrieval = await evaluateRetrieval(runtime, tenantId, set, options.limit);
+    const report: EvalReport = {
+      dataset: set.name,
+      split: options.split,
+      embedder: runtime.embedder.model,
+      answerer: `${runtime.answerer.name}:${runtime.answerer.model}`,
+      ingestion,
+      retrieval,
+    };
+    if (qa) {
+      progress(`${set.name}: asking ${qa.length} questions`);
+      report.answers = await evaluateAnswers(runtime, tenant, qa);
+    }
+    if (options.outOfScope) {
+      progress(`${set.name}: asking the questions of ${options.outOfScope}`);
+      report.outOfScope = await evaluateOutOfScope(
+        runtime,
+        tenant,
+        options.outOfScope,
+        options.limit,
+      );
+      if (!report.answers) {
+        // The abstention rate means little without the in-scope answer rate beside it.
+        const inScope = inScopeQuestions(options.dataset, set, options.limit);
+        report.answers = await evaluateAnswers(runtime, tenant, inScope);
+      }
+    }
+    return report;
+  } finally {
+    if (runtime) await closeRuntime(runtime);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** In-scope questions for the answer rate: qa.jsonl when present, else the judged queries. */
+function inScopeQuestions(folder: string, set: BeirSet, limit: number | undefined): QaItem[] {
+  if (fs.existsSync(path.join(folder, "qa.jsonl"))) return loadQa(folder).slice(0, limit);
+  return [...set.qrels]
+    .slice(0, limit)
+    .map(([queryId, judgements]) => ({
+      id: queryId,
+      question: set.queries.get(queryId)?.text ?? "",
+      answers: [],
+      goldDocumentIds: [...judgements].filter(([, grade]) => grade > 0).map(([id]) => id),
+    }))
+    .filter((item) => item.question !== "");
+}
