@@ -42,8 +42,8 @@ describe("openTenantDb", () => {
       { key: "binary_index", value: "1" },
       { key: "embedding_dimension", value: "8" },
       { key: "embedding_model", value: "test:fake-8" },
-      // Bumped by each of the two rows above (migration 3's triggers).
-      { key: "kb_version", value: "2" },
+      // Bumped by each of the three rows above (migration 3's triggers).
+      { key: "kb_version", value: "3" },
     ]);
     db.close();
     expect(fs.existsSync(path.join(dir, `${id}.db`))).toBe(true);
