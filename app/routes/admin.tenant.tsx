@@ -138,7 +138,11 @@ export async function action({ request, params }: Route.ActionArgs) {
         { headers: { "Cache-Control": "no-store" } },
       );
     }
-    if (intent !== "delete-document") auditAdminAction(runtime, tenant, admin, `page.${intent}`);
+    // Audited once the action has been carried out, never for a refused one.
+    const done = (message: string) => {
+      auditAdminAction(runtime, tenant, admin, `page.${intent}`);
+      return result(intent, true, message);
+    };
     switch (intent) {
       case "upload": {
         const files = form.getAll("files").filter((f): f is File => typeof f !== "string");
@@ -151,7 +155,7 @@ export async function action({ request, params }: Route.ActionArgs) {
           );
         }
         const jobs = await intakeFormFiles(runtime, tenant, files);
-        return result(intent, true, `${plural(jobs.length, "file")} queued for indexing.`);
+        return done(`${plural(jobs.length, "file")} queued for indexing.`);
       }
       case "add-text": {
         const input = textIntakeSchema.parse({
@@ -160,7 +164,7 @@ export async function action({ request, params }: Route.ActionArgs) {
           text: form.get("text") ?? "",
         });
         intakeText(runtime, tenant, input);
-        return result(intent, true, `“${input.title}” queued for indexing.`);
+        return done(`“${input.title}” queued for indexing.`);
       }
       case "add-url": {
         const input = urlIntakeSchema.parse({
@@ -168,14 +172,12 @@ export async function action({ request, params }: Route.ActionArgs) {
           url: String(form.get("url") ?? "").trim(),
         });
         intakeUrl(runtime, tenant, input);
-        return result(intent, true, "The page will be fetched and indexed.");
+        return done("The page will be fetched and indexed.");
       }
       case "set-model": {
         const model = llmModelSchema.parse(form.get("llmModel") ?? "");
         const updated = updateTenantModel(runtime, tenant, model);
-        return result(
-          intent,
-          true,
+        return done(
           updated.llmModel
             ? `Answers now use ${updated.llmModel}.`
             : "Answers now use the server's default model.",
@@ -185,9 +187,7 @@ export async function action({ request, params }: Route.ActionArgs) {
         // An unchecked checkbox sends nothing.
         const mask = form.get("maskTranscripts") === "on";
         updateTenantMaskTranscripts(runtime, tenant, mask);
-        return result(
-          intent,
-          true,
+        return done(
           mask
             ? "New transcripts are stored with personal data masked."
             : "New transcripts are stored as typed.",
