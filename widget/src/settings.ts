@@ -7,6 +7,11 @@ export const SETTINGS_TTL_MS = 5 * 60_000;
 
 export type SettingsStorage = Pick<Storage, "getItem" | "setItem">;
 
+/** The bundle's <script> element, carrying the settings request the loader started. */
+export type PrefetchingScript = HTMLScriptElement & {
+  bitbSettings?: Promise<ServerSettings | null>;
+};
+
 export function settingsKey(tenantId: string): string {
   return `bitb:settings:${tenantId}`;
 }
