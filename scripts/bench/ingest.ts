@@ -6,7 +6,7 @@
 // same asks on the idle server (the ask path must stay responsive).
 //
 //   npm run build && npm run bench:ingest -- [--mb 1] [--corpus FILE.jsonl|DIR|FILE ...]
-//     [--concurrency 2] [--doc-kb 48]
+//     [--concurrency 2] [--doc-kb 48] [--ask-every 250]   (ms between a visitor's asks)
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { createAdmin } from "../../tests/support/cli.ts";
@@ -29,11 +29,13 @@ const { values } = parseArgs({
     corpus: { type: "string", multiple: true, default: [] },
     concurrency: { type: "string", default: "2" },
     "doc-kb": { type: "string", default: "48" },
+    "ask-every": { type: "string", default: "250" },
   },
 });
 const targetBytes = Math.max(1024, Number(values.mb) * 1024 * 1024);
 const docBytes = Math.max(1024, Number(values["doc-kb"]) * 1024);
 const concurrency = Math.max(1, Number(values.concurrency));
+const askEveryMs = Math.max(0, Number(values["ask-every"]));
 
 // The corpus, repeated until --mb, each copy numbered so no two documents are identical.
 const corpus = readCorpus(values.corpus, root);
@@ -81,6 +83,7 @@ try {
       const question = `${questions[asked % questions.length]} (visitor ${asked})`;
       asked++;
       outcomes.push(await askOnce(server.url, visitorTenant, question));
+      await new Promise((resolve) => setTimeout(resolve, askEveryMs));
     }
     return outcomes;
   };
