@@ -17,7 +17,8 @@
 //
 //   npm run build && npm run bench:load -- [--corpus FILE.jsonl|DIR|FILE ...]
 //     [--connections 50] [--duration 10] [--questions 20] [--uncached 200]
-//     [--uncached-connections 8] [--streams 500] [--token-delay 50] [--words 40]
+//     [--uncached-connections 8] [--streams 500] [--token-delay 50] [--words 200]
+//     [--phases cached,uncached,streams] [--data DIR]   (DIR keeps the demo tenant for reruns)
 //     [--profile DIR]   (writes a --cpu-prof profile of the server to DIR)
 import fs from "node:fs";
 import path from "node:path";
@@ -54,9 +55,10 @@ const { values } = parseArgs({
     "uncached-connections": { type: "string", default: "8" },
     streams: { type: "string", default: "500" },
     "token-delay": { type: "string", default: "50" },
-    words: { type: "string", default: "40" },
+    words: { type: "string", default: "200" },
     profile: { type: "string" },
     data: { type: "string" },
+    phases: { type: "string", default: "cached,uncached,streams" },
   },
 });
 const num = (name: keyof typeof values) => {
@@ -97,23 +99,25 @@ const server = await startServer({
 
 let failures = 0;
 try {
-  const cached = await cachedRun(server);
-  const uncached = await uncachedRun(server);
+  const phases = new Set(values.phases.split(","));
+  const none = { errors: 0, completed: 0 };
+  const cached = phases.has("cached") ? await cachedRun(server) : none;
+  const uncached = phases.has("uncached") ? await uncachedRun(server) : none;
   await server.stop();
   // The streams run answers every ask with the slow LLM: no answer cache, and questions that
   // repeat so the retrieval cache spares the encoder (which would otherwise pace the streams).
-  const streamServer = await startServer({
-    dataDir,
-    env: serverEnv({ ANSWER_CACHE_SIZE: "0" }),
-  });
-  const held = await streamsRun(streamServer).finally(() => streamServer.stop());
+  const held = phases.has("streams")
+    ? await startServer({ dataDir, env: serverEnv({ ANSWER_CACHE_SIZE: "0" }) }).then(
+        (streamServer) => streamsRun(streamServer).finally(() => streamServer.stop()),
+      )
+    : null;
   const recorded = await recordedAsks();
   console.log(
     `recorded by the server: ${recorded.asks - recordedBefore.asks} asks ` +
       `(${recorded.hits - recordedBefore.hits} from the answer cache); the benchmark read ` +
-      `${cached.completed + uncached.completed + held.completed} answers to their end`,
+      `${cached.completed + uncached.completed + (held?.completed ?? 0)} answers to their end`,
   );
-  failures = cached.errors + uncached.errors + (streams - held.completed);
+  failures = cached.errors + uncached.errors + (held ? streams - held.completed : 0);
   console.log(machineLine());
 } finally {
   await server.stop();
