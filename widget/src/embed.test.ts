@@ -214,7 +214,7 @@ describe("boot with the tenant's settings", () => {
       `<script src="${server.origin}/widget/bitb.0123456789.js" data-tenant="prefetched"></script>`,
     );
     const script = win.document.querySelector("script") as PrefetchingScript;
-    script.bitbSettings = Promise.resolve({ title: "From the loader" });
+    script.bitbSettings = Promise.resolve(Response.json({ title: "From the loader" }));
     const before = server.configRequests;
     await bootReady(win);
     const shadow = win.document.querySelector("bitb-widget")!.shadowRoot!;

@@ -5,11 +5,11 @@
 //
 // The launcher needs both the bundle and the tenant's settings. Fetched one after the other
 // they cost two round trips before anything shows, so the loader starts the settings request
-// at the same time as the bundle's and hands the pending answer to the bundle on its own
-// <script> element (`bitbSettings`; no global). The bundle waits for it instead of fetching
-// again; settings already cached for this browsing session are not fetched at all.
-import { cachedSettings, fetchSettings } from "./settings.ts";
-import type { PrefetchingScript } from "./settings.ts";
+// at the same time as the bundle's and hands the pending response to the bundle on its own
+// <script> element (`bitbSettings`; no global). The bundle reads it (fetchSettings, with its
+// timeout and session cache) instead of fetching again; settings already cached for this
+// browsing session are not fetched at all.
+import { cachedSettings, settingsUrl, type PrefetchingScript } from "./settings.ts";
 
 declare const __BITB_BUNDLE__: string;
 
@@ -22,16 +22,21 @@ if (loader?.src) {
   if (loader.nonce) bundle.nonce = loader.nonce;
   bundle.src = new URL(__BITB_BUNDLE__, loader.src).href;
   bundle.async = true;
-  const tenant = loader.getAttribute("data-tenant")?.trim();
+  const tenant = loader.dataset.tenant?.trim();
   if (tenant) {
     let session: Storage | null = null;
     try {
-      session = window.sessionStorage;
+      session = sessionStorage;
     } catch {
       // Storage blocked: fetch every time.
     }
     if (!cachedSettings(session, tenant)) {
-      bundle.bitbSettings = fetchSettings(new URL(loader.src).origin, tenant, { storage: session });
+      const request = fetch(settingsUrl(new URL(loader.src).origin, tenant), {
+        credentials: "omit",
+      });
+      // The bundle reads the answer (settings.ts); a failure it handles too.
+      request.catch(() => {});
+      bundle.bitbSettings = request;
     }
   }
   (document.head || document.documentElement).append(bundle);
