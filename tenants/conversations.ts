@@ -1,4 +1,5 @@
 // Conversations, their messages and the daily usage counters of one tenant database.
+import { statement } from "./statements.ts";
 import type { TenantDb } from "./store.ts";
 import { recordUnanswered } from "./unanswered.ts";
 
@@ -29,12 +30,11 @@ export function conversationExists(db: TenantDb, id: string): boolean {
 /** The last `turns` user/assistant pairs of a conversation, oldest first. */
 export function loadHistory(db: TenantDb, conversationId: string, turns: number): StoredTurn[] {
   if (turns <= 0) return [];
-  const rows = db
-    .prepare(
-      `SELECT role, content FROM messages WHERE conversation_id = ?
-       ORDER BY id DESC LIMIT ?`,
-    )
-    .all(conversationId, turns * 2) as StoredTurn[];
+  const rows = statement(
+    db,
+    `SELECT role, content FROM messages WHERE conversation_id = ?
+     ORDER BY id DESC LIMIT ?`,
+  ).all(conversationId, turns * 2) as StoredTurn[];
   return rows.reverse();
 }
 
@@ -46,12 +46,15 @@ export function loadHistory(db: TenantDb, conversationId: string, turns: number)
 export function recordExchange(db: TenantDb, exchange: ExchangeRecord): number {
   const now = exchange.now ?? Date.now();
   const day = new Date(now).toISOString().slice(0, 10);
+  // Runs on every ask: the statements are prepared once per handle (statements.ts).
   return db.transaction(() => {
-    db.prepare(
+    statement(
+      db,
       `INSERT INTO conversations (id, created_at, updated_at) VALUES (?, ?, ?)
        ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at`,
     ).run(exchange.conversationId, now, now);
-    const insert = db.prepare(
+    const insert = statement(
+      db,
       `INSERT INTO messages (conversation_id, role, content, citations, provider,
          prompt_tokens, completion_tokens, latency_ms, created_at, cached)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -80,7 +83,8 @@ export function recordExchange(db: TenantDb, exchange: ExchangeRecord): number {
       now,
       exchange.cached ? 1 : 0,
     );
-    db.prepare(
+    statement(
+      db,
       `INSERT INTO usage_daily (day, asks, abstained, prompt_tokens, completion_tokens, cache_hits)
        VALUES (?, 1, ?, ?, ?, ?)
        ON CONFLICT(day) DO UPDATE SET asks = asks + 1, abstained = abstained + excluded.abstained,

@@ -68,6 +68,17 @@ describe("openTenantDb", () => {
     reopened.close();
   });
 
+  it("keeps a new tenant's file small: vectors are allocated in blocks of 128 rows", () => {
+    const id = newTenantId();
+    const db = openTenantDb(dir, id, { model: "test:fake-512", dimension: 512 }, { create: true });
+    const insert = db.prepare("INSERT INTO chunks_vec (chunk_id, embedding) VALUES (?, ?)");
+    insert.run(1n, Buffer.from(new Float32Array(512).fill(0.5).buffer));
+    db.pragma("wal_checkpoint(TRUNCATE)");
+    db.close();
+    // One block of 128 × 512 floats is 256 KB; vec0's default block of 1024 rows was 2 MB.
+    expect(fs.statSync(tenantFilePath(dir, id)).size).toBeLessThan(600 * 1024);
+  });
+
   it("refuses to create a file unless asked to", () => {
     const id = newTenantId();
     expect(() => openTenantDb(dir, id, spec)).toThrow(TenantFileMissingError);

@@ -59,6 +59,9 @@ function applyPragmas(db: TenantDb): void {
   db.pragma("temp_store = MEMORY");
 }
 
+/** Rows per vec0 storage block of a new tenant's vector index. */
+export const VECTOR_CHUNK_ROWS = 128;
+
 function ensureVectorIndex(db: TenantDb, spec: EmbeddingSpec): void {
   const row = db.prepare("SELECT value FROM meta WHERE key = 'embedding_dimension'").get() as
     { value: string } | undefined;
@@ -79,10 +82,14 @@ function ensureVectorIndex(db: TenantDb, spec: EmbeddingSpec): void {
     throw new EmbeddingMismatchError(`invalid embedding dimension ${spec.dimension}`);
   }
   db.transaction(() => {
+    // vec0 allocates its vectors in blocks of chunk_size rows, zero-filled up front. The
+    // default (1024) gives every new tenant a 2 MB file (512 dimensions) before its first
+    // document; 128 makes it about 300 KB, and a search is no slower (decision 020).
     db.exec(
       `CREATE VIRTUAL TABLE chunks_vec USING vec0(
          chunk_id INTEGER PRIMARY KEY,
-         embedding float[${spec.dimension}] distance_metric=cosine
+         embedding float[${spec.dimension}] distance_metric=cosine,
+         chunk_size=${VECTOR_CHUNK_ROWS}
        )`,
     );
     const put = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)");

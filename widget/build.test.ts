@@ -66,11 +66,22 @@ describe("the widget build", () => {
     );
     const loader = win.document.querySelector("script")!;
     Object.defineProperty(win.document, "currentScript", { value: loader });
-    const context = vm.createContext({ window: win, document: win.document, console, URL });
+    // The loader asks for the tenant's settings while the bundle downloads.
+    const requested: Array<[string, RequestInit]> = [];
+    const settings = Promise.resolve(new Response("{}"));
+    const fetch = (url: string, init: RequestInit) => {
+      requested.push([url, init]);
+      return settings;
+    };
+    const context = vm.createContext({ window: win, document: win.document, console, URL, fetch });
     const globals = Object.keys(context);
     vm.runInContext(code, context);
     expect(Object.keys(context)).toEqual(globals);
+    expect(requested).toEqual([
+      ["https://bitb.example/api/widget/trial/config", { credentials: "omit" }],
+    ]);
     const added = win.document.head.querySelector("script")!;
+    expect((added as HTMLScriptElement & { bitbSettings?: unknown }).bitbSettings).toBe(settings);
     expect(added.getAttribute("src")).toBe(
       `https://bitb.example/widget/${path.basename(result.bundle.file)}`,
     );

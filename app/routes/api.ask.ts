@@ -37,7 +37,19 @@ import type { Route } from "./+types/api.ask";
 const METHODS = "POST, OPTIONS";
 const conversationIdPattern = /^[A-Za-z0-9_-]{8,64}$/;
 
+// Building a zod schema costs more than parsing a request with it: one per pair of limits.
+const askSchemas = new Map<string, ReturnType<typeof buildAskSchema>>();
 function askSchema(maxQueryChars: number, maxQuestions: number) {
+  const key = `${maxQueryChars}:${maxQuestions}`;
+  let schema = askSchemas.get(key);
+  if (!schema) {
+    schema = buildAskSchema(maxQueryChars, maxQuestions);
+    askSchemas.set(key, schema);
+  }
+  return schema;
+}
+
+function buildAskSchema(maxQueryChars: number, maxQuestions: number) {
   const question = z
     .string()
     .trim()
@@ -264,21 +276,42 @@ async function* auditedEvents(
   }
 }
 
+const NEXT_TURN = Symbol("next turn");
+const nextTurn = () => new Promise<typeof NEXT_TURN>((resolve) => setImmediate(resolve, NEXT_TURN));
+
+/**
+ * The events as an SSE body. Events that are ready within one turn of the event loop (a
+ * cached answer's, or a burst of tokens) are sent as one chunk — one socket write instead of
+ * one per event — while an event that has to wait for the LLM is sent as soon as it comes.
+ */
 function sseBody(events: AsyncGenerator<StreamEvent>, upstream: AbortController, runtime: Runtime) {
+  let pending: Promise<IteratorResult<StreamEvent>> | null = null;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
+      const parts: Uint8Array[] = [];
       try {
-        const next = await events.next();
-        if (next.done) {
-          controller.close();
-          return;
+        let next = await (pending ?? events.next());
+        pending = null;
+        while (!next.done) {
+          parts.push(encodeEvent(next.value.event, next.value.data as never));
+          const following = events.next();
+          // Handled when a later pull awaits it; this only keeps it from counting as unhandled.
+          following.catch(() => {});
+          const first = await Promise.race([following, nextTurn()]);
+          if (first === NEXT_TURN) {
+            pending = following;
+            break;
+          }
+          next = first;
         }
-        controller.enqueue(encodeEvent(next.value.event, next.value.data as never));
+        if (parts.length > 0) controller.enqueue(joinChunks(parts));
+        if (next.done) controller.close();
       } catch (error) {
         runtime.logger.error({ err: error }, "ask failed");
-        controller.enqueue(
+        parts.push(
           encodeEvent("error", { code: "internal_error", message: "Something went wrong." }),
         );
+        controller.enqueue(joinChunks(parts));
         controller.close();
       }
     },
@@ -288,4 +321,15 @@ function sseBody(events: AsyncGenerator<StreamEvent>, upstream: AbortController,
       await events.return(undefined);
     },
   });
+}
+
+function joinChunks(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    joined.set(part, offset);
+    offset += part.length;
+  }
+  return joined;
 }

@@ -4,6 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { statement } from "#tenants/statements.ts";
 import { migrate } from "#tenants/store.ts";
 import { isTenantId, type TenantId } from "#tenants/id.ts";
 
@@ -208,7 +209,8 @@ export function insertTenant(
 
 export function getTenant(db: ControlDb, id: string): TenantRecord | undefined {
   if (!isTenantId(id)) return undefined;
-  const row = db.prepare(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = ?`).get(id) as
+  // Every public request looks its tenant up: the statement is prepared once per handle.
+  const row = statement(db, `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = ?`).get(id) as
     TenantRow | undefined;
   return row ? toTenant(row) : undefined;
 }

@@ -1,38 +1,37 @@
 // How long a visitor waits for the chat launcher: from the moment the page's parser reaches
 // the widget's <script> tag to the launcher being laid out on screen, over N page loads in
-// headless Chromium (/usr/bin/chromium). The widget and a fake API (with the tenant's
-// settings) are served from one local origin, the page from another, as on a customer's
-// site. "cold" = a fresh browser profile each time (loader, bundle and settings all fetched);
-// "warm" = reloads in one profile: settings from sessionStorage (the fake serves the scripts
-// with no-store, so they are fetched again — the real server's immutable bundle would not be).
+// headless Chromium (/usr/bin/chromium). The widget (loader and bundle) and the tenant's
+// settings come from the REAL built server (node server.js) on loopback; the customer's page
+// from another loopback origin, as on a customer's site.
+//   cold = a fresh browser profile each time (loader, bundle and settings all fetched);
+//   warm = reloads in one profile (the immutable bundle from the HTTP cache, the settings
+//          from sessionStorage, the loader revalidated or cached for its max-age).
+// Also prints the bytes transferred (encoded, with headers) and, for the cold loads, when
+// each request of the chain started and ended, relative to the script tag (median).
 // Local loopback, so this measures the widget's own cost, not the network's.
 //
-//   npx tsx scripts/bench/widget-load.ts [loads=30]
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+//   npm run build && npm run bench:widget -- [--loads 30]
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import os from "node:os";
-import path from "node:path";
-import { chromium, type Page } from "playwright-core";
-import { buildWidget } from "../../widget/build.ts";
-import { startFakeAskServer, streamAnswer } from "../../widget/test/fake-ask-server.ts";
+import { parseArgs } from "node:util";
+import { chromium, type Page, type Request } from "playwright-core";
+import { cli } from "../../tests/support/cli.ts";
+import { startServer, tempDataDir } from "../../tests/support/server.ts";
+import { machineLine, ms, percentile } from "./support.ts";
 
-const loads = Math.max(2, Number(process.argv[2] ?? 30) || 30);
-const dir = await mkdtemp(path.join(os.tmpdir(), "bitb-widget-bench-"));
-const built = await buildWidget({ outDir: dir });
-const api = await startFakeAskServer(streamAnswer({ answer: "Hi.", citations: [] }));
-api.files.set("/widget.js", ["text/javascript", await readFile(built.loader.file)]);
-for (const name of await readdir(path.join(dir, "widget"))) {
-  if (name.endsWith(".js")) {
-    api.files.set(`/widget/${name}`, [
-      "text/javascript",
-      await readFile(path.join(dir, "widget", name)),
-    ]);
-  }
-}
-api.settings.set("bench", { title: "Bench", starterQuestions: ["Hello?"], voiceGreeting: false });
+const { values } = parseArgs({
+  options: { loads: { type: "string", default: "30" } },
+  allowPositionals: true,
+});
+const loads = Math.max(2, Number(values.loads) || 30);
 
-// The page records when the parser reaches the tag, then watches for the launcher each frame.
+console.log(machineLine());
+const dataDir = tempDataDir();
+const tenantId = (await cli(dataDir, ["tenant:create", "--name", "Bench"])).stdout.trim();
+const server = await startServer({ dataDir, env: { LOG_LEVEL: "warn" } });
+
+// The page records when the parser reaches the tag, then watches for the launcher each frame,
+// and keeps the resource timings (start and end are exposed cross-origin) of the chain.
 const page = `<!doctype html><html><head><meta charset="utf-8"><title>Bench</title></head><body>
 <h1>Customer page</h1>
 <script>
@@ -40,11 +39,17 @@ const page = `<!doctype html><html><head><meta charset="utf-8"><title>Bench</tit
   (function watch() {
     const launcher = document.querySelector("bitb-widget")?.shadowRoot?.querySelector(".launcher");
     if (launcher && launcher.getBoundingClientRect().width > 0) {
+      const chain = {};
+      for (const entry of performance.getEntriesByType("resource")) {
+        const name = new URL(entry.name).pathname.replace(/bitb\\.[0-9a-f]+\\.js/, "bundle");
+        chain[name] = [entry.startTime - t0, entry.responseEnd - t0];
+      }
+      document.documentElement.dataset.chain = JSON.stringify(chain);
       document.documentElement.dataset.launcherMs = String(performance.now() - t0);
     } else requestAnimationFrame(watch);
   })();
 </script>
-<script src="${api.origin}/widget.js" data-tenant="bench" async></script>
+<script src="${server.url}/widget.js" data-tenant="${tenantId}" async></script>
 </body></html>`;
 const host = http.createServer((_req, res) => {
   res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(page);
@@ -57,54 +62,96 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
 });
 
-async function measure(target: Page): Promise<number> {
+interface Load {
+  launcherMs: number;
+  chain: Record<string, [number, number]>;
+  bytes: number;
+}
+
+/** Loads (or reloads) the page and waits for the launcher; counts the widget's bytes. */
+async function load(target: Page, navigate: () => Promise<unknown>): Promise<Load> {
+  let bytes = 0;
+  const pending: Promise<void>[] = [];
+  const onFinished = (request: Request) => {
+    if (!request.url().startsWith(server.url)) return;
+    pending.push(
+      request.sizes().then(
+        (sizes) => {
+          bytes += sizes.responseBodySize + sizes.responseHeadersSize;
+        },
+        () => {},
+      ),
+    );
+  };
+  target.on("requestfinished", onFinished);
+  await navigate();
   const handle = await target.waitForFunction(
     () => document.documentElement.dataset.launcherMs,
     null,
     { timeout: 10_000 },
   );
-  return Number(await handle.jsonValue());
+  const launcherMs = Number(await handle.jsonValue());
+  const chain = JSON.parse(
+    (await target.evaluate(() => document.documentElement.dataset.chain)) ?? "{}",
+  ) as Record<string, [number, number]>;
+  await Promise.all(pending);
+  target.off("requestfinished", onFinished);
+  return { launcherMs, chain, bytes };
 }
 
-const cold: number[] = [];
-for (let i = 0; i < loads; i++) {
+try {
+  const cold: Load[] = [];
+  for (let i = 0; i < loads; i++) {
+    const context = await browser.newContext();
+    const target = await context.newPage();
+    cold.push(await load(target, () => target.goto(pageUrl)));
+    await context.close();
+  }
+  const warm: Load[] = [];
   const context = await browser.newContext();
   const target = await context.newPage();
-  await target.goto(pageUrl);
-  cold.push(await measure(target));
+  await load(target, () => target.goto(pageUrl));
+  for (let i = 0; i < loads; i++) warm.push(await load(target, () => target.reload()));
   await context.close();
-}
 
-const warm: number[] = [];
-const context = await browser.newContext();
-const target = await context.newPage();
-await target.goto(pageUrl);
-await measure(target);
-for (let i = 0; i < loads; i++) {
-  await target.reload();
-  warm.push(await measure(target));
-}
-await context.close();
-await browser.close();
-await new Promise((resolve) => host.close(resolve));
-await api.close();
-await rm(dir, { recursive: true, force: true });
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
-console.log(
-  `widget: loader ${kb(built.loader.gzipBytes)} + bundle ${kb(built.bundle.gzipBytes)} gzipped ` +
-    `(first load ${kb(built.firstLoadGzipBytes)}), batch add-on ${kb(built.batch.gzipBytes)}`,
-);
-for (const [name, values] of [
-  ["cold", cold],
-  ["warm", warm],
-] as const) {
-  console.log(
-    `script tag → launcher visible, ${name} (${values.length} loads): ` +
-      `p50 ${percentile(values, 50).toFixed(1)} ms, p95 ${percentile(values, 95).toFixed(1)} ms`,
-  );
+  for (const [name, runs] of [
+    ["cold", cold],
+    ["warm", warm],
+  ] as const) {
+    const times = runs.map((r) => r.launcherMs);
+    console.log(
+      `script tag → launcher visible, ${name} (${runs.length} loads): ` +
+        `p50 ${ms(percentile(times, 50))}, p95 ${ms(percentile(times, 95))}; ` +
+        `${(
+          percentile(
+            runs.map((r) => r.bytes),
+            50,
+          ) / 1024
+        ).toFixed(1)} KB transferred ` +
+        "from the server (median, bodies as sent + headers)",
+    );
+  }
+  const names = [...new Set(cold.flatMap((r) => Object.keys(r.chain)))];
+  for (const name of names) {
+    const spans = cold.map((r) => r.chain[name]).filter((s): s is [number, number] => !!s);
+    console.log(
+      `  cold ${name.padEnd(28)} starts ${ms(
+        percentile(
+          spans.map((s) => s[0]),
+          50,
+        ),
+      )}, ` +
+        `ends ${ms(
+          percentile(
+            spans.map((s) => s[1]),
+            50,
+          ),
+        )} after the tag (median)`,
+    );
+  }
+  console.log(machineLine());
+} finally {
+  await browser.close();
+  await new Promise((resolve) => host.close(resolve));
+  await server.stop();
 }

@@ -228,6 +228,8 @@ describe.skipIf(!hasChromium)("the chat widget on a customer's page", () => {
     expect(api.requests.at(-1)?.body).toEqual({
       tenant_id: "trial",
       query: "How do I deploy on Fly?",
+      key: "pk_test",
+      session_token: expect.any(String),
     });
     const stored = await page.evaluate(() => sessionStorage.getItem("bitb:conversation:trial"));
     expect(JSON.parse(stored!)).toMatchObject({ conversationId: "conv_e2e_1" });
@@ -259,10 +261,12 @@ describe.skipIf(!hasChromium)("the chat widget on a customer's page", () => {
     await alert.getByRole("button", { name: "retry" }).click();
     await dialog.locator(".messages").getByText("Create a volume with").waitFor();
     expect(await dialog.getByRole("alert").count()).toBe(0);
+    // The conversation travels in the signed session token, never as a client-chosen id.
     expect(api.requests.at(-1)?.body).toMatchObject({
       query: "And the volumes?",
-      session_id: "conv_e2e_1",
+      session_token: expect.any(String),
     });
+    expect(api.requests.at(-1)?.body).not.toHaveProperty("session_id");
   });
 
   it("explains a refusal, a spent quota and being offline in plain words", async () => {
@@ -405,7 +409,8 @@ describe.skipIf(!hasChromium)("the chat widget on a customer's page", () => {
     expect(api.requests.at(-1)?.body).toEqual({
       tenant_id: "trial",
       queries: ["First question?", "Second question?"],
-      session_id: "conv_e2e_1",
+      key: "pk_test",
+      session_token: expect.any(String),
     });
     const results = await page.evaluate(() =>
       window.BiTB!.askMany(["Third?"]).then((all) => all.map((r) => r.answer)),

@@ -392,6 +392,30 @@ const cases: Case[] = [
     },
   },
   {
+    route: "api/tenants/:tenantId/export",
+    name: "GET /api/tenants/:id/export (platform admins only)",
+    request: () => ({ path: `/api/tenants/${tenantA}/export` }),
+    expect: {
+      anonymous: 401,
+      forged: 401,
+      otherTenantAdmin: 403,
+      tenantAdmin: 403,
+      platformAdmin: 200,
+    },
+  },
+  {
+    route: "api/tenants/:tenantId",
+    name: "DELETE /api/tenants/:id (platform admins only; no such tenant)",
+    request: () => ({ path: `/api/tenants/tn_${"0".repeat(32)}`, init: { method: "DELETE" } }),
+    expect: {
+      anonymous: 401,
+      forged: 401,
+      otherTenantAdmin: 403,
+      tenantAdmin: 403,
+      platformAdmin: 404,
+    },
+  },
+  {
     route: "api/tenants/:tenantId/audit",
     name: "GET /api/tenants/:id/audit",
     request: () => ({ path: `/api/tenants/${tenantA}/audit` }),

@@ -10,11 +10,13 @@ export async function cli(
   dataDir: string,
   args: string[],
   env: Record<string, string> = {},
+  timeoutMs = 120_000,
 ): Promise<{ stdout: string; stderr: string }> {
   return run(process.execPath, ["--import", "tsx", "scripts/cli.ts", ...args], {
     cwd: root,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, ...env },
-    timeout: 120_000,
+    timeout: timeoutMs,
+    maxBuffer: 64 * 1024 * 1024,
   });
 }
 

@@ -12,6 +12,8 @@ export interface TestServer {
   url: string;
   port: number;
   dataDir: string;
+  /** The server process's id (benchmarks read its memory and descriptors from /proc). */
+  pid: number;
   logs: () => string;
   /** Stops the process (SIGTERM, or SIGKILL to simulate a crash). */
   stop(signal?: NodeJS.Signals): Promise<void>;
@@ -33,12 +35,18 @@ export function tempDataDir(): string {
 }
 
 export async function startServer(
-  options: { env?: Record<string, string>; dataDir?: string; waitForReady?: boolean } = {},
+  options: {
+    env?: Record<string, string>;
+    dataDir?: string;
+    waitForReady?: boolean;
+    /** Extra node flags, e.g. `--cpu-prof` for profiling under a benchmark. */
+    nodeArgs?: string[];
+  } = {},
 ): Promise<TestServer> {
   const port = await freePort();
   const dataDir = options.dataDir ?? tempDataDir();
   let output = "";
-  const child: ChildProcess = spawn(process.execPath, ["server.js"], {
+  const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), "server.js"], {
     cwd: root,
     env: {
       PATH: process.env.PATH,
@@ -63,6 +71,7 @@ export async function startServer(
     url,
     port,
     dataDir,
+    pid: child.pid ?? 0,
     logs: () => output,
     async stop(signal = "SIGTERM") {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

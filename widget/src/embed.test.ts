@@ -10,6 +10,7 @@ import {
 } from "../test/fake-ask-server.ts";
 import { READY_EVENT } from "./api.ts";
 import { boot, findScript } from "./embed.ts";
+import type { PrefetchingScript } from "./settings.ts";
 
 let server: FakeAskServer;
 beforeAll(async () => {
@@ -219,6 +220,19 @@ describe("boot with the tenant's settings", () => {
       .querySelector<HTMLElement>(".mute")!
       .dispatchEvent(new next.Event("click", { bubbles: true }));
     expect(store.get("bitb:voice-muted")).toBe("1");
+  });
+
+  it("uses the settings request widget.js started instead of fetching them again", async () => {
+    const win = page(
+      `<script src="${server.origin}/widget/bitb.0123456789.js" data-tenant="prefetched"></script>`,
+    );
+    const script = win.document.querySelector("script") as PrefetchingScript;
+    script.bitbSettings = Promise.resolve(Response.json({ title: "From the loader" }));
+    const before = server.configRequests;
+    await bootReady(win);
+    const shadow = win.document.querySelector("bitb-widget")!.shadowRoot!;
+    expect(shadow.querySelector(".title")?.textContent).toBe("From the loader");
+    expect(server.configRequests).toBe(before);
   });
 
   it("reports open, close, answer and error to listeners, and rates and resets", async () => {

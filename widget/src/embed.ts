@@ -7,7 +7,7 @@ import type { BiTBApi, BiTBEvents } from "./api.ts";
 import { READY_EVENT } from "./api.ts";
 import { canAsk, type ConversationStorage, createChat } from "./chat.ts";
 import { readConfig, type ScriptAttributes, type WidgetConfig } from "./config.ts";
-import { cachedSettings, fetchSettings } from "./settings.ts";
+import { cachedSettings, fetchSettings, prefetched, type PrefetchingScript } from "./settings.ts";
 import { mountView } from "./view.ts";
 import { isMuted, setMuted, speak, stopSpeaking } from "./voice.ts";
 
@@ -56,9 +56,14 @@ export function boot(win: Window): boolean {
   const session = storage(win, "sessionStorage");
   const language = win.navigator?.language;
   const cached = cachedSettings(session, config.tenantId);
+  // widget.js (loader.ts) started the request in parallel with this bundle's download.
+  const started = (script as PrefetchingScript).bitbSettings;
   const settings = cached
     ? Promise.resolve(cached)
-    : fetchSettings(config.origin, config.tenantId, config.key, { storage: session });
+    : fetchSettings(config.origin, config.tenantId, config.key, {
+        storage: session,
+        fetch: started ? prefetched(started) : undefined,
+      });
   void settings.then((server) => {
     const resolved = readConfig(attributes, doc.baseURI || undefined, server, language);
     // An async script can run before <body> exists.

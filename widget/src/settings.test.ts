@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeAskServer, startFakeAskServer } from "../test/fake-ask-server.ts";
-import { cachedSettings, fetchSettings, SETTINGS_TTL_MS, settingsKey } from "./settings.ts";
+import {
+  cachedSettings,
+  fetchSettings,
+  prefetched,
+  SETTINGS_TTL_MS,
+  settingsKey,
+} from "./settings.ts";
 
 class MemoryStorage {
   items = new Map<string, string>();
@@ -74,5 +80,32 @@ describe("the tenant's widget settings", () => {
     ).toMatchObject({
       title: "Acme",
     });
+  });
+});
+
+describe("settings the loader already requested", () => {
+  it("are read and cached from that response, without a second request", async () => {
+    const storage = new MemoryStorage();
+    const before = server.configRequests;
+    const response = fetch(`${server.origin}/api/widget/acme/config?key=pk_test`, {
+      credentials: "omit",
+    });
+    const settings = await fetchSettings(server.origin, "acme", "pk_test", {
+      storage,
+      fetch: prefetched(response),
+    });
+    expect(settings).toEqual({ title: "Acme", starterQuestions: ["Hi?"] });
+    expect(server.configRequests).toBe(before + 1);
+    expect(cachedSettings(storage, "acme")).toEqual(settings);
+  });
+
+  it("still time out when that response never comes", async () => {
+    const never = new Promise<Response>(() => {});
+    const settings = await fetchSettings(server.origin, "acme", "pk_test", {
+      storage: null,
+      fetch: prefetched(never),
+      timeoutMs: 20,
+    });
+    expect(settings).toBeNull();
   });
 });

@@ -7,6 +7,27 @@ export const SETTINGS_TTL_MS = 5 * 60_000;
 
 export type SettingsStorage = Pick<Storage, "getItem" | "setItem">;
 
+/** The bundle's <script> element, carrying the settings request the loader started. */
+export type PrefetchingScript = HTMLScriptElement & { bitbSettings?: Promise<Response> };
+
+export function settingsUrl(origin: string, tenantId: string, key: string): string {
+  return `${origin}/api/widget/${encodeURIComponent(tenantId)}/config?key=${encodeURIComponent(key)}`;
+}
+
+/**
+ * A `fetch` that answers with a response already requested (by the loader), and still gives
+ * up when `fetchSettings` times out.
+ */
+export function prefetched(response: Promise<Response>): typeof fetch {
+  return (_input, init) =>
+    new Promise<Response>((resolve, reject) => {
+      init?.signal?.addEventListener("abort", () => reject(new Error("timed out")), {
+        once: true,
+      });
+      response.then(resolve, reject);
+    });
+}
+
 export function settingsKey(tenantId: string): string {
   return `bitb:settings:${tenantId}`;
 }
@@ -43,10 +64,10 @@ export async function fetchSettings(
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), options.timeoutMs ?? 3000);
   try {
-    const response = await (options.fetch ?? fetch)(
-      `${origin}/api/widget/${encodeURIComponent(tenantId)}/config?key=${encodeURIComponent(key)}`,
-      { credentials: "omit", signal: controller.signal },
-    );
+    const response = await (options.fetch ?? fetch)(settingsUrl(origin, tenantId, key), {
+      credentials: "omit",
+      signal: controller.signal,
+    });
     if (!response.ok) return null;
     const settings: unknown = await response.json();
     if (!isRecord(settings)) return null;

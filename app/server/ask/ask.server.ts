@@ -113,11 +113,10 @@ async function* answerAsk(
   span: Span,
 ): AsyncGenerator<AskEvent> {
   const conversationId = input.conversationId ?? newConversationId();
-  const history = loadHistory(
-    tenantDb(runtime, input.tenant),
-    conversationId,
-    runtime.config.HISTORY_TURNS,
-  );
+  // A conversation id the server just made has no history to look up.
+  const history = input.conversationId
+    ? loadHistory(tenantDb(runtime, input.tenant), conversationId, runtime.config.HISTORY_TURNS)
+    : [];
 
   // A conversation's first question may have been answered before; a follow-up depends on
   // its history, so it is always answered afresh.
@@ -141,7 +140,8 @@ async function* answerAsk(
   const retrieveStarted = performance.now();
   const { chunks, stats } = await runtime.retrievalCache.retrieve(
     input.tenant.id,
-    tenantDb(runtime, input.tenant),
+    // Taken again after the query embedding: asks to other tenants may have closed it.
+    () => tenantDb(runtime, input.tenant),
     runtime.embedder,
     retrievalQuery(input.query, history),
     { topK: runtime.config.RETRIEVAL_TOP_K },

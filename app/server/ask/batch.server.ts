@@ -366,7 +366,7 @@ export async function* askBatch(
       progress(group, "retrieving");
       const { chunks } = await runtime.retrievalCache.retrieve(
         tenant.id,
-        tenantDb(runtime, tenant),
+        () => tenantDb(runtime, tenant),
         runtime.embedder,
         group.query,
         { topK: config.RETRIEVAL_TOP_K },

@@ -132,3 +132,19 @@ describe("retrieval cache", () => {
     expect((await c.retrieve(a, pool.get(a), embedder, "one", { topK: 3 })).cached).toBe(false);
   });
 });
+
+describe("retrieval while asks to other tenants churn the handle pool", () => {
+  it("reopens a handle the pool closed during the query embedding", async () => {
+    const slow = new FakeEmbedder({ dimension: 16, delayMs: 30 });
+    const small = new TenantPool(dir, { model: slow.model, dimension: slow.dimension }, 1);
+    try {
+      const pending = cache().retrieve(a, () => small.get(a), slow, "ferry", { topK: 1 });
+      // Another tenant's ask takes the only handle slot: a's handle is closed mid-embedding.
+      small.get(b);
+      const { chunks } = await pending;
+      expect(chunks[0]?.text).toBe("The harbour ferry leaves every 40 minutes.");
+    } finally {
+      small.closeAll();
+    }
+  });
+});

@@ -30,7 +30,8 @@ export class RetrievalCache {
   /** `retrieveWithStats`, answered from the cache when the same question was asked before. */
   async retrieve(
     tenantId: string,
-    db: TenantDb,
+    /** The handle, or a function that returns it (see retrieveWithStats). */
+    db: TenantDb | (() => TenantDb),
     embedder: EmbeddingProvider,
     query: string,
     opts: RetrieveOptions,
@@ -38,7 +39,7 @@ export class RetrievalCache {
     if (!this.enabled)
       return { ...(await retrieveWithStats(db, embedder, query, opts)), cached: false };
     const key = cacheKey(query, opts);
-    const version = knowledgeBaseVersion(db);
+    const version = knowledgeBaseVersion(typeof db === "function" ? db() : db);
     const hit = this.#cache.get(tenantId, version, key);
     if (hit) return { chunks: hit.chunks, stats: zeroStats(), cached: true };
     const result = await retrieveWithStats(db, embedder, query, opts);

@@ -2,6 +2,7 @@
 // tenant's knowledge-base version they were computed at (see `knowledgeBaseVersion`). The
 // retrieval cache and the answer cache are both built on it. Tenants never share an entry.
 import { LRUCache } from "lru-cache";
+import { statement } from "#tenants/statements.ts";
 import type { TenantDb } from "#tenants/store.ts";
 
 export interface TenantCacheOptions {
@@ -31,7 +32,8 @@ const VERSION_SQL = "SELECT value FROM meta WHERE key = 'kb_version'";
  * or replica the change is made.
  */
 export function knowledgeBaseVersion(db: TenantDb): string {
-  return (db.prepare(VERSION_SQL).pluck().get() as string | undefined) ?? "0";
+  const row = statement(db, VERSION_SQL).get() as { value: string } | undefined;
+  return row?.value ?? "0";
 }
 
 export class TenantCache<V extends NonNullable<unknown>> {

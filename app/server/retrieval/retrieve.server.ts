@@ -85,11 +85,13 @@ export async function retrieve(
 
 /**
  * Retrieves the `topK` chunks that best match `query`, best first, with the time each stage
- * took. The handle must stay open across the embedding call (the only await); all SQL runs
- * after it in one synchronous stretch.
+ * took. `tenant` is the handle, or a function that returns the tenant's open handle: it is
+ * taken again after the embedding call (the only await), so a handle the tenant pool closed
+ * meanwhile (evicted by asks to other tenants) is reopened instead of failing the ask. All SQL
+ * after the await runs in one synchronous stretch.
  */
 export async function retrieveWithStats(
-  db: TenantDb,
+  tenant: TenantDb | (() => TenantDb),
   embedder: EmbeddingProvider,
   query: string,
   opts: RetrieveOptions,
@@ -115,13 +117,15 @@ export async function retrieveWithStats(
     return { chunks, stats };
   };
 
+  const handle = () => (typeof tenant === "function" ? tenant() : tenant);
   // An empty knowledge base or an empty question cannot match anything: skip the embedding.
-  if (topK === 0 || query.trim() === "" || !hasChunks(db)) return finish([]);
+  if (topK === 0 || query.trim() === "" || !hasChunks(handle())) return finish([]);
 
   const embedStarted = performance.now();
   const [queryVector] = await embedder.embed([query], "query");
   stats.embedMs = performance.now() - embedStarted;
   if (!queryVector) throw new Error(`embedder ${embedder.model} returned no vector for the query`);
+  const db = handle();
   if (!db.open) throw new Error("the tenant database was closed while the query was embedded");
 
   const fused = new Map<number, Candidate>();
