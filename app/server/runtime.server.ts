@@ -25,6 +25,7 @@ import type { EmbeddingProvider } from "./embeddings/provider.server.ts";
 import { IngestQueue } from "./ingest/queue.server.ts";
 import { createAnswerer } from "./llm/index.server.ts";
 import type { AnswerProvider } from "./llm/provider.server.ts";
+import { closeLimiters } from "./limits/limits.server.ts";
 import { DEMO_PLAN } from "./limits/quota.server.ts";
 import { litefsPrimary } from "./litefs.server.ts";
 import { createLogger, DELIVERS_SETUP_LINK, type Logger } from "./logger.server.ts";
@@ -171,6 +172,7 @@ export async function closeRuntime(runtime: Runtime): Promise<void> {
   runtime.tenants.close();
   await runtime.embedder.close?.();
   if (runtime.control.open) runtime.control.close();
+  closeLimiters();
   await stopTracing();
 }
 

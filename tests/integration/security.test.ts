@@ -124,7 +124,9 @@ describe("security headers", () => {
   });
 
   it("lets the public API be used from an allowed origin and widget files from any, without credentials", async () => {
-    const preflight = await fetch(`${server.url}/api/ask`, {
+    // The first data folder holds the tenant that allows https://customer.example.
+    const first = await startServer({ dataDir });
+    const preflight = await fetch(`${first.url}/api/ask`, {
       method: "OPTIONS",
       headers: {
         origin: "https://customer.example",
@@ -137,6 +139,13 @@ describe("security headers", () => {
     expect(preflight.headers.get("access-control-allow-methods")).toMatch(/POST/);
     expect(preflight.headers.get("access-control-allow-methods")).not.toMatch(/DELETE|PATCH|PUT/);
     expect(preflight.headers.has("access-control-allow-credentials")).toBe(false);
+    const elsewhere = await fetch(`${first.url}/api/ask`, {
+      method: "OPTIONS",
+      headers: { origin: "https://other.example", "access-control-request-method": "POST" },
+    });
+    expect(elsewhere.status).toBe(403);
+    expect(elsewhere.headers.has("access-control-allow-origin")).toBe(false);
+    await first.stop();
     const widget = await fetch(`${server.url}/widget.js`);
     expect(widget.status).toBe(200);
     expect(widget.headers.get("access-control-allow-origin")).toBe("*");

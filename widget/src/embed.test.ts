@@ -224,7 +224,7 @@ describe("boot with the tenant's settings", () => {
 
   it("uses the settings request widget.js started instead of fetching them again", async () => {
     const win = page(
-      `<script src="${server.origin}/widget/bitb.0123456789.js" data-tenant="prefetched"></script>`,
+      `<script src="${server.origin}/widget/bitb.0123456789.js" data-tenant="prefetched" data-key="pk_test"></script>`,
     );
     const script = win.document.querySelector("script") as PrefetchingScript;
     script.bitbSettings = Promise.resolve(Response.json({ title: "From the loader" }));

@@ -47,6 +47,12 @@ export function limiterFor(config: Pick<LimitConfig, "limitsDir">): TokenBucketS
   return store;
 }
 
+/** Closes every limiter file this process opened (at shutdown). */
+export function closeLimiters(): void {
+  for (const store of stores.values()) store.close();
+  stores.clear();
+}
+
 export interface LimitCheck {
   scope: LimitScope;
   /** The tenant id, the session's conversation id or the client address. */

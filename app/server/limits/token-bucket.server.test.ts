@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ApiError } from "../errors.server.ts";
 import { metrics } from "../metrics.server.ts";
-import { bucketSpec, enforceRateLimits } from "./limits.server.ts";
+import { bucketSpec, closeLimiters, enforceRateLimits, limiterFor } from "./limits.server.ts";
 import { TokenBucketStore } from "./token-bucket.server.ts";
 
 const dirs: string[] = [];
@@ -82,5 +82,16 @@ describe("limits", () => {
     }
     expect(await rejections()).toBe(before + 1);
     store.close();
+  });
+
+  it("closes every limiter file at shutdown, leaving no -wal behind", () => {
+    const dir = tempDir();
+    const store = limiterFor({ limitsDir: dir });
+    store.tryTake("tenant:x", { capacity: 1, refillPerSecond: 1 }, 0);
+    closeLimiters();
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith("-wal"))).toEqual([]);
+    const again = limiterFor({ limitsDir: dir });
+    expect(again).not.toBe(store);
+    closeLimiters();
   });
 });
