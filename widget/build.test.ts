@@ -61,7 +61,7 @@ describe("the widget build", () => {
     const code = await readFile(result.loader.file, "utf8");
     const win = createWindow(
       `<!doctype html><html><head></head><body>
-        <script src="https://bitb.example/widget.js" data-tenant="trial" data-title="Hi" id="x"></script>
+        <script src="https://bitb.example/widget.js" data-tenant="trial" data-key="pk_test" data-title="Hi" id="x"></script>
       </body></html>`,
     );
     const loader = win.document.querySelector("script")!;
@@ -78,7 +78,7 @@ describe("the widget build", () => {
     vm.runInContext(code, context);
     expect(Object.keys(context)).toEqual(globals);
     expect(requested).toEqual([
-      ["https://bitb.example/api/widget/trial/config", { credentials: "omit" }],
+      ["https://bitb.example/api/widget/trial/config?key=pk_test", { credentials: "omit" }],
     ]);
     const added = win.document.head.querySelector("script")!;
     expect((added as HTMLScriptElement & { bitbSettings?: unknown }).bitbSettings).toBe(settings);

@@ -22,8 +22,7 @@ if (loader?.src) {
   if (loader.nonce) bundle.nonce = loader.nonce;
   bundle.src = new URL(__BITB_BUNDLE__, loader.src).href;
   bundle.async = true;
-  const tenant = loader.dataset.tenant?.trim();
-  const key = loader.dataset.key?.trim();
+  const { tenant, key } = loader.dataset;
   if (tenant && key) {
     let session: Storage | null = null;
     try {
@@ -40,7 +39,8 @@ if (loader?.src) {
       bundle.bitbSettings = request;
     }
   }
-  (document.head || document.documentElement).append(bundle);
+  // An HTML document always has a <head> (the parser makes one).
+  document.head.append(bundle);
 } else {
   console.error("[BiTB] load widget.js with a <script src> tag");
 }
