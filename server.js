@@ -19,6 +19,7 @@ const {
   createHttpHandler,
   startMetricsServer,
   withBaseSecurityHeaders,
+  withReplicaConsistency,
 } = build.entry.module;
 
 let config;
@@ -62,11 +63,17 @@ const assets = sirv(path.join(root, "build/client"), {
     }
   },
 });
-const handleRequest = createRequestHandler(build, process.env.NODE_ENV ?? "production");
+const routerHandler = createRequestHandler(build, process.env.NODE_ENV ?? "production");
 // Behind a TLS-terminating proxy (Fly, a load balancer) the request reaches us over http, but
 // browsers send an https Origin: PUBLIC_URL's protocol makes request.url match what they see.
 // The client's address reaches loaders and actions as load context (failed sign-ins are
-// counted per client).
+// counted per client). Under LiteFS, writes reaching a replica are replayed on the primary and
+// admins read their own writes (docs/decisions/023).
+const handleRequest = withReplicaConsistency(
+  runtime,
+  { catchUpMs: config.REPLICA_CATCH_UP_MS, secureCookie: httpsOrigin },
+  routerHandler,
+);
 const handle = createRequestListener(
   async (request, client) =>
     withBaseSecurityHeaders(

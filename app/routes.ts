@@ -26,6 +26,8 @@ export default [
   route("api/tenants/:tenantId/plan", "routes/api.tenant-plan.ts"),
   route("api/tenants/:tenantId/audit", "routes/api.tenant-audit.ts"),
   route("api/tenants/:tenantId/export", "routes/api.tenant-export.ts"), // deploy: export
+  // Replica-safe writes: replicas forward their outbox to the primary (docs/decisions/023).
+  route("api/internal/outbox", "routes/api.internal-outbox.ts"),
 
   // Admin web app.
   route("login", "routes/login.tsx"),

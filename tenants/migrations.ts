@@ -167,4 +167,23 @@ export const tenantMigrations: readonly string[] = [
     embedding BLOB NOT NULL
   ) STRICT;
   `,
+  /* 7 */ `
+  -- Replica-safe writes (docs/decisions/023). The tenant's write position: bumped on the
+  -- primary after each admin or API write, so a replica can tell whether it has caught up
+  -- with what an admin just wrote. Kept out of meta, whose changes invalidate the caches.
+  CREATE TABLE replication_position (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    position INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO replication_position (id, position) VALUES (1, 0);
+  -- Outbox entries from replicas already applied here (idempotency keys), with the id the
+  -- answer's message got when the entry was an exchange (feedback given on the replica
+  -- names the answer by its provisional id, which is the key's number).
+  CREATE TABLE outbox_applied (
+    key TEXT PRIMARY KEY,
+    message_id INTEGER,
+    applied_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX outbox_applied_by_time ON outbox_applied (applied_at);
+  `,
 ];

@@ -16,8 +16,8 @@ import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { enforceRateLimits } from "#app/server/limits/limits.server.ts";
 import { readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { requireTenant, tenantDb } from "#app/server/tenants.server.ts";
-import { rateAnswer } from "#tenants/conversations.ts";
+import { recordFeedback } from "#app/server/replication/writes.server.ts";
+import { requireTenant } from "#app/server/tenants.server.ts";
 import type { Route } from "./+types/api.feedback";
 
 const METHODS = "POST, OPTIONS";
@@ -54,13 +54,16 @@ export async function action({ request, context }: Route.ActionArgs) {
       { scope: "ip", id: clientIp(runtime, request, context) },
       { scope: "session", id: conversationId },
     ]);
-    const rated = rateAnswer(tenantDb(runtime, tenant), {
+    const outcome = recordFeedback(runtime, tenant, {
       conversationId,
       messageId: body.message_id,
       rating: body.rating === "up" ? 1 : -1,
     });
-    if (!rated) throw new ApiError("not_found", "No such answer in this conversation.");
-    return new Response(null, { status: 204, headers: cors });
+    if (outcome === "not_found") {
+      throw new ApiError("not_found", "No such answer in this conversation.");
+    }
+    // On a LiteFS replica the rating is queued for the primary, which checks it: 202.
+    return new Response(null, { status: outcome === "queued" ? 202 : 204, headers: cors });
   } catch (error) {
     return errorResponse(error, cors);
   }

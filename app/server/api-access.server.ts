@@ -28,7 +28,12 @@ export async function requireTenantApiAccess(
       throw new ApiError("forbidden", "API keys cannot use this endpoint; sign in as an admin.");
     }
     const runtime = await getRuntime();
-    const found = authenticateSecretKey(runtime.control, secret);
+    const found = authenticateSecretKey(
+      runtime.control,
+      secret,
+      Date.now(),
+      runtime.replication.role.isPrimary(),
+    );
     if (!found) throw new ApiError("unauthorized", "Invalid API key.");
     // Another tenant's key: the same answer as an unknown tenant.
     if (found.tenantId !== tenantId) throw new ApiError("not_found", "No such tenant.");

@@ -3,12 +3,14 @@
 // it is logged instead.
 import { createHash } from "node:crypto";
 import { appendAudit } from "#tenants/audit.ts";
+import { appendAuditEntries } from "./replication/writes.server.ts";
 import type { AdminRecord, TenantRecord } from "./control-db.server.ts";
 import { maskPii } from "./pii/mask.server.ts";
 import type { Runtime } from "./runtime.server.ts";
 import { tenantDb } from "./tenants.server.ts";
 
 type AuditRuntime = Pick<Runtime, "tenants" | "logger">;
+type AskAuditRuntime = AuditRuntime & Partial<Pick<Runtime, "replication">>;
 
 export function questionSha256(question: string): string {
   return createHash("sha256").update(question).digest("hex");
@@ -50,25 +52,25 @@ export interface AskAudit {
   batch?: boolean;
 }
 
-export function auditAsk(runtime: AuditRuntime, tenant: TenantRecord, ask: AskAudit): void {
+export function auditAsk(runtime: AskAuditRuntime, tenant: TenantRecord, ask: AskAudit): void {
   try {
-    const db = tenantDb(runtime, tenant);
-    db.transaction(() => {
-      // One entry per question; a batch's tokens and latency are on its first entry.
-      ask.questions.forEach((question, i) =>
-        appendAudit(db, {
-          kind: "ask",
-          actor: ask.actor,
-          action: ask.batch ? "ask_batch" : "ask",
-          outcome: ask.outcome,
-          questionSha256: questionSha256(maskPii(question)),
-          latencyMs: Math.round(ask.latencyMs),
-          promptTokens: i === 0 ? ask.promptTokens : 0,
-          completionTokens: i === 0 ? ask.completionTokens : 0,
-          cacheHit: ask.cacheHit,
-        }),
-      );
-    })();
+    // One entry per question; a batch's tokens and latency are on its first entry. On a
+    // LiteFS replica they go to the outbox (replication/writes.server.ts).
+    appendAuditEntries(
+      runtime,
+      tenant,
+      ask.questions.map((question, i) => ({
+        kind: "ask" as const,
+        actor: ask.actor,
+        action: ask.batch ? "ask_batch" : "ask",
+        outcome: ask.outcome,
+        questionSha256: questionSha256(maskPii(question)),
+        latencyMs: Math.round(ask.latencyMs),
+        promptTokens: i === 0 ? ask.promptTokens : 0,
+        completionTokens: i === 0 ? ask.completionTokens : 0,
+        cacheHit: ask.cacheHit,
+      })),
+    );
   } catch (error) {
     runtime.logger.error({ err: error, tenantId: tenant.id }, "audit write failed");
   }

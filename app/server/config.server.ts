@@ -130,6 +130,27 @@ export const envSchema = z.object({
   BACKUP_INTERVAL_MS: int(60_000, 30 * 24 * 3_600_000).default(24 * 3_600_000),
   /** Backup runs kept; older ones are deleted after each run. */
   BACKUP_KEEP: int(1, 1000).default(7),
+  // ---- replica-safe writes under LiteFS (docs/decisions/023) ----
+  /** This machine runs under LiteFS: its role comes from LITEFS_DIR/.primary. */
+  LITEFS: bool.default(false),
+  /** The LiteFS mount (where `.primary` appears on replicas); default DATA_DIR. */
+  LITEFS_DIR: optionalString,
+  /**
+   * How a replica reaches the primary's app, `{primary}` standing for the primary's hostname
+   * (from `.primary`). Default on Fly: http://{primary}.vm.<FLY_APP_NAME>.internal:<PORT>.
+   */
+  PRIMARY_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^https?:\/\/\S+$/, "an http(s) URL, optionally with {primary}")
+      .optional(),
+  ),
+  FLY_APP_NAME: optionalString,
+  /** How often a replica forwards its outbox, and how many entries per batch. */
+  OUTBOX_FLUSH_MS: int(50, 600_000).default(1000),
+  OUTBOX_BATCH_SIZE: int(1, 1000).default(200),
+  /** How long a replica waits to catch up with an admin's own write before replaying the read. */
+  REPLICA_CATCH_UP_MS: int(0, 60_000).default(2000),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -141,6 +162,8 @@ export type Config = Env & {
   limitsDir: string;
   /** BACKUP_DIR resolved to an absolute path, when scheduled backups are on. */
   backupDir: string | undefined;
+  /** Under LiteFS: the mount to read the role from, and the primary's URL template. */
+  litefs: { dir: string; primaryUrl: string } | undefined;
   embeddings:
     | { kind: "local" }
     | { kind: "openai"; baseUrl: string; apiKey?: string; model: string; batchSize: number };
@@ -177,6 +200,12 @@ export function parseConfig(source: Record<string, string | undefined> = process
       "Invalid configuration:\n  CHUNK_OVERLAP_TOKENS: must be smaller than CHUNK_MAX_TOKENS",
     );
   }
+  if (env.LITEFS && !env.PRIMARY_URL && !env.FLY_APP_NAME) {
+    throw new ConfigError(
+      "Invalid configuration:\n  PRIMARY_URL: required with LITEFS=true outside Fly.io " +
+        "(how replicas reach the primary, e.g. http://{primary}:3000)",
+    );
+  }
   const embeddings: Config["embeddings"] = env.EMBEDDINGS_BASE_URL
     ? {
         kind: "openai",
@@ -201,6 +230,13 @@ export function parseConfig(source: Record<string, string | undefined> = process
     dataDir: path.resolve(env.DATA_DIR),
     limitsDir: path.resolve(env.RATE_LIMIT_STATE_DIR ?? env.DATA_DIR),
     backupDir: env.BACKUP_DIR === undefined ? undefined : path.resolve(env.BACKUP_DIR),
+    litefs: env.LITEFS
+      ? {
+          dir: path.resolve(env.LITEFS_DIR ?? env.DATA_DIR),
+          primaryUrl:
+            env.PRIMARY_URL ?? `http://{primary}.vm.${env.FLY_APP_NAME}.internal:${env.PORT}`,
+        }
+      : undefined,
     embeddings,
     llm,
   };

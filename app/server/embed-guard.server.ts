@@ -6,6 +6,7 @@
 // callers use a secret key (`Authorization: Bearer bitb_sk_…`) instead, and get no CORS.
 import type { AppLoadContext } from "react-router";
 import type { TenantId } from "#tenants/id.ts";
+import type { Replication } from "./replication/writes.server.ts";
 import type { Config } from "./config.server.ts";
 import type { ControlDb, TenantRecord } from "./control-db.server.ts";
 import { ApiError } from "./errors.server.ts";
@@ -19,7 +20,12 @@ import {
 import { sessionSecret, verifyVisitorSession } from "./visitor-session.server.ts";
 import { clientAddressOf } from "./client-address.server.ts";
 
-type GuardRuntime = { control: ControlDb; config: Pick<Config, "PUBLIC_URL" | "CLIENT_IP_HEADER"> };
+type GuardRuntime = {
+  control: ControlDb;
+  config: Pick<Config, "PUBLIC_URL" | "CLIENT_IP_HEADER">;
+  /** Optional: without it (tests of the guard alone) this machine writes its control db. */
+  replication?: Pick<Replication, "role">;
+};
 
 export type Cors = Record<string, string>;
 
@@ -138,7 +144,12 @@ export function secretKeyCaller(
 ): { keyId: number } | null {
   const secret = bearerSecret(request);
   if (secret === null) return null;
-  const found = authenticateSecretKey(runtime.control, secret);
+  const found = authenticateSecretKey(
+    runtime.control,
+    secret,
+    Date.now(),
+    runtime.replication?.role.isPrimary() ?? true,
+  );
   if (!found || found.tenantId !== tenantId) {
     throw new ApiError("unauthorized", "Invalid API key for this tenant.");
   }

@@ -14,7 +14,9 @@ export type ErrorCode =
   | "quota_exceeded"
   | "session_expired"
   | "internal_error"
-  | "upstream_failed";
+  | "upstream_failed"
+  | "wrong_instance"
+  | "unavailable";
 
 const statusOf: Record<ErrorCode, number> = {
   bad_request: 400,
@@ -30,6 +32,9 @@ const statusOf: Record<ErrorCode, number> = {
   session_expired: 401,
   internal_error: 500,
   upstream_failed: 502,
+  /** A write reached a LiteFS replica: replayed on the primary (`fly-replay`). */
+  wrong_instance: 409,
+  unavailable: 503,
 };
 
 export class ApiError extends Error {

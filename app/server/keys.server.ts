@@ -227,11 +227,15 @@ export function revokeSecretKey(
   );
 }
 
-/** The tenant an active secret key belongs to (and marks it used), or null. */
+/**
+ * The tenant an active secret key belongs to, or null. Marks the key used unless `touch` is
+ * false (a LiteFS replica, whose control database is read-only).
+ */
 export function authenticateSecretKey(
   db: ControlDb,
   secret: string,
   now = Date.now(),
+  touch = true,
 ): { tenantId: TenantId; keyId: number } | null {
   if (!secretKeyPattern.test(secret)) return null;
   const row = db
@@ -241,7 +245,7 @@ export function authenticateSecretKey(
     .get(sha256(secret)) as
     { id: number; tenant_id: string; last_used_at: number | null } | undefined;
   if (!row) return null;
-  if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_RESOLUTION_MS) {
+  if (touch && (row.last_used_at === null || now - row.last_used_at >= LAST_USED_RESOLUTION_MS)) {
     db.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?").run(now, row.id);
   }
   return { tenantId: row.tenant_id as TenantId, keyId: row.id };

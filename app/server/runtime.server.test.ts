@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { listDocuments } from "#tenants/knowledge-base.ts";
 import type { TenantId } from "#tenants/id.ts";
 import { startFakeLlm, type FakeLlm } from "../../tests/support/fake-llm.ts";
@@ -105,7 +105,11 @@ describe("runtime", () => {
   it("on a LiteFS replica, writes nothing at start: no demo tenant, setup token, queue or backups", async () => {
     fs.writeFileSync(path.join(dir, ".primary"), "primary-machine\n");
     runtime = await createRuntime({
-      config: config({ BACKUP_DIR: path.join(dir, "backups") }),
+      config: config({
+        BACKUP_DIR: path.join(dir, "backups"),
+        LITEFS: "true",
+        PRIMARY_URL: "http://{primary}:3000",
+      }),
       logger: silentLogger,
       runQueue: true,
       bootstrap: true,
@@ -117,6 +121,30 @@ describe("runtime", () => {
       n: 0,
     });
     expect(runtime.backups).toBeUndefined();
+    expect(runtime.replication.role.isPrimary()).toBe(false);
+    expect(runtime.replication.outbox).toBeDefined();
+  });
+
+  it("takes up the primary's duties when LiteFS promotes it, and drops them when demoted", async () => {
+    fs.writeFileSync(path.join(dir, ".primary"), "primary-machine\n");
+    runtime = await createRuntime({
+      config: config({
+        BACKUP_DIR: path.join(dir, "backups"),
+        DEMO_TENANT: "false",
+        LITEFS: "true",
+        PRIMARY_URL: "http://{primary}:3000",
+        OUTBOX_FLUSH_MS: "50",
+      }),
+      logger: silentLogger,
+      runQueue: true,
+      bootstrap: true,
+    });
+    expect(runtime.backups).toBeUndefined();
+    fs.rmSync(path.join(dir, ".primary"));
+    await vi.waitFor(() => expect(runtime?.backups).toBeDefined(), { timeout: 5000 });
+    expect(runtime.replication.role.isPrimary()).toBe(true);
+    fs.writeFileSync(path.join(dir, ".primary"), "another-machine\n");
+    await vi.waitFor(() => expect(runtime?.backups).toBeUndefined(), { timeout: 5000 });
   });
 
   it("schedules backups on the primary when BACKUP_DIR is set", async () => {

@@ -13,6 +13,7 @@ import {
   countAdmins,
   createSetupToken,
   getMeta,
+  getOrCreateSecret,
   getTenant,
   openControlDb,
   setMeta,
@@ -27,9 +28,14 @@ import { createAnswerer } from "./llm/index.server.ts";
 import type { AnswerProvider } from "./llm/provider.server.ts";
 import { closeLimiters } from "./limits/limits.server.ts";
 import { DEMO_PLAN } from "./limits/quota.server.ts";
-import { litefsPrimary } from "./litefs.server.ts";
 import { createLogger, DELIVERS_SETUP_LINK, type Logger } from "./logger.server.ts";
 import { metrics } from "./metrics.server.ts";
+import { outboxSecret } from "./replication/apply.server.ts";
+import { OutboxForwarder } from "./replication/forwarder.server.ts";
+import { Outbox } from "./replication/outbox.server.ts";
+import { ReplicationRole, type Role } from "./replication/role.server.ts";
+import type { Replication } from "./replication/writes.server.ts";
+import { sessionSecret } from "./visitor-session.server.ts";
 import { createTenant, enqueueIngest } from "./tenants.server.ts";
 import { startTracing, stopTracing } from "./tracing.server.ts";
 
@@ -43,6 +49,10 @@ export interface Runtime {
   queue: IngestQueue;
   retrievalCache: RetrievalCache;
   answerCache: AnswerCache;
+  /** This machine's LiteFS role and, under LiteFS, its outbox (docs/decisions/023). */
+  replication: Replication;
+  /** Forwards the outbox to the primary (the server under LiteFS only). */
+  forwarder?: OutboxForwarder;
   /** Scheduled backups to BACKUP_DIR (the server only, when BACKUP_DIR is set). */
   backups?: BackupSchedule;
   /** True once the server can answer: started, and the demo tenant's documents indexed. */
@@ -114,6 +124,10 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     answerCache: createAnswerCache(config, (hit) =>
       metrics.answerCache.inc({ result: hit ? "hit" : "miss" }),
     ),
+    replication: {
+      role: new ReplicationRole(config.litefs?.dir),
+      outbox: config.litefs ? new Outbox(config.limitsDir) : undefined,
+    },
     ready: false,
     startedAt: Date.now(),
   };
@@ -127,27 +141,26 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     "runtime created",
   );
   // A LiteFS replica's databases are read-only: no start-up writes, ingestion or backups.
-  const primary = litefsPrimary(config.dataDir);
-  if (primary !== undefined) {
-    logger.info({ primary }, "LiteFS replica: serving reads; writes go to the primary");
+  const { role } = runtime.replication;
+  const primary = role.current().primary;
+  if (!primary) {
+    logger.info(
+      { primary: role.current().primaryHost },
+      "LiteFS replica: serving reads and asks; writes go to the primary",
+    );
   }
-  if (options.runQueue && primary === undefined) queue.start();
+  if (options.runQueue && primary) queue.start();
   if (options.bootstrap) {
     // The serving process: its gauges read these parts on each scrape; traces go out over
     // OTLP when configured.
     metrics.sources.openTenantHandles = () => tenants.size;
     metrics.sources.runningIngestJobs = () => queue.activeJobs;
     await startTracing(config, logger);
+    if (config.litefs) followRole(runtime, Boolean(options.runQueue));
   }
-  if (options.bootstrap && primary === undefined) {
+  if (options.bootstrap && primary) {
     printSetupLinkIfNoAdmin(runtime);
-    if (config.backupDir) {
-      runtime.backups = scheduleBackups(runtime, {
-        dir: config.backupDir,
-        keep: config.BACKUP_KEEP,
-        intervalMs: config.BACKUP_INTERVAL_MS,
-      });
-    }
+    startPrimaryDuties(runtime);
     if (config.DEMO_TENANT) {
       const demoJobs = seedDemoTenant(runtime, options.demoRoot);
       void queue
@@ -166,12 +179,68 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   return runtime;
 }
 
+/**
+ * Under LiteFS: forwards the outbox, and follows changes of role (the Consul lease moves). A
+ * machine that becomes the primary starts ingestion (jobs persisted by the old primary resume
+ * here once their leases run out) and backups; one that stops being it stops both.
+ */
+function followRole(runtime: Runtime, runQueue: boolean): void {
+  const { config, logger, replication } = runtime;
+  const { outbox, role } = replication;
+  if (!config.litefs || !outbox) return;
+  const template = config.litefs.primaryUrl;
+  runtime.forwarder = new OutboxForwarder({
+    outbox,
+    role,
+    primaryUrl: (host) => template.replaceAll("{primary}", host),
+    runtime,
+    logger: logger.child({ module: "outbox" }),
+    intervalMs: config.OUTBOX_FLUSH_MS,
+    batchSize: config.OUTBOX_BATCH_SIZE,
+    timeoutMs: config.FETCH_TIMEOUT_MS,
+  });
+  runtime.forwarder.start();
+  role.watch((next: Role) => {
+    if (next.primary) {
+      logger.info("LiteFS: this machine is now the primary");
+      if (runQueue) runtime.queue.start();
+      startPrimaryDuties(runtime);
+    } else {
+      logger.info({ primary: next.primaryHost }, "LiteFS: this machine is now a replica");
+      runtime.backups?.stop();
+      runtime.backups = undefined;
+      void runtime.queue.stop();
+    }
+  });
+}
+
+/** What only the primary does: scheduled backups, and the secrets replicas read. */
+function startPrimaryDuties(runtime: Runtime): void {
+  const { config } = runtime;
+  if (config.litefs) {
+    // Made here so replicas never need to write them.
+    outboxSecret(runtime.control);
+    sessionSecret(runtime.control);
+    getOrCreateSecret(runtime.control, "session");
+  }
+  if (config.backupDir && !runtime.backups) {
+    runtime.backups = scheduleBackups(runtime, {
+      dir: config.backupDir,
+      keep: config.BACKUP_KEEP,
+      intervalMs: config.BACKUP_INTERVAL_MS,
+    });
+  }
+}
+
 export async function closeRuntime(runtime: Runtime): Promise<void> {
+  runtime.replication.role.stop();
+  await runtime.forwarder?.stop();
   runtime.backups?.stop();
   await runtime.queue.stop();
   runtime.tenants.close();
   await runtime.embedder.close?.();
   if (runtime.control.open) runtime.control.close();
+  runtime.replication.outbox?.close();
   closeLimiters();
   await stopTracing();
 }

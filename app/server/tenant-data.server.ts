@@ -41,7 +41,8 @@ import { requireTenant } from "./tenants.server.ts";
 type Parts = Pick<
   Runtime,
   "config" | "control" | "tenants" | "embedder" | "queue" | "retrievalCache" | "answerCache"
->;
+> &
+  Partial<Pick<Runtime, "replication">>;
 
 /** Who asked: `cli` for the command line, `admin:<id>` for a signed-in admin. */
 export type Actor = string;
@@ -259,6 +260,9 @@ export function eraseTenant(runtime: Parts, rawTenantId: unknown, actor: Actor):
   const filesRemoved = removeTenantFiles(runtime.config.dataDir, id);
   runtime.retrievalCache.forget(id);
   runtime.answerCache.forget(id);
+  // Entries this machine still holds from when it was a replica (other replicas' entries for
+  // the tenant are dropped by the primary when they arrive).
+  runtime.replication?.outbox?.forgetTenant(id);
   const backupsRemoved = runtime.config.backupDir
     ? removeTenantFromBackups(runtime.config.backupDir, id)
     : 0;

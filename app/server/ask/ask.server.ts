@@ -4,7 +4,6 @@
 import { randomBytes } from "node:crypto";
 import type { Span } from "@opentelemetry/api";
 import type { AskEventMap, AskEventName, Citation } from "#app/ask-events.ts";
-import { loadHistory, recordExchange } from "#tenants/conversations.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import { createExtractiveAnswerer, isAbstention } from "../llm/extractive.server.ts";
 import { transcriptText } from "../pii/transcript.server.ts";
@@ -15,6 +14,7 @@ import type {
   TokenUsage,
 } from "../llm/provider.server.ts";
 import { recordAsk, metrics } from "../metrics.server.ts";
+import { conversationHistory, recordAskExchange } from "../replication/writes.server.ts";
 import { currentRequestContext } from "../request-context.server.ts";
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
 import type { Runtime } from "../runtime.server.ts";
@@ -38,7 +38,8 @@ export interface AskInput {
 type AskRuntime = Pick<
   Runtime,
   "tenants" | "embedder" | "answerer" | "config" | "logger" | "retrievalCache" | "answerCache"
->;
+> &
+  Partial<Pick<Runtime, "replication">>;
 
 const SNIPPET_CHARS = 240;
 /** A follow-up this short ("and on Fly?") is searched together with the previous question. */
@@ -115,7 +116,7 @@ async function* answerAsk(
   const conversationId = input.conversationId ?? newConversationId();
   // A conversation id the server just made has no history to look up.
   const history = input.conversationId
-    ? loadHistory(tenantDb(runtime, input.tenant), conversationId, runtime.config.HISTORY_TURNS)
+    ? conversationHistory(runtime, input.tenant, conversationId, runtime.config.HISTORY_TURNS)
     : [];
 
   // A conversation's first question may have been answered before; a follow-up depends on
@@ -248,7 +249,7 @@ async function* answerAsk(
       model: provider.model,
     });
   }
-  const messageId = recordExchange(tenantDb(runtime, input.tenant), {
+  const messageId = recordAskExchange(runtime, input.tenant, {
     conversationId,
     // PII-masked when the tenant asks (the visitor still sees the answer as it was).
     question: transcriptText(input.tenant, input.query),
@@ -307,7 +308,7 @@ async function* replayCachedAnswer(
   const retrievalMs = performance.now() - started;
   for (const text of streamPieces(hit.answer)) yield { event: "token", data: { text } };
   const totalMs = performance.now() - started;
-  const messageId = recordExchange(tenantDb(runtime, input.tenant), {
+  const messageId = recordAskExchange(runtime, input.tenant, {
     conversationId,
     question: transcriptText(input.tenant, input.query),
     answer: transcriptText(input.tenant, hit.answer),

@@ -17,7 +17,6 @@ import type {
   Citation,
   ErrorEvent,
 } from "#app/ask-events.ts";
-import { recordExchange } from "#tenants/conversations.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import { createExtractiveAnswerer, isAbstention } from "../llm/extractive.server.ts";
 import { numberQuestions } from "../llm/prompt.server.ts";
@@ -30,6 +29,7 @@ import type {
   TokenUsage,
 } from "../llm/provider.server.ts";
 import { metrics, recordTokens } from "../metrics.server.ts";
+import { recordAskExchange } from "../replication/writes.server.ts";
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
 import type { Runtime } from "../runtime.server.ts";
 import { tenantDb } from "../tenants.server.ts";
@@ -54,7 +54,8 @@ export interface BatchInput {
 type BatchRuntime = Pick<
   Runtime,
   "tenants" | "embedder" | "answerer" | "config" | "logger" | "retrievalCache"
->;
+> &
+  Partial<Pick<Runtime, "replication">>;
 
 const fallbackAnswerer = createExtractiveAnswerer();
 const CANCELLED: ErrorEvent = { code: "cancelled", message: "The batch was cancelled." };
@@ -287,7 +288,7 @@ export async function* askBatch(
       const query = queries[index] as string;
       let messageId: number | null = null;
       try {
-        messageId = recordExchange(tenantDb(runtime, tenant), {
+        messageId = recordAskExchange(runtime, tenant, {
           conversationId,
           question: transcriptText(tenant, query),
           answer: transcriptText(tenant, outcome.answer),
