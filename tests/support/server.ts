@@ -41,9 +41,11 @@ export async function startServer(
     waitForReady?: boolean;
     /** Extra node flags, e.g. `--cpu-prof` for profiling under a benchmark. */
     nodeArgs?: string[];
+    /** A given port (a restart on the same address); default: a free one. */
+    port?: number;
   } = {},
 ): Promise<TestServer> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const dataDir = options.dataDir ?? tempDataDir();
   let output = "";
   const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), "server.js"], {
@@ -103,10 +105,23 @@ export function setupTokenFromLogs(logs: string): string {
   return match[1];
 }
 
-/** A cookie jar of one: enough for the admin session. */
+/** A small cookie jar: the admin session (and, under LiteFS, the write position). */
 export class Client {
-  cookie = "";
+  private readonly jar = new Map<string, string>();
   constructor(readonly base: string) {}
+
+  /** The Cookie header this client sends ("" when it has none). */
+  get cookie(): string {
+    return [...this.jar].map(([name, value]) => `${name}=${value}`).join("; ");
+  }
+
+  set cookie(header: string) {
+    this.jar.clear();
+    for (const pair of header.split(";")) {
+      const at = pair.indexOf("=");
+      if (at > 0) this.jar.set(pair.slice(0, at).trim(), pair.slice(at + 1).trim());
+    }
+  }
 
   async fetch(pathname: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
@@ -119,8 +134,11 @@ export class Client {
     const setCookie = res.headers.getSetCookie();
     for (const line of setCookie) {
       const pair = line.split(";")[0] ?? "";
-      if (/max-age=0|expires=thu, 01 jan 1970/i.test(line)) this.cookie = "";
-      else this.cookie = pair;
+      const at = pair.indexOf("=");
+      if (at <= 0) continue;
+      const name = pair.slice(0, at).trim();
+      if (/max-age=0|expires=thu, 01 jan 1970/i.test(line)) this.jar.delete(name);
+      else this.jar.set(name, pair.slice(at + 1).trim());
     }
     return res;
   }

@@ -158,7 +158,12 @@ export function withReplicaConsistency<C>(
     const cookie =
       `${POSITION_COOKIE}=${formatPosition(position)}; Path=/; Max-Age=300; HttpOnly; ` +
       `SameSite=Lax${options.secureCookie ? "; Secure" : ""}`;
-    const headers = new Headers(response.headers);
+    // Copied by hand: the response's own cookies (a new admin session) must all survive.
+    const headers = new Headers();
+    for (const [name, value] of response.headers) {
+      if (name !== "set-cookie") headers.append(name, value);
+    }
+    for (const line of response.headers.getSetCookie()) headers.append("Set-Cookie", line);
     headers.append("Set-Cookie", cookie);
     return new Response(response.body, {
       status: response.status,
