@@ -28,7 +28,7 @@ import { closeRuntime, createRuntime, type Runtime } from "#app/server/runtime.s
 import { eraseTenant, exportTenant, importTenant } from "#app/server/tenant-data.server.ts";
 import { runBackup } from "#app/server/backup.server.ts";
 import { createSecretKey } from "#app/server/keys.server.ts";
-import { isLiteFsReplica } from "#app/server/litefs.server.ts";
+import { ReplicationRole } from "#app/server/replication/role.server.ts";
 import { createTenant, requireTenant, tenantDb } from "#app/server/tenants.server.ts";
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
@@ -130,7 +130,8 @@ export async function main(argv: string[]): Promise<void> {
     },
   });
   // Under LiteFS a replica's databases are read-only; the primary runs the migrations.
-  if (command === "migrate" && isLiteFsReplica(parseConfig(process.env).dataDir)) {
+  const litefsDir = parseConfig(process.env).litefs?.dir;
+  if (command === "migrate" && !new ReplicationRole(litefsDir).isPrimary()) {
     out("this node is a LiteFS replica: migrations run on the primary");
     return;
   }

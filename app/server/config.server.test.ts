@@ -99,4 +99,19 @@ describe("parseConfig", () => {
     expect(config.PUBLIC_URL).toBeUndefined();
     expect(config.DEMO_TENANT).toBe(false);
   });
+  it("reads the LiteFS settings: off by default, the primary's URL required outside Fly", () => {
+    expect(parseConfig({}).litefs).toBeUndefined();
+    expect(() => parseConfig({ LITEFS: "true" })).toThrow(/PRIMARY_URL/);
+    expect(() => parseConfig({ LITEFS: "true", PRIMARY_URL: "ftp://x" })).toThrow(/PRIMARY_URL/);
+    expect(
+      parseConfig({ LITEFS: "true", FLY_APP_NAME: "bitb", DATA_DIR: "/litefs" }).litefs,
+    ).toEqual({
+      dir: "/litefs",
+      primaryUrl: "http://{primary}.vm.bitb.internal:8080",
+    });
+    expect(
+      parseConfig({ LITEFS: "true", PRIMARY_URL: "http://{primary}:3000", LITEFS_DIR: "/mnt/l" })
+        .litefs,
+    ).toEqual({ dir: "/mnt/l", primaryUrl: "http://{primary}:3000" });
+  });
 });

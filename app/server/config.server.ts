@@ -137,7 +137,8 @@ export const envSchema = z.object({
   LITEFS_DIR: optionalString,
   /**
    * How a replica reaches the primary's app, `{primary}` standing for the primary's hostname
-   * (from `.primary`). Default on Fly: http://{primary}.vm.<FLY_APP_NAME>.internal:<PORT>.
+   * (from `.primary`). Default on Fly: http://{primary}.vm.<FLY_APP_NAME>.internal:8080, the
+   * LiteFS proxy of litefs.yml (the app itself listens on loopback there).
    */
   PRIMARY_URL: optionalString.pipe(
     z
@@ -234,7 +235,7 @@ export function parseConfig(source: Record<string, string | undefined> = process
       ? {
           dir: path.resolve(env.LITEFS_DIR ?? env.DATA_DIR),
           primaryUrl:
-            env.PRIMARY_URL ?? `http://{primary}.vm.${env.FLY_APP_NAME}.internal:${env.PORT}`,
+            env.PRIMARY_URL ?? `http://{primary}.vm.${env.FLY_APP_NAME}.internal:8080`,
         }
       : undefined,
     embeddings,

@@ -145,7 +145,7 @@ describe("tenant export, import and erasure", () => {
     const bundled = (args: string[]) =>
       promisify(execFile)(process.execPath, ["build/cli.js", ...args], {
         cwd: root,
-        env: { PATH: process.env.PATH, DATA_DIR: dataDir },
+        env: { PATH: process.env.PATH, DATA_DIR: dataDir, LITEFS: "true", FLY_APP_NAME: "bitb" },
       });
     await bundled(["tenant:create", "--name", "Bundled"]);
     expect((await bundled(["migrate"])).stdout).toContain("1 tenant(s)");
