@@ -28,6 +28,7 @@ import {
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { enforceRateLimits } from "#app/server/limits/limits.server.ts";
 import { assertWithinQuota, tenantQuota } from "#app/server/limits/quota.server.ts";
+import { withHeldUsage } from "#app/server/replication/writes.server.ts";
 import { readJson, wantsJson } from "#app/server/request.server.ts";
 import { getRuntime, type Runtime } from "#app/server/runtime.server.ts";
 import { requireTenant, tenantDb } from "#app/server/tenants.server.ts";
@@ -206,7 +207,13 @@ async function answer(
             { scope: "session", id: caller.sessionKey },
           ],
     );
-    assertWithinQuota(tenantQuota(runtime.control, tenantDb(runtime, tenant), tenant.id));
+    assertWithinQuota(
+      withHeldUsage(
+        runtime,
+        tenant,
+        tenantQuota(runtime.control, tenantDb(runtime, tenant), tenant.id),
+      ),
+    );
   } catch (error) {
     // Refused before answering: audited, nothing else written (the caller adds the CORS).
     if (error instanceof ApiError) audit(error.code);

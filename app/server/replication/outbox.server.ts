@@ -131,6 +131,19 @@ export class Outbox {
     ).map(toEntry);
   }
 
+  /** Tokens of a tenant's exchanges written here since `since` and not yet forwarded. */
+  heldTokens(tenantId: TenantId, since: number): number {
+    const row = this.db
+      .prepare(
+        `SELECT coalesce(sum(json_extract(payload, '$.promptTokens') +
+                             json_extract(payload, '$.completionTokens')), 0) AS n
+         FROM entries
+         WHERE tenant_id = ? AND kind = 'exchange' AND forwarded_at IS NULL AND created_at >= ?`,
+      )
+      .get(tenantId, since) as { n: number };
+    return row.n;
+  }
+
   /** Drops every entry of a tenant (the tenant was erased). */
   forgetTenant(tenantId: TenantId): number {
     return this.db.prepare("DELETE FROM entries WHERE tenant_id = ?").run(tenantId).changes;

@@ -9,6 +9,7 @@ import {
   isProvisionalId,
   recordAskExchange,
   recordFeedback,
+  withHeldUsage,
 } from "./writes.server.ts";
 
 let f: ReplicationFixture;
@@ -57,6 +58,8 @@ describe("ask writes on the primary", () => {
       recordFeedback(f, f.tenant, { conversationId: "cv_other0001", messageId: id, rating: 1 }),
     ).toBe("not_found");
     expect(f.outbox.pendingCount()).toBe(0);
+    const quota = { usedTokens: 10, periodStart: 0 };
+    expect(withHeldUsage(f, f.tenant, quota)).toBe(quota);
   });
 
   it("without replication parts (tests of the ask path alone) also write directly", () => {
@@ -94,6 +97,8 @@ describe("ask writes on a replica", () => {
         completionTokens: 0,
       },
     ]);
+    const quota = { usedTokens: 10, periodStart: 0 };
+    expect(withHeldUsage(f, f.tenant, quota).usedTokens).toBe(10 + 2 * 7);
     const entries = f.outbox.pending(100);
     expect(entries.map((e) => e.kind)).toEqual(["exchange", "exchange", "feedback", "audit"]);
 

@@ -146,6 +146,24 @@ export function rateStoredAnswer(
 }
 
 /**
+ * A tenant's quota as this machine sees it: on a replica, the tokens of answers still in its
+ * outbox count too, so a replica cannot overspend while the primary is away. (Answers on
+ * other replicas count once the primary has them and LiteFS has shipped them: decision 023.)
+ */
+export function withHeldUsage<Q extends { usedTokens: number; periodStart: number }>(
+  runtime: WritesRuntime,
+  tenant: TenantRecord,
+  quota: Q,
+): Q {
+  const outbox = replicaOutbox(runtime);
+  if (!outbox) return quota;
+  return {
+    ...quota,
+    usedTokens: quota.usedTokens + outbox.heldTokens(tenant.id, quota.periodStart),
+  };
+}
+
+/**
  * A conversation's last `turns` exchanges: from the tenant's database, plus, on a replica,
  * those still in its outbox (a follow-up question comes before the primary's copy of the
  * previous answer has replicated back).
