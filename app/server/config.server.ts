@@ -234,8 +234,7 @@ export function parseConfig(source: Record<string, string | undefined> = process
     litefs: env.LITEFS
       ? {
           dir: path.resolve(env.LITEFS_DIR ?? env.DATA_DIR),
-          primaryUrl:
-            env.PRIMARY_URL ?? `http://{primary}.vm.${env.FLY_APP_NAME}.internal:8080`,
+          primaryUrl: env.PRIMARY_URL ?? `http://{primary}.vm.${env.FLY_APP_NAME}.internal:8080`,
         }
       : undefined,
     embeddings,
