@@ -25,7 +25,11 @@ import { listTenants } from "#app/server/control-db.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
 import { intakeFile, isSupportedFile } from "#app/server/ingest/intake.server.ts";
 import { closeRuntime, createRuntime, type Runtime } from "#app/server/runtime.server.ts";
-import { eraseTenant, exportTenant, importTenant } from "#app/server/tenant-data.server.ts";
+import {
+  eraseTenantEverywhere,
+  exportTenant,
+  importTenant,
+} from "#app/server/tenant-data.server.ts";
 import { runBackup } from "#app/server/backup.server.ts";
 import { createSecretKey } from "#app/server/keys.server.ts";
 import { ReplicationRole } from "#app/server/replication/role.server.ts";
@@ -218,7 +222,7 @@ export async function main(argv: string[]): Promise<void> {
             "Erasing deletes the tenant's data for good: add --yes.",
           );
         }
-        const report = eraseTenant(runtime, positionals[0], "cli");
+        const report = await eraseTenantEverywhere(runtime, positionals[0], "cli");
         out(
           `erased ${report.tenantId}: ${report.filesRemoved.length} file(s), ` +
             `${report.backupsRemoved} backup copy(ies)`,
@@ -230,11 +234,12 @@ export async function main(argv: string[]): Promise<void> {
         if (!dir) throw new ApiError("bad_request", "Set BACKUP_DIR or pass --dir.");
         const keep = values.keep === undefined ? runtime.config.BACKUP_KEEP : Number(values.keep);
         if (!Number.isInteger(keep) || keep < 1) usage();
-        const run = await runBackup(runtime, { dir, keep });
+        const run = await runBackup(runtime, { dir, keep, s3: runtime.backupBucket });
         out(
           `backup ${run.dir}: control + ${run.manifest.tenants.length} tenant(s)` +
             `${run.manifest.failed.length ? `, ${run.manifest.failed.length} failed` : ""}` +
-            `${run.removed.length ? `; removed ${run.removed.length} old run(s)` : ""}`,
+            `${run.removed.length ? `; removed ${run.removed.length} old run(s)` : ""}` +
+            `${run.uploaded === undefined ? "" : `; uploaded ${run.uploaded} object(s) to the bucket`}`,
         );
         if (run.manifest.failed.length) process.exitCode = 1;
         break;

@@ -17,7 +17,7 @@ import {
   updateTenantMaskTranscripts,
   updateTenantModel,
 } from "#app/server/tenant-settings.server.ts";
-import { eraseTenant } from "#app/server/tenant-data.server.ts";
+import { eraseTenantEverywhere } from "#app/server/tenant-data.server.ts";
 import { getWidgetSettings, updateWidgetSettings } from "#app/server/widget-settings.server.ts";
 import type { Route } from "./+types/api.tenant";
 
@@ -43,7 +43,7 @@ async function erase(request: Request, tenantId: string): Promise<Response> {
     throw new ApiError("forbidden", "Only platform admins erase tenants.");
   }
   const runtime = await getRuntime();
-  const report = eraseTenant(runtime, tenantId, `admin:${admin.id}`);
+  const report = await eraseTenantEverywhere(runtime, tenantId, `admin:${admin.id}`);
   runtime.logger.info({ ...report, adminId: admin.id }, "tenant erased");
   return Response.json({ erased: report });
 }

@@ -10,6 +10,7 @@ import { isTenantId, tenantFileName, type TenantId } from "#tenants/id.ts";
 import { writeTenantCopy } from "#tenants/portable.ts";
 import { CONTROL_FILE, listTenants } from "./control-db.server.ts";
 import type { Runtime } from "./runtime.server.ts";
+import type { S3Backups } from "./backup-s3.server.ts";
 
 type Parts = Pick<Runtime, "control" | "tenants" | "logger">;
 
@@ -32,6 +33,9 @@ export interface BackupRun {
   manifest: BackupManifest;
   /** Older runs deleted by rotation. */
   removed: string[];
+  /** With a bucket: objects uploaded, and older runs deleted there. */
+  uploaded?: number;
+  removedRemote?: string[];
 }
 
 /** A folder name that sorts by time: 2026-11-22T05-30-00-000Z. */
@@ -56,6 +60,18 @@ const yieldToRequests = () => new Promise<void>((resolve) => setImmediate(resolv
  * loop waits for one file at a time; other requests run between files).
  */
 export async function runBackup(
+  runtime: Parts,
+  options: { dir: string; keep: number; now?: () => Date; s3?: S3Backups },
+): Promise<BackupRun> {
+  const run = await runLocalBackup(runtime, options);
+  if (!options.s3) return run;
+  // The local run stands even when the upload fails: the error says so, the next run retries.
+  const uploaded = await options.s3.uploadRun(run.dir);
+  const removedRemote = await options.s3.rotate(options.keep);
+  return { ...run, uploaded, removedRemote };
+}
+
+async function runLocalBackup(
   runtime: Parts,
   options: { dir: string; keep: number; now?: () => Date },
 ): Promise<BackupRun> {
@@ -148,7 +164,7 @@ export interface BackupSchedule {
 /** Runs a backup every `intervalMs` (the first one an interval after start), never two at once. */
 export function scheduleBackups(
   runtime: Parts,
-  options: { dir: string; keep: number; intervalMs: number },
+  options: { dir: string; keep: number; intervalMs: number; s3?: S3Backups },
 ): BackupSchedule {
   let running = false;
   const timer = setInterval(() => {
@@ -162,6 +178,7 @@ export function scheduleBackups(
             tenants: run.manifest.tenants.length,
             failed: run.manifest.failed.length,
             removed: run.removed.length,
+            ...(run.uploaded === undefined ? {} : { uploaded: run.uploaded }),
           },
           "backup written",
         ),

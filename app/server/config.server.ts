@@ -130,6 +130,14 @@ export const envSchema = z.object({
   BACKUP_INTERVAL_MS: int(60_000, 30 * 24 * 3_600_000).default(24 * 3_600_000),
   /** Backup runs kept; older ones are deleted after each run. */
   BACKUP_KEEP: int(1, 1000).default(7),
+  /**
+   * An S3-compatible bucket each backup run is also uploaded to (path style, with an optional
+   * key prefix): https://s3.eu-west-1.amazonaws.com/my-bucket/bitb, http://minio:9000/backups.
+   */
+  BACKUP_S3_URL: optionalUrl,
+  BACKUP_S3_REGION: z.string().min(1).default("us-east-1"),
+  BACKUP_S3_ACCESS_KEY_ID: optionalString,
+  BACKUP_S3_SECRET_ACCESS_KEY: optionalString,
   // ---- replica-safe writes under LiteFS (docs/decisions/023) ----
   /** This machine runs under LiteFS: its role comes from LITEFS_DIR/.primary. */
   LITEFS: bool.default(false),
@@ -163,6 +171,9 @@ export type Config = Env & {
   limitsDir: string;
   /** BACKUP_DIR resolved to an absolute path, when scheduled backups are on. */
   backupDir: string | undefined;
+  /** Where backup runs are uploaded too, when BACKUP_S3_URL is set. */
+  backupS3:
+    { url: string; region: string; accessKeyId: string; secretAccessKey: string } | undefined;
   /** Under LiteFS: the mount to read the role from, and the primary's URL template. */
   litefs: { dir: string; primaryUrl: string } | undefined;
   embeddings:
@@ -201,6 +212,25 @@ export function parseConfig(source: Record<string, string | undefined> = process
       "Invalid configuration:\n  CHUNK_OVERLAP_TOKENS: must be smaller than CHUNK_MAX_TOKENS",
     );
   }
+  if (env.BACKUP_S3_URL) {
+    const missing = [
+      ["BACKUP_DIR", env.BACKUP_DIR],
+      ["BACKUP_S3_ACCESS_KEY_ID", env.BACKUP_S3_ACCESS_KEY_ID],
+      ["BACKUP_S3_SECRET_ACCESS_KEY", env.BACKUP_S3_SECRET_ACCESS_KEY],
+    ].filter(([, value]) => value === undefined);
+    if (missing.length > 0) {
+      throw new ConfigError(
+        `Invalid configuration:\n${missing
+          .map(([name]) => `  ${name}: required when BACKUP_S3_URL is set`)
+          .join("\n")}`,
+      );
+    }
+    if (new URL(env.BACKUP_S3_URL).pathname.split("/").every((s) => s === "")) {
+      throw new ConfigError(
+        "Invalid configuration:\n  BACKUP_S3_URL: must name a bucket, e.g. https://<endpoint>/<bucket>",
+      );
+    }
+  }
   if (env.LITEFS && !env.PRIMARY_URL && !env.FLY_APP_NAME) {
     throw new ConfigError(
       "Invalid configuration:\n  PRIMARY_URL: required with LITEFS=true outside Fly.io " +
@@ -231,6 +261,14 @@ export function parseConfig(source: Record<string, string | undefined> = process
     dataDir: path.resolve(env.DATA_DIR),
     limitsDir: path.resolve(env.RATE_LIMIT_STATE_DIR ?? env.DATA_DIR),
     backupDir: env.BACKUP_DIR === undefined ? undefined : path.resolve(env.BACKUP_DIR),
+    backupS3: env.BACKUP_S3_URL
+      ? {
+          url: env.BACKUP_S3_URL,
+          region: env.BACKUP_S3_REGION,
+          accessKeyId: env.BACKUP_S3_ACCESS_KEY_ID as string,
+          secretAccessKey: env.BACKUP_S3_SECRET_ACCESS_KEY as string,
+        }
+      : undefined,
     litefs: env.LITEFS
       ? {
           dir: path.resolve(env.LITEFS_DIR ?? env.DATA_DIR),

@@ -25,6 +25,8 @@ const secretKeys = [
   "GROQ_API_KEY",
   "LLM_API_KEY",
   "EMBEDDINGS_API_KEY",
+  "secretAccessKey",
+  "BACKUP_S3_SECRET_ACCESS_KEY",
 ];
 
 export const redactPaths = [

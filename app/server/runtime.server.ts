@@ -7,6 +7,7 @@ import { DEMO_TENANT_ID, type TenantId } from "#tenants/id.ts";
 import { TenantPool } from "#tenants/store.ts";
 import { createAnswerCache, type AnswerCache } from "./ask/answer-cache.server.ts";
 import { scheduleBackups, type BackupSchedule } from "./backup.server.ts";
+import { S3Backups } from "./backup-s3.server.ts";
 import { createRetrievalCache, type RetrievalCache } from "./ask/retrieval-cache.server.ts";
 import { parseConfig, type Config } from "./config.server.ts";
 import {
@@ -53,6 +54,8 @@ export interface Runtime {
   replication: Replication;
   /** Forwards the outbox to the primary (the server under LiteFS only). */
   forwarder?: OutboxForwarder;
+  /** The bucket backup runs are uploaded to (BACKUP_S3_URL). */
+  backupBucket?: S3Backups;
   /** Scheduled backups to BACKUP_DIR (the server only, when BACKUP_DIR is set). */
   backups?: BackupSchedule;
   /** True once the server can answer: started, and the demo tenant's documents indexed. */
@@ -124,6 +127,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     answerCache: createAnswerCache(config, (hit) =>
       metrics.answerCache.inc({ result: hit ? "hit" : "miss" }),
     ),
+    ...(config.backupS3 ? { backupBucket: new S3Backups(config.backupS3) } : {}),
     replication: {
       role: new ReplicationRole(config.litefs?.dir),
       outbox: config.litefs ? new Outbox(config.limitsDir) : undefined,
@@ -228,6 +232,7 @@ function startPrimaryDuties(runtime: Runtime): void {
       dir: config.backupDir,
       keep: config.BACKUP_KEEP,
       intervalMs: config.BACKUP_INTERVAL_MS,
+      s3: runtime.backupBucket,
     });
   }
 }

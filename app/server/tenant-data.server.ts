@@ -269,3 +269,38 @@ export function eraseTenant(runtime: Parts, rawTenantId: unknown, actor: Actor):
   for (const hook of erasureHooks) hook(id);
   return { tenantId: id, registered: tenant !== undefined, filesRemoved, backupsRemoved };
 }
+
+/**
+ * Erases a tenant (eraseTenant) and then its copies in the backup bucket, when there is one.
+ * The bucket's part runs after the local erasure is recorded: if it fails, the error says so
+ * and running the erasure again (CLI or API) finishes it.
+ */
+export async function eraseTenantEverywhere(
+  runtime: Parts & Pick<Runtime, "backupBucket">,
+  rawTenantId: unknown,
+  actor: Actor,
+): Promise<ErasureReport & { remoteBackupsRemoved?: number }> {
+  let report: ErasureReport;
+  try {
+    report = eraseTenant(runtime, rawTenantId, actor);
+  } catch (error) {
+    // Erased before, but its bucket copies may remain: a valid id goes on to the bucket.
+    if (!(error instanceof ApiError) || !runtime.backupBucket || !isTenantId(rawTenantId)) {
+      throw error;
+    }
+    const removed = await runtime.backupBucket.removeTenant(rawTenantId);
+    if (removed === 0) throw error;
+    return {
+      tenantId: rawTenantId,
+      registered: false,
+      filesRemoved: [],
+      backupsRemoved: 0,
+      remoteBackupsRemoved: removed,
+    };
+  }
+  if (!runtime.backupBucket) return report;
+  return {
+    ...report,
+    remoteBackupsRemoved: await runtime.backupBucket.removeTenant(report.tenantId),
+  };
+}
