@@ -49,6 +49,8 @@ export interface AuthDeps {
         "SIGN_IN_MAX_FAILURES" | "SIGN_IN_MAX_FAILURES_PER_CLIENT" | "SIGN_IN_LOCKOUT_MS"
       >
     >;
+  /** Under LiteFS: a replica's control database is read-only (sessions are not renewed there). */
+  replication?: { role: { isPrimary(): boolean } };
 }
 
 export const SESSION_COOKIE = "__bitb_admin";
@@ -262,17 +264,19 @@ export function createAdminAuth(deps: AuthDeps): AdminAuth {
     const createdAt = session.get("createdAt");
     if (!session.id || adminId === undefined || createdAt === undefined) return null;
     const now = Date.now();
+    // On a LiteFS replica reads write nothing: the primary renews and deletes sessions.
+    const canWrite = deps.replication?.role.isPrimary() ?? true;
     if (createdAt + SESSION_ABSOLUTE_MS <= now) {
-      deleteSession(deps.control, session.id);
+      if (canWrite) deleteSession(deps.control, session.id);
       return null;
     }
     const admin = findAdminById(deps.control, adminId);
     if (!admin) {
-      deleteSession(deps.control, session.id);
+      if (canWrite) deleteSession(deps.control, session.id);
       return null;
     }
     const renewedAt = session.get("renewedAt") ?? createdAt;
-    if (now - renewedAt >= SESSION_RENEW_EVERY_MS) {
+    if (canWrite && now - renewedAt >= SESSION_RENEW_EVERY_MS) {
       // Read and write in one synchronous step, so a sign-out in between cannot be undone.
       const current = sessionDataSchema.safeParse(readSession(deps.control, session.id));
       if (current.success) {

@@ -436,6 +436,8 @@ const publicRoutes = new Set([
   "api/feedback",
   // Behind its own bearer token (METRICS_TOKEN), tested in metrics.test.ts.
   "metrics",
+  // Between instances: an HMAC-signed batch only (replication.test.ts, writes.server.test.ts).
+  "api/internal/outbox",
   "login",
   "setup",
 ]);
