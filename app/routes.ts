@@ -26,6 +26,9 @@ export default [
   route("api/tenants/:tenantId/plan", "routes/api.tenant-plan.ts"),
   route("api/tenants/:tenantId/audit", "routes/api.tenant-audit.ts"),
   route("api/tenants/:tenantId/export", "routes/api.tenant-export.ts"), // deploy: export
+  // MCP (Streamable HTTP) for a tenant's secret key (docs/decisions/026).
+  route("api/mcp", "routes/api.mcp.ts", { id: "api-mcp" }),
+  route("api/tenants/:tenantId/mcp", "routes/api.mcp.ts", { id: "api-tenant-mcp" }),
 
   // Admin web app.
   route("login", "routes/login.tsx"),
