@@ -3,6 +3,7 @@
 // tenant's documents only, refuses missing, wrong and revoked keys (401) and other tenants
 // (404), rejects bad arguments clearly, audits every call — and, being stateless, works when
 // consecutive requests of one client land on two different server processes.
+import fc from "fast-check";
 import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
@@ -220,5 +221,54 @@ describe("the MCP endpoint", () => {
     });
     expect(get.status).toBe(405);
     expect(get.headers.get("allow")).toBe("POST");
+  });
+
+  it("survives random and malformed messages: no 5xx, never the other tenant's data", async () => {
+    const anyArgument = fc.oneof(
+      fc.string(),
+      fc.integer(),
+      fc.double(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constantFrom(ferry, espresso, "../x", "%00", "How often does the harbour ferry leave?"),
+    );
+    const message = fc.oneof(
+      fc.record({
+        jsonrpc: fc.constantFrom("2.0", "1.0"),
+        id: fc.oneof(fc.integer(), fc.string(), fc.constant(null)),
+        method: fc.constantFrom("tools/call", "tools/list", "initialize", "resources/list", "x"),
+        params: fc.record({
+          name: fc.constantFrom("ask", "search_knowledge_base", "__proto__", "constructor"),
+          arguments: fc.dictionary(
+            fc.constantFrom("query", "question", "top_k", "tenant_id", "conversation_id"),
+            anyArgument,
+            { maxKeys: 4 },
+          ),
+        }),
+      }),
+      fc.json(),
+      fc.string(),
+    );
+    let sent = 0;
+    await fc.assert(
+      fc.asyncProperty(message, fc.boolean(), async (body, batch) => {
+        const res = await fetch(`${server.url}/api/mcp`, {
+          method: "POST",
+          headers: {
+            ...bearer(espressoKey),
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            "mcp-protocol-version": "2025-06-18",
+          },
+          body: typeof body === "string" ? body : JSON.stringify(batch ? [body] : body),
+        });
+        sent++;
+        const text = await res.text();
+        expect(res.status, text).toBeLessThan(500);
+        expect(text).not.toMatch(/40 minutes|Kestrel Ferries/);
+      }),
+      { numRuns: 150 },
+    );
+    expect(sent).toBe(150);
   });
 });
