@@ -44,8 +44,21 @@ function questionText(maxChars: number, what: string) {
     .max(maxChars, `A ${what} is limited to ${maxChars} characters.`);
 }
 
-export function searchInputSchema(maxQueryChars: number) {
-  return z.strictObject({
+/** Building a zod schema costs more than parsing with it: one per limit, kept (like /api/ask). */
+function memoByLimit<T>(build: (maxQueryChars: number) => T): (maxQueryChars: number) => T {
+  const built = new Map<number, T>();
+  return (maxQueryChars) => {
+    let schema = built.get(maxQueryChars);
+    if (schema === undefined) {
+      schema = build(maxQueryChars);
+      built.set(maxQueryChars, schema);
+    }
+    return schema;
+  };
+}
+
+export const searchInputSchema = memoByLimit((maxQueryChars) =>
+  z.strictObject({
     query: questionText(maxQueryChars, "query").describe(
       "What to look for, in the visitor's words (a question or keywords).",
     ),
@@ -57,11 +70,11 @@ export function searchInputSchema(maxQueryChars: number) {
       .optional()
       .describe("How many passages to return (default: the server's retrieval depth)."),
     tenant_id: tenantIdArgument,
-  });
-}
+  }),
+);
 
-export function askInputSchema(maxQueryChars: number) {
-  return z.strictObject({
+export const askInputSchema = memoByLimit((maxQueryChars) =>
+  z.strictObject({
     question: questionText(maxQueryChars, "question").describe("The question to answer."),
     conversation_id: z
       .string()
@@ -71,8 +84,8 @@ export function askInputSchema(maxQueryChars: number) {
         "Continue this conversation (the conversationId an earlier ask returned); omit to start one.",
       ),
     tenant_id: tenantIdArgument,
-  });
-}
+  }),
+);
 
 const citationSchema = z.object({
   n: z.number(),
