@@ -35,11 +35,12 @@ function toolResult<T extends object>(success: ToolSuccess<T>): CallToolResult {
 
 /** A refusal or failure as a tool error, in the API's one error shape, for the model to read. */
 export function toolError(runtime: Pick<McpRuntime, "logger">, error: unknown): CallToolResult {
-  let body;
-  if (error instanceof ApiError) body = errorBody(error.code, error.message);
-  else if (error instanceof ToolCancelled)
+  let body: { error: { code: string; message: string } };
+  if (error instanceof ApiError) {
+    body = errorBody(error.code, error.message);
+  } else if (error instanceof ToolCancelled) {
     body = { error: { code: "cancelled", message: error.message } };
-  else {
+  } else {
     runtime.logger.error({ err: error }, "MCP tool failed");
     body = errorBody("internal_error", "Something went wrong on our side.");
   }
