@@ -28,6 +28,9 @@ export default [
   route("api/tenants/:tenantId/export", "routes/api.tenant-export.ts"), // deploy: export
   // Replica-safe writes: replicas forward their outbox to the primary (docs/decisions/023).
   route("api/internal/outbox", "routes/api.internal-outbox.ts"),
+  // MCP (Streamable HTTP) for a tenant's secret key (docs/decisions/026).
+  route("api/mcp", "routes/api.mcp.ts", { id: "api-mcp" }),
+  route("api/tenants/:tenantId/mcp", "routes/api.mcp.ts", { id: "api-tenant-mcp" }),
 
   // Admin web app.
   route("login", "routes/login.tsx"),

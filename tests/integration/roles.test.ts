@@ -421,6 +421,23 @@ const cases: Case[] = [
     request: () => ({ path: `/api/tenants/${tenantA}/audit` }),
     expect: tenantScoped(200, true),
   },
+  // MCP takes a tenant's secret key and nothing else: an admin's cookie is no key
+  // (tests/integration/mcp.test.ts covers the keys).
+  ...["api/mcp", "api/tenants/:tenantId/mcp"].map((route): Case => ({
+    route,
+    name: `POST /${route} (secret keys only)`,
+    request: () => ({
+      path: `/${route.replace(":tenantId", tenantA)}`,
+      init: json("POST", { jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    }),
+    expect: {
+      anonymous: 401,
+      forged: 401,
+      otherTenantAdmin: 401,
+      tenantAdmin: 401,
+      platformAdmin: 401,
+    },
+  })),
 ];
 
 /** Routes that are public on purpose (no admin data, no admin action). */

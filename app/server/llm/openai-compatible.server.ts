@@ -122,6 +122,61 @@ interface StreamChatOptions {
 }
 
 /**
+ * Any failure of a chat-completions call as an AnswerProviderError: aborted by the caller,
+ * past the deadline, an HTTP error (with the server's Retry-After), a malformed response, or
+ * a connection failure. Shared by the streamed answer and the tool-calling turn.
+ */
+export function providerFailure(
+  error: unknown,
+  context: {
+    provider: string;
+    timeoutMs: number;
+    errors: SdkErrorClasses;
+    callerSignal?: AbortSignal;
+    deadline: AbortSignal;
+  },
+): AnswerProviderError {
+  const { provider, timeoutMs, errors } = context;
+  if (context.callerSignal?.aborted) {
+    return new AnswerProviderError(`${provider}: the ask was aborted`, provider, "aborted", null, {
+      cause: error,
+    });
+  }
+  if (context.deadline.aborted || error instanceof errors.APIConnectionTimeoutError) {
+    return new AnswerProviderError(
+      `${provider}: no complete answer within ${timeoutMs} ms`,
+      provider,
+      "timeout",
+      null,
+      { cause: error },
+    );
+  }
+  if (error instanceof errors.APIError && typeof error.status === "number") {
+    // The SDK's message is "<status> <upstream error message>": useful and key-free.
+    return new AnswerProviderError(
+      `${provider} answered HTTP ${error.status}: ${error.message.slice(0, 300)}`,
+      provider,
+      "http",
+      error.status,
+      { cause: error, retryAfterMs: retryAfterFromHeaders(error.headers) },
+    );
+  }
+  if (error instanceof SyntaxError) {
+    return new AnswerProviderError(
+      `${provider}: the server sent a malformed stream chunk`,
+      provider,
+      "protocol",
+      null,
+      { cause: error },
+    );
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  return new AnswerProviderError(`${provider}: ${reason}`, provider, "connection", null, {
+    cause: error,
+  });
+}
+
+/**
  * Streams an OpenAI-format chat completion as answer chunks: text deltas as tokens, then
  * one usage chunk (the provider's own count, or an estimate if it sent none).
  */
@@ -133,51 +188,8 @@ export async function* streamChatCompletion(
   const deadline = AbortSignal.timeout(timeoutMs);
   const signal = request.signal ? AbortSignal.any([request.signal, deadline]) : deadline;
 
-  const fail = (error: unknown): AnswerProviderError => {
-    if (request.signal?.aborted) {
-      return new AnswerProviderError(
-        `${provider}: the ask was aborted`,
-        provider,
-        "aborted",
-        null,
-        {
-          cause: error,
-        },
-      );
-    }
-    if (deadline.aborted || error instanceof errors.APIConnectionTimeoutError) {
-      return new AnswerProviderError(
-        `${provider}: no complete answer within ${timeoutMs} ms`,
-        provider,
-        "timeout",
-        null,
-        { cause: error },
-      );
-    }
-    if (error instanceof errors.APIError && typeof error.status === "number") {
-      // The SDK's message is "<status> <upstream error message>": useful and key-free.
-      return new AnswerProviderError(
-        `${provider} answered HTTP ${error.status}: ${error.message.slice(0, 300)}`,
-        provider,
-        "http",
-        error.status,
-        { cause: error, retryAfterMs: retryAfterFromHeaders(error.headers) },
-      );
-    }
-    if (error instanceof SyntaxError) {
-      return new AnswerProviderError(
-        `${provider}: the server sent a malformed stream chunk`,
-        provider,
-        "protocol",
-        null,
-        { cause: error },
-      );
-    }
-    const reason = error instanceof Error ? error.message : String(error);
-    return new AnswerProviderError(`${provider}: ${reason}`, provider, "connection", null, {
-      cause: error,
-    });
-  };
+  const fail = (error: unknown) =>
+    providerFailure(error, { provider, timeoutMs, errors, callerSignal: request.signal, deadline });
 
   let answer = "";
   let usage: UsageLike | null = null;

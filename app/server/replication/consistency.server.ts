@@ -25,6 +25,7 @@ const REPLICA_LOCAL = [
   /^\/api\/feedback\/?$/,
   /^\/api\/widget\/[^/]+\/(?:session|config)\/?$/,
   /^\/api\/mcp\/?$/,
+  /^\/api\/tenants\/[^/]+\/mcp\/?$/,
 ];
 const TENANT_IN_PATH = /^\/(?:api|admin)\/tenants\/([^/.]+)/;
 const COOKIE_VALUE = /^c(\d{1,15})(?:-(tn_[0-9a-f]{32}|trial)-(\d{1,15}))?$/;
