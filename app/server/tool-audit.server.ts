@@ -9,7 +9,6 @@ import type { TenantRecord } from "./control-db.server.ts";
 import { maskPii } from "./pii/mask.server.ts";
 import { appendAuditEntries } from "./replication/writes.server.ts";
 import type { Runtime } from "./runtime.server.ts";
-import { tenantDb } from "./tenants.server.ts";
 
 const MAX_STRING_CHARS = 120;
 const MAX_DEPTH = 4;
