@@ -330,6 +330,34 @@ describe("a LiteFS replica", () => {
     );
   });
 
+  it("answers MCP tool calls on the replica and forwards their conversation and audit", async () => {
+    const messagesBefore = count(primaryDir, tenantFile(), "messages");
+    const res = await fetch(`${replica.url}/api/mcp`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        ...bearer(secret),
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: { name: "ask", arguments: { question: "When is the lamp lit?" } },
+      }),
+    });
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(await res.json())).toMatch(/dusk/i);
+    await waitFor(
+      async () =>
+        count(primaryDir, tenantFile(), "audit_log WHERE action = 'mcp:ask'") === 1
+          ? true
+          : undefined,
+      { what: "the MCP call's audit entry on the primary" },
+    );
+    expect(count(primaryDir, tenantFile(), "messages")).toBe(messagesBefore + 2);
+  });
+
   it("keeps answering while the primary is down, and delivers everything once it is back", async () => {
     const messagesBefore = count(primaryDir, tenantFile(), "messages");
     const port = primary.port;
