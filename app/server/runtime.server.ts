@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { DEMO_TENANT_ID, type TenantId } from "#tenants/id.ts";
+import { hasPendingJobs } from "#tenants/knowledge-base.ts";
 import { TenantPool } from "#tenants/store.ts";
 import { createAnswerCache, type AnswerCache } from "./ask/answer-cache.server.ts";
 import { scheduleBackups, type BackupSchedule } from "./backup.server.ts";
@@ -30,6 +31,7 @@ import { DEMO_PLAN } from "./limits/quota.server.ts";
 import { litefsPrimary } from "./litefs.server.ts";
 import { createLogger, DELIVERS_SETUP_LINK, type Logger } from "./logger.server.ts";
 import { metrics } from "./metrics.server.ts";
+import { CalibrationScheduler } from "./retrieval/calibrate.server.ts";
 import { createTenant, enqueueIngest } from "./tenants.server.ts";
 import { startTracing, stopTracing } from "./tracing.server.ts";
 
@@ -41,6 +43,8 @@ export interface Runtime {
   embedder: EmbeddingProvider;
   answerer: AnswerProvider;
   queue: IngestQueue;
+  /** Re-weights each tenant's retrieval fusion after its knowledge base changes. */
+  calibration: CalibrationScheduler;
   retrievalCache: RetrievalCache;
   answerCache: AnswerCache;
   /** Scheduled backups to BACKUP_DIR (the server only, when BACKUP_DIR is set). */
@@ -59,6 +63,8 @@ export interface RuntimeOptions {
   bootstrap?: boolean;
   /** Where the demo tenant's README.md and docs/ are read from (default: the working folder). */
   demoRoot?: string;
+  /** An embedder made by the caller (the eval's uses every core); default: the configured one. */
+  embedder?: EmbeddingProvider;
 }
 
 const SETUP_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
@@ -69,7 +75,9 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     options.logger ??
     createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === "development" });
   const control = openControlDb(config.dataDir);
-  const embedder = await createEmbedder(config.embeddings, { timeoutMs: config.FETCH_TIMEOUT_MS });
+  const embedder =
+    options.embedder ??
+    (await createEmbedder(config.embeddings, { timeoutMs: config.FETCH_TIMEOUT_MS }));
   const tenants = new TenantPool(
     config.dataDir,
     { model: embedder.model, dimension: embedder.dimension },
@@ -100,6 +108,18 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     allowPrivateNetwork: config.INGEST_ALLOW_PRIVATE_URLS,
     stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   });
+  const calibration = new CalibrationScheduler({
+    openTenant: (id) => tenants.get(id),
+    embedder,
+    logger: logger.child({ module: "calibration" }),
+    busy: (id) => hasPendingJobs(tenants.get(id)),
+  });
+  // A document added or replaced changes what the tenant's own titles find (decision 024).
+  queue.onProgress((event) => {
+    if (event.state === "done" && event.outcome !== "unchanged") {
+      calibration.schedule(event.tenantId);
+    }
+  });
   const runtime: Runtime = {
     config,
     logger,
@@ -108,6 +128,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     embedder,
     answerer,
     queue,
+    calibration,
     retrievalCache: createRetrievalCache(config, (hit) =>
       metrics.retrievalCache.inc({ result: hit ? "hit" : "miss" }),
     ),
@@ -169,6 +190,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
 export async function closeRuntime(runtime: Runtime): Promise<void> {
   runtime.backups?.stop();
   await runtime.queue.stop();
+  await runtime.calibration.close();
   runtime.tenants.close();
   await runtime.embedder.close?.();
   if (runtime.control.open) runtime.control.close();
