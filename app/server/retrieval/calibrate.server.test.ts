@@ -111,6 +111,13 @@ describe("per-tenant fusion calibration", () => {
     expect(calibration?.mrrByWeight["0.00"]).toBeLessThan(calibration?.mrrByWeight["0.50"] ?? 0);
     expect(calibratedVectorWeight(db)).toBe(calibration?.vectorWeight);
     expect(readCalibration(db)).toEqual(calibration);
+    // Calibrating again to the same weight leaves the knowledge-base version (and caches) be.
+    const version = () =>
+      db.prepare("SELECT value FROM meta WHERE key = 'kb_version'").pluck().get();
+    const before = version();
+    await calibrateTenant(() => db, embedderOf(vectors));
+    expect(version()).toBe(before);
+    expect(readCalibration(db)).toEqual(calibration);
   });
 
   it("trusts BM25 when the bodies repeat the titles and the encoder points elsewhere", async () => {

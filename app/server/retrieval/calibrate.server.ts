@@ -201,7 +201,8 @@ export function chooseWeight(mrrByWeight: readonly number[]): number {
 
 /**
  * Measures and stores the tenant's calibration (or removes a stale one when the knowledge
- * base no longer supports one). Returns what retrieval will use from now on.
+ * base no longer supports one); a weight equal to the stored one is not written again.
+ * Returns the measurement.
  */
 export async function calibrateTenant(
   tenant: () => TenantDb,
@@ -210,6 +211,9 @@ export async function calibrateTenant(
   const calibration = await measureCalibration(tenant, embedder);
   const db = tenant();
   db.transaction(() => {
+    // The same weight again changes nothing retrieval reads: leave meta (and kb_version, so
+    // every cached answer) alone.
+    if (calibration && calibratedVectorWeight(db) === calibration.vectorWeight) return;
     if (calibration) {
       const upsert = db.prepare(
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
