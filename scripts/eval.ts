@@ -1,4 +1,5 @@
-// `npm run eval -- --dataset <folder> --split <name> [--json] [--answers] [--out-of-scope <folder>]`
+// `npm run eval -- --dataset <folder> --split <name> [--json] [--answers] [--out-of-scope <folder>]
+//   [--limit N] [--index <folder>]` (--index keeps the loaded tenant there and reuses it).
 // Measures the product's retrieval (and with --answers, its answers) on a BEIR-layout folder;
 // see scripts/eval/run.ts for what it does and README "Evaluation" for the figures.
 import { parseArgs } from "node:util";
@@ -7,7 +8,7 @@ import { runEval } from "./eval/run.ts";
 
 const usage =
   "usage: npm run eval -- --dataset <folder> --split <name> [--json] [--answers] " +
-  "[--out-of-scope <folder>] [--limit N]";
+  "[--out-of-scope <folder>] [--limit N] [--index <folder>]";
 
 async function main(): Promise<number> {
   let values;
@@ -20,6 +21,7 @@ async function main(): Promise<number> {
         answers: { type: "boolean", default: false },
         "out-of-scope": { type: "string" },
         limit: { type: "string" },
+        index: { type: "string" },
         help: { type: "boolean", default: false },
       },
       strict: true,
@@ -47,6 +49,7 @@ async function main(): Promise<number> {
     answers: values.answers,
     outOfScope: values["out-of-scope"],
     limit,
+    indexDir: values.index,
   });
   console.log(values.json ? JSON.stringify(report) : formatReport(report));
   return 0;

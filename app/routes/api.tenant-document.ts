@@ -47,6 +47,7 @@ export async function action({ request, params }: Route.ActionArgs) {
       throw new ApiError("not_found", "No such document.");
     }
     runtime.logger.info({ tenantId: tenant.id, documentId: id }, "document deleted");
+    runtime.calibration.schedule(tenant.id);
     auditAdminAction(runtime, tenant, actor, "document.delete", { documentId: id });
     return new Response(null, { status: 204 });
   } catch (error) {

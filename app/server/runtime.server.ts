@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { DEMO_TENANT_ID, type TenantId } from "#tenants/id.ts";
+import { hasPendingJobs } from "#tenants/knowledge-base.ts";
 import { TenantPool } from "#tenants/store.ts";
 import { createAnswerCache, type AnswerCache } from "./ask/answer-cache.server.ts";
 import { scheduleBackups, type BackupSchedule } from "./backup.server.ts";
@@ -37,6 +38,7 @@ import { Outbox } from "./replication/outbox.server.ts";
 import { ReplicationRole, type Role } from "./replication/role.server.ts";
 import type { Replication } from "./replication/writes.server.ts";
 import { sessionSecret } from "./visitor-session.server.ts";
+import { CalibrationScheduler } from "./retrieval/calibrate.server.ts";
 import { createTenant, enqueueIngest } from "./tenants.server.ts";
 import { startTracing, stopTracing } from "./tracing.server.ts";
 
@@ -48,6 +50,8 @@ export interface Runtime {
   embedder: EmbeddingProvider;
   answerer: AnswerProvider;
   queue: IngestQueue;
+  /** Re-weights each tenant's retrieval fusion after its knowledge base changes. */
+  calibration: CalibrationScheduler;
   retrievalCache: RetrievalCache;
   answerCache: AnswerCache;
   /** This machine's LiteFS role and, under LiteFS, its outbox (docs/decisions/023). */
@@ -72,6 +76,8 @@ export interface RuntimeOptions {
   bootstrap?: boolean;
   /** Where the demo tenant's README.md and docs/ are read from (default: the working folder). */
   demoRoot?: string;
+  /** An embedder made by the caller (the eval's uses every core); default: the configured one. */
+  embedder?: EmbeddingProvider;
 }
 
 const SETUP_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
@@ -82,7 +88,9 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     options.logger ??
     createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === "development" });
   const control = openControlDb(config.dataDir);
-  const embedder = await createEmbedder(config.embeddings, { timeoutMs: config.FETCH_TIMEOUT_MS });
+  const embedder =
+    options.embedder ??
+    (await createEmbedder(config.embeddings, { timeoutMs: config.FETCH_TIMEOUT_MS }));
   const tenants = new TenantPool(
     config.dataDir,
     { model: embedder.model, dimension: embedder.dimension },
@@ -113,6 +121,18 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     allowPrivateNetwork: config.INGEST_ALLOW_PRIVATE_URLS,
     stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   });
+  const calibration = new CalibrationScheduler({
+    openTenant: (id) => tenants.get(id),
+    embedder,
+    logger: logger.child({ module: "calibration" }),
+    busy: (id) => hasPendingJobs(tenants.get(id)),
+  });
+  // A document added or replaced changes what the tenant's own titles find (decision 024).
+  queue.onProgress((event) => {
+    if (event.state === "done" && event.outcome !== "unchanged") {
+      calibration.schedule(event.tenantId);
+    }
+  });
   const runtime: Runtime = {
     config,
     logger,
@@ -121,6 +141,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     embedder,
     answerer,
     queue,
+    calibration,
     retrievalCache: createRetrievalCache(config, (hit) =>
       metrics.retrievalCache.inc({ result: hit ? "hit" : "miss" }),
     ),
@@ -242,6 +263,7 @@ export async function closeRuntime(runtime: Runtime): Promise<void> {
   await runtime.forwarder?.stop();
   runtime.backups?.stop();
   await runtime.queue.stop();
+  await runtime.calibration.close();
   runtime.tenants.close();
   await runtime.embedder.close?.();
   if (runtime.control.open) runtime.control.close();

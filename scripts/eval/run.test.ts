@@ -42,4 +42,30 @@ describe("runEval", () => {
     const after = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith("bitb-eval-"));
     expect(after.filter((f) => !before.has(f))).toEqual([]);
   }, 120_000);
+
+  it("keeps the loaded tenant in --index and reuses it on the next run of the same set", async () => {
+    const indexDir = fs.mkdtempSync(path.join(os.tmpdir(), "bitb-eval-index-"));
+    try {
+      const options = {
+        dataset: path.join(fixtures, "shop"),
+        split: "test",
+        env: {},
+        indexDir,
+        progress: () => undefined,
+      };
+      const first = await runEval(options);
+      expect(first.ingestion.reused).toBeUndefined();
+      expect(first.ingestion.workers).toBeGreaterThanOrEqual(1);
+      // Five titles are too few to calibrate on: the default weights stay.
+      expect(first.calibration).toMatchObject({ vectorWeight: null, keywordWeight: 0.55 });
+      const lines: string[] = [];
+      const second = await runEval({ ...options, progress: (line) => lines.push(line) });
+      expect(second.ingestion).toEqual({ ...first.ingestion, reused: true });
+      expect(second.retrieval.ndcgAt10).toBe(first.retrieval.ndcgAt10);
+      expect(lines.some((line) => line.includes("reusing the tenant"))).toBe(true);
+      expect(formatReport(second)).toMatch(/reused from an earlier run/);
+    } finally {
+      fs.rmSync(indexDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

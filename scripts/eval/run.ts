@@ -6,13 +6,15 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { z } from "zod";
 import { newTenantId, type TenantId } from "#tenants/id.ts";
 import type { TenantDb } from "#tenants/store.ts";
 import { askStream } from "#app/server/ask/ask.server.ts";
 import { parseConfig } from "#app/server/config.server.ts";
 import { getTenant, type TenantRecord } from "#app/server/control-db.server.ts";
 import { createLogger } from "#app/server/logger.server.ts";
-import { retrieveWithStats } from "#app/server/retrieval/retrieve.server.ts";
+import { createLocalEmbedder } from "#app/server/embeddings/local.server.ts";
+import { fusionWeights, retrieveWithStats } from "#app/server/retrieval/retrieve.server.ts";
 import { closeRuntime, createRuntime, type Runtime } from "#app/server/runtime.server.ts";
 import { createTenant, enqueueIngest } from "#app/server/tenants.server.ts";
 import { loadBeirSet, loadQa, loadQuestions, type BeirSet, type QaItem } from "./beir.ts";
@@ -39,6 +41,12 @@ export interface EvalOptions {
   env?: Record<string, string | undefined>;
   /** Progress lines go here (default: stderr). */
   progress?: (line: string) => void;
+  /**
+   * Keep the loaded tenant in this folder and reuse it on the next run of the same set, so
+   * retrieval changes can be measured again without re-encoding the corpus. Default: a
+   * temporary folder, removed at the end.
+   */
+  indexDir?: string;
 }
 
 export interface LatencySummary {
@@ -56,6 +64,10 @@ export interface RetrievalReport {
 }
 
 export interface IngestionReport {
+  /** True when the tenant came from --index (ingested by an earlier run; timings are that run's). */
+  reused?: boolean;
+  /** Embedding workers that encoded the corpus. */
+  workers?: number;
   documents: number;
   chunks: number;
   seconds: number;
@@ -82,12 +94,21 @@ export interface OutOfScopeReport {
   abstained: number;
 }
 
+export interface CalibrationReport {
+  /** The vector weight the tenant's calibration chose (null: too few titles; defaults used). */
+  vectorWeight: number | null;
+  keywordWeight: number;
+  pseudoQueries: number;
+  seconds: number;
+}
+
 export interface EvalReport {
   dataset: string;
   split: string;
   embedder: string;
   answerer: string;
   ingestion: IngestionReport;
+  calibration: CalibrationReport;
   retrieval: RetrievalReport;
   answers?: AnswerReport;
   outOfScope?: OutOfScopeReport;
@@ -139,7 +160,8 @@ async function ingest(
       title: document.title.trim() || document.id,
       mimeType: "text/plain",
       payload: new TextEncoder().encode(text),
-      maxAttempts: 1,
+      // A lease lost on a loaded machine (the enqueue loop blocks the event loop) retries.
+      maxAttempts: 3,
     });
   }
   await runtime.queue.drain(tenantId);
@@ -279,12 +301,24 @@ async function evaluateOutOfScope(
   };
 }
 
-/** Runs one evaluation end to end in a temporary data folder, which it always removes. */
+/** What --index remembers about the tenant it loaded. */
+const indexRecord = z.object({
+  dataset: z.string(),
+  documents: z.number().int(),
+  tenantId: z.string(),
+  ingestion: z.record(z.string(), z.unknown()),
+});
+const INDEX_RECORD = "eval-index.json";
+
+/** Runs one evaluation end to end in a data folder (temporary unless --index). */
 export async function runEval(options: EvalOptions): Promise<EvalReport> {
   const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
   const set = loadBeirSet(options.dataset, options.split);
   const qa = options.answers ? loadQa(options.dataset).slice(0, options.limit) : undefined;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "bitb-eval-"));
+  const dataDir = options.indexDir
+    ? path.resolve(options.indexDir)
+    : fs.mkdtempSync(path.join(os.tmpdir(), "bitb-eval-"));
+  fs.mkdirSync(dataDir, { recursive: true });
   const env = options.env ?? process.env;
   const config = parseConfig({
     ...env,
@@ -295,17 +329,58 @@ export async function runEval(options: EvalOptions): Promise<EvalReport> {
     INGEST_CONCURRENCY: env.INGEST_CONCURRENCY ?? "4",
   });
   const logger = createLogger({ level: config.LOG_LEVEL, pretty: false });
+  // The server keeps a core for the event loop; the eval ingests first and asks after, so
+  // its document workers use every core (the encoder is single-threaded WebAssembly).
+  const workers = os.availableParallelism();
   let runtime: Runtime | undefined;
   try {
-    runtime = await createRuntime({ config, logger, runQueue: true });
-    const tenantId = newTenantId();
-    createTenant(runtime, { id: tenantId, name: `eval ${set.name}` });
+    const embedder =
+      config.embeddings.kind === "local"
+        ? await createLocalEmbedder({ documentWorkers: workers, queryWorkers: 1 })
+        : undefined;
+    runtime = await createRuntime({ config, logger, runQueue: true, embedder });
+    const recordFile = path.join(dataDir, INDEX_RECORD);
+    const previous =
+      options.indexDir && fs.existsSync(recordFile)
+        ? indexRecord.safeParse(JSON.parse(fs.readFileSync(recordFile, "utf8")))
+        : undefined;
+    const datasetPath = path.resolve(options.dataset);
+    let tenantId: TenantId;
+    let ingestion: IngestionReport;
+    if (
+      previous?.success &&
+      previous.data.dataset === datasetPath &&
+      previous.data.documents === set.corpus.length &&
+      getTenant(runtime.control, previous.data.tenantId)
+    ) {
+      tenantId = previous.data.tenantId as TenantId;
+      ingestion = { ...(previous.data.ingestion as unknown as IngestionReport), reused: true };
+      progress(`${set.name}: reusing the tenant loaded in ${dataDir}`);
+    } else {
+      tenantId = newTenantId();
+      createTenant(runtime, { id: tenantId, name: `eval ${set.name}` });
+      progress(
+        `${set.name}: ingesting ${set.corpus.length} documents with ${runtime.embedder.model}`,
+      );
+      ingestion = { ...(await ingest(runtime, tenantId, set, progress)), workers };
+      if (options.indexDir) {
+        fs.writeFileSync(
+          recordFile,
+          JSON.stringify({
+            dataset: datasetPath,
+            documents: set.corpus.length,
+            tenantId,
+            ingestion,
+          }),
+        );
+      }
+    }
     const tenant = getTenant(runtime.control, tenantId) as TenantRecord;
+    const calibration = await calibrate(runtime, tenantId);
     progress(
-      `${set.name}: ingesting ${set.corpus.length} documents with ${runtime.embedder.model}`,
+      `${set.name}: ${ingestion.chunks} chunks in ${ingestion.seconds} s; vector weight ` +
+        `${calibration.vectorWeight ?? "default"}; querying`,
     );
-    const ingestion = await ingest(runtime, tenantId, set, progress);
-    progress(`${set.name}: ${ingestion.chunks} chunks in ${ingestion.seconds} s; querying`);
     const retrieval = await evaluateRetrieval(runtime, tenantId, set, options.limit);
     const report: EvalReport = {
       dataset: set.name,
@@ -313,6 +388,7 @@ export async function runEval(options: EvalOptions): Promise<EvalReport> {
       embedder: runtime.embedder.model,
       answerer: `${runtime.answerer.name}:${runtime.answerer.model}`,
       ingestion,
+      calibration,
       retrieval,
     };
     if (qa) {
@@ -336,8 +412,21 @@ export async function runEval(options: EvalOptions): Promise<EvalReport> {
     return report;
   } finally {
     if (runtime) await closeRuntime(runtime);
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    if (!options.indexDir) fs.rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** The product calibrates a tenant after ingestion; the eval waits for it, and times it. */
+async function calibrate(runtime: Runtime, tenantId: TenantId): Promise<CalibrationReport> {
+  const started = performance.now();
+  const calibration = await runtime.calibration.run(tenantId);
+  const weights = fusionWeights(runtime.tenants.get(tenantId));
+  return {
+    vectorWeight: calibration?.vectorWeight ?? null,
+    keywordWeight: Math.round(weights.keywordWeight * 1000) / 1000,
+    pseudoQueries: calibration?.pseudoQueries ?? 0,
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+  };
 }
 
 /** In-scope questions for the answer rate: qa.jsonl when present, else the judged queries. */

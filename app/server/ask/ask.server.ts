@@ -159,6 +159,7 @@ async function* answerAsk(
     headingPath: chunk.headingPath,
     text: chunk.text,
     score: chunk.score,
+    similarity: chunk.similarity,
   }));
   // With nothing retrieved there is nothing to ground an LLM answer in: abstain locally.
   const answerer: AnswerProvider = passages.length === 0 ? fallbackAnswerer : runtime.answerer;

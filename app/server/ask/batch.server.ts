@@ -189,6 +189,7 @@ function toPassages(chunks: readonly RetrievedChunk[]): SourcePassage[] {
     headingPath: chunk.headingPath,
     text: chunk.text,
     score: chunk.score,
+    similarity: chunk.similarity,
   }));
 }
 

@@ -227,3 +227,38 @@ describe("isAbstention", () => {
     expect(isAbstention("")).toBe(false);
   });
 });
+
+describe("coverage scaled by the encoder's similarity", () => {
+  const passage = (similarity: number | undefined): SourcePassage[] => [
+    {
+      n: 1,
+      title: "Season review",
+      headingPath: "",
+      text: "Defensive end Kony Ealy had 5 sacks in just 9 starts for the Panthers this season.",
+      score: 1,
+      similarity,
+    },
+  ];
+  // Shares only "sacks" and "panthers" with the passage among six IDF-weighted terms.
+  const question = "Which defender recorded five sacks across nine games for Carolina's Panthers?";
+
+  it("answers a loosely worded question when the encoder says the passage is about it", () => {
+    expect(composeExtractiveAnswer({ question, sources: passage(0.7) })).toContain("Kony Ealy");
+  });
+
+  it("abstains on the same overlap when the encoder says the knowledge base is about something else", () => {
+    expect(composeExtractiveAnswer({ question, sources: passage(0.1) })).toBe(EXTRACTIVE_NO_ANSWER);
+  });
+
+  it("falls back to the fixed minimum coverage when no similarity is known", () => {
+    expect(
+      composeExtractiveAnswer({ question, sources: passage(undefined) }, { minCoverage: 0.95 }),
+    ).toBe(EXTRACTIVE_NO_ANSWER);
+  });
+
+  it("reads number words as digits", () => {
+    expect(contentTerms("five sacks in 9 games")).toEqual(
+      new Set(["5", "sack", "9", stem("games")]),
+    );
+  });
+});

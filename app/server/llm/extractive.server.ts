@@ -23,6 +23,16 @@ export interface ExtractiveOptions {
    * knowledge base does not mention stays below the bar even when one common word matches.
    */
   minCoverage?: number;
+  /**
+   * With passage similarities (the encoder's cosine of question and passage), the coverage a
+   * sentence needs is `coverageAtZeroSimilarity − similarityCredit × best similarity`, never
+   * below 0: the more the encoder says the knowledge base is about the question, the less
+   * word overlap an answer needs (a paraphrased FAQ question), and the less it says so, the
+   * more (a question about something else that shares one common word). Without
+   * similarities, `minCoverage` applies.
+   */
+  coverageAtZeroSimilarity?: number;
+  similarityCredit?: number;
   /** Sources whose fused retrieval score is below this are not quoted. */
   minSourceScore?: number;
   /** Extra sentences must score at least this share of the best sentence's score. */
@@ -35,8 +45,10 @@ const DEFAULTS: Required<ExtractiveOptions> = {
   maxSentences: 3,
   minSharedTerms: 1,
   minCoverage: 0.3,
+  coverageAtZeroSimilarity: 0.85,
+  similarityCredit: 1.1,
   minSourceScore: 0,
-  relativeCutoff: 0.6,
+  relativeCutoff: 0.4,
   wordsPerChunk: 3,
 };
 
@@ -93,11 +105,29 @@ export function stem(word: string): string {
   return w;
 }
 
-/** The stems of a text's topic words: lowercased, stop words and single letters dropped. */
+/** "five sacks in nine games" and "5 sacks in 9 starts" name the same numbers. */
+// prettier-ignore
+const NUMBER_WORDS: ReadonlyMap<string, string> = new Map(
+  [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen", "twenty",
+  ].map((word, value) => [word, String(value)]),
+);
+
+/**
+ * The stems of a text's topic words: lowercased, stop words dropped, number words as digits.
+ * Single letters are dropped, single digits kept ("5 sacks").
+ */
 export function contentTerms(text: string): Set<string> {
   const terms = new Set<string>();
   for (const word of text.normalize("NFKC").toLowerCase().match(WORD) ?? []) {
-    if (word.length < 2 || STOP_WORDS.has(word)) continue;
+    const number = NUMBER_WORDS.get(word);
+    if (number !== undefined) {
+      terms.add(number);
+      continue;
+    }
+    if ((word.length < 2 && !/^\d$/.test(word)) || STOP_WORDS.has(word)) continue;
     terms.add(stem(word));
   }
   return terms;
@@ -232,8 +262,18 @@ export function composeExtractiveAnswer(
     sentence.score = sentence.coverage + RANK_BONUS / (sentence.sourceIndex + 1);
   }
 
+  const similarities = request.sources.flatMap((source) =>
+    typeof source.similarity === "number" ? [source.similarity] : [],
+  );
+  const minCoverage =
+    similarities.length === 0
+      ? settings.minCoverage
+      : Math.max(
+          0,
+          settings.coverageAtZeroSimilarity - settings.similarityCredit * Math.max(...similarities),
+        );
   const eligible = sentences
-    .filter((s) => s.shared >= settings.minSharedTerms && s.coverage >= settings.minCoverage)
+    .filter((s) => s.shared >= settings.minSharedTerms && s.coverage >= minCoverage)
     .sort((a, b) => b.score - a.score || a.sourceIndex - b.sourceIndex || a.position - b.position);
   const best = eligible[0];
   if (!best) return EXTRACTIVE_NO_ANSWER;

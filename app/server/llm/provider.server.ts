@@ -8,6 +8,12 @@ export interface SourcePassage {
   text: string;
   /** Fused retrieval score, higher is better. */
   score: number;
+  /**
+   * Cosine similarity of the question and the passage (the better of its text and context
+   * vectors), when retrieval measured it: unlike the fused score it is not normalised per
+   * question, so it says how well the knowledge base matches at all.
+   */
+  similarity?: number | null;
 }
 
 export interface ChatTurn {

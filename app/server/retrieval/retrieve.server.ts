@@ -6,7 +6,9 @@
 // Why score fusion and not reciprocal ranks: docs/decisions/010-retrieval-quality.md.
 import type { TenantDb } from "#tenants/store.ts";
 import type { EmbeddingProvider } from "../embeddings/provider.server.ts";
+import { calibratedVectorWeight } from "./calibrate.server.ts";
 import { toFtsQuery } from "./fts-query.server.ts";
+import { fusedScores } from "./fusion.server.ts";
 import type { RetrievedChunk } from "./types.server.ts";
 import { MAX_VECTOR_K, nearestChunks, scoreChunks } from "./vector-search.server.ts";
 
@@ -15,9 +17,12 @@ export interface RetrieveOptions {
   topK: number;
   /** How many candidates each stage contributes to the fusion; default max(5·topK, 100). */
   candidates?: number;
-  /** Weight of the normalised keyword score in the fusion; default KEYWORD_WEIGHT. */
+  /**
+   * Weight of the normalised keyword score in the fusion; default: 1 − the tenant's
+   * calibrated vector weight, or KEYWORD_WEIGHT when it has none.
+   */
   keywordWeight?: number;
-  /** Weight of the normalised vector score in the fusion; default VECTOR_WEIGHT. */
+  /** Weight of the normalised vector score; default: the tenant's calibrated one, or VECTOR_WEIGHT. */
   vectorWeight?: number;
 }
 
@@ -110,8 +115,6 @@ export async function retrieveWithStats(
     MAX_VECTOR_K,
     Math.max(topK, Math.floor(opts.candidates ?? Math.max(topK * 5, 100))),
   );
-  const keywordWeight = Math.max(0, opts.keywordWeight ?? KEYWORD_WEIGHT);
-  const vectorWeight = Math.max(0, opts.vectorWeight ?? VECTOR_WEIGHT);
   const finish = (chunks: RetrievedChunk[]): RetrieveResult => {
     stats.totalMs = performance.now() - started;
     return { chunks, stats };
@@ -127,6 +130,7 @@ export async function retrieveWithStats(
   if (!queryVector) throw new Error(`embedder ${embedder.model} returned no vector for the query`);
   const db = handle();
   if (!db.open) throw new Error("the tenant database was closed while the query was embedded");
+  const { keywordWeight, vectorWeight } = fusionWeights(db, opts);
 
   const fused = new Map<number, Candidate>();
   const candidate = (chunkId: number): Candidate => {
@@ -203,33 +207,31 @@ export async function retrieveWithStats(
   return finish(chunks);
 }
 
-/**
- * Weighted sum of per-query normalised scores. BM25 is divided by the query's best BM25 score
- * (BM25 has no fixed scale; its ratio to the best match does). Cosine is min-max scaled
- * between the best candidate and the weakest vector-stage neighbour, because the encoder's
- * raw cosines crowd into a narrow band whose position differs from one question to the next.
- */
 function fuseScores(
   entries: Candidate[],
   neighbours: readonly { similarity: number }[],
   keywordWeight: number,
   vectorWeight: number,
 ): void {
-  const bestKeyword = Math.max(0, ...entries.map((entry) => entry.keywordScore));
-  const similarities = entries.flatMap((entry) =>
-    entry.similarity === null ? [] : [entry.similarity],
-  );
-  const top = Math.max(-1, ...similarities);
-  const floor = neighbours.length > 1 ? (neighbours.at(-1)?.similarity ?? -1) : Math.min(0, top);
-  const spread = top - floor;
-  for (const entry of entries) {
-    const keyword = bestKeyword > 0 ? entry.keywordScore / bestKeyword : 0;
-    const vector =
-      entry.similarity === null || spread <= 0
-        ? 0
-        : Math.min(1, Math.max(0, (entry.similarity - floor) / spread));
-    entry.score = keywordWeight * keyword + vectorWeight * vector;
-  }
+  const scores = fusedScores(entries, neighbours, keywordWeight, vectorWeight);
+  entries.forEach((entry, index) => {
+    entry.score = scores[index] as number;
+  });
+}
+
+/**
+ * The weights a query is fused with: the caller's, else the tenant's calibrated ones
+ * (calibrate.server.ts), else the defaults.
+ */
+export function fusionWeights(
+  db: TenantDb,
+  opts: Pick<RetrieveOptions, "keywordWeight" | "vectorWeight"> = {},
+): { keywordWeight: number; vectorWeight: number } {
+  const calibrated = calibratedVectorWeight(db);
+  const vectorWeight = opts.vectorWeight ?? calibrated ?? VECTOR_WEIGHT;
+  const keywordWeight =
+    opts.keywordWeight ?? (calibrated === null ? KEYWORD_WEIGHT : 1 - vectorWeight);
+  return { keywordWeight: Math.max(0, keywordWeight), vectorWeight: Math.max(0, vectorWeight) };
 }
 
 function hasChunks(db: TenantDb): boolean {
