@@ -312,7 +312,7 @@ describe("MCP endpoint", () => {
     });
     await client.callTool({
       name: "ask",
-      arguments: { question: "How often is the X2 descaled?" },
+      arguments: { question: "How often must the Lumen X2 espresso machine be descaled?" },
     });
     await client.callTool({
       name: "search_knowledge_base",
