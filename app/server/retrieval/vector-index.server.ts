@@ -1,6 +1,6 @@
 // The fast path of the vector stage for large tenants (decision 011): an in-memory copy of the
 // tenant's vectors in typed arrays, one bit per dimension (the sign) for a Hamming-distance scan
-// of every chunk, and one signed byte per dimension (int8, scaled per vector) to re-score the
+// of every chunk (in WebAssembly), and one signed byte per dimension (int8, scaled per vector) to re-score the
 // nearest few hundred candidates; nearestChunks then re-scores the best of those exactly from
 // the float vectors in SQLite (chunk_vectors). At 100,000 chunks of 512 dimensions the index
 // holds 6.4 MB of bits and 51 MB of int8 codes.
@@ -37,10 +37,44 @@ export function candidatePool(k: number): number {
 
 /** Bytes an index of `count` vectors of `dimension` takes. */
 export function indexBytes(count: number, dimension: number): number {
-  const words = Math.ceil(dimension / 32);
-  // ids (f64), int8 codes, bits, per-row factor (f32), Hamming distances (u16).
-  return count * (8 + dimension + 4 * words + 4 + 2);
+  // ids (f64), int8 codes, bits (whole 64-bit words), per-row factor (f32), distances (u16).
+  return count * (8 + dimension + 8 * Math.ceil(dimension / 64) + 4 + 2);
 }
+
+// The Hamming scan, in WebAssembly for its 64-bit popcount (i64.popcnt): about 4 times faster
+// than 32-bit popcount in JavaScript (0.7 against 2.9 ms of CPU for 100,000 rows of 512 bits).
+// hamming(bits, query, out, rows, words): for each of `rows` rows of `words` 64-bit words from
+// byte offset `bits`, stores popcount(row XOR query) as a u16 at `out`, advancing by 2 bytes.
+// Hand-assembled; the function body is, in the text format:
+//   (local $row i32) (local $w i32) (local $acc i64)
+//   block loop  (br_if 1 (i32.ge_u $row $rows))  $acc = 0  $w = 0
+//     block loop  (br_if 1 (i32.ge_u $w $words))
+//       $acc += i64.popcnt(i64.load($bits) ^ i64.load($query + ($w << 3)))
+//       $bits += 8  $w += 1  br 0  end end
+//     i32.store16($out, i32.wrap_i64($acc))  $out += 2  $row += 1  br 0  end end
+const HAMMING_BODY = `02 02 7f 01 7e 02 40 03 40 20 05 20 03 4f 0d 01 42 00 21 07 41 00 21 06
+  02 40 03 40 20 06 20 04 4f 0d 01 20 07 20 00 29 03 00 20 01 20 06 41 03 74 6a 29 03 00 85 7b
+  7c 21 07 20 00 41 08 6a 21 00 20 06 41 01 6a 21 06 0c 00 0b 0b 20 02 20 07 a7 3b 01 00 20 02
+  41 02 6a 21 02 20 05 41 01 6a 21 05 0c 00 0b 0b 0b`
+  .split(/\s+/)
+  .map((byte) => parseInt(byte, 16));
+
+const HAMMING_MODULE = new WebAssembly.Module(
+  Uint8Array.from([
+    ...[0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0],
+    // type: (i32 × 5) -> ()
+    ...[1, 9, 1, 0x60, 5, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0],
+    // import env.mem: memory, at least 1 page
+    ...[2, 12, 1, 3, 0x65, 0x6e, 0x76, 3, 0x6d, 0x65, 0x6d, 2, 0, 1],
+    // one function of type 0, exported as "h"
+    ...[3, 2, 1, 0],
+    ...[7, 5, 1, 1, 0x68, 0, 0],
+    // code
+    ...[10, HAMMING_BODY.length + 2, 1, HAMMING_BODY.length, ...HAMMING_BODY],
+  ]),
+);
+
+type Hamming = (bits: number, query: number, out: number, rows: number, words: number) => void;
 
 function setBit(words: Int32Array, base: number, bit: number): void {
   const at = base + (bit >>> 5);
@@ -50,9 +84,14 @@ function setBit(words: Int32Array, base: number, bit: number): void {
 export class VectorIndex {
   readonly count: number;
   readonly dimension: number;
+  /** 32-bit words of bits per row: whole 64-bit words, for the WebAssembly scan. */
   readonly #words: number;
   readonly #ids: Float64Array;
   readonly #bits: Int32Array;
+  readonly #queryBits: Int32Array;
+  readonly #hamming: Hamming;
+  readonly #queryAt: number;
+  readonly #distancesAt: number;
   readonly #codes: Int8Array;
   /** Per row: int8 scale over the vector's norm, so factor · (query · code) is a cosine. */
   readonly #factors: Float32Array;
@@ -60,15 +99,25 @@ export class VectorIndex {
 
   constructor(ids: Float64Array, vectors: Float32Array, dimension: number) {
     const count = ids.length;
-    const words = Math.ceil(dimension / 32);
+    const words = 2 * Math.ceil(dimension / 64);
     this.count = count;
     this.dimension = dimension;
     this.#words = words;
     this.#ids = ids;
-    this.#bits = new Int32Array(count * words);
+    // WebAssembly memory: the rows' bits, the query's bits, then the distances.
+    const bitBytes = count * words * 4;
+    this.#queryAt = bitBytes;
+    this.#distancesAt = bitBytes + words * 4;
+    const memory = new WebAssembly.Memory({
+      initial: Math.max(1, Math.ceil((this.#distancesAt + count * 2) / 65_536)),
+    });
+    const instance = new WebAssembly.Instance(HAMMING_MODULE, { env: { mem: memory } });
+    this.#hamming = instance.exports.h as Hamming;
+    this.#bits = new Int32Array(memory.buffer, 0, count * words);
+    this.#queryBits = new Int32Array(memory.buffer, this.#queryAt, words);
+    this.#distances = new Uint16Array(memory.buffer, this.#distancesAt, count);
     this.#codes = new Int8Array(count * dimension);
     this.#factors = new Float32Array(count);
-    this.#distances = new Uint16Array(count);
     for (let row = 0; row < count; row++) this.#set(row, vectors, row * dimension);
   }
 
@@ -102,10 +151,9 @@ export class VectorIndex {
    */
   search(query: Float32Array, limit: number, pool = candidatePool(limit)): VectorHit[] {
     const { count, dimension } = this;
-    const words = this.#words;
-    const bits = this.#bits;
     const distances = this.#distances;
-    const queryBits = new Int32Array(words);
+    const queryBits = this.#queryBits;
+    queryBits.fill(0);
     let queryNormSquared = 0;
     for (let i = 0; i < dimension; i++) {
       const x = query[i] ?? 0;
@@ -114,24 +162,11 @@ export class VectorIndex {
     }
     const queryNorm = Math.sqrt(queryNormSquared);
 
-    // Hamming distance of every row, by 32-bit popcount (SWAR): bytes of up to 31 words are
-    // summed in one accumulator (at most 248 per byte), then folded.
+    // The Hamming distance of every row (WebAssembly), then their histogram.
+    this.#hamming(0, this.#queryAt, this.#distancesAt, count, this.#words / 2);
     const histogram = new Uint32Array(dimension + 1);
-    for (let row = 0, base = 0; row < count; row++, base += words) {
-      let distance = 0;
-      for (let start = 0; start < words; start += 31) {
-        const end = Math.min(words, start + 31);
-        let sum = 0;
-        for (let w = start; w < end; w++) {
-          let x = (bits[base + w] as number) ^ (queryBits[w] as number);
-          x -= (x >>> 1) & 0x55555555;
-          x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-          sum += (x + (x >>> 4)) & 0x0f0f0f0f;
-        }
-        const pairs = (sum & 0x00ff00ff) + ((sum >>> 8) & 0x00ff00ff);
-        distance += (pairs & 0xffff) + (pairs >>> 16);
-      }
-      distances[row] = distance;
+    for (let row = 0; row < count; row++) {
+      const distance = distances[row] as number;
       histogram[distance] = (histogram[distance] as number) + 1;
     }
 
