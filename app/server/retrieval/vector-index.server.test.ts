@@ -1,13 +1,14 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { deleteDocument, replaceDocument } from "#tenants/knowledge-base.ts";
 import { newTenantId } from "#tenants/id.ts";
 import { openTenantDb, type TenantDb } from "#tenants/store.ts";
 import {
   DEFAULT_FAST_PATH_MIN_CHUNKS,
   DEFAULT_INDEX_BUDGET_BYTES,
+  DEFAULT_REBUILD_INTERVAL_MS,
   buildVectorIndex,
   configureVectorIndex,
   fastPathMinChunks,
@@ -67,7 +68,9 @@ afterEach(() => {
   configureVectorIndex({
     budgetBytes: DEFAULT_INDEX_BUDGET_BYTES,
     minChunks: DEFAULT_FAST_PATH_MIN_CHUNKS,
+    rebuildIntervalMs: DEFAULT_REBUILD_INTERVAL_MS,
   });
+  vi.useRealTimers();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -151,5 +154,25 @@ describe("the in-memory vector index", () => {
     configureVectorIndex({ minChunks: 50 });
     expect(usesFastPath(small)).toBe(true);
     expect(vectorIndexUsage()).toEqual({ indexes: 1, bytes: indexBytes(99, 32) });
+  });
+
+  it("waits for the rebuild interval after a change, with the exact scan meanwhile", () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    configureVectorIndex({ minChunks: 10, rebuildIntervalMs: 60_000 });
+    const db = tenant(32);
+    addDocument(db, "a", vectors(40, 32, 11));
+    expect(usesFastPath(db)).toBe(true);
+    const query = vectors(1, 32, 12)[0] as Float32Array;
+    addDocument(db, "b", [query]);
+    expect(usesFastPath(db)).toBe(false);
+    const [top] = nearestChunks(db, query, 1);
+    expect(top?.similarity).toBeCloseTo(1, 5);
+    // A forced search rebuilds at once; so does the default one once the interval is over.
+    expect(nearestChunks(db, query, 1, "binary")[0]?.chunkId).toBe(top?.chunkId);
+    addDocument(db, "c", vectors(5, 32, 13));
+    expect(usesFastPath(db)).toBe(false);
+    vi.setSystemTime(Date.now() + 60_001);
+    expect(usesFastPath(db)).toBe(true);
+    expect(nearestChunks(db, query, 1)).toEqual(nearestChunks(db, query, 1, "binary"));
   });
 });

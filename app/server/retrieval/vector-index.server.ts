@@ -21,6 +21,13 @@ export const DEFAULT_FAST_PATH_MIN_CHUNKS = 5_000;
 export const RESCORE_FACTOR = 20;
 export const MIN_RESCORE = 800;
 
+/**
+ * After a change, retrieval rebuilds a tenant's index at most this long after its last build
+ * and uses the exact scan until then, so a large tenant being ingested document by document
+ * pays one rebuild (seconds at 100,000 chunks) per interval, not one per document.
+ */
+export const DEFAULT_REBUILD_INTERVAL_MS = 30_000;
+
 /** Memory for all tenants' indexes together, and how many tenants are remembered at most. */
 export const DEFAULT_INDEX_BUDGET_BYTES = 256 * 1024 * 1024;
 const MAX_TENANTS = 1_000;
@@ -256,10 +263,13 @@ interface Slot {
   version: string;
   chunks: number;
   index?: VectorIndex;
+  /** When this handle's index was last built (Date.now()), at whatever version. */
+  builtAt?: number;
 }
 
 let budgetBytes = DEFAULT_INDEX_BUDGET_BYTES;
 let minChunks = DEFAULT_FAST_PATH_MIN_CHUNKS;
+let rebuildIntervalMs = DEFAULT_REBUILD_INTERVAL_MS;
 let slots = newSlots();
 
 function newSlots(): LRUCache<TenantDb, Slot> {
@@ -275,12 +285,15 @@ export interface VectorIndexSettings {
   budgetBytes: number;
   /** Smallest tenant (in chunks) whose searches take the fast path by default. */
   minChunks: number;
+  /** Shortest time between two builds of one tenant's index by default searches. */
+  rebuildIntervalMs: number;
 }
 
 /** Changes the settings (and drops every index); for tests and benchmarks. */
 export function configureVectorIndex(settings: Partial<VectorIndexSettings>): void {
   budgetBytes = Math.max(1024, Math.floor(settings.budgetBytes ?? budgetBytes));
   minChunks = Math.max(1, Math.floor(settings.minChunks ?? minChunks));
+  rebuildIntervalMs = Math.max(0, settings.rebuildIntervalMs ?? rebuildIntervalMs);
   slots = newSlots();
 }
 
@@ -304,23 +317,37 @@ export function vectorIndexUsage(): { indexes: number; bytes: number } {
 
 /**
  * The tenant's in-memory index at its current knowledge-base version, built if need be; none
- * when the tenant has fewer than `atLeast` chunks or its index would not fit the budget.
+ * when the tenant has fewer than `atLeast` chunks, its index would not fit the budget, or
+ * (`defer`) it was built less than the rebuild interval ago, at an older version.
  */
-export function vectorIndexOf(db: TenantDb, atLeast = minChunks): VectorIndex | undefined {
+export function vectorIndexOf(
+  db: TenantDb,
+  atLeast = minChunks,
+  defer = true,
+): VectorIndex | undefined {
   const version = knowledgeBaseVersion(db);
   let slot = slots.get(db);
   if (!slot || slot.version !== version) {
-    slot = { version, chunks: db.prepare(COUNT_SQL).pluck().get() as number };
+    const chunks = db.prepare(COUNT_SQL).pluck().get() as number;
+    slot = { version, chunks, builtAt: slot?.builtAt };
     slots.set(db, slot);
   }
   if (slot.chunks === 0 || slot.chunks < atLeast) return undefined;
   if (slot.index) return slot.index;
+  if (defer && slot.builtAt !== undefined && Date.now() - slot.builtAt < rebuildIntervalMs) {
+    return undefined;
+  }
   const dimension = indexDimension(db);
   if (indexBytes(slot.chunks, dimension) > budgetBytes) return undefined;
   // Handles closed since (their tenant evicted or deleted) give their memory back first.
   for (const other of [...slots.keys()]) if (!other.open) slots.delete(other);
   const built = buildVectorIndex(db);
-  slot = { version: built.version, chunks: built.index.count, index: built.index };
+  slot = {
+    version: built.version,
+    chunks: built.index.count,
+    index: built.index,
+    builtAt: Date.now(),
+  };
   slots.set(db, slot);
   return built.index;
 }

@@ -19,9 +19,10 @@ const EXACT_SQL = `SELECT chunk_id, distance FROM chunks_vec WHERE embedding MAT
 /**
  * "exact" scans every float vector in SQLite (vec0). "binary" searches the tenant's in-memory
  * index (vector-index.server.ts): a Hamming scan of 1-bit codes for candidates, re-scored with
- * int8 codes, whose best 2k (k + 10 at least) are re-scored exactly from chunk_vectors. "auto" (what retrieval uses) takes the binary path for tenants of at least
+ * int8 codes, whose best 2k (k + 10 at least) are re-scored exactly from chunk_vectors; it
+ * rebuilds a stale index at once. "auto" (what retrieval uses) takes the binary path for tenants of at least
  * DEFAULT_FAST_PATH_MIN_CHUNKS chunks whose index fits the memory budget, the exact scan otherwise
- * (decision 011).
+ * and while a changed tenant's index waits for its rebuild interval (decision 011).
  */
 export type VectorStrategy = "exact" | "binary" | "auto";
 
@@ -35,7 +36,7 @@ export function nearestChunks(
   const limit = Math.min(MAX_VECTOR_K, Math.max(0, Math.floor(k)));
   if (limit === 0) return [];
   if (strategy !== "exact") {
-    const index = strategy === "binary" ? vectorIndexOf(db, 1) : vectorIndexOf(db);
+    const index = strategy === "binary" ? vectorIndexOf(db, 1, false) : vectorIndexOf(db);
     if (index) {
       // The int8 ranking's best, with a margin for its rounding, re-scored exactly.
       const rough = index.search(
