@@ -8,15 +8,15 @@
 // other processes held the cores, CPU time does not.
 //
 //   npm run bench:retrieval -- [--sizes 1000,10000,100000] [--queries 200]
-//                              [--vectors FILE.f32] [--real 102000] [--pools 200,400,800,1600]
+//                              [--vectors FILE.f32] [--real 20000] [--pools 200,400,800,1600]
 //
 // The vectors are real embeddings of real text (scripts/bench/real-text.ts): the queries of
 // the shared eval sets (never indexed), then their titles and sentences, pairs of sentences,
 // whole documents. They are cached under .cache/bench/ (gitignored): a run embeds what the
 // cache lacks, up to --real rows (resumable; the embedded encoder makes about 5–100 texts/s
-// depending on the machine's load), or reads --vectors as is. A tenant larger than the real
-// rows is filled up with convex mixtures of two real vectors, and the table says how many of
-// its rows are real. --pools adds, per size, recall and latency for other candidate counts.
+// depending on the machine's load; --real 102000 gives 100,000 real passages), or reads
+// --vectors as is. A tenant larger than the real rows is filled up with convex mixtures of
+// two real vectors, and the table says how many of its rows are real. --pools adds, per size, recall and latency for other candidate counts.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -34,7 +34,7 @@ const { values } = parseArgs({
     sizes: { type: "string", default: "1000,10000,100000" },
     queries: { type: "string", default: "200" },
     vectors: { type: "string" },
-    real: { type: "string", default: "102000" },
+    real: { type: "string", default: "20000" },
     pools: { type: "string", default: "" },
   },
 });
