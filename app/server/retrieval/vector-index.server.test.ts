@@ -175,4 +175,21 @@ describe("the in-memory vector index", () => {
     expect(usesFastPath(db)).toBe(true);
     expect(nearestChunks(db, query, 1)).toEqual(nearestChunks(db, query, 1, "binary"));
   });
+
+  it("reads the vectors from vec0 when a file has no plain copy", () => {
+    const db = tenant(16);
+    addDocument(db, "a", vectors(60, 16, 21));
+    db.exec("DROP TABLE chunk_vectors");
+    const { index } = buildVectorIndex(db);
+    expect(index.count).toBe(60);
+    for (const query of vectors(5, 16, 22)) {
+      const exact = nearestChunks(db, query, 5, "exact");
+      expect(nearestChunks(db, query, 5, "binary")).toEqual(
+        exact.map((hit) => ({
+          chunkId: hit.chunkId,
+          similarity: expect.closeTo(hit.similarity, 5),
+        })),
+      );
+    }
+  });
 });
