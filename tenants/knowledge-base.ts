@@ -3,7 +3,7 @@
 // `chunks_vec`) and the persisted ingestion jobs. Synchronous better-sqlite3 calls on a
 // handle from store.ts; every multi-table write is one transaction, so a crash leaves either
 // the old or the new version of a document, never a mix.
-import { hasBinaryIndex, type TenantDb } from "./store.ts";
+import { hasVectorCopy, type TenantDb } from "./store.ts";
 
 export type SourceType = "file" | "text" | "url";
 export type DocumentOutcome = "created" | "replaced" | "unchanged";
@@ -217,14 +217,11 @@ function deleteChunksOf(db: TenantDb, documentId: number): void {
     .all(documentId) as number[];
   const deleteFts = db.prepare("DELETE FROM chunks_fts WHERE rowid = ?");
   const deleteVec = db.prepare("DELETE FROM chunks_vec WHERE chunk_id = ?");
-  const deleteBits = hasBinaryIndex(db)
-    ? db.prepare("DELETE FROM chunks_bits WHERE chunk_id = ?")
-    : undefined;
   for (const id of ids) {
     deleteFts.run(rowid(id));
     deleteVec.run(rowid(id));
-    deleteBits?.run(rowid(id));
   }
+  // chunk_vectors and chunk_context_vectors rows go with their chunks (ON DELETE CASCADE).
   db.prepare("DELETE FROM chunks WHERE document_id = ?").run(documentId);
 }
 
@@ -284,8 +281,8 @@ export function replaceDocument(
       "INSERT INTO chunks_fts (rowid, title, heading, body) VALUES (?, ?, ?, ?)",
     );
     const insertVec = db.prepare("INSERT INTO chunks_vec (chunk_id, embedding) VALUES (?, ?)");
-    const insertBits = hasBinaryIndex(db)
-      ? db.prepare("INSERT INTO chunks_bits (chunk_id, bits) VALUES (?, vec_quantize_binary(?))")
+    const insertCopy = hasVectorCopy(db)
+      ? db.prepare("INSERT INTO chunk_vectors (chunk_id, embedding) VALUES (?, ?)")
       : undefined;
     const insertContext = db.prepare(
       "INSERT INTO chunk_context_vectors (chunk_id, embedding) VALUES (?, ?)",
@@ -299,8 +296,9 @@ export function replaceDocument(
         chunk.tokenCount,
       ).lastInsertRowid;
       insertFts.run(rowid(chunkId), input.title, chunk.headingPath, chunk.text);
-      insertVec.run(rowid(chunkId), vectorBlob(chunk.embedding));
-      insertBits?.run(rowid(chunkId), vectorBlob(chunk.embedding));
+      const blob = vectorBlob(chunk.embedding);
+      insertVec.run(rowid(chunkId), blob);
+      insertCopy?.run(chunkId, blob);
       if (chunk.contextEmbedding) insertContext.run(chunkId, vectorBlob(chunk.contextEmbedding));
     }
     return { documentId, outcome: existing ? ("replaced" as const) : ("created" as const) };

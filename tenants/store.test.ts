@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newTenantId, type TenantId } from "./id.ts";
 import {
   EmbeddingMismatchError,
+  hasVectorCopy,
   migrate,
   openTenantDb,
   TenantFileMissingError,
@@ -39,32 +40,44 @@ describe("openTenantDb", () => {
     );
     const meta = db.prepare("SELECT key, value FROM meta ORDER BY key").all();
     expect(meta).toEqual([
-      { key: "binary_index", value: "1" },
       { key: "embedding_dimension", value: "8" },
       { key: "embedding_model", value: "test:fake-8" },
-      // Bumped by each of the three rows above (migration 3's triggers).
+      // Bumped by each of the three rows around it (migration 3's triggers).
       { key: "kb_version", value: "3" },
+      { key: "vector_copy", value: "1" },
     ]);
     db.close();
     expect(fs.existsSync(path.join(dir, `${id}.db`))).toBe(true);
   });
 
-  it("builds the binary vector index of a file made before it existed", () => {
+  it("copies the vectors of a file made before the plain copy existed, and drops chunks_bits", () => {
     const id = newTenantId();
     const spec = { model: "test:fake-8", dimension: 8 };
     const db = openTenantDb(dir, id, spec, { create: true });
-    // What an older build left: float vectors only.
-    db.exec("DROP TABLE chunks_bits; DELETE FROM meta WHERE key = 'binary_index'");
+    // What an older build left: float vectors in vec0 and their binary vec0 copy.
+    db.exec(`DROP TABLE chunk_vectors; DELETE FROM meta WHERE key = 'vector_copy';
+      CREATE VIRTUAL TABLE chunks_bits USING vec0(chunk_id INTEGER PRIMARY KEY, bits bit[8]);
+      INSERT INTO meta (key, value) VALUES ('binary_index', '1');
+      INSERT INTO documents (id, source_key, source_type, title, content_hash, bytes,
+        chunk_count, created_at, updated_at) VALUES (1, 'k', 'text', 'T', 'h', 1, 1, 0, 0);
+      INSERT INTO chunks (id, document_id, ord, heading_path, text, token_count)
+        VALUES (7, 1, 0, '', 'x', 1);`);
     const vector = Float32Array.from([1, -1, 1, -1, 1, -1, 1, -1]);
     db.prepare("INSERT INTO chunks_vec (chunk_id, embedding) VALUES (?, ?)").run(7n, vector);
     db.close();
     const reopened = openTenantDb(dir, id, spec);
-    const hits = reopened
-      .prepare(
-        "SELECT chunk_id, distance FROM chunks_bits WHERE bits MATCH vec_quantize_binary(?) AND k = 1",
-      )
-      .all(vector);
-    expect(hits).toEqual([{ chunk_id: 7, distance: 0 }]);
+    const row = reopened.prepare("SELECT chunk_id, embedding FROM chunk_vectors").get() as {
+      chunk_id: number;
+      embedding: Buffer;
+    };
+    expect(row.chunk_id).toBe(7);
+    expect(new Float32Array(new Uint8Array(row.embedding).buffer)).toEqual(vector);
+    expect(hasVectorCopy(reopened)).toBe(true);
+    const names = reopened.prepare("SELECT name FROM sqlite_master").pluck().all();
+    expect(names).not.toContain("chunks_bits");
+    expect(reopened.prepare("SELECT value FROM meta WHERE key = 'binary_index'").get()).toBe(
+      undefined,
+    );
     reopened.close();
   });
 

@@ -1,19 +1,22 @@
 // Vector-stage benchmark at scale: builds tenants of 1k / 10k / 100k chunks through the
-// product's own store and index code and prints, for each size, the latency of the exact scan
-// and of the binary first pass with exact re-scoring (p50/p95), and the recall@10 of the
-// latter against the exact scan.
+// product's own store and index code and prints, for each size, the latency (p50/p95) of the
+// exact scan (vec0, float vectors in SQLite) and of the fast path (the in-memory index of
+// vector-index.server.ts: Hamming scan of 1-bit codes, int8 re-scoring of candidates), the
+// recall@10 of the fast path against the exact scan, the index's build time and memory, and
+// which path retrieval takes at that size ("auto"). "fast cpu95" is the p95 of the CPU time
+// (process.cpuUsage) of a fast-path search: wall times on a shared machine include the time
+// other processes held the cores, CPU time does not.
 //
 //   npm run bench:retrieval -- [--sizes 1000,10000,100000] [--queries 200]
-//                              [--vectors FILE.f32] [--real 3000]
+//                              [--vectors FILE.f32] [--real 20000] [--pools 200,400,800,1600]
 //
-// The vectors are real embeddings of real text: with --vectors, a file of float32 rows of the
-// embedder's dimension (e.g. cached by an earlier run); otherwise the configured embedder
-// embeds --real sentences of ../shared/eval (or this README) once and caches them under
-// .cache/bench/ (gitignored), so reruns are fast. One row in ten is held out as queries. The
-// embedded encoder makes about 10–100 sentences/s here, so tenants larger than the real set
-// are filled with convex mixtures of two real vectors (kept in the span and anisotropy of
-// real embeddings; random vectors would have no neighbour structure at all) — the figures
-// say how many rows were real.
+// The vectors are real embeddings of real text (scripts/bench/real-text.ts): the queries of
+// the shared eval sets (never indexed), then their titles and sentences, pairs of sentences,
+// whole documents. They are cached under .cache/bench/ (gitignored): a run embeds what the
+// cache lacks, up to --real rows (resumable; the embedded encoder makes about 5–100 texts/s
+// depending on the machine's load; --real 102000 gives 100,000 real passages), or reads
+// --vectors as is. A tenant larger than the real rows is filled up with convex mixtures of
+// two real vectors, and the table says how many of its rows are real. --pools adds, per size, recall and latency for other candidate counts.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -21,79 +24,43 @@ import { parseArgs } from "node:util";
 import { newTenantId } from "#tenants/id.ts";
 import { replaceDocument } from "#tenants/knowledge-base.ts";
 import { openTenantDb } from "#tenants/store.ts";
-import { parseConfig } from "#app/server/config.server.ts";
-import { createEmbedder } from "#app/server/embeddings/index.server.ts";
 import { l2Normalise } from "#app/server/embeddings/local.server.ts";
-import { nearestChunks } from "#app/server/retrieval/vector-search.server.ts";
+import { buildVectorIndex } from "#app/server/retrieval/vector-index.server.ts";
+import { nearestChunks, usesFastPath } from "#app/server/retrieval/vector-search.server.ts";
+import { cacheRealVectors, realTexts } from "./real-text.ts";
 
 const { values } = parseArgs({
   options: {
     sizes: { type: "string", default: "1000,10000,100000" },
     queries: { type: "string", default: "200" },
     vectors: { type: "string" },
-    real: { type: "string", default: "3000" },
-    dimension: { type: "string", default: "512" },
+    real: { type: "string", default: "20000" },
+    pools: { type: "string", default: "" },
   },
 });
 const sizes = values.sizes.split(",").map(Number);
 const queryCount = Number(values.queries);
+const DIMENSION = 512;
 
-function realSentences(limit: number): string[] {
-  const sentences: string[] = [];
-  const sources = ["scifact", "xquad_en", "covid_faq"].map((set) =>
-    path.resolve(`../shared/eval/${set}/corpus.jsonl`),
-  );
-  const segmenter = new Intl.Segmenter("en", { granularity: "sentence" });
-  for (const file of sources.filter((f) => fs.existsSync(f))) {
-    for (const line of fs.readFileSync(file, "utf8").split("\n")) {
-      if (!line.trim()) continue;
-      const doc = JSON.parse(line) as { text?: string };
-      for (const { segment } of segmenter.segment(doc.text ?? "")) {
-        if (segment.trim().split(/\s+/).length >= 6) sentences.push(segment.trim());
-      }
-    }
+async function loadVectors(): Promise<{ queries: Float32Array[]; passages: Float32Array[] }> {
+  const { queries, passages } = realTexts();
+  const file = path.resolve(values.vectors ?? ".cache/bench/real-use-lite-512.f32");
+  if (!values.vectors) {
+    await cacheRealVectors(file, [...queries, ...passages], Number(values.real));
   }
-  if (sentences.length === 0) sentences.push(...fs.readFileSync("README.md", "utf8").split(/\n+/));
-  // Spread over the sources rather than the first abstracts only.
-  const step = Math.max(1, Math.floor(sentences.length / limit));
-  return sentences.filter((_, i) => i % step === 0).slice(0, limit);
-}
-
-async function loadRealVectors(): Promise<{ rows: Float32Array[]; dimension: number }> {
-  if (values.vectors) {
-    const dimension = Number(values.dimension);
-    const bytes = fs.readFileSync(values.vectors);
-    const flat = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-    const rows: Float32Array[] = [];
-    for (let i = 0; i + dimension <= flat.length; i += dimension) {
-      rows.push(l2Normalise(flat.subarray(i, i + dimension)));
-    }
-    return { rows, dimension };
+  const bytes = fs.readFileSync(file);
+  const flat = new Float32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.byteLength / 4));
+  const rows: Float32Array[] = [];
+  for (let i = 0; i + DIMENSION <= flat.length; i += DIMENSION) {
+    rows.push(l2Normalise(flat.subarray(i, i + DIMENSION)));
   }
-  const config = parseConfig({ LOG_LEVEL: "warn", ...process.env });
-  const embedder = await createEmbedder(config.embeddings, { timeoutMs: config.FETCH_TIMEOUT_MS });
-  const limit = Number(values.real);
-  const cacheFile = path.resolve(
-    `.cache/bench/${embedder.model.replace(/[^\w.-]+/g, "_")}-${limit}.f32`,
-  );
-  if (!fs.existsSync(cacheFile)) {
-    const texts = realSentences(limit);
-    const flat = new Float32Array(texts.length * embedder.dimension);
-    const started = performance.now();
-    for (let offset = 0; offset < texts.length; offset += 64) {
-      const vectors = await embedder.embed(texts.slice(offset, offset + 64), "document");
-      vectors.forEach((v, i) => flat.set(v, (offset + i) * embedder.dimension));
-      process.stderr.write(`\r  embedded ${offset + vectors.length}/${texts.length} sentences`);
-    }
-    const seconds = (performance.now() - started) / 1000;
-    process.stderr.write(`\n  ${(texts.length / seconds).toFixed(1)} sentences/s\n`);
-    fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
-    fs.writeFileSync(cacheFile, Buffer.from(flat.buffer));
-  }
-  await embedder.close?.();
-  values.vectors = cacheFile;
-  values.dimension = String(embedder.dimension);
-  return loadRealVectors();
+  // The first rows are the sets' queries; spread the benchmark's queries over all three sets.
+  const asked = rows.slice(0, queries.length);
+  const step = Math.max(1, Math.floor(asked.length / queryCount));
+  return {
+    queries: asked.filter((_, i) => i % step === 0).slice(0, queryCount),
+    passages: rows.slice(queries.length),
+  };
 }
 
 /** Deterministic pseudo-random numbers, so two runs build the same tenants. */
@@ -106,30 +73,53 @@ const percentile = (xs: number[], p: number) => {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 };
+const ms = (x: number) => `${x.toFixed(2)} ms`;
+
+function timed<T>(fn: () => T): [T, number] {
+  const started = performance.now();
+  const result = fn();
+  return [result, performance.now() - started];
+}
+
+/** The CPU time (user + system, ms) the process spent in fn: what the load does not inflate. */
+function cpuTimed<T>(fn: () => T): [T, number] {
+  const started = process.cpuUsage();
+  const result = fn();
+  const { user, system } = process.cpuUsage(started);
+  return [result, (user + system) / 1000];
+}
 
 async function main() {
-  const { rows, dimension } = await loadRealVectors();
-  const queries = rows.filter((_, i) => i % 10 === 0).slice(0, queryCount);
-  const base = rows.filter((_, i) => i % 10 !== 0);
+  const { queries, passages } = await loadVectors();
   const next = random(42);
   const vectorAt = (i: number): Float32Array => {
-    if (i < base.length) return base[i] as Float32Array;
-    const a = base[Math.floor(next() * base.length)] as Float32Array;
-    const b = base[Math.floor(next() * base.length)] as Float32Array;
+    if (i < passages.length) return passages[i] as Float32Array;
+    const a = passages[Math.floor(next() * passages.length)] as Float32Array;
+    const b = passages[Math.floor(next() * passages.length)] as Float32Array;
     const t = 0.5 + next() * 0.5;
     return l2Normalise(a.map((x, k) => t * x + (1 - t) * (b[k] as number)));
   };
+  const load = os.loadavg().map((x) => x.toFixed(1));
   console.log(
-    `${rows.length} real vectors (${dimension} dims): ${base.length} indexed, ` +
-      `${queries.length} queries; ${os.cpus().length} cores`,
+    `${passages.length} real passage vectors (${DIMENSION} dims), ${queries.length} real ` +
+      `queries; ${os.cpus().length} cores, load ${load.join(" ")}`,
   );
-  console.log("chunks   real   exact p50  exact p95  binary p50  binary p95  recall@10");
+  console.log(
+    "chunks   real    exact p50   exact p95   fast p50    fast p95    fast cpu95  recall@10  build     index    auto",
+  );
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bitb-bench-"));
   const largest = Math.max(...sizes);
   const all: Float32Array[] = [];
   for (let i = 0; i < largest; i++) all.push(vectorAt(i));
+  const pools = values.pools ? values.pools.split(",").map(Number) : [];
+  const sweeps: string[] = [];
   for (const size of sizes) {
-    const db = openTenantDb(dir, newTenantId(), { model: "bench", dimension }, { create: true });
+    const db = openTenantDb(
+      dir,
+      newTenantId(),
+      { model: "bench", dimension: DIMENSION },
+      { create: true },
+    );
     const perDocument = 100;
     for (let d = 0; d * perDocument < size; d++) {
       const from = d * perDocument;
@@ -149,35 +139,61 @@ async function main() {
         })),
       });
     }
-    const exactMs: number[] = [];
-    const binaryMs: number[] = [];
-    let found = 0;
+    // Built once here to time it; the first "binary" search below builds the cached one.
+    const [{ index }, buildMs] = timed(() => buildVectorIndex(db));
+    const first = queries[0] as Float32Array;
     // One warm-up pass of each, so the page cache and mmap are settled as in a running server.
-    nearestChunks(db, queries[0] as Float32Array, 10, "exact");
-    nearestChunks(db, queries[0] as Float32Array, 10, "binary");
+    nearestChunks(db, first, 10, "exact");
+    nearestChunks(db, first, 10, "binary");
+    const exactMs: number[] = [];
+    const fastMs: number[] = [];
+    const fastCpuMs: number[] = [];
+    const truths: Set<number>[] = [];
+    let found = 0;
     for (const query of queries) {
-      let started = performance.now();
-      const exact = nearestChunks(db, query, 10, "exact");
-      exactMs.push(performance.now() - started);
-      started = performance.now();
-      const binary = nearestChunks(db, query, 10, "binary");
-      binaryMs.push(performance.now() - started);
+      const [exact, exactTime] = timed(() => nearestChunks(db, query, 10, "exact"));
+      const [fast, fastTime] = timed(() => nearestChunks(db, query, 10, "binary"));
+      fastCpuMs.push(cpuTimed(() => nearestChunks(db, query, 10, "binary"))[1]);
+      exactMs.push(exactTime);
+      fastMs.push(fastTime);
       const truth = new Set(exact.map((hit) => hit.chunkId));
-      found += binary.filter((hit) => truth.has(hit.chunkId)).length;
+      truths.push(truth);
+      found += fast.filter((hit) => truth.has(hit.chunkId)).length;
     }
+    const autoPath = usesFastPath(db) ? "fast" : "exact";
     console.log(
       [
         String(size).padEnd(8),
-        String(Math.min(size, base.length)).padStart(5),
-        `${percentile(exactMs, 50).toFixed(2)} ms`.padStart(10),
-        `${percentile(exactMs, 95).toFixed(2)} ms`.padStart(10),
-        `${percentile(binaryMs, 50).toFixed(2)} ms`.padStart(11),
-        `${percentile(binaryMs, 95).toFixed(2)} ms`.padStart(11),
+        String(Math.min(size, passages.length)).padStart(6),
+        ms(percentile(exactMs, 50)).padStart(11),
+        ms(percentile(exactMs, 95)).padStart(11),
+        ms(percentile(fastMs, 50)).padStart(11),
+        ms(percentile(fastMs, 95)).padStart(11),
+        ms(percentile(fastCpuMs, 95)).padStart(11),
         (found / (queries.length * 10)).toFixed(3).padStart(10),
+        `${buildMs.toFixed(0)} ms`.padStart(9),
+        `${(index.bytes / 2 ** 20).toFixed(1)} MB`.padStart(8),
+        autoPath.padStart(7),
       ].join(" "),
     );
+    for (const pool of pools) {
+      const times: number[] = [];
+      let hits = 0;
+      queries.forEach((query, q) => {
+        const [fast, time] = timed(() => index.search(query, 10, pool));
+        times.push(time);
+        const truth = truths[q] as Set<number>;
+        hits += fast.filter((hit) => truth.has(hit.chunkId)).length;
+      });
+      sweeps.push(
+        `${String(size).padEnd(8)} pool ${String(pool).padStart(5)}: recall@10 ` +
+          `${(hits / (queries.length * 10)).toFixed(3)}, p50 ${ms(percentile(times, 50))}, ` +
+          `p95 ${ms(percentile(times, 95))}`,
+      );
+    }
     db.close();
   }
+  if (sweeps.length > 0) console.log(`\ncandidate pool (index search only):\n${sweeps.join("\n")}`);
   fs.rmSync(dir, { recursive: true, force: true });
 }
 

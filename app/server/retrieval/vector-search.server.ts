@@ -1,7 +1,9 @@
 // The vector stage of retrieval: the chunks whose vectors are nearest a query vector, with
-// their cosine similarities, read from the tenant's vec0 index. Also scores given chunks
-// exactly (their text and context vectors), for candidates the keyword stage brought in.
-import type { TenantDb } from "#tenants/store.ts";
+// their cosine similarities, from the tenant's vec0 index (exact scan) or, for large tenants,
+// its in-memory index with exact re-scoring (decision 011). Also scores given chunks exactly
+// (their text and context vectors), for candidates the keyword stage brought in.
+import { hasVectorCopy, type TenantDb } from "#tenants/store.ts";
+import { candidatePool, vectorIndexOf } from "./vector-index.server.ts";
 
 export interface VectorHit {
   chunkId: number;
@@ -14,46 +16,83 @@ export const MAX_VECTOR_K = 4096;
 
 const EXACT_SQL = `SELECT chunk_id, distance FROM chunks_vec WHERE embedding MATCH ? AND k = ?`;
 
-const BINARY_SQL = `SELECT chunk_id FROM chunks_bits
-  WHERE bits MATCH vec_quantize_binary(?) AND k = ?`;
-const EMBEDDING_SQL = "SELECT embedding FROM chunks_vec WHERE chunk_id = ?";
-
-/** Binary candidates re-scored exactly per wanted neighbour, and at least this many. */
-export const RESCORE_FACTOR = 10;
-export const MIN_RESCORE = 200;
-
 /**
- * "exact" scans every float vector; "binary" scans the 1-bit copy for candidates and re-scores
- * them exactly. Retrieval uses "exact": the binary path does not yet meet its recall and
- * latency goals at 100,000 chunks (decision 011), so it is measured by the benchmark only.
+ * "exact" scans every float vector in SQLite (vec0). "binary" searches the tenant's in-memory
+ * index (vector-index.server.ts): a Hamming scan of 1-bit codes for candidates, re-scored with
+ * int8 codes, whose best 2k (k + 10 at least) are re-scored exactly from chunk_vectors; it
+ * rebuilds a stale index at once. "auto" (what retrieval uses) takes the binary path for tenants of at least
+ * DEFAULT_FAST_PATH_MIN_CHUNKS chunks whose index fits the memory budget, the exact scan otherwise
+ * and while a changed tenant's index waits for its rebuild interval (decision 011).
  */
-export type VectorStrategy = "exact" | "binary";
+export type VectorStrategy = "exact" | "binary" | "auto";
 
 /** The k chunks nearest the query vector, nearest first. */
 export function nearestChunks(
   db: TenantDb,
   query: Float32Array,
   k: number,
-  strategy: VectorStrategy = "exact",
+  strategy: VectorStrategy = "auto",
 ): VectorHit[] {
   const limit = Math.min(MAX_VECTOR_K, Math.max(0, Math.floor(k)));
   if (limit === 0) return [];
-  if (strategy === "exact") {
-    const rows = db.prepare(EXACT_SQL).all(query, limit) as {
-      chunk_id: number;
-      distance: number;
-    }[];
-    return rows.map((row) => ({ chunkId: row.chunk_id, similarity: 1 - row.distance }));
+  if (strategy !== "exact") {
+    const index = strategy === "binary" ? vectorIndexOf(db, 1, false) : vectorIndexOf(db);
+    if (index) {
+      // The int8 ranking's best, with a margin for its rounding, re-scored exactly.
+      const rough = index.search(
+        query,
+        limit + Math.max(RERANK_MARGIN, limit),
+        candidatePool(limit),
+      );
+      const exact = textSimilarities(
+        db,
+        query,
+        rough.map((hit) => hit.chunkId),
+      );
+      return rough
+        .map((hit) => ({
+          chunkId: hit.chunkId,
+          similarity: exact.get(hit.chunkId) ?? hit.similarity,
+        }))
+        .sort((a, b) => b.similarity - a.similarity)
+        .slice(0, limit);
+    }
   }
-  const pool = Math.min(MAX_VECTOR_K, Math.max(MIN_RESCORE, limit * RESCORE_FACTOR));
-  const ids = db.prepare(BINARY_SQL).pluck().all(query, pool) as number[];
-  const embeddingOf = db.prepare(EMBEDDING_SQL).pluck();
-  const hits: VectorHit[] = [];
-  for (const chunkId of ids) {
-    const blob = embeddingOf.get(BigInt(chunkId)) as Buffer | undefined;
-    if (blob) hits.push({ chunkId, similarity: cosine(query, asVector(blob)) });
+  const rows = db.prepare(EXACT_SQL).all(query, limit) as {
+    chunk_id: number;
+    distance: number;
+  }[];
+  return rows.map((row) => ({ chunkId: row.chunk_id, similarity: 1 - row.distance }));
+}
+
+/** Extra candidates of the in-memory index re-scored exactly: at least this many, or k. */
+export const RERANK_MARGIN = 10;
+
+const COPY_SQL = "SELECT embedding FROM chunk_vectors WHERE chunk_id = ?";
+const VEC0_SQL = "SELECT embedding FROM chunks_vec WHERE chunk_id = ?";
+
+/**
+ * Cosine similarity of the query with each chunk's text vector (chunks without one: none),
+ * read from the plain copy, or from vec0 for a row the copy lacks (a file written without it).
+ */
+function textSimilarities(
+  db: TenantDb,
+  query: Float32Array,
+  chunkIds: readonly number[],
+): Map<number, number> {
+  const copyOf = hasVectorCopy(db) ? db.prepare(COPY_SQL).pluck() : undefined;
+  const vec0Of = db.prepare(VEC0_SQL).pluck();
+  const similarities = new Map<number, number>();
+  for (const chunkId of chunkIds) {
+    const blob = (copyOf?.get(chunkId) ?? vec0Of.get(BigInt(chunkId))) as Buffer | undefined;
+    if (blob) similarities.set(chunkId, cosine(query, asVector(blob)));
   }
-  return hits.sort((a, b) => b.similarity - a.similarity).slice(0, limit);
+  return similarities;
+}
+
+/** Whether nearestChunks's default ("auto") searches this tenant's in-memory index. */
+export function usesFastPath(db: TenantDb): boolean {
+  return vectorIndexOf(db) !== undefined;
 }
 
 /** Cosine similarity; providers return unit vectors, but a stored vector may not be one. */
@@ -86,16 +125,15 @@ export function scoreChunks(
   query: Float32Array,
   chunkIds: readonly number[],
 ): Map<number, { text: number | null; context: number | null }> {
-  const textOf = db.prepare("SELECT embedding FROM chunks_vec WHERE chunk_id = ?").pluck();
+  const texts = textSimilarities(db, query, chunkIds);
   const contextOf = db
     .prepare("SELECT embedding FROM chunk_context_vectors WHERE chunk_id = ?")
     .pluck();
   const scores = new Map<number, { text: number | null; context: number | null }>();
   for (const chunkId of chunkIds) {
-    const text = textOf.get(BigInt(chunkId)) as Buffer | undefined;
     const context = contextOf.get(chunkId) as Buffer | undefined;
     scores.set(chunkId, {
-      text: text ? cosine(query, asVector(text)) : null,
+      text: texts.get(chunkId) ?? null,
       context: context ? cosine(query, asVector(context)) : null,
     });
   }
