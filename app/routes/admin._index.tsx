@@ -1,11 +1,12 @@
-// /admin — the tenants this admin manages (a platform admin sees all) and, for platform
-// admins, a form to create a tenant.
+// /admin — the tenants this admin manages (a platform admin sees all) with plan, status,
+// trial end and tokens used; for platform admins, suspend / resume / extend-trial buttons and
+// a form to create a tenant.
 import { data, Form, Link, redirect, useNavigation } from "react-router";
 import { z } from "zod";
 import { assertSameOrigin, requireAdmin } from "#app/server/auth.server.ts";
-import { listTenants } from "#app/server/control-db.server.ts";
+import { extendTrial, setTenantStatus, tenantOverview } from "#app/server/platform.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { createTenant } from "#app/server/tenants.server.ts";
+import { createTenant, requireTenant } from "#app/server/tenants.server.ts";
 import type { Route } from "./+types/admin._index";
 
 export const meta: Route.MetaFunction = () => [{ title: "Tenants — BiTB admin" }];
@@ -18,19 +19,22 @@ const createTenantForm = z.object({
     .max(100, "Keep the name to 100 characters or fewer."),
 });
 
+/** A trial extended from the list moves its end this many days later. */
+const EXTEND_DAYS = 14;
+
+const tenantActionForm = z.object({
+  intent: z.enum(["suspend", "resume", "extend"]),
+  tenantId: z.string().max(64),
+});
+
 export async function loader({ request }: Route.LoaderArgs) {
   const admin = await requireAdmin(request);
-  const { control } = await getRuntime();
-  const tenants = listTenants(control, admin.role === "platform" ? undefined : admin.id);
+  const runtime = await getRuntime();
   return {
     canCreate: admin.role === "platform",
-    tenants: tenants.map((t) => ({
-      id: t.id,
-      name: t.name,
-      plan: t.plan,
-      status: t.status,
-      createdAt: t.createdAt,
-    })),
+    canManage: admin.role === "platform",
+    extendDays: EXTEND_DAYS,
+    tenants: tenantOverview(runtime, admin.role === "platform" ? undefined : admin.id),
   };
 }
 
@@ -38,9 +42,25 @@ export async function action({ request }: Route.ActionArgs) {
   assertSameOrigin(request);
   const admin = await requireAdmin(request);
   if (admin.role !== "platform") {
-    return data({ error: "Only platform admins can create tenants." }, { status: 403 });
+    return data({ error: "Only platform admins can create or change tenants." }, { status: 403 });
   }
-  const parsed = createTenantForm.safeParse({ name: (await request.formData()).get("name") ?? "" });
+  const form = await request.formData();
+  if (form.has("intent")) {
+    const parsed = tenantActionForm.safeParse(Object.fromEntries(form));
+    if (!parsed.success) return data({ error: "Unknown tenant action." }, { status: 400 });
+    const runtime = await getRuntime();
+    const tenant = requireTenant(runtime, parsed.data.tenantId);
+    if (parsed.data.intent === "extend") {
+      extendTrial(runtime, tenant, admin, EXTEND_DAYS);
+      return { notice: `${tenant.name}: trial extended by ${EXTEND_DAYS} days.` };
+    }
+    const status = parsed.data.intent === "suspend" ? "suspended" : "active";
+    setTenantStatus(runtime, tenant, admin, status);
+    return {
+      notice: `${tenant.name} is ${status === "suspended" ? "suspended" : "active again"}.`,
+    };
+  }
+  const parsed = createTenantForm.safeParse({ name: form.get("name") ?? "" });
   if (!parsed.success) {
     return data({ error: parsed.error.issues[0]?.message ?? "Check the name." }, { status: 400 });
   }
@@ -51,11 +71,17 @@ export async function action({ request }: Route.ActionArgs) {
 export default function Tenants({ loaderData, actionData }: Route.ComponentProps) {
   const navigation = useNavigation();
   const creating = navigation.state !== "idle" && navigation.formMethod === "POST";
-  const { tenants, canCreate } = loaderData;
-  const error = actionData?.error;
+  const { tenants, canCreate, canManage, extendDays } = loaderData;
+  const error = actionData && "error" in actionData ? actionData.error : undefined;
+  const notice = actionData && "notice" in actionData ? actionData.notice : undefined;
   return (
     <main className="page">
       <h1>Tenants</h1>
+      {notice ? (
+        <p className="notice" role="status">
+          {notice}
+        </p>
+      ) : null}
       {tenants.length === 0 ? (
         <p className="muted">
           {canCreate
@@ -72,7 +98,10 @@ export default function Tenants({ loaderData, actionData }: Route.ComponentProps
                 <th scope="col">Tenant id</th>
                 <th scope="col">Plan</th>
                 <th scope="col">Status</th>
+                <th scope="col">Trial ends</th>
+                <th scope="col">Tokens used</th>
                 <th scope="col">Created</th>
+                {canManage ? <th scope="col">Actions</th> : null}
               </tr>
             </thead>
             <tbody>
@@ -86,7 +115,50 @@ export default function Tenants({ loaderData, actionData }: Route.ComponentProps
                   </td>
                   <td>{tenant.plan}</td>
                   <td>{tenant.status}</td>
+                  <td>
+                    {tenant.trialEndsAt === null
+                      ? "—"
+                      : new Date(tenant.trialEndsAt).toISOString().slice(0, 10)}
+                  </td>
+                  <td>
+                    {tenant.usedTokens.toLocaleString("en")}
+                    {tenant.tokenBudget === null
+                      ? ""
+                      : ` / ${tenant.tokenBudget.toLocaleString("en")}`}
+                  </td>
                   <td>{new Date(tenant.createdAt).toISOString().slice(0, 10)}</td>
+                  {canManage ? (
+                    <td>
+                      <div className="row">
+                        <Form method="post">
+                          <input type="hidden" name="tenantId" value={tenant.id} />
+                          <button
+                            type="submit"
+                            name="intent"
+                            value={tenant.status === "suspended" ? "resume" : "suspend"}
+                            className="secondary"
+                            aria-label={`${tenant.status === "suspended" ? "Resume" : "Suspend"} ${tenant.name}`}
+                          >
+                            {tenant.status === "suspended" ? "Resume" : "Suspend"}
+                          </button>
+                        </Form>
+                        {tenant.trialEndsAt === null ? null : (
+                          <Form method="post">
+                            <input type="hidden" name="tenantId" value={tenant.id} />
+                            <button
+                              type="submit"
+                              name="intent"
+                              value="extend"
+                              className="secondary"
+                              aria-label={`Extend the trial of ${tenant.name} by ${extendDays} days`}
+                            >
+                              +{extendDays} days
+                            </button>
+                          </Form>
+                        )}
+                      </div>
+                    </td>
+                  ) : null}
                 </tr>
               ))}
             </tbody>

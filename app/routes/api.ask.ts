@@ -26,6 +26,7 @@ import {
   widgetCors,
 } from "#app/server/embed-guard.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
+import { assertServing } from "#app/server/platform.server.ts";
 import { enforceRateLimits } from "#app/server/limits/limits.server.ts";
 import { assertWithinQuota, tenantQuota } from "#app/server/limits/quota.server.ts";
 import { withHeldUsage } from "#app/server/replication/writes.server.ts";
@@ -166,6 +167,7 @@ export async function action({ request, context }: Route.ActionArgs) {
     }
     const caller = identifyCaller(runtime, request, body);
     cors = caller.cors;
+    assertServing(caller.tenant, cors);
     return await answer(runtime, request, context, body, caller, receivedAt);
   } catch (error) {
     return errorResponse(error, cors);

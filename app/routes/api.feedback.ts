@@ -13,6 +13,7 @@ import {
   widgetCors,
 } from "#app/server/embed-guard.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
+import { assertServing } from "#app/server/platform.server.ts";
 import { enforceRateLimits } from "#app/server/limits/limits.server.ts";
 import { readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
@@ -48,6 +49,7 @@ export async function action({ request, context }: Route.ActionArgs) {
     const body = await readJson(request, feedbackSchema, 4 * 1024);
     const tenant = requireTenant(runtime, body.tenant_id);
     cors = widgetCors(runtime, request, tenant.id, METHODS);
+    assertServing(tenant, cors);
     requireWidgetKey(runtime, tenant, body.key, cors);
     const conversationId = requireVisitorConversation(runtime, tenant, body.session_token, cors);
     enforceRateLimits(runtime.config, [

@@ -3,10 +3,11 @@
 // PATCH { llm_model?: string | null, widget?: {...} } — the tenant's LLM model override
 // (null: the server's default) and the widget's settings (title, greeting, color, position,
 // starterQuestions, voiceGreeting, language), and mask_transcripts (PII-masked stored
-// transcripts).
+// transcripts), and — platform admins only — status: "active" | "suspended".
 // DELETE — a platform admin erases the tenant and all its data, for good (audited).
 import { assertSameOrigin, requireAdmin, requireTenantAccess } from "#app/server/auth.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
+import { setTenantStatus } from "#app/server/platform.server.ts";
 import { auditAdminAction } from "#app/server/audit.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
@@ -57,7 +58,9 @@ export async function action({ request, params }: Route.ActionArgs) {
     const runtime = await getRuntime();
     const body = await readJson(request, tenantSettingsSchema);
     let updated =
-      body.llm_model === undefined ? tenant : updateTenantModel(runtime, tenant, body.llm_model);
+      body.status === undefined ? tenant : setTenantStatus(runtime, tenant, admin, body.status);
+    updated =
+      body.llm_model === undefined ? updated : updateTenantModel(runtime, updated, body.llm_model);
     if (body.mask_transcripts !== undefined) {
       updated = updateTenantMaskTranscripts(runtime, updated, body.mask_transcripts);
     }

@@ -11,6 +11,7 @@ import {
   widgetCors,
 } from "#app/server/embed-guard.server.ts";
 import { errorResponse } from "#app/server/errors.server.ts";
+import { assertServing } from "#app/server/platform.server.ts";
 import { parseQuery } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { requireTenant } from "#app/server/tenants.server.ts";
@@ -28,6 +29,7 @@ export async function loader({ request, params }: Route.LoaderArgs) {
     const tenant = requireTenant(runtime, params.tenantId);
     if (request.method === "OPTIONS") return preflight(runtime, request, METHODS, tenant.id);
     cors = widgetCors(runtime, request, tenant.id, METHODS);
+    assertServing(tenant, cors);
     const query = parseQuery(request, querySchema);
     requireWidgetKey(runtime, tenant, query.key, cors);
     return Response.json(getWidgetSettings(runtime, tenant), {

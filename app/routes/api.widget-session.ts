@@ -12,6 +12,7 @@ import {
   widgetCors,
 } from "#app/server/embed-guard.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
+import { assertServing } from "#app/server/platform.server.ts";
 import { enforceRateLimits } from "#app/server/limits/limits.server.ts";
 import { readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
@@ -42,6 +43,7 @@ export async function action({ request, params, context }: Route.ActionArgs) {
     if (request.method !== "POST")
       throw new ApiError("bad_request", "Use POST to start a session.");
     cors = widgetCors(runtime, request, tenant.id, METHODS);
+    assertServing(tenant, cors);
     const body = await readJson(request, sessionSchema, 1024);
     requireWidgetKey(runtime, tenant, body.key, cors);
     enforceRateLimits(runtime.config, [{ scope: "ip", id: clientIp(runtime, request, context) }]);

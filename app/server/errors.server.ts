@@ -17,6 +17,7 @@ export type ErrorCode =
   | "internal_error"
   | "upstream_failed"
   | "wrong_instance"
+  | "suspended"
   | "unavailable";
 
 const statusOf: Record<ErrorCode, number> = {
@@ -36,6 +37,8 @@ const statusOf: Record<ErrorCode, number> = {
   upstream_failed: 502,
   /** A write reached a LiteFS replica: replayed on the primary (`fly-replay`). */
   wrong_instance: 409,
+  /** The tenant is suspended by a platform admin: its assistant answers nobody. */
+  suspended: 403,
   unavailable: 503,
 };
 

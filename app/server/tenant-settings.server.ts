@@ -23,13 +23,16 @@ export const tenantSettingsSchema = z
     llm_model: z.union([llmModelSchema, z.null()]).optional(),
     widget: widgetSettingsUpdateSchema.optional(),
     mask_transcripts: z.boolean().optional(),
+    /** Platform admins only: a suspended tenant's assistant answers nobody. */
+    status: z.enum(["active", "suspended"]).optional(),
   })
   .refine(
     (body) =>
       body.llm_model !== undefined ||
       body.widget !== undefined ||
-      body.mask_transcripts !== undefined,
-    { message: "Send llm_model, widget and/or mask_transcripts." },
+      body.mask_transcripts !== undefined ||
+      body.status !== undefined,
+    { message: "Send llm_model, widget, mask_transcripts and/or status." },
   );
 
 /** Sets (or, with null, clears) the tenant's model override; returns the updated tenant. */

@@ -6,6 +6,7 @@ import type { TenantRecord } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
 import { authenticateSecretKey, bearerSecret } from "../keys.server.ts";
 import type { Runtime } from "../runtime.server.ts";
+import { assertServing } from "../platform.server.ts";
 import { requireTenant } from "../tenants.server.ts";
 
 export interface McpCaller {
@@ -42,8 +43,10 @@ export function authenticateMcpCaller(
   if (pathTenantId !== undefined && pathTenantId !== found.tenantId) {
     throw new ApiError("not_found", "No such tenant.");
   }
+  const tenant = requireTenant(runtime, found.tenantId);
+  assertServing(tenant);
   return {
-    tenant: requireTenant(runtime, found.tenantId),
+    tenant,
     keyId: found.keyId,
     actor: `key:${found.keyId}`,
   };
