@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { recordExchange } from "./conversations.ts";
 import { newTenantId } from "./id.ts";
 import { openTenantDb, type TenantDb } from "./store.ts";
-import { listUnanswered } from "./unanswered.ts";
+import { contentWords, groupUnanswered, listUnanswered } from "./unanswered.ts";
 
 let dir: string;
 let db: TenantDb;
@@ -65,5 +65,45 @@ describe("unanswered questions", () => {
       "New question?",
     ]);
     expect(listUnanswered(db, { limit: 1 })).toHaveLength(1);
+  });
+});
+
+describe("content gaps", () => {
+  const item = (question: string, count: number, lastAskedAt = 1) => ({
+    question,
+    count,
+    firstAskedAt: 0,
+    lastAskedAt,
+    conversationId: null,
+  });
+
+  it("reads a question's content words, lightly stemmed", () => {
+    expect([...contentWords("Do you ship to Canada?")]).toEqual(["ship", "canada"]);
+    expect([...contentWords("Shipping to CANADA")]).toEqual(["ship", "canada"]);
+    expect([...contentWords("Is the café open?")]).toEqual(["cafe", "open"]);
+    expect([...contentWords("What is it?")]).toEqual([]);
+  });
+
+  it("groups wordings of one question, most asked first, and keeps others apart", () => {
+    const gaps = groupUnanswered([
+      item("Do you ship to Spain?", 1, 5),
+      item("Do you ship to Canada?", 3, 2),
+      item("Shipping to Canada?", 2, 9),
+      item("Are there gift cards?", 4, 1),
+      item("Gift cards available?", 1, 3),
+      item("What is it?", 1, 4),
+    ]);
+    expect(gaps.map((g) => [g.question, g.count])).toEqual([
+      ["Do you ship to Canada?", 5],
+      ["Are there gift cards?", 5],
+      ["Do you ship to Spain?", 1],
+      ["What is it?", 1],
+    ]);
+    expect(gaps[0]?.variants.map((v) => v.question)).toEqual([
+      "Do you ship to Canada?",
+      "Shipping to Canada?",
+    ]);
+    expect(gaps[0]?.lastAskedAt).toBe(9);
+    expect(groupUnanswered([])).toEqual([]);
   });
 });

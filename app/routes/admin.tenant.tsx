@@ -24,7 +24,7 @@ import {
   updateTenantModel,
 } from "#app/server/tenant-settings.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";
-import { listUnanswered } from "#tenants/unanswered.ts";
+import { groupUnanswered, listUnanswered } from "#tenants/unanswered.ts";
 // ---- issue 5: keys, origins, quota, audit (begin) ----
 import { TenantSecurity } from "#app/admin/tenant-security.tsx";
 import { auditAdminAction } from "#app/server/audit.server.ts";
@@ -103,7 +103,7 @@ export async function loader({ request, params }: Route.LoaderArgs) {
       chunkCount: document.chunkCount,
       updatedAt: document.updatedAt,
     })),
-    unanswered: listUnanswered(db, { limit: UNANSWERED_SHOWN }),
+    unanswered: groupUnanswered(listUnanswered(db, { limit: UNANSWERED_SHOWN })),
     usage: usageByDay(db, USAGE_DAYS_SHOWN),
   };
 }
@@ -585,7 +585,8 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
           <div className="table-scroll">
             <table>
               <caption className="visually-hidden">
-                Questions the knowledge base could not answer, most often asked first
+                Content gaps: questions the knowledge base could not answer, similar wordings
+                together, most often asked first
               </caption>
               <thead>
                 <tr>
@@ -595,11 +596,25 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
                 </tr>
               </thead>
               <tbody>
-                {unanswered.map((item) => (
-                  <tr key={`${item.question}-${item.lastAskedAt}`}>
-                    <td>{item.question}</td>
-                    <td>{item.count}</td>
-                    <td>{formatTime(item.lastAskedAt)}</td>
+                {unanswered.map((gap) => (
+                  <tr key={`${gap.question}-${gap.lastAskedAt}`}>
+                    <td>
+                      {gap.question}
+                      {gap.variants.length > 1 ? (
+                        <details>
+                          <summary className="muted small">{gap.variants.length} wordings</summary>
+                          <ul>
+                            {gap.variants.map((variant) => (
+                              <li key={variant.question}>
+                                {variant.question} ({variant.count})
+                              </li>
+                            ))}
+                          </ul>
+                        </details>
+                      ) : null}
+                    </td>
+                    <td>{gap.count}</td>
+                    <td>{formatTime(gap.lastAskedAt)}</td>
                   </tr>
                 ))}
               </tbody>

@@ -1,7 +1,8 @@
 // GET /api/tenants/:tenantId/unanswered?limit=50&since=<ms> — questions the assistant
-// abstained on, identical ones counted together, most often asked first.
+// abstained on, identical ones counted together, most often asked first (`questions`), and
+// the same grouped by similarity into content gaps (`gaps`: tenants/unanswered.ts).
 import { z } from "zod";
-import { listUnanswered } from "#tenants/unanswered.ts";
+import { groupUnanswered, listUnanswered } from "#tenants/unanswered.ts";
 import { requireTenantAccess } from "#app/server/auth.server.ts";
 import { errorResponse } from "#app/server/errors.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
@@ -18,7 +19,8 @@ export async function loader({ request, params }: Route.LoaderArgs) {
     const { tenant } = await requireTenantAccess(request, params.tenantId);
     const query = querySchema.parse(Object.fromEntries(new URL(request.url).searchParams));
     const runtime = await getRuntime();
-    return Response.json({ questions: listUnanswered(tenantDb(runtime, tenant), query) });
+    const questions = listUnanswered(tenantDb(runtime, tenant), query);
+    return Response.json({ questions, gaps: groupUnanswered(questions) });
   } catch (error) {
     return errorResponse(error);
   }

@@ -190,15 +190,23 @@ describe("ingesting every file type and asking", () => {
 
     // The tenant's admins see it in the content-gap list, asked twice.
     await askJson("what is the airspeed velocity of an unladen swallow");
+    // Another wording of it: grouped with it in the content gaps.
+    await askJson("Airspeed velocity of unladen swallows?");
     const res = await admin.fetch(`/api/tenants/${tenantId}/unanswered`);
     expect(res.status).toBe(200);
-    const { questions } = (await res.json()) as {
+    const { questions, gaps } = (await res.json()) as {
       questions: { question: string; count: number; conversationId: string }[];
+      gaps: { question: string; count: number; variants: unknown[] }[];
     };
     expect(questions[0]).toMatchObject({
       question: "what is the airspeed velocity of an unladen swallow",
       count: 2,
     });
+    expect(gaps[0]).toMatchObject({
+      question: "what is the airspeed velocity of an unladen swallow",
+      count: 3,
+    });
+    expect(gaps[0]?.variants).toHaveLength(2);
     const bad = await admin.fetch(`/api/tenants/${tenantId}/unanswered?limit=0`);
     expect(bad.status).toBe(400);
     const anonymous = await fetch(`${server.url}/api/tenants/${tenantId}/unanswered`);
