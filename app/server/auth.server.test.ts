@@ -189,7 +189,9 @@ describe("admin sessions", () => {
     expect(await auth.getAdmin(withCookie(null))).toBeNull();
     const cookie = cookieOf(await signIn());
     const [name, value] = cookie.split("=") as [string, string];
-    const tampered = `${name}=${value.slice(0, 10)}A${value.slice(11)}`;
+    // One character changed (never to itself: that would leave the cookie valid).
+    const swapped = value[10] === "A" ? "B" : "A";
+    const tampered = `${name}=${value.slice(0, 10)}${swapped}${value.slice(11)}`;
     expect(await auth.getAdmin(withCookie(tampered))).toBeNull();
   });
 
