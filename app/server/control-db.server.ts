@@ -231,6 +231,14 @@ export function setTenantModel(db: ControlDb, id: TenantId, model: string | null
   db.prepare("UPDATE tenants SET llm_model = ? WHERE id = ?").run(model, id);
 }
 
+export function writeTenantStatus(
+  db: ControlDb,
+  id: TenantId,
+  status: "active" | "suspended",
+): void {
+  db.prepare("UPDATE tenants SET status = ? WHERE id = ?").run(status, id);
+}
+
 export function setTenantMaskTranscripts(db: ControlDb, id: TenantId, mask: boolean): void {
   db.prepare("UPDATE tenants SET mask_transcripts = ? WHERE id = ?").run(mask ? 1 : 0, id);
 }

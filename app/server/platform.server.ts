@@ -3,7 +3,12 @@
 // managing it), extend a trial, and the overview of every tenant with its plan, status, trial
 // end and usage. Each change is recorded in the platform audit and in the tenant's own log.
 import type { AdminRecord, TenantRecord } from "./control-db.server.ts";
-import { getTenant, listTenants, recordPlatformAudit } from "./control-db.server.ts";
+import {
+  getTenant,
+  listTenants,
+  recordPlatformAudit,
+  writeTenantStatus,
+} from "./control-db.server.ts";
 import { auditAdminAction } from "./audit.server.ts";
 import { ApiError } from "./errors.server.ts";
 import { setTenantQuota, tenantQuota, type TenantQuota } from "./limits/quota.server.ts";
@@ -43,7 +48,7 @@ export function setTenantStatus(
 ): TenantRecord {
   requirePlatformAdmin(admin);
   if (tenant.status !== status) {
-    runtime.control.prepare("UPDATE tenants SET status = ? WHERE id = ?").run(status, tenant.id);
+    writeTenantStatus(runtime.control, tenant.id, status);
     const action = status === "suspended" ? "tenant.suspend" : "tenant.resume";
     recordPlatformAudit(runtime.control, {
       actor: `admin:${admin.id}`,

@@ -3,9 +3,8 @@
 // processes take tokens one after another and the limit holds across all of them. The file
 // is host-local state, not data: it must not live on a replicated (LiteFS) mount, and losing
 // it only refills the buckets. See docs/decisions/017-rate-limits-across-instances.md.
-import fs from "node:fs";
-import path from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { openLocalStateDb } from "../local-state.server.ts";
 
 export const LIMITS_FILE = "limits.db";
 
@@ -25,12 +24,8 @@ export class TokenBucketStore {
   private sinceSweep = 0;
 
   constructor(dir: string) {
-    fs.mkdirSync(dir, { recursive: true });
-    this.db = new Database(path.join(dir, LIMITS_FILE));
-    this.db.pragma("journal_mode = WAL");
     // Limiter state may lose its last writes on a power cut; that only refills buckets.
-    this.db.pragma("synchronous = OFF");
-    this.db.pragma("busy_timeout = 5000");
+    this.db = openLocalStateDb(dir, LIMITS_FILE, "OFF");
     this.db.exec(
       `CREATE TABLE IF NOT EXISTS buckets (
          key TEXT PRIMARY KEY,

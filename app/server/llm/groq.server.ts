@@ -17,18 +17,28 @@ export interface GroqAnswererOptions {
   timeoutMs: number;
 }
 
-/** The provider named `groq`. */
-export function createGroqAnswerer(options: GroqAnswererOptions): AnswerProvider {
-  const client = new Groq({
+/**
+ * The `groq-sdk` client as every BiTB caller needs it (the answerer, the tool caller):
+ * `timeoutMs` is the whole call's limit; retries and circuit breaking belong to the resilient
+ * wrapper, never the SDK.
+ */
+export function createGroqClient(options: {
+  apiKey: string;
+  baseUrl?: string;
+  timeoutMs: number;
+}): Groq {
+  return new Groq({
     apiKey: options.apiKey,
     // Explicit, so the client never falls back to GROQ_BASE_URL behind the config's back.
     baseURL: options.baseUrl ?? GROQ_DEFAULT_BASE_URL,
-    // The total answer timeout (LLM_TIMEOUT_MS); the first-token deadline is the resilient
-    // wrapper's (resilient.server.ts).
     timeout: options.timeoutMs,
-    // Retries and circuit breaking belong to the resilient wrapper, never the SDK.
     maxRetries: 0,
   });
+}
+
+/** The provider named `groq`. */
+export function createGroqAnswerer(options: GroqAnswererOptions): AnswerProvider {
+  const client = createGroqClient(options);
   return {
     name: "groq",
     model: options.model,

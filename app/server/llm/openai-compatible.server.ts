@@ -230,9 +230,17 @@ export async function* streamChatCompletion(
   };
 }
 
-/** The provider named `openai`, for any server that speaks OpenAI chat completions. */
-export function createOpenAICompatibleAnswerer(options: OpenAICompatibleOptions): AnswerProvider {
-  const client = new OpenAI({
+/**
+ * The `openai` client for an OpenAI-compatible server, as every BiTB caller needs it (the
+ * answerer, the tool caller): `timeoutMs` is the whole call's limit, and retries and circuit
+ * breaking belong to the resilient wrapper, never the SDK.
+ */
+export function createOpenAIClient(options: {
+  baseUrl: string;
+  apiKey?: string;
+  timeoutMs: number;
+}): OpenAI {
+  return new OpenAI({
     baseURL: options.baseUrl,
     // Local servers need no key, but the client refuses to start without one: pass a
     // placeholder and strip the Authorization header it would produce.
@@ -241,12 +249,14 @@ export function createOpenAICompatibleAnswerer(options: OpenAICompatibleOptions)
     // Explicit, so OPENAI_* variables in the environment cannot add headers to our requests.
     organization: null,
     project: null,
-    // The total answer timeout (LLM_TIMEOUT_MS); the first-token deadline is the resilient
-    // wrapper's (resilient.server.ts).
     timeout: options.timeoutMs,
-    // Retries and circuit breaking belong to the resilient wrapper, never the SDK.
     maxRetries: 0,
   });
+}
+
+/** The provider named `openai`, for any server that speaks OpenAI chat completions. */
+export function createOpenAICompatibleAnswerer(options: OpenAICompatibleOptions): AnswerProvider {
+  const client = createOpenAIClient(options);
   return {
     name: "openai",
     model: options.model,

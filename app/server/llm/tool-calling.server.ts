@@ -9,8 +9,12 @@ import Groq from "groq-sdk";
 import type { ChatCompletionCreateParamsNonStreaming as GroqCreateParams } from "groq-sdk/resources/chat/completions";
 import OpenAI from "openai";
 import { estimateTokens } from "./extractive.server.ts";
-import { providerFailure, type SdkErrorClasses } from "./openai-compatible.server.ts";
-import { GROQ_DEFAULT_BASE_URL } from "./groq.server.ts";
+import {
+  createOpenAIClient,
+  providerFailure,
+  type SdkErrorClasses,
+} from "./openai-compatible.server.ts";
+import { createGroqClient } from "./groq.server.ts";
 import { maskPii } from "../pii/mask.server.ts";
 import type { TokenUsage } from "./provider.server.ts";
 
@@ -236,17 +240,7 @@ export interface ToolCallerOptions {
 export function createOpenAICompatibleToolCaller(
   options: ToolCallerOptions & { baseUrl: string },
 ): ToolCallingProvider {
-  const client = new OpenAI({
-    baseURL: options.baseUrl,
-    // As in the answerer: local servers need no key, so no Authorization header without one.
-    apiKey: options.apiKey ?? "no-key",
-    defaultHeaders: options.apiKey ? undefined : { authorization: null },
-    organization: null,
-    project: null,
-    timeout: options.timeoutMs,
-    // Retries and circuit breaking belong to the resilience layer, never the SDK.
-    maxRetries: 0,
-  });
+  const client = createOpenAIClient(options);
   return chatCompletionsToolCaller({
     provider: "openai",
     model: options.model,
@@ -268,12 +262,7 @@ export function createOpenAICompatibleToolCaller(
 export function createGroqToolCaller(
   options: ToolCallerOptions & { apiKey: string },
 ): ToolCallingProvider {
-  const client = new Groq({
-    apiKey: options.apiKey,
-    baseURL: options.baseUrl ?? GROQ_DEFAULT_BASE_URL,
-    timeout: options.timeoutMs,
-    maxRetries: 0,
-  });
+  const client = createGroqClient(options);
   return chatCompletionsToolCaller({
     provider: "groq",
     model: options.model,

@@ -5,9 +5,8 @@
 // key, so a batch sent twice is applied once. Forwarded entries are kept for a few minutes so
 // a follow-up question still sees its conversation until the primary's copy replicates back.
 // Like limits.db, the file must not live on the replicated mount.
-import fs from "node:fs";
-import path from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { openLocalStateDb } from "../local-state.server.ts";
 import type { TenantId } from "#tenants/id.ts";
 
 export const OUTBOX_FILE = "outbox.db";
@@ -44,12 +43,8 @@ export class Outbox {
   private readonly db: Database.Database;
 
   constructor(dir: string) {
-    fs.mkdirSync(dir, { recursive: true });
-    this.db = new Database(path.join(dir, OUTBOX_FILE));
-    this.db.pragma("journal_mode = WAL");
     // Unlike limiter state, an entry is a visitor's conversation: keep it across a power cut.
-    this.db.pragma("synchronous = FULL");
-    this.db.pragma("busy_timeout = 5000");
+    this.db = openLocalStateDb(dir, OUTBOX_FILE, "FULL");
     this.db.exec(
       `CREATE TABLE IF NOT EXISTS entries (
          seq INTEGER PRIMARY KEY AUTOINCREMENT,
