@@ -9,6 +9,7 @@ import { readAskEvents, type Citation, type DoneEvent } from "#app/ask-events.ts
 import { requireTenantAccess } from "#app/server/auth.server.ts";
 import { getWidgetKey } from "#app/server/keys.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
+import { TenantNav } from "#app/admin/tenant-nav.tsx";
 import type { Route } from "./+types/admin.playground";
 
 export const meta: Route.MetaFunction = ({ data }) => [
@@ -164,6 +165,7 @@ export default function Playground({ loaderData }: Route.ComponentProps) {
         <Link to={`/admin/tenants/${tenant.id}`}>{tenant.name}</Link> / Playground
       </p>
       <h1>Playground</h1>
+      <TenantNav tenantId={tenant.id} />
       <p className="muted">
         Ask {tenant.name}&rsquo;s knowledge base what a visitor might ask. Answers come from the
         same service the widget uses.

@@ -35,6 +35,7 @@ import {
   type SecurityIntent,
 } from "#app/server/tenant-security.server.ts";
 // ---- issue 5: keys, origins, quota, audit (end) ----
+import { TenantNav } from "#app/admin/tenant-nav.tsx";
 import type { Route } from "./+types/admin.tenant";
 
 export const meta: Route.MetaFunction = ({ data }) => [
@@ -294,6 +295,7 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
         <Link to="/admin">Tenants</Link> / {tenant.name}
       </p>
       <h1>{tenant.name}</h1>
+      <TenantNav tenantId={tenant.id} />
       <p className="muted">
         Tenant id <code>{tenant.id}</code> · plan {tenant.plan} · {tenant.status}
       </p>
