@@ -4,6 +4,7 @@ import {
   createLocalEmbedder,
   defaultDocumentWorkers,
   EmbeddingWorkerPool,
+  planGroups,
   l2Normalise,
   LOCAL_EMBEDDING_DIMENSION,
   LOCAL_EMBEDDING_MODEL,
@@ -281,7 +282,7 @@ class FakeWorker extends EventEmitter implements PoolWorker {
     this.send({
       type: "result",
       id: request.id,
-      vectors: Float32Array.from(request.texts.flatMap((text) => [1, Number(text)])),
+      vectors: Float32Array.from(request.texts.flatMap((text) => [1, Number(text.split(" ")[0])])),
     });
   }
 
@@ -291,12 +292,13 @@ class FakeWorker extends EventEmitter implements PoolWorker {
   }
 }
 
-function fakePool(size: number, spawn?: () => PoolWorker) {
+function fakePool(size: number, spawn?: () => PoolWorker, maxBatch?: number) {
   const workers: FakeWorker[] = [];
   const pool = new EmbeddingWorkerPool({
     name: "document",
     size,
     dimension: 2,
+    maxBatch,
     spawn:
       spawn ??
       (() => {
@@ -342,18 +344,46 @@ describe("EmbeddingWorkerPool", () => {
     await started;
     const call = pool.embed(["1", "2", "3", "4", "5"], 2);
     const [a, b] = workers;
+    // The first idle worker takes one part; the last one takes what is left (up to maxBatch).
     expect(a!.requests.at(-1)!.texts).toEqual(["1", "2"]);
-    expect(b!.requests.at(-1)!.texts).toEqual(["3", "4"]);
+    expect(b!.requests.at(-1)!.texts).toEqual(["3", "4", "5"]);
     b!.answer(); // finishes first; the order still follows the texts
-    expect(b!.requests.at(-1)!.texts).toEqual(["5"]);
-    b!.answer();
     a!.answer();
     expect(decode(await call)).toEqual([1, 2, 3, 4, 5]);
     await pool.close();
   });
 
-  it("serves urgent calls first and skips the rest of a call that failed", async () => {
+  it("plans runs of similar length, at most maxGroup texts each", () => {
+    const texts = ["a b c d e f g h i j", "a", "a b", "a b c d e f g h i j k", "a b c"];
+    expect(planGroups(texts)).toEqual({ order: [1, 2, 4, 0, 3], groups: [3, 2] });
+    expect(planGroups(texts, 2).groups).toEqual([2, 1, 2]);
+    expect(planGroups([])).toEqual({ order: [], groups: [] });
+  });
+
+  it("encodes waiting calls together, in runs of similar length, and answers each in order", async () => {
     const { pool, workers } = fakePool(1);
+    const started = pool.start();
+    const [worker] = workers;
+    worker!.send({ type: "ready" });
+    await started;
+    const busy = pool.embed(["0"], 1); // the worker is busy with this one
+    const long = (n: number) => `${n} ${"word ".repeat(40)}`;
+    const chunks = pool.embed([long(1), long(2), "3"], 32);
+    const titles = pool.embed(["4 a title", "5"], 32);
+    worker!.answer();
+    expect(decode(await busy)).toEqual([0]);
+    // Both waiting calls went out as one request, shortest texts first, in two runs.
+    const request = worker!.requests.at(-1)!;
+    expect(request.texts.map((text) => text.split(" ")[0])).toEqual(["3", "5", "4", "1", "2"]);
+    expect(request.groups).toEqual([3, 2]);
+    worker!.answer();
+    expect(decode(await chunks)).toEqual([1, 2, 3]);
+    expect(decode(await titles)).toEqual([4, 5]);
+    await pool.close();
+  });
+
+  it("serves urgent calls first and skips the rest of a call that failed", async () => {
+    const { pool, workers } = fakePool(1, undefined, 1);
     const started = pool.start();
     const [worker] = workers;
     worker!.send({ type: "ready" });

@@ -82,7 +82,8 @@ export function defaultDocumentWorkers(cores = os.availableParallelism()): numbe
 // Protocol. Worker → main: {type:"ready"} once the model is loaded (a load failure kills the
 // worker instead); {type:"result", id, vectors} with one Float32Array of texts × dimension raw
 // (not normalised) values, its buffer transferred; {type:"error", id, message}.
-// Main → worker: {id, texts}, one batch at a time.
+// Main → worker: {id, texts, groups}, one batch at a time; the worker runs the model once per
+// group (consecutive texts, `groups` holds their sizes) and answers for all of them at once.
 const WORKER_SOURCE = `"use strict";
 const { parentPort, workerData } = require("node:worker_threads");
 const { initModel } = require(workerData.embeddingsModule);
@@ -92,17 +93,21 @@ const faults = workerData.faults || {};
 const has = (texts, text) => text !== undefined && texts.includes(text);
 if (faults.load) throw new Error("model load failure requested by a test");
 
-async function embed(model, id, texts) {
+async function embed(model, id, texts, groups) {
   try {
     if (has(texts, faults.fail)) throw new Error("embedding failure requested by a test");
-    const rows = await model.embed(texts);
-    const vectors = new Float32Array(rows.length * dimension);
-    rows.forEach((row, i) => {
-      if (row.length !== dimension) {
-        throw new Error(modelId + " returned " + row.length + " dimensions, expected " + dimension);
-      }
-      vectors.set(row, i * dimension);
-    });
+    const vectors = new Float32Array(texts.length * dimension);
+    let offset = 0;
+    for (const size of groups || [texts.length]) {
+      const rows = await model.embed(texts.slice(offset, offset + size));
+      rows.forEach((row, i) => {
+        if (row.length !== dimension) {
+          throw new Error(modelId + " returned " + row.length + " dimensions, expected " + dimension);
+        }
+        vectors.set(row, (offset + i) * dimension);
+      });
+      offset += size;
+    }
     parentPort.postMessage({ type: "result", id, vectors }, [vectors.buffer]);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -111,10 +116,10 @@ async function embed(model, id, texts) {
 }
 
 initModel(modelSource).then((model) => {
-  parentPort.on("message", ({ id, texts }) => {
+  parentPort.on("message", ({ id, texts, groups }) => {
     if (has(texts, faults.crash)) throw new Error("worker crash requested by a test");
     if (has(texts, faults.exit)) process.exit(3);
-    void embed(model, id, texts);
+    void embed(model, id, texts, groups);
   });
   parentPort.postMessage({ type: "ready" });
 });
@@ -123,6 +128,8 @@ initModel(modelSource).then((model) => {
 export interface WorkerRequest {
   id: number;
   texts: string[];
+  /** Sizes of the runs of `texts` the model encodes together (absent: all at once). */
+  groups?: number[];
 }
 
 export type WorkerReply =
@@ -160,6 +167,53 @@ function spawnModelWorker(faults: WorkerFaults | undefined): PoolWorker {
   });
 }
 
+// ---- batches -------------------------------------------------------------------------------
+
+/** Texts the model encodes in one call at most, within a worker's batch. */
+export const MAX_GROUP = 16;
+
+function wordCount(text: string): number {
+  let words = 0;
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const space = text.charCodeAt(i) <= 32;
+    if (!space && !inWord) words++;
+    inWord = !space;
+  }
+  return words;
+}
+
+/**
+ * How a worker should encode a batch. USE-lite pads every text of a model call to the longest
+ * one, and a title costs a fifth of a 150-word passage on its own (about half of it when sent
+ * alone): so texts are sorted by length and encoded in runs of similar length, and the short
+ * ones of several documents share one call. Returns the texts' indices in the order to send
+ * them and the sizes of the runs. Measured in docs/decisions/033-encoder-throughput.md.
+ */
+export function planGroups(
+  texts: readonly string[],
+  maxGroup = MAX_GROUP,
+): { order: number[]; groups: number[] } {
+  const words = texts.map(wordCount);
+  const order = texts.map((_, index) => index);
+  order.sort((a, b) => (words[a] as number) - (words[b] as number) || a - b);
+  const groups: number[] = [];
+  let shortest = 0;
+  let size = 0;
+  for (const index of order) {
+    const length = words[index] as number;
+    // A run ends when it is full or the next text is clearly longer than its shortest.
+    if (size > 0 && (size >= maxGroup || length > shortest * 1.25 + 4)) {
+      groups.push(size);
+      size = 0;
+    }
+    if (size === 0) shortest = length;
+    size++;
+  }
+  if (size > 0) groups.push(size);
+  return { order, groups };
+}
+
 // ---- the pool ------------------------------------------------------------------------------
 
 interface Call {
@@ -176,10 +230,17 @@ interface Part {
   texts: string[];
 }
 
+/** What a worker is encoding: parts of one or more calls, sent in `order` (flat indices). */
+interface Batch {
+  parts: Part[];
+  /** For each text sent, its index in the parts' texts laid end to end. */
+  order: number[];
+}
+
 interface Slot {
   worker: PoolWorker;
   ready: boolean;
-  part?: Part;
+  batch?: Batch;
   requestId?: number;
   error?: Error;
   started: { resolve(): void; reject(error: Error): void };
@@ -190,6 +251,8 @@ export interface WorkerPoolOptions {
   name: string;
   size: number;
   dimension: number;
+  /** Texts one worker request may hold when parts of several calls are waiting (default 32). */
+  maxBatch?: number;
   spawn(): PoolWorker;
 }
 
@@ -203,6 +266,7 @@ export class EmbeddingWorkerPool {
   readonly name: string;
   readonly size: number;
   private readonly dimension: number;
+  private readonly maxBatch: number;
   private readonly spawnWorker: () => PoolWorker;
   private readonly slots = new Set<Slot>();
   private readonly urgent: Part[] = [];
@@ -214,6 +278,7 @@ export class EmbeddingWorkerPool {
     this.name = options.name;
     this.size = Math.max(1, Math.floor(options.size));
     this.dimension = options.dimension;
+    this.maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 32));
     this.spawnWorker = options.spawn;
   }
 
@@ -264,7 +329,7 @@ export class EmbeddingWorkerPool {
     for (const part of this.urgent.splice(0).concat(this.normal.splice(0))) fail(part.call, error);
     const terminating: Promise<number>[] = [];
     for (const slot of this.slots) {
-      if (slot.part) fail(slot.part.call, error);
+      for (const part of slot.batch?.parts ?? []) fail(part.call, error);
       slot.started.reject(error);
       terminating.push(slot.worker.terminate());
     }
@@ -302,26 +367,25 @@ export class EmbeddingWorkerPool {
       this.pump();
       return;
     }
-    const part = slot.part;
-    if (!part || reply.id !== slot.requestId) return;
-    slot.part = undefined;
+    const batch = slot.batch;
+    if (!batch || reply.id !== slot.requestId) return;
+    slot.batch = undefined;
     slot.requestId = undefined;
     slot.worker.unref();
+    const failAll = (error: Error) => {
+      for (const part of batch.parts) fail(part.call, error);
+    };
     if (reply.type === "error") {
-      fail(
-        part.call,
-        new Error(`${LOCAL_EMBEDDING_MODEL} (${this.name} worker): ${reply.message}`),
-      );
-    } else if (reply.vectors.length !== part.texts.length * this.dimension) {
-      fail(
-        part.call,
+      failAll(new Error(`${LOCAL_EMBEDDING_MODEL} (${this.name} worker): ${reply.message}`));
+    } else if (reply.vectors.length !== batch.order.length * this.dimension) {
+      failAll(
         new Error(
           `${LOCAL_EMBEDDING_MODEL} returned ${reply.vectors.length} values for ` +
-            `${part.texts.length} text(s), expected ${this.dimension} per text`,
+            `${batch.order.length} text(s), expected ${this.dimension} per text`,
         ),
       );
     } else {
-      this.deliver(part, reply.vectors);
+      this.deliver(batch, reply.vectors);
     }
     this.pump();
   }
@@ -335,15 +399,11 @@ export class EmbeddingWorkerPool {
       this.failQueuedIfNoWorkers(error);
       return;
     }
-    if (slot.part) {
-      fail(
-        slot.part.call,
-        new Error(
-          `The local embedding ${this.name} worker crashed while embedding (${cause}); ` +
-            "it has been replaced, so the request can be retried.",
-        ),
-      );
-    }
+    const crashed = new Error(
+      `The local embedding ${this.name} worker crashed while embedding (${cause}); ` +
+        "it has been replaced, so the request can be retried.",
+    );
+    for (const part of slot.batch?.parts ?? []) fail(part.call, crashed);
     this.spawn().catch(() => undefined);
   }
 
@@ -360,41 +420,69 @@ export class EmbeddingWorkerPool {
   }
 
   private pump(): void {
-    for (const slot of this.slots) {
-      if (!slot.ready || slot.part) continue;
-      const part = this.takePart();
-      if (!part) return;
-      slot.part = part;
+    const idle = [...this.slots].filter((slot) => slot.ready && !slot.batch);
+    idle.forEach((slot, i) => {
+      // While other workers are idle too, each takes one part (a call is spread over them);
+      // the last idle worker takes what is waiting, up to maxBatch texts.
+      const parts = this.takeParts(i === idle.length - 1 ? this.maxBatch : 0);
+      if (parts.length === 0) return;
+      const texts = parts.flatMap((part) => part.texts);
+      const { order, groups } = planGroups(texts);
+      slot.batch = { parts, order };
       slot.requestId = this.nextRequestId++;
       slot.worker.ref();
-      slot.worker.postMessage({ id: slot.requestId, texts: part.texts });
-    }
+      slot.worker.postMessage({
+        id: slot.requestId,
+        texts: order.map((index) => texts[index] as string),
+        groups,
+      });
+    });
   }
 
-  private takePart(): Part | undefined {
+  /** The next waiting part (urgent first) and, from the same queue, more while they fit. */
+  private takeParts(maxTexts: number): Part[] {
     for (const queue of [this.urgent, this.normal]) {
+      const parts: Part[] = [];
+      let count = 0;
       while (queue.length > 0) {
-        const part = queue.shift() as Part;
+        const part = queue[0] as Part;
         // The rest of a call that already failed is not worth embedding.
-        if (!part.call.settled) return part;
+        if (part.call.settled) {
+          queue.shift();
+          continue;
+        }
+        if (parts.length > 0 && count + part.texts.length > maxTexts) break;
+        queue.shift();
+        parts.push(part);
+        count += part.texts.length;
       }
+      if (parts.length > 0) return parts;
     }
-    return undefined;
+    return [];
   }
 
-  private deliver(part: Part, flat: Float32Array): void {
-    const { call } = part;
-    if (call.settled) return;
-    for (let i = 0; i < part.texts.length; i++) {
-      // Each vector gets its own buffer (callers may store `vector.buffer` as it is).
-      call.vectors[part.offset + i] = l2Normalise(
-        flat.subarray(i * this.dimension, (i + 1) * this.dimension),
-      );
+  private deliver(batch: Batch, flat: Float32Array): void {
+    // Where each text of the batch came from: its part and its index there.
+    const origin: { part: Part; index: number }[] = [];
+    for (const part of batch.parts) {
+      part.texts.forEach((_, index) => origin.push({ part, index }));
     }
-    call.remaining -= 1;
-    if (call.remaining === 0) {
-      call.settled = true;
-      call.resolve(call.vectors);
+    batch.order.forEach((flatIndex, sent) => {
+      const { part, index } = origin[flatIndex] as { part: Part; index: number };
+      if (part.call.settled) return;
+      // Each vector gets its own buffer (callers may store `vector.buffer` as it is).
+      part.call.vectors[part.offset + index] = l2Normalise(
+        flat.subarray(sent * this.dimension, (sent + 1) * this.dimension),
+      );
+    });
+    for (const part of batch.parts) {
+      const { call } = part;
+      if (call.settled) continue;
+      call.remaining -= 1;
+      if (call.remaining === 0) {
+        call.settled = true;
+        call.resolve(call.vectors);
+      }
     }
   }
 }
@@ -431,11 +519,18 @@ export async function createLocalEmbedder(
     name: "document",
     size: documentWorkers,
     dimension,
+    maxBatch: batchSize,
     spawn,
   });
   const queries =
     queryWorkers > 0
-      ? new EmbeddingWorkerPool({ name: "query", size: queryWorkers, dimension, spawn })
+      ? new EmbeddingWorkerPool({
+          name: "query",
+          size: queryWorkers,
+          dimension,
+          maxBatch: batchSize,
+          spawn,
+        })
       : documents;
   const pools = queries === documents ? [documents] : [documents, queries];
   const started = await Promise.allSettled(pools.map((pool) => pool.start()));

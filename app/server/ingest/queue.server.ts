@@ -768,38 +768,38 @@ export class IngestQueue {
 
       const batchSize = Math.max(1, deps.embedBatchSize ?? 32);
       const indexed: IndexedChunk[] = [];
+      // Titles and headings are embedded on their own too (a few short texts per document);
+      // they go with the first batch, since the encoder runs short texts together cheaply and
+      // one call costs less than two (decision 033).
+      const contexts = [...new Set(chunks.map((chunk) => contextText(title, chunk)))].filter(
+        Boolean,
+      );
+      const byContext = new Map<string, Float32Array>();
       progress("embed", 0, chunks.length);
       for (let offset = 0; offset < chunks.length; offset += batchSize) {
         const batch = chunks.slice(offset, offset + batchSize);
+        const extra = offset === 0 ? contexts : [];
         const vectors = await deps.embedder.embed(
-          batch.map((chunk) => embeddingText(title, chunk)),
+          [...batch.map((chunk) => embeddingText(title, chunk)), ...extra],
           "document",
         );
         if (
-          vectors.length !== batch.length ||
+          vectors.length !== batch.length + extra.length ||
           vectors.some((v) => v.length !== deps.embedder.dimension)
         ) {
           throw new Error(
-            `The embedding provider returned ${vectors.length} vector(s) for ${batch.length} text(s) ` +
+            `The embedding provider returned ${vectors.length} vector(s) for ${batch.length + extra.length} text(s) ` +
               `or vectors of the wrong dimension (expected ${deps.embedder.dimension}).`,
           );
         }
         batch.forEach((chunk, index) =>
           indexed.push({ ...chunk, embedding: vectors[index] as Float32Array }),
         );
+        extra.forEach((text, index) =>
+          byContext.set(text, vectors[batch.length + index] as Float32Array),
+        );
         progress("embed", indexed.length, chunks.length);
       }
-      // Titles and headings on their own: a few short texts per document.
-      const contexts = [...new Set(chunks.map((chunk) => contextText(title, chunk)))].filter(
-        Boolean,
-      );
-      const contextVectors = await deps.embedder.embed(contexts, "document");
-      if (contextVectors.length !== contexts.length) {
-        throw new Error(
-          `The embedding provider returned ${contextVectors.length} vector(s) for ${contexts.length} text(s).`,
-        );
-      }
-      const byContext = new Map(contexts.map((text, index) => [text, contextVectors[index]]));
       for (const chunk of indexed)
         chunk.contextEmbedding = byContext.get(contextText(title, chunk));
 
