@@ -192,4 +192,46 @@ export const tenantMigrations: readonly string[] = [
   -- documents: about a second per claim).
   CREATE INDEX ingest_jobs_by_source ON ingest_jobs (source_key, id);
   `,
+  /* 9 */ `
+  -- Reserved for branch actions-server (issue 11). Placeholder in branch kbcheck only, so
+  -- migration 11 has its number; replaced by the real migration when that branch is merged.
+  SELECT 1;
+  `,
+  /* 10 */ `
+  -- Reserved for branch crawler (issue 6). Placeholder in branch kbcheck only, so migration
+  -- 11 has its number; replaced by the real migration when that branch is merged.
+  SELECT 1;
+  `,
+  /* 11 */ `
+  -- The knowledge-base check (docs/decisions/032): each run with its progress and, once
+  -- finished, its report as JSON (counts, findings, starter questions). Kept out of meta,
+  -- whose changes invalidate the retrieval and answer caches.
+  CREATE TABLE kb_checks (
+    id INTEGER PRIMARY KEY,
+    trigger TEXT NOT NULL CHECK (trigger IN ('auto', 'manual')),
+    state TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')),
+    step TEXT,
+    progress_done INTEGER NOT NULL DEFAULT 0,
+    progress_total INTEGER NOT NULL DEFAULT 0,
+    report TEXT,
+    error TEXT,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER
+  ) STRICT;
+  -- Actions the check proposes from the content (issue 11 item 3), one row per action: a
+  -- later check refreshes the evidence of a proposal and never re-opens a decision.
+  CREATE TABLE action_suggestions (
+    id INTEGER PRIMARY KEY,
+    action TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL CHECK (status IN ('proposed', 'accepted', 'rejected')),
+    reason TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    check_id INTEGER,
+    outcome TEXT,
+    decided_by TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    decided_at INTEGER
+  ) STRICT;
+  `,
 ];
