@@ -42,6 +42,9 @@ export default [
   route("api/tenants/:tenantId/actions/secret", "routes/api.tenant-actions-secret.ts"),
   route("api/tenants/:tenantId/actions/records", "routes/api.tenant-actions-records.ts"),
   route("api/tenants/:tenantId/actions/records/:recordId", "routes/api.tenant-actions-record.ts"),
+  // The knowledge-base check and suggested actions (docs/decisions/032).
+  route("api/tenants/:tenantId/check", "routes/api.tenant-check.ts"),
+  route("api/tenants/:tenantId/suggestions/:suggestionId", "routes/api.tenant-suggestion.ts"),
 
   // Admin web app.
   route("login", "routes/login.tsx"),
@@ -52,5 +55,6 @@ export default [
     route("tenants/:tenantId", "routes/admin.tenant.tsx"),
     route("tenants/:tenantId/playground", "routes/admin.playground.tsx"),
     route("tenants/:tenantId/knowledge", "routes/admin.tenant-knowledge.tsx"),
+    route("tenants/:tenantId/check", "routes/admin.tenant-check.tsx"),
   ]),
 ] satisfies RouteConfig;

@@ -14,7 +14,15 @@ import type { TenantRecord } from "../control-db.server.ts";
 import { retrieveWithStats } from "../retrieval/retrieve.server.ts";
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
 import type { Runtime } from "../runtime.server.ts";
-import { ACTIONS, type ActionName } from "./registry.server.ts";
+import { ApiError } from "../errors.server.ts";
+import { ACTIONS, isActionName, type ActionName } from "./registry.server.ts";
+import {
+  ActionSettingsError,
+  getActionSettings,
+  saveActionSettings,
+  WEBHOOK_ONLY,
+  type SaveOptions,
+} from "./settings.server.ts";
 
 export interface SuggestionRule {
   action: ActionName;
@@ -304,4 +312,77 @@ export async function suggestActions(
   }
   storeSuggestions(db(), outcomes, checkId, (options.now ?? Date.now)());
   return outcomes;
+}
+
+// ---- the admin's decision ----------------------------------------------------------------
+
+export type SuggestionDecision = "accept" | "reject";
+
+export interface DecisionResult {
+  suggestion: ActionSuggestion;
+  /** What happened, for the admin: "… is on", or "Needs a webhook: …". */
+  message: string;
+}
+
+/**
+ * Accepts or rejects a proposal. Accepting switches the action on through the action
+ * settings — with its built-in back-end, or, for an action only a webhook can serve
+ * (WEBHOOK_ONLY), only once the tenant has set a webhook; until then it is accepted as
+ * "needs a webhook". A decided suggestion stays decided (409 conflict).
+ */
+export function decideSuggestion(
+  db: TenantDb,
+  id: number,
+  decision: SuggestionDecision,
+  actor: string,
+  options: SaveOptions & { now?: number } = {},
+): DecisionResult {
+  const now = options.now ?? Date.now();
+  return db.transaction((): DecisionResult => {
+    const suggestion = getSuggestion(db, id);
+    if (!suggestion) throw new ApiError("not_found", "No such suggestion.");
+    if (suggestion.status !== "proposed") {
+      throw new ApiError("conflict", `This suggestion was already ${suggestion.status}.`);
+    }
+    if (!isActionName(suggestion.action)) {
+      throw new ApiError("bad_request", "This action no longer exists.");
+    }
+    const name = suggestion.action;
+    const title = ACTIONS[name].title;
+    let outcome: string;
+    let message: string;
+    if (decision === "reject") {
+      outcome = "rejected";
+      message = `“${title}” will not be suggested again.`;
+    } else {
+      const current = getActionSettings(db).actions[name];
+      const webhookReady =
+        current.backend === "webhook" &&
+        current.webhookUrl !== null &&
+        getActionSettings(db).webhookSecretSet;
+      if (WEBHOOK_ONLY.includes(name) && !webhookReady) {
+        outcome = "needs_webhook";
+        message = `Needs a webhook: set it on the Actions tab, then switch “${title}” on there.`;
+      } else {
+        try {
+          saveActionSettings(db, { actions: { [name]: { enabled: true } } }, options);
+        } catch (error) {
+          if (error instanceof ActionSettingsError) {
+            throw new ApiError("invalid_request", error.message, {}, error.fields);
+          }
+          throw error;
+        }
+        outcome = "enabled";
+        message =
+          current.backend === "webhook"
+            ? `“${title}” is on, calling your webhook.`
+            : `“${title}” is on, with the built-in back-end; adjust it on the Actions tab.`;
+      }
+    }
+    db.prepare(
+      `UPDATE action_suggestions SET status = ?, outcome = ?, decided_by = ?, decided_at = ?,
+         updated_at = ? WHERE id = ?`,
+    ).run(decision === "accept" ? "accepted" : "rejected", outcome, actor, now, now, id);
+    return { suggestion: getSuggestion(db, id) as ActionSuggestion, message };
+  })();
 }
