@@ -105,7 +105,8 @@ describe("the knowledge-base check", () => {
 
   it("runs by itself after ingestion and reports what it measured", async () => {
     const jobs = [
-      await upload("empty.txt", ""),
+      // Not zero bytes (refused at upload), but no text: a page with only an image.
+      await upload("empty.html", '<html><body><img src="logo.png" alt=""></body></html>'),
       await paste("Holiday note", "Closed on public holidays."),
       await paste("Parking", DUPLICATE),
       await paste("Parking (copy)", DUPLICATE),
@@ -137,8 +138,8 @@ describe("the knowledge-base check", () => {
 
     const byKind = (kind: string) => report.findings.filter((f) => f.kind === kind);
     expect(byKind("empty")).toHaveLength(1);
-    expect(byKind("empty")[0]).toMatchObject({ summary: "“empty.txt” has no text" });
-    expect(byKind("empty")[0]!.detail).toMatch(/The document is empty/);
+    expect(byKind("empty")[0]).toMatchObject({ summary: "“empty.html” has no text" });
+    expect(byKind("empty")[0]!.detail).toMatch(/no text/);
     expect(byKind("tiny").map((f) => f.summary)).toEqual(["“Holiday note” is tiny"]);
     expect(byKind("tiny")[0]!.detail).toMatch(/^4 words \(fewer than 30\)/);
     expect(byKind("duplicate")).toHaveLength(1);
