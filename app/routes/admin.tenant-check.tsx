@@ -151,7 +151,7 @@ const OUTCOME_TEXT: Record<string, string> = {
 function SuggestionItem({ suggestion }: { suggestion: ActionSuggestion }) {
   const headingId = `suggestion-${suggestion.id}`;
   return (
-    <li className="kb-suggestion" data-action={suggestion.action} aria-labelledby={headingId}>
+    <li className="kb-suggestion" data-action={suggestion.action}>
       <p>
         <strong id={headingId}>{suggestion.title}</strong>{" "}
         <span className="muted small">({suggestion.action})</span>
