@@ -19,6 +19,9 @@ export default [
   route("api/tenants/:tenantId/documents/:documentId", "routes/api.tenant-document.ts"),
   route("api/tenants/:tenantId/jobs", "routes/api.tenant-jobs.ts"),
   route("api/tenants/:tenantId/unanswered", "routes/api.tenant-unanswered.ts"),
+  // Website crawls (docs/decisions/029).
+  route("api/tenants/:tenantId/crawls", "routes/api.tenant-crawls.ts"),
+  route("api/tenants/:tenantId/crawls/:crawlId", "routes/api.tenant-crawl.ts"),
   // Embeds, secret keys, plan and quota, audit log (docs/decisions/016, 017).
   route("api/tenants/:tenantId/embed", "routes/api.tenant-embed.ts"),
   route("api/tenants/:tenantId/keys", "routes/api.tenant-keys.ts"),
@@ -39,6 +42,9 @@ export default [
   route("api/tenants/:tenantId/actions/secret", "routes/api.tenant-actions-secret.ts"),
   route("api/tenants/:tenantId/actions/records", "routes/api.tenant-actions-records.ts"),
   route("api/tenants/:tenantId/actions/records/:recordId", "routes/api.tenant-actions-record.ts"),
+  // The knowledge-base check and suggested actions (docs/decisions/032).
+  route("api/tenants/:tenantId/check", "routes/api.tenant-check.ts"),
+  route("api/tenants/:tenantId/suggestions/:suggestionId", "routes/api.tenant-suggestion.ts"),
 
   // Admin web app.
   route("login", "routes/login.tsx"),
@@ -48,5 +54,7 @@ export default [
     index("routes/admin._index.tsx"),
     route("tenants/:tenantId", "routes/admin.tenant.tsx"),
     route("tenants/:tenantId/playground", "routes/admin.playground.tsx"),
+    route("tenants/:tenantId/knowledge", "routes/admin.tenant-knowledge.tsx"),
+    route("tenants/:tenantId/check", "routes/admin.tenant-check.tsx"),
   ]),
 ] satisfies RouteConfig;

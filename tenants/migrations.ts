@@ -241,4 +241,70 @@ export const tenantMigrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX action_offers_by_expiry ON action_offers (expires_at);
   `,
+  /* 10 */ `
+  -- Website crawls (docs/decisions/029): one row per crawled site, one per page found, with
+  -- what became of it. A crawl in state 'running' resumes after a restart; a page still
+  -- 'found' has not been fetched yet. Pages that fetch become ingestion jobs (job_id).
+  CREATE TABLE IF NOT EXISTS crawls (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed', 'cancelled')),
+    mode TEXT CHECK (mode IN ('sitemap', 'links')),
+    max_pages INTEGER NOT NULL,
+    max_depth INTEGER NOT NULL,
+    recrawl TEXT NOT NULL CHECK (recrawl IN ('off', 'daily', 'weekly')),
+    next_run_at INTEGER,
+    error TEXT,
+    note TEXT,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE IF NOT EXISTS crawl_pages (
+    id INTEGER PRIMARY KEY,
+    crawl_id INTEGER NOT NULL REFERENCES crawls(id) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    depth INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('found', 'fetched', 'skipped', 'failed')),
+    reason TEXT,
+    content_hash TEXT,
+    job_id INTEGER,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (crawl_id, url)
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS crawl_pages_by_state ON crawl_pages (crawl_id, state, depth, id);
+  `,
+  /* 11 */ `
+  -- The knowledge-base check (docs/decisions/032): each run with its progress and, once
+  -- finished, its report as JSON (counts, findings, starter questions). Kept out of meta,
+  -- whose changes invalidate the retrieval and answer caches.
+  CREATE TABLE kb_checks (
+    id INTEGER PRIMARY KEY,
+    trigger TEXT NOT NULL CHECK (trigger IN ('auto', 'manual')),
+    state TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')),
+    step TEXT,
+    progress_done INTEGER NOT NULL DEFAULT 0,
+    progress_total INTEGER NOT NULL DEFAULT 0,
+    report TEXT,
+    error TEXT,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER
+  ) STRICT;
+  -- Actions the check proposes from the content (issue 11 item 3), one row per action: a
+  -- later check refreshes the evidence of a proposal and never re-opens a decision.
+  CREATE TABLE action_suggestions (
+    id INTEGER PRIMARY KEY,
+    action TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL CHECK (status IN ('proposed', 'accepted', 'rejected')),
+    reason TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    check_id INTEGER,
+    outcome TEXT,
+    decided_by TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    decided_at INTEGER
+  ) STRICT;
+  `,
 ];

@@ -11,6 +11,8 @@ interface TenantPage {
 export const TENANT_PAGES: readonly TenantPage[] = [
   { path: "", label: "Overview" },
   { path: "playground", label: "Playground" },
+  { path: "knowledge", label: "Knowledge" },
+  { path: "check", label: "Check" },
 ];
 
 export function TenantNav({ tenantId }: { tenantId: string }) {

@@ -25,6 +25,7 @@ import {
 } from "./control-db.server.ts";
 import { createEmbedder } from "./embeddings/index.server.ts";
 import type { EmbeddingProvider } from "./embeddings/provider.server.ts";
+import { createCrawler, type Crawler } from "./ingest/crawl.server.ts";
 import { IngestQueue } from "./ingest/queue.server.ts";
 import { createAnswerer } from "./llm/index.server.ts";
 import type { AnswerProvider } from "./llm/provider.server.ts";
@@ -40,6 +41,7 @@ import type { Replication } from "./replication/writes.server.ts";
 import { sessionSecret } from "./visitor-session.server.ts";
 import { CalibrationScheduler } from "./retrieval/calibrate.server.ts";
 import { createTenant, enqueueIngest } from "./tenants.server.ts";
+import { KbCheckScheduler, runKbCheck } from "./kb-check.server.ts";
 import { startTracing, stopTracing } from "./tracing.server.ts";
 
 export interface Runtime {
@@ -50,8 +52,12 @@ export interface Runtime {
   embedder: EmbeddingProvider;
   answerer: AnswerProvider;
   queue: IngestQueue;
+  /** Website crawls (docs/decisions/029); started on the primary of the server only. */
+  crawler: Crawler;
   /** Re-weights each tenant's retrieval fusion after its knowledge base changes. */
   calibration: CalibrationScheduler;
+  /** Checks each tenant's knowledge base once its ingestion settles (decision 032). */
+  kbChecks: KbCheckScheduler;
   retrievalCache: RetrievalCache;
   answerCache: AnswerCache;
   /** This machine's LiteFS role and, under LiteFS, its outbox (docs/decisions/023). */
@@ -133,6 +139,17 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
       calibration.schedule(event.tenantId);
     }
   });
+  // The knowledge-base check runs when a tenant's queue goes quiet after changes or failures.
+  const kbChecks = new KbCheckScheduler({
+    run: (id, signal) => runKbCheck(runtime, id, { trigger: "auto", signal }),
+    busy: (id) => hasPendingJobs(tenants.get(id)),
+    logger: logger.child({ module: "kb-check" }),
+  });
+  queue.onProgress((event) => {
+    if ((event.state === "done" && event.outcome !== "unchanged") || event.state === "failed") {
+      kbChecks.schedule(event.tenantId);
+    }
+  });
   const runtime: Runtime = {
     config,
     logger,
@@ -141,7 +158,9 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     embedder,
     answerer,
     queue,
+    crawler: createCrawler({ config, control, tenants, queue, logger }),
     calibration,
+    kbChecks,
     retrievalCache: createRetrievalCache(config, (hit) =>
       metrics.retrievalCache.inc({ result: hit ? "hit" : "miss" }),
     ),
@@ -234,12 +253,16 @@ function followRole(runtime: Runtime, runQueue: boolean): void {
       logger.info({ primary: next.primaryHost }, "LiteFS: this machine is now a replica");
       runtime.backups?.stop();
       runtime.backups = undefined;
+      void runtime.crawler.stop();
       void runtime.queue.stop();
     }
   });
 }
 
-/** What only the primary does: scheduled backups, and the secrets replicas read. */
+/**
+ * What only the primary does: scheduled backups, website crawls and their scheduled
+ * re-crawls, and the secrets replicas read.
+ */
 function startPrimaryDuties(runtime: Runtime): void {
   const { config } = runtime;
   if (config.litefs) {
@@ -256,14 +279,17 @@ function startPrimaryDuties(runtime: Runtime): void {
       s3: runtime.backupBucket,
     });
   }
+  runtime.crawler.start();
 }
 
 export async function closeRuntime(runtime: Runtime): Promise<void> {
   runtime.replication.role.stop();
   await runtime.forwarder?.stop();
   runtime.backups?.stop();
+  await runtime.crawler.stop();
   await runtime.queue.stop();
   await runtime.calibration.close();
+  await runtime.kbChecks.close();
   runtime.tenants.close();
   await runtime.embedder.close?.();
   if (runtime.control.open) runtime.control.close();
