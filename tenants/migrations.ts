@@ -192,4 +192,53 @@ export const tenantMigrations: readonly string[] = [
   -- documents: about a second per claim).
   CREATE INDEX ingest_jobs_by_source ON ingest_jobs (source_key, id);
   `,
+  /* 9 */ `
+  -- Actions (issue 11, docs/decisions/027). Each action's switch and back-end; rows exist
+  -- only for actions an admin has configured (the rest take the defaults in code).
+  CREATE TABLE action_settings (
+    name TEXT PRIMARY KEY,
+    enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+    backend TEXT NOT NULL CHECK (backend IN ('builtin', 'webhook')),
+    webhook_url TEXT
+  ) STRICT;
+  -- The tenant's booking calendar and webhook secret: one row.
+  CREATE TABLE action_config (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    hours TEXT NOT NULL,
+    slot_minutes INTEGER NOT NULL,
+    timezone TEXT NOT NULL,
+    webhook_secret TEXT
+  ) STRICT;
+  -- What the built-in back-ends record: appointments, leads and hand-off tickets, open until
+  -- an admin marks them done. An appointment holds its slot (UTC start, ms) for good.
+  CREATE TABLE action_records (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('appointment', 'lead', 'handoff')),
+    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'done')),
+    reference TEXT NOT NULL UNIQUE,
+    summary TEXT NOT NULL,
+    details TEXT NOT NULL,
+    contact TEXT,
+    conversation_id TEXT,
+    slot_start INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX action_records_by_kind ON action_records (kind, status, id);
+  CREATE UNIQUE INDEX action_records_slot ON action_records (slot_start)
+    WHERE kind = 'appointment';
+  -- Offers the visitor confirmed (or is confirming): an offer is a signed token bound to the
+  -- tenant, the visitor's conversation and an expiry; its row here makes it single use.
+  CREATE TABLE action_offers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('tool', 'match')),
+    state TEXT NOT NULL CHECK (state IN ('running', 'done')),
+    record_id INTEGER,
+    expires_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX action_offers_by_expiry ON action_offers (expires_at);
+  `,
 ];
