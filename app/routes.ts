@@ -40,5 +40,6 @@ export default [
     index("routes/admin._index.tsx"),
     route("tenants/:tenantId", "routes/admin.tenant.tsx"),
     route("tenants/:tenantId/playground", "routes/admin.playground.tsx"),
+    route("tenants/:tenantId/actions", "routes/admin.tenant-actions.tsx"),
   ]),
 ] satisfies RouteConfig;

@@ -85,7 +85,7 @@ describe("the view's action card", () => {
       { src: "https://bitb.example/widget.js", tenant: "trial", key: "pk_test" },
       "https://customer.example/",
     );
-    const onActionMount = vi.fn((container: HTMLElement) => {
+    const onActionMount = vi.fn((container: HTMLElement, _message: unknown, _restored: boolean) => {
       container.append(win.document.createElement("input"));
     });
     const view = mountView(
