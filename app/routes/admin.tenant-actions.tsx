@@ -296,7 +296,9 @@ export default function TenantActionsPage({ loaderData, actionData }: Route.Comp
                     <tr key={item.name}>
                       <th scope="row">
                         {item.title}
-                        <p className="muted small">{item.description}</p>
+                        <p className="muted small" style={{ fontWeight: 400 }}>
+                          {item.description}
+                        </p>
                       </th>
                       <td>
                         <label className="checkbox">
@@ -448,7 +450,7 @@ export default function TenantActionsPage({ loaderData, actionData }: Route.Comp
           ))}
         </nav>
         <FormMessage intent="set-record-status" actionData={actionData} />
-        {RECORD_KINDS.map((kind) => (
+        {(Object.keys(KIND_TITLES) as ActionRecordKind[]).map((kind) => (
           <RecordTable
             key={kind}
             tenantId={tenant.id}
