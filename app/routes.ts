@@ -31,6 +31,14 @@ export default [
   // MCP (Streamable HTTP) for a tenant's secret key (docs/decisions/026).
   route("api/mcp", "routes/api.mcp.ts", { id: "api-mcp" }),
   route("api/tenants/:tenantId/mcp", "routes/api.mcp.ts", { id: "api-tenant-mcp" }),
+  // Actions: the visitor's confirmation and free slots, the admin's settings and records
+  // (docs/decisions/027).
+  route("api/actions/confirm", "routes/api.actions-confirm.ts"),
+  route("api/actions/slots", "routes/api.actions-slots.ts"),
+  route("api/tenants/:tenantId/actions", "routes/api.tenant-actions.ts"),
+  route("api/tenants/:tenantId/actions/secret", "routes/api.tenant-actions-secret.ts"),
+  route("api/tenants/:tenantId/actions/records", "routes/api.tenant-actions-records.ts"),
+  route("api/tenants/:tenantId/actions/records/:recordId", "routes/api.tenant-actions-record.ts"),
 
   // Admin web app.
   route("login", "routes/login.tsx"),

@@ -421,6 +421,42 @@ const cases: Case[] = [
     request: () => ({ path: `/api/tenants/${tenantA}/audit` }),
     expect: tenantScoped(200, true),
   },
+  {
+    route: "api/tenants/:tenantId/actions",
+    name: "GET /api/tenants/:id/actions",
+    request: () => ({ path: `/api/tenants/${tenantA}/actions` }),
+    expect: tenantScoped(200, true),
+  },
+  {
+    route: "api/tenants/:tenantId/actions",
+    name: "PUT /api/tenants/:id/actions",
+    request: () => ({
+      path: `/api/tenants/${tenantA}/actions`,
+      init: json("PUT", { slotMinutes: 45 }),
+    }),
+    expect: tenantScoped(200, true),
+  },
+  {
+    route: "api/tenants/:tenantId/actions/secret",
+    name: "POST /api/tenants/:id/actions/secret",
+    request: () => ({ path: `/api/tenants/${tenantA}/actions/secret`, init: json("POST", {}) }),
+    expect: tenantScoped(201, true),
+  },
+  {
+    route: "api/tenants/:tenantId/actions/records",
+    name: "GET /api/tenants/:id/actions/records",
+    request: () => ({ path: `/api/tenants/${tenantA}/actions/records?kind=lead` }),
+    expect: tenantScoped(200, true),
+  },
+  {
+    route: "api/tenants/:tenantId/actions/records/:recordId",
+    name: "PATCH /api/tenants/:id/actions/records/:recordId (no such record)",
+    request: () => ({
+      path: `/api/tenants/${tenantA}/actions/records/999999`,
+      init: json("PATCH", { kind: "lead", status: "done" }),
+    }),
+    expect: tenantScoped(404, true),
+  },
   // MCP takes a tenant's secret key and nothing else: an admin's cookie is no key
   // (tests/integration/mcp.test.ts covers the keys).
   ...["api/mcp", "api/tenants/:tenantId/mcp"].map((route): Case => ({
@@ -451,6 +487,9 @@ const publicRoutes = new Set([
   "api/widget/:tenantId/config",
   "api/widget/:tenantId/session",
   "api/feedback",
+  // Visitor auth (widget key and session), tested in actions.test.ts.
+  "api/actions/confirm",
+  "api/actions/slots",
   // Behind its own bearer token (METRICS_TOKEN), tested in metrics.test.ts.
   "metrics",
   // Between instances: an HMAC-signed batch only (replication.test.ts, writes.server.test.ts).
