@@ -34,7 +34,7 @@ describe("confirmAction", () => {
     expect(server.confirms.at(-1)).toEqual({
       tenantId: "trial",
       key: "pk_test",
-      session_token: "tok_1",
+      sessionToken: "tok_1",
       offerId: "of_1",
       args: { date: "2026-12-04", time: "10:00", party_size: 2 },
       contact: { name: "Ada", email: "ada@example.com" },
@@ -87,7 +87,7 @@ describe("fetchSlots", () => {
       tenantId: "trial",
       date: "2026-12-04",
       key: "pk_test",
-      session_token: "tok_1",
+      sessionToken: "tok_1",
     });
     expect(await fetchSlots(auth(), "2026-12-05")).toEqual([]);
   });

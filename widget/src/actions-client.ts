@@ -1,7 +1,8 @@
 // The action UI's client for the public actions API (/work/actions-contract.md, decision
 // 028): `POST /api/actions/confirm` carries out an offered action once the visitor confirmed
 // it, `GET /api/actions/slots` lists a day's free appointment times. Both authenticate like
-// the feedback call: the tenant's publishable key and the visitor's session token, no cookies.
+// the feedback call: the tenant's publishable key and the visitor's session token (named
+// `sessionToken` here, as the actions API spells it), never cookies.
 
 export interface VisitorAuth {
   origin: string;
@@ -43,7 +44,7 @@ export async function confirmAction(
       body: JSON.stringify({
         tenantId: auth.tenantId,
         key: auth.key,
-        session_token: auth.sessionToken,
+        sessionToken: auth.sessionToken,
         ...confirmation,
       }),
       credentials: "omit",
@@ -82,7 +83,7 @@ export async function fetchSlots(
     tenantId: auth.tenantId,
     date,
     key: auth.key,
-    session_token: auth.sessionToken,
+    sessionToken: auth.sessionToken,
   });
   try {
     const response = await fetchImpl(`${auth.origin}/api/actions/slots?${query}`, {

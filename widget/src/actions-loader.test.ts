@@ -33,8 +33,7 @@ beforeAll(async () => {
     startSse(response);
     writeEvent(response, "sources", { conversationId: "conv_1", sources: [] });
     writeEvent(response, "token", { text: "A person can help." });
-    // Not yet in the typed vocabulary of the fake: written as the server sends it.
-    response.write(`event: action\ndata: ${JSON.stringify(offer)}\n\n`);
+    writeEvent(response, "action", offer);
     writeEvent(response, "done", doneEvent({ answer: "A person can help." }));
     response.end();
   });

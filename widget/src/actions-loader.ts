@@ -5,27 +5,10 @@
 // never download it (docs/decisions/028). The chunk hands its mount function back on its
 // own <script> element (`bitbActions`), as the loader hands the settings to the bundle: no
 // global.
+import type { ActionEvent } from "#app/ask-events.ts";
 import type { Language } from "./i18n.ts";
 
-// As in /work/actions-contract.md until app/ask-events.ts has them (the server's branch).
-export interface ActionField {
-  name: string;
-  label: string;
-  type: "text" | "textarea" | "date" | "time" | "number" | "select" | "email" | "tel";
-  required: boolean;
-  options?: string[];
-  value?: string | number;
-}
-export interface ActionEvent {
-  offerId: string;
-  name: string;
-  title: string;
-  description: string;
-  fields: ActionField[];
-  contact: boolean;
-  source: "tool" | "match";
-  expiresAt: number;
-}
+export type { ActionEvent, ActionField } from "#app/ask-events.ts";
 
 /** What the action UI needs from the widget around it. */
 export interface ActionUiContext {

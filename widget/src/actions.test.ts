@@ -198,7 +198,7 @@ describe("an offered action", () => {
     expect(server.confirms.at(-1)).toEqual({
       tenantId: "trial",
       key: "pk_test",
-      session_token: "tok_1",
+      sessionToken: "tok_1",
       offerId: "of_1",
       args: { date: "2026-12-04", time: "10:00", party_size: 2 },
       contact: { name: "Ada Lovelace", email: "ada@example.com" },
