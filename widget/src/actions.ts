@@ -546,8 +546,10 @@ export function mountAction(context: ActionUiContext, mount: ActionMount): void 
     form.remove();
     open.remove();
     result.textContent = text;
-    result.focus();
+    // The chat re-renders the answer when it records the outcome, which moves this card:
+    // focus after that, or the move would drop it.
     after?.();
+    result.focus();
   }
 }
 
