@@ -174,8 +174,11 @@ describe("an offered action", () => {
     expect(ui.container.textContent).toContain(
       "Tick this box to let lumen.example contact you, or cancel.",
     );
-    // A name alone is not enough to be reached.
+    // Ticking the box takes its error away.
     consent.checked = true;
+    consent.dispatchEvent(new ui.win.Event("change", { bubbles: true }));
+    expect(consent.hasAttribute("aria-invalid")).toBe(false);
+    // A name alone is not enough to be reached.
     type(ui.win, ui.field("E-mail"), "");
     submit(ui.win, ui.$("form"));
     expect(ui.container.textContent).toContain("Give an e-mail address or a phone number.");

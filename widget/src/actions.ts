@@ -422,6 +422,15 @@ export function mountAction(context: ActionUiContext, mount: ActionMount): void 
   }
   day?.input.addEventListener("change", () => void refreshSlots());
   if (day?.input.value) void refreshSlots();
+  // A field's error goes once the visitor changes it (checks run again on Confirm).
+  form.addEventListener("change", (event) => {
+    for (const control of controls.values()) {
+      if (control.input === event.target) setError(control, "");
+    }
+    if (consent && consentError && event.target === consent && consent.checked) {
+      setError({ input: consent, error: consentError }, "");
+    }
+  });
 
   // ---- Confirming ----
   function check(): Control | HTMLInputElement | null {
