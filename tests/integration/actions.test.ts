@@ -13,7 +13,7 @@ import { type ActionEvent, type AskEventMap, readAskEvents } from "../../app/ask
 import { createTenant, signIn, uploadFixtures, waitForJobs } from "../support/admin.ts";
 import { createAdmin } from "../support/cli.ts";
 import { type FakeLlm, startFakeLlm } from "../support/fake-llm.ts";
-import { visitorSession, widgetKeyOf } from "../support/keys.ts";
+import { allowOrigins, visitorSession, widgetKeyOf } from "../support/keys.ts";
 import { type Client, startServer, tempDataDir, type TestServer } from "../support/server.ts";
 
 interface Visitor {
@@ -261,6 +261,41 @@ describe("actions with the embedded default (matching)", () => {
       expect.arrayContaining(["ok", "consent_required", "invalid_request"]),
     );
     expect(JSON.stringify(runs)).not.toContain("ada@example.com");
+  });
+
+  it("answers cross-origin calls like the rest of the widget API: allowed origins only", async () => {
+    await allowOrigins(admin, shop, ["https://shop.example"]);
+    const visitor = await newVisitor(server, admin, shop);
+    const preflight = (origin: string) =>
+      fetch(`${server.url}/api/actions/confirm`, {
+        method: "OPTIONS",
+        headers: { origin, "access-control-request-method": "POST" },
+      });
+    expect((await preflight("https://evil.example")).status).toBe(403);
+    const allowed = await preflight("https://shop.example");
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get("access-control-allow-origin")).toBe("https://shop.example");
+    const post = (origin: string) =>
+      fetch(`${server.url}/api/actions/confirm`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin },
+        body: JSON.stringify({ ...visitor, offerId: "of1.x.y", args: {}, consent: false }),
+      });
+    const evil = await post("https://evil.example");
+    expect(evil.status).toBe(403);
+    expect(evil.headers.get("access-control-allow-origin")).toBeNull();
+    const fromShop = await post("https://shop.example");
+    expect(fromShop.status).toBe(410);
+    expect(fromShop.headers.get("access-control-allow-origin")).toBe("https://shop.example");
+    const slots = await fetch(
+      `${server.url}/api/actions/slots?${new URLSearchParams({ ...visitor, date: "2026-12-04" })}`,
+      { headers: { origin: "https://evil.example" } },
+    );
+    expect(slots.status).toBe(403);
+    const unknownParam = await fetch(
+      `${server.url}/api/actions/slots?${new URLSearchParams({ ...visitor, date: "2026-12-04", x: "1" })}`,
+    );
+    expect(unknownParam.status).toBe(400);
   });
 
   it("offers nothing for a question the knowledge base answers", async () => {

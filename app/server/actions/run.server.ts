@@ -86,12 +86,17 @@ export async function runAction(
     case "order_tracking":
     case "add_to_cart":
     case "subscription_and_replenishment":
-      return {
-        message:
-          `${ACTIONS[run.name].title} is not connected on this site yet. ` +
-          "Please contact the business directly.",
-      };
+      return notConnected(run.name);
   }
+}
+
+/** What the visitor reads when the business has not connected its system for an action. */
+function notConnected(name: ActionName): ActionOutcome {
+  return {
+    message:
+      `${ACTIONS[name].title} is not connected on this site yet. ` +
+      "Please contact the business directly.",
+  };
 }
 
 function book(runtime: ActionRuntime, tenant: TenantRecord, run: ActionRun): ActionOutcome {
@@ -227,7 +232,8 @@ async function runWebhook(
       `Sorry — "${ACTIONS[run.name].title}" could not be completed just now. ` +
         "Nothing was changed; please try again in a few minutes or contact the business directly.",
     );
-  if (!url || !secret) throw failed();
+  // Not configured (saveActionSettings refuses to switch such an action on): nothing to call.
+  if (!url || !secret) return notConnected(run.name);
   try {
     const reply = await webhookClient(runtime.config.INGEST_ALLOW_PRIVATE_URLS).call({
       url,
