@@ -123,6 +123,23 @@ describe.skipIf(!hasChromium)("a visitor books and hands off through the widget"
     await page.getByRole("button", { name: "Save actions" }).click();
     await page.getByText("Saved. On: Book an appointment, Talk to a person.").waitFor();
 
+    // A webhook without its URL is refused, saying what to do.
+    await page.getByLabel("Track an order: on").check();
+    await page.getByRole("button", { name: "Save actions" }).click();
+    await page
+      .getByText("Track an order: Give the webhook URL of your system for this action.")
+      .waitFor();
+    await page.getByLabel("Track an order: on").uncheck();
+
+    // The webhook signing secret is shown once.
+    await page.getByRole("button", { name: "Make a secret" }).click();
+    const secret = page.getByLabel("New webhook signing secret");
+    await expect.poll(() => secret.textContent()).toMatch(/^whsec_[A-Za-z0-9_-]{20,}$/);
+    await page.getByRole("button", { name: "Copy secret" }).waitFor();
+    await page.reload();
+    await page.getByText("A secret is set.").waitFor();
+    expect(await page.getByLabel("New webhook signing secret").count()).toBe(0);
+
     for (const day of [
       "Monday",
       "Tuesday",
