@@ -20,8 +20,6 @@ export interface ActionUiContext {
   language: Language;
   /** Who will contact the visitor, for the consent sentence. */
   business: string;
-  /** Says something through the widget's polite live region. */
-  announce(text: string): void;
   fetch?: typeof fetch;
 }
 

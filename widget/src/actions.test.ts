@@ -35,7 +35,6 @@ function setup(offer: ActionEvent, outcome: string | null = null) {
   const container = win.document.createElement("div");
   win.document.body.append(container);
   const onDone = vi.fn();
-  const announce = vi.fn();
   const sessionToken = vi.fn(async () => "tok_1" as string | null);
   const context: ActionUiContext = {
     origin: server.origin,
@@ -44,7 +43,6 @@ function setup(offer: ActionEvent, outcome: string | null = null) {
     sessionToken,
     language: "en",
     business: "lumen.example",
-    announce,
   };
   // linkedom keeps no focus: remember what was focused last.
   let focused: Element | null = null;

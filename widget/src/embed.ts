@@ -156,7 +156,6 @@ function install(win: Window, config: WidgetConfig, nonce = ""): void {
                   sessionToken: () => chat.sessionToken(),
                   language: config.language,
                   business: win.location?.hostname.replace(/^www\./, "") || config.title,
-                  announce: view.parts.announce,
                 },
                 {
                   container,
