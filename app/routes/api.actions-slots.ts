@@ -47,9 +47,12 @@ export async function loader({ request, context }: Route.LoaderArgs) {
     ]);
     const db = tenantDb(runtime, tenant);
     const settings = getActionSettings(db);
-    const slots = settings.actions.book_appointment.enabled
-      ? freeSlots(db, settings, query.date).map((slot) => slot.time)
-      : [];
+    // Only the built-in calendar is known here; a webhook back-end keeps its own.
+    const booking = settings.actions.book_appointment;
+    const slots =
+      booking.enabled && booking.backend === "builtin"
+        ? freeSlots(db, settings, query.date).map((slot) => slot.time)
+        : [];
     return Response.json(
       { date: query.date, slots },
       { headers: { ...cors, "Cache-Control": "no-store" } },

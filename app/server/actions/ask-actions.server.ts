@@ -39,7 +39,12 @@ import { matchAction } from "./match.server.ts";
 import { actionEvent, issueOffer, offerKey } from "./offers.server.ts";
 import { ACTIONS, type ActionName } from "./registry.server.ts";
 import { retrievePassages, runAction } from "./run.server.ts";
-import { type ActionSettings, enabledActions, getActionSettings } from "./settings.server.ts";
+import {
+  type ActionSettings,
+  enabledActions,
+  getActionSettings,
+  hasOfferableActions,
+} from "./settings.server.ts";
 import { runToolLoop } from "./tool-loop.server.ts";
 import { sessionSecret } from "../visitor-session.server.ts";
 
@@ -82,9 +87,11 @@ export async function* askWithActions(
   runtime: ActionAskRuntime,
   input: AskInput & { conversationId: string },
 ): AsyncGenerator<AskEvent> {
-  const settings = getActionSettings(tenantDb(runtime, input.tenant));
-  const actions = offerable(settings);
-  if (actions.length === 0) {
+  const db = tenantDb(runtime, input.tenant);
+  // The common case, a tenant without actions, costs one indexed read.
+  const settings = hasOfferableActions(db) ? getActionSettings(db) : null;
+  const actions = settings ? offerable(settings) : [];
+  if (!settings || actions.length === 0) {
     yield* askStream(runtime, input);
     return;
   }

@@ -98,6 +98,11 @@ export async function confirmAction(
     const args = parseActionArgs(offer.name, confirmation.args);
     maskedArgs = maskToolArguments(args, FREE_TEXT_ARGS);
     const db = tenantDb(runtime, tenant);
+    const settings = getActionSettings(db);
+    // Switched off since it was offered: the offer is void.
+    if (!settings.actions[offer.name].enabled) {
+      throw new ApiError("offer_expired", "This action is no longer available here.");
+    }
     if (!claimOffer(db, offer)) {
       throw new ApiError("offer_expired", "This offer was already used. Ask again to start over.");
     }
@@ -108,7 +113,7 @@ export async function confirmAction(
         contact: contactGiven ? (confirmation.contact ?? null) : null,
         conversationId: offer.conversationId,
         offerId: offer.id,
-        settings: getActionSettings(tenantDb(runtime, tenant)),
+        settings,
       });
       completeOffer(tenantDb(runtime, tenant), offer, result.recordId ?? null);
       return result;

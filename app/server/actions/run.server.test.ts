@@ -187,6 +187,12 @@ describe("the confirmation", () => {
     const offer = offerFor("handoff_to_human");
     const args = { reason: "Call me about jane@example.com" };
     const contact = { name: "Jane", email: "jane@example.com" };
+    // Not switched on (any more): the offer is void.
+    expect(
+      await codeOf(confirmAction(runtime(), tenant, { offer, args, contact, consent: true })),
+    ).toMatchObject({ code: "offer_expired" });
+    pool.get(tenant.id).prepare("DELETE FROM audit_log").run();
+    saveActionSettings(pool.get(tenant.id), { actions: { handoff_to_human: { enabled: true } } });
     expect(
       await codeOf(confirmAction(runtime(), tenant, { offer, args, contact, consent: false })),
     ).toMatchObject({ code: "consent_required" });

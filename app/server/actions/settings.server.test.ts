@@ -10,6 +10,7 @@ import {
   DEFAULT_HOURS,
   enabledActions,
   getActionSettings,
+  hasOfferableActions,
   rotateWebhookSecret,
   saveActionSettings,
   webhookSecret,
@@ -30,6 +31,7 @@ describe("action settings", () => {
   it("defaults: only search on, webhook-only actions on the webhook back-end, weekday hours", () => {
     const settings = getActionSettings(db);
     expect(enabledActions(settings)).toEqual(["search_knowledge_base"]);
+    expect(hasOfferableActions(db)).toBe(false);
     expect(settings.actions.order_tracking.backend).toBe("webhook");
     expect(settings.actions.book_appointment).toEqual({
       enabled: false,
@@ -52,6 +54,7 @@ describe("action settings", () => {
     const saved = saveActionSettings(db, { actions: { handoff_to_human: { enabled: false } } });
     expect(saved).toEqual(getActionSettings(db));
     expect(enabledActions(saved)).toEqual(["search_knowledge_base", "book_appointment"]);
+    expect(hasOfferableActions(db)).toBe(true);
     expect(saved.hours["6"]).toEqual({ open: "10:00", close: "14:00" });
     expect(saved.hours["1"]).toBeNull();
     expect(saved.hours["2"]).toEqual({ open: "09:00", close: "17:00" });

@@ -198,6 +198,21 @@ export function getActionSettings(db: TenantDb): ActionSettings {
   };
 }
 
+/**
+ * Whether any action beyond the always-on search is switched on: one indexed read, for the
+ * ask path, which reads the whole settings only when this is true.
+ */
+export function hasOfferableActions(db: TenantDb): boolean {
+  const placeholders = ALWAYS_ON.map(() => "?").join(", ");
+  return (
+    db
+      .prepare(
+        `SELECT 1 FROM action_settings WHERE enabled = 1 AND name NOT IN (${placeholders}) LIMIT 1`,
+      )
+      .get(...ALWAYS_ON) !== undefined
+  );
+}
+
 /** The actions a tenant has switched on (always including search_knowledge_base). */
 export function enabledActions(settings: ActionSettings): ActionName[] {
   return ACTION_NAMES.filter((name) => settings.actions[name].enabled);

@@ -98,6 +98,16 @@ describe("withReplicaConsistency", () => {
     ]);
   });
 
+  it("on a replica, replays an action's confirmation on the primary (docs/decisions/027)", async () => {
+    f.setReplica(true);
+    const handle = handler();
+    const confirm = await handle(req("POST", "/api/actions/confirm"), ctx);
+    expect(confirm.status).toBe(409);
+    expect(confirm.headers.get("fly-replay")).toBe("instance=primary-host");
+    // The free slots are a read: answered here.
+    expect((await handle(req("GET", "/api/actions/slots"), ctx)).status).toBe(200);
+  });
+
   it("on a replica, holds a read until it has the admin's write, or replays it", async () => {
     // The admin wrote on the primary: position 1 of the control db and of the tenant.
     const primary = handler();
