@@ -84,6 +84,7 @@ describe.skipIf(!hasChromium)("a visitor books and hands off through the widget"
   let tenantId = "";
   let widgetKey = "";
   const pageErrors: string[] = [];
+  const cspViolations: string[] = [];
 
   const shot = (target: Page, name: string) =>
     target.screenshot({ path: path.join(shots, `actions-${name}.png`), fullPage: true });
@@ -104,6 +105,10 @@ describe.skipIf(!hasChromium)("a visitor books and hands off through the widget"
       ],
     });
     page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    // The admin pages run under a nonce-based CSP: anything it blocks is reported here.
+    page.on("console", (message) => {
+      if (/Content[- ]Security[- ]Policy/i.test(message.text())) cspViolations.push(message.text());
+    });
   });
 
   afterAll(async () => {
@@ -311,5 +316,6 @@ describe.skipIf(!hasChromium)("a visitor books and hands off through the widget"
     await handoffs.getByText("No open hand-off requests.").waitFor();
     await page.getByRole("link", { name: "Done", exact: true }).click();
     await handoffs.getByText(visitor.name).waitFor();
+    expect(cspViolations).toEqual([]);
   });
 });
