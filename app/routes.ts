@@ -56,5 +56,6 @@ export default [
     route("tenants/:tenantId/playground", "routes/admin.playground.tsx"),
     route("tenants/:tenantId/knowledge", "routes/admin.tenant-knowledge.tsx"),
     route("tenants/:tenantId/check", "routes/admin.tenant-check.tsx"),
+    route("tenants/:tenantId/actions", "routes/admin.tenant-actions.tsx"),
   ]),
 ] satisfies RouteConfig;

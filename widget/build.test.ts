@@ -24,17 +24,22 @@ describe("the widget build", () => {
     expect(result.bundle.gzipBytes).toBeGreaterThan(0);
     expect(result.firstLoadGzipBytes).toBe(result.loader.gzipBytes + result.bundle.gzipBytes);
     expect(result.firstLoadGzipBytes).toBeLessThanOrEqual(BUDGET_GZIP_BYTES);
-    // The loader is tiny; the add-on stays small.
+    // The loader is tiny; the add-on and the action UI (fetched on the first offer) stay small.
     expect(result.loader.bytes).toBeLessThan(1024);
     expect(result.batch.gzipBytes).toBeLessThan(4 * 1024);
+    expect(result.actions.gzipBytes).toBeLessThan(6 * 1024);
   });
 
   it("names the bundle by its content, pre-compresses it, and the loader points at it", async () => {
     const name = path.basename(result.bundle.file);
+    const actions = path.basename(result.actions.file);
     expect(name).toMatch(/^bitb\.[0-9a-f]{10}\.js$/);
+    expect(actions).toMatch(/^bitb\.[0-9a-f]{10}\.js$/);
     expect((await readdir(path.join(dir, "widget"))).sort()).toEqual(
-      [name, `${name}.br`, `${name}.gz`].sort(),
+      [name, `${name}.br`, `${name}.gz`, actions, `${actions}.br`, `${actions}.gz`].sort(),
     );
+    // The widget knows where its action UI is.
+    expect(await readFile(result.bundle.file, "utf8")).toContain(`"widget/${actions}"`);
     const code = await readFile(result.bundle.file);
     expect(gunzipSync(await readFile(`${result.bundle.file}.gz`))).toEqual(code);
     expect(brotliDecompressSync(await readFile(`${result.bundle.file}.br`))).toEqual(code);
@@ -46,7 +51,7 @@ describe("the widget build", () => {
   });
 
   it("is self-contained ASCII script that never parses HTML", async () => {
-    for (const built of [result.loader, result.bundle, result.batch]) {
+    for (const built of [result.loader, result.bundle, result.actions, result.batch]) {
       const code = await readFile(built.file, "utf8");
       expect(built.bytes).toBe(Buffer.byteLength(code));
       expect(code).toMatch(/^"use strict";\(\(\)=>\{/);
@@ -118,5 +123,19 @@ describe("the widget build", () => {
     expect(Object.keys(context)).toEqual(globals);
     expect(Object.keys(win).filter((key) => !windowKeys.includes(key))).toEqual(["BiTB"]);
     expect(win.document.querySelector("bitb-widget")?.shadowRoot).toBeTruthy();
+  });
+
+  it("the action UI hands its mount function to its own script element, and no global", async () => {
+    const code = await readFile(result.actions.file, "utf8");
+    const win = createWindow();
+    const script = win.document.createElement("script") as HTMLScriptElement & {
+      bitbActions?: unknown;
+    };
+    Object.defineProperty(win.document, "currentScript", { value: script });
+    const context = vm.createContext({ window: win, document: win.document, console });
+    const globals = Object.keys(context);
+    vm.runInContext(code, context);
+    expect(Object.keys(context)).toEqual(globals);
+    expect(typeof script.bitbActions).toBe("function");
   });
 });

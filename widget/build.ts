@@ -3,6 +3,9 @@
 //   widget.js                 the tiny loader customers embed; cached for minutes
 //   widget/bitb.<hash>.js     the widget itself, one minified IIFE named by its content hash,
 //                             so it is cached for a year (plus .br and .gz, pre-compressed)
+//   widget/bitb.<hash>.js     the action UI (forms for bookings, hand-offs…), a second
+//                             content-hashed IIFE the widget fetches on the first action offer
+//                             (docs/decisions/028); its name is built into the widget
 //   widget-batch.js           the optional multi-question add-on (plus .br and .gz)
 // Run with `npx tsx widget/build.ts`; prints the sizes. Tests call buildWidget() to check the
 // size budget: the loader and the bundle together, gzipped, are what a visitor downloads
@@ -26,6 +29,8 @@ export interface BuiltFile {
 export interface WidgetBuildResult {
   loader: BuiltFile;
   bundle: BuiltFile;
+  /** The action UI, fetched only when an answer offers an action. */
+  actions: BuiltFile;
   batch: BuiltFile;
   /** Loader plus bundle, gzipped: what a visitor downloads before asking. */
   firstLoadGzipBytes: number;
@@ -69,18 +74,29 @@ export async function buildWidget({
   outDir = DEFAULT_OUT_DIR,
   minify = true,
 }: { outDir?: string; minify?: boolean } = {}): Promise<WidgetBuildResult> {
-  const bundleCode = await bundleOf("widget.ts", { minify });
-  const hash = createHash("sha256").update(bundleCode).digest("hex").slice(0, 10);
-  const bundleName = `bitb.${hash}.js`;
+  const hashed = (code: Buffer) =>
+    `bitb.${createHash("sha256").update(code).digest("hex").slice(0, 10)}.js`;
+  const actionsCode = await bundleOf("actions-chunk.ts", { minify });
+  const actionsName = hashed(actionsCode);
+  const bundleCode = await bundleOf("widget.ts", {
+    minify,
+    define: { __BITB_ACTIONS__: JSON.stringify(`widget/${actionsName}`) },
+  });
+  const bundleName = hashed(bundleCode);
   const bundleDir = path.join(outDir, "widget");
   await mkdir(bundleDir, { recursive: true });
-  // Earlier versions go: the loader only ever points at this one.
+  // Earlier versions go: the loader only ever points at this bundle, and it at these actions.
   for (const old of await readdir(bundleDir)) {
-    if (/^bitb\.[0-9a-f]+\.js(\.br|\.gz)?$/.test(old) && !old.startsWith(bundleName)) {
+    if (
+      /^bitb\.[0-9a-f]+\.js(\.br|\.gz)?$/.test(old) &&
+      !old.startsWith(bundleName) &&
+      !old.startsWith(actionsName)
+    ) {
       await rm(path.join(bundleDir, old));
     }
   }
   const bundle = await emit(path.join(bundleDir, bundleName), bundleCode, true);
+  const actions = await emit(path.join(bundleDir, actionsName), actionsCode, true);
   const loaderCode = await bundleOf("loader.ts", {
     minify,
     define: { __BITB_BUNDLE__: JSON.stringify(`widget/${bundleName}`) },
@@ -94,6 +110,7 @@ export async function buildWidget({
   return {
     loader,
     bundle,
+    actions,
     batch,
     firstLoadGzipBytes: loader.gzipBytes + bundle.gzipBytes,
   };
@@ -103,7 +120,12 @@ const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const result = await buildWidget();
-  for (const { file, bytes, gzipBytes } of [result.loader, result.bundle, result.batch]) {
+  for (const { file, bytes, gzipBytes } of [
+    result.loader,
+    result.bundle,
+    result.actions,
+    result.batch,
+  ]) {
     console.log(
       `widget: ${path.relative(process.cwd(), file)} ${bytes} B (${gzipBytes} B gzipped)`,
     );

@@ -13,6 +13,7 @@ export const TENANT_PAGES: readonly TenantPage[] = [
   { path: "playground", label: "Playground" },
   { path: "knowledge", label: "Knowledge" },
   { path: "check", label: "Check" },
+  { path: "actions", label: "Actions" },
 ];
 
 export function TenantNav({ tenantId }: { tenantId: string }) {

@@ -2,6 +2,7 @@
 // (the vocabulary lives in app/ask-events.ts) and settles with the `done` event or with a
 // failure the chat can show. It touches nothing but `fetch`, which callers may replace.
 import type { Citation, DoneEvent } from "#app/ask-events.ts";
+import type { ActionEvent } from "./actions-loader.ts";
 import { readSse } from "./sse.ts";
 
 export interface AskRequest {
@@ -17,6 +18,8 @@ export interface AskRequest {
 export interface AskHandlers {
   onSources?(conversationId: string, sources: Citation[]): void;
   onToken?(text: string): void;
+  /** The answer offers an action (sent before `done`). */
+  onAction?(action: ActionEvent): void;
 }
 
 /**
@@ -149,6 +152,11 @@ function handleEvent(event: string, data: unknown, handlers: AskHandlers): AskRe
       return null;
     case "token":
       if (typeof record.text === "string") handlers.onToken?.(record.text);
+      return null;
+    case "action":
+      if (typeof record.offerId === "string" && Array.isArray(record.fields)) {
+        handlers.onAction?.(record as unknown as ActionEvent);
+      }
       return null;
     case "done":
       return {

@@ -11,6 +11,7 @@ import {
   askStream,
   networkFailure,
 } from "./ask-client.ts";
+import type { ActionEvent } from "./actions-loader.ts";
 import { type Rating, sendFeedback } from "./feedback.ts";
 import { isFresh, startSession, type VisitorSession } from "./session.ts";
 
@@ -35,6 +36,10 @@ export interface AssistantMessage {
   /** The stored answer's id (from `done`), which feedback refers to. */
   messageId: number | null;
   rating: Rating | null;
+  /** An action the answer offers (the ask stream's `action` event), rendered as a card. */
+  action?: ActionEvent | null;
+  /** What the server said once the visitor confirmed that action. */
+  actionOutcome?: string | null;
 }
 
 export type ChatMessage = UserMessage | AssistantMessage;
@@ -54,6 +59,8 @@ export type ChatAction =
   | { type: "done"; id: string; done: DoneEvent }
   | { type: "failed"; id: string; failure: AskFailure }
   | { type: "rated"; id: string; rating: Rating | null }
+  | { type: "action"; id: string; action: ActionEvent }
+  | { type: "actionDone"; id: string; outcome: string }
   | { type: "answered"; userId: string; assistantId: string; question: string; done: DoneEvent }
   | { type: "reset" };
 
@@ -94,6 +101,16 @@ export function reduceChat(state: ChatState, action: ChatAction): ChatState {
       return updateAssistant(state, action.id, (message) => ({
         ...message,
         rating: action.rating,
+      }));
+    case "action":
+      return updateAssistant(state, action.id, (message) => ({
+        ...message,
+        action: action.action,
+      }));
+    case "actionDone":
+      return updateAssistant(state, action.id, (message) => ({
+        ...message,
+        actionOutcome: action.outcome,
       }));
     case "reset":
       return initialChatState();
@@ -180,6 +197,8 @@ export interface Chat {
   retry(assistantId: string): Promise<boolean>;
   /** Rates a finished answer; true once the server stored it (the view shows it at once). */
   rate(assistantId: string, rating: Rating): Promise<boolean>;
+  /** Remembers, with the answer, what confirming its action did. */
+  settleAction(assistantId: string, outcome: string): void;
   /** Adds an answer that arrived whole, e.g. from a batch. */
   addAnswer(question: string, done: DoneEvent): void;
   /** Forgets the conversation (stopping an answer on its way) and starts a new one. */
@@ -323,6 +342,9 @@ export function createChat(options: ChatOptions): Chat {
           onToken: (text) => {
             if (mine === generation) dispatch({ type: "token", id, text });
           },
+          onAction: (offer) => {
+            if (mine === generation) dispatch({ type: "action", id, action: offer });
+          },
         },
         { fetch: options.fetch, idleTimeoutMs: options.idleTimeoutMs, signal: controller.signal },
       );
@@ -390,6 +412,9 @@ export function createChat(options: ChatOptions): Chat {
       );
       if (!stored) dispatch({ type: "rated", id: assistantId, rating: before });
       return stored;
+    },
+    settleAction(assistantId, outcome) {
+      dispatch({ type: "actionDone", id: assistantId, outcome });
     },
     addAnswer(question, done) {
       const userId = `m${nextId++}`;

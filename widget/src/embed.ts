@@ -5,6 +5,7 @@
 import type { BatchResult } from "#app/ask-events.ts";
 import type { BiTBApi, BiTBEvents } from "./api.ts";
 import { READY_EVENT } from "./api.ts";
+import { ACTIONS_CHUNK, loadActionUi } from "./actions-loader.ts";
 import { canAsk, type ConversationStorage, createChat } from "./chat.ts";
 import { readConfig, type ScriptAttributes, type WidgetConfig } from "./config.ts";
 import { cachedSettings, fetchSettings, prefetched, type PrefetchingScript } from "./settings.ts";
@@ -67,15 +68,19 @@ export function boot(win: Window): boolean {
   void settings.then((server) => {
     const resolved = readConfig(attributes, doc.baseURI || undefined, server, language);
     // An async script can run before <body> exists.
-    if (doc.body) install(win, resolved);
-    else doc.addEventListener("DOMContentLoaded", () => install(win, resolved), { once: true });
+    if (doc.body) install(win, resolved, script.nonce);
+    else {
+      doc.addEventListener("DOMContentLoaded", () => install(win, resolved, script.nonce), {
+        once: true,
+      });
+    }
   });
   return true;
 }
 
 type Listener = (detail: never) => void;
 
-function install(win: Window, config: WidgetConfig): void {
+function install(win: Window, config: WidgetConfig, nonce = ""): void {
   const doc = win.document;
   if (win.BiTB) return;
   const local = storage(win, "localStorage");
@@ -138,6 +143,42 @@ function install(win: Window, config: WidgetConfig): void {
         emit("open");
       },
       onClose: () => emit("close"),
+      onActionMount(container, message, restored) {
+        // The action UI is its own script, fetched on the first offer (decision 028).
+        const show = () =>
+          loadActionUi(doc, new URL(ACTIONS_CHUNK, `${config.origin}/`).href, nonce).then(
+            (mount) =>
+              mount(
+                {
+                  origin: config.origin,
+                  tenantId: config.tenantId,
+                  key: config.key,
+                  sessionToken: () => chat.sessionToken(),
+                  language: config.language,
+                  business: win.location?.hostname.replace(/^www\./, "") || config.title,
+                },
+                {
+                  container,
+                  offer: message.action!,
+                  outcome: message.actionOutcome ?? null,
+                  focus: !restored,
+                  onDone: (outcome) => chat.settleAction(message.id, outcome),
+                },
+              ),
+            () => {
+              const retry = doc.createElement("button");
+              retry.type = "button";
+              retry.className = "retry";
+              retry.textContent = view.parts.strings.tryAgain;
+              retry.addEventListener("click", () => void show());
+              const p = doc.createElement("p");
+              p.className = "error";
+              p.append(`${message.action!.title}: ${view.parts.strings.connectionLost} `, retry);
+              container.replaceChildren(p);
+            },
+          );
+        void show();
+      },
       onMuteChange(muted) {
         setMuted(local, muted);
         if (muted) stopSpeaking(win);

@@ -18,6 +18,11 @@ export interface ViewHandlers {
   onOpen?(): void;
   onClose?(): void;
   onMuteChange?(muted: boolean): void;
+  /**
+   * Renders an answer's action offer into `container`, which the view keeps (with whatever
+   * the visitor typed) across re-renders. `restored`: the answer came back from storage.
+   */
+  onActionMount?(container: HTMLElement, message: AssistantMessage, restored: boolean): void;
 }
 
 export interface ViewOptions {
@@ -292,7 +297,10 @@ export function mountView(
   });
 
   const rendered = new Map<string, { message: ChatMessage; element: HTMLElement }>();
+  const actionCards = new Map<string, HTMLElement>();
   let latest: ChatState | null = null;
+  // The first render shows the conversation as storage kept it.
+  let restoring = true;
 
   async function copy(id: string): Promise<void> {
     const message = latest?.messages.find((m) => m.id === id);
@@ -314,6 +322,7 @@ export function mountView(
       if (!ids.has(id)) {
         element.remove();
         rendered.delete(id);
+        actionCards.delete(id);
       }
     }
     for (const message of state.messages) {
@@ -329,6 +338,7 @@ export function mountView(
     starters.hidden = state.messages.length > 0 || config.starterQuestions.length === 0;
     send.disabled = state.busy;
     if (changed && nearBottom) messages.scrollTop = messages.scrollHeight;
+    restoring = false;
   }
 
   function renderMessage(element: HTMLElement, message: ChatMessage): void {
@@ -345,6 +355,7 @@ export function mountView(
     if (message.status === "done") {
       if (message.abstained) element.classList.add("abstained");
       element.append(renderAnswer(doc, message.id, message.text, message.citations, t));
+      if (message.action && handlers.onActionMount) element.append(actionCard(message));
       element.append(actions(message));
     } else if (message.status === "pending") {
       element.append(el("span", { className: "pending", textContent: t.thinking }));
@@ -353,6 +364,16 @@ export function mountView(
         element.append(el("div", { className: "streaming", textContent: message.text }));
       if (message.failure) element.append(failureNode(message));
     }
+  }
+
+  function actionCard(message: AssistantMessage): HTMLElement {
+    let card = actionCards.get(message.id);
+    if (!card) {
+      card = el("div", { className: "action" });
+      actionCards.set(message.id, card);
+      handlers.onActionMount?.(card, message, restoring);
+    }
+    return card;
   }
 
   function actions(message: AssistantMessage): HTMLElement {
