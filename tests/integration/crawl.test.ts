@@ -49,6 +49,7 @@ function serveSite(): http.Server {
             "/staff/rota",
             "/gone",
             "/prices.csv",
+            "/feed",
           ]
             .map((p) => `<url><loc>${siteUrl}${p}</loc></url>`)
             .join("")}</urlset>`,
@@ -77,6 +78,8 @@ function serveSite(): http.Server {
         return send(200, "text/html", html("Staff rota", "<p>Private.</p>"));
       case "/prices.csv":
         return send(200, "text/csv", "ticket,price\nadult,12\n");
+      case "/feed":
+        return send(200, "application/json", '{"sailings":[]}');
       default:
         return send(404, "text/html", html("Not found", "<p>No such page.</p>"));
     }
@@ -138,10 +141,10 @@ describe("crawling a website through the API", () => {
       { timeoutMs: 90_000, intervalMs: 250, what: "the crawl to finish" },
     );
     expect(crawl.state).toBe("done");
-    expect(crawl.pagesFound).toBe(6);
+    expect(crawl.pagesFound).toBe(7);
     expect(crawl.pagesFetched).toBe(2); // "/" and "/ferry"; the copy has the same content
     expect(crawl.pagesIndexed).toBe(2);
-    expect(crawl.pagesProcessed).toBe(6);
+    expect(crawl.pagesProcessed).toBe(7);
     expect(crawl.finishedAt).not.toBeNull();
     expect(crawl.recrawl).toBe("weekly");
     expect(crawl.nextRunAt).toBeGreaterThan(Date.now() + 6 * 24 * 3_600_000);
@@ -150,7 +153,9 @@ describe("crawling a website through the API", () => {
     );
     expect(reasons["/staff/rota"]).toMatch(/robots\.txt/);
     expect(reasons["/gone"]).toMatch(/^HTTP 404/);
-    expect(reasons["/prices.csv"]).toMatch(/Not an HTML page or PDF \(text\/csv\)/);
+    expect(reasons["/prices.csv"]).toMatch(/^Not an HTML page or PDF \(by its file name\)/);
+    expect(reasons["/feed"]).toMatch(/^Not an HTML page or PDF \(application\/json\)/);
+    expect(requested).not.toContain("/prices.csv");
     expect(crawl.skipped).toEqual([
       { url: `${siteUrl}/ferry-copy`, reason: `Same content as ${siteUrl}/ferry.` },
     ]);

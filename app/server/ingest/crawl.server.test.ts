@@ -364,8 +364,12 @@ describe("crawling a site by its sitemap", () => {
     const { crawlId } = await startCrawl(runtime, tenant, { url: mapBase });
     const crawl = await crawlToEnd(tenant, crawlId);
     const pages = listPages(openTenant(tenant), crawlId).map((p) => new URL(p.url).pathname);
-    // Links are not followed when the sitemap lists the pages.
-    expect(pages.sort()).toEqual(["/", "/charts", "/tides"]);
+    // Links are not followed when the sitemap lists the pages; a listed image is not fetched.
+    expect(pages.sort()).toEqual(["/", "/charts", "/logo.png", "/tides"]);
+    expect(requests).not.toContain("/logo.png");
+    expect(crawl?.failures).toEqual([
+      { url: `${mapBase}/logo.png`, reason: expect.stringMatching(/^Not an HTML page or PDF/) },
+    ]);
     expect(crawl).toMatchObject({ state: "done", pagesFetched: 3, pagesIndexed: 3 });
     expect(getCrawlRow(openTenant(tenant), crawlId)?.mode).toBe("sitemap");
   });

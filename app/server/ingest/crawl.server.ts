@@ -455,8 +455,11 @@ export class Crawler {
         setCrawlNote(handle, crawl.id, pageLimitNote(crawl.maxPages), this.now());
         break;
       }
-      if (looksLikeNonPage(url)) continue;
-      if (addPage(handle, crawl.id, { url, depth: 1 }, this.now())) added++;
+      // Listed, so the admin sees why it is not in the knowledge base; never fetched.
+      const page = looksLikeNonPage(url)
+        ? { url, depth: 1, state: "failed" as const, reason: NOT_A_PAGE_BY_NAME }
+        : { url, depth: 1 };
+      if (addPage(handle, crawl.id, page, this.now())) added++;
     }
     setCrawlMode(handle, crawl.id, listed.length > 0 ? "sitemap" : "links", this.now());
   }
@@ -603,6 +606,9 @@ export class Crawler {
     }
   }
 }
+
+const NOT_A_PAGE_BY_NAME =
+  "Not an HTML page or PDF (by its file name); upload such files on their own.";
 
 function pageLimitNote(maxPages: number): string {
   return `Stopped at the ${maxPages}-page limit; raise it to crawl more of the site.`;
