@@ -64,7 +64,26 @@ const linksSite: Record<string, () => [number, string, string | Buffer]> = {
   "/deep/3": () => [200, "text/html", page("Deep three", "Third level down.", ["/deep/4"])],
   "/deep/4": () => [200, "text/html", page("Deep four", "Too deep to be crawled.")],
   "/private/staff": () => [200, "text/html", page("Staff", "Secret rota.")],
+  "/edge": () => [
+    200,
+    "text/html",
+    page("Edge cases", "Pages that redirect, hide or are PDFs.", [
+      "/about",
+      "/old-about",
+      "/away",
+      "/hidden",
+      "/guide.pdf",
+    ]),
+  ],
+  "/hidden": () => [
+    200,
+    "text/html",
+    `<html><head><meta name="robots" content="noindex"></head><body>Hidden page.</body></html>`,
+  ],
+  "/guide.pdf": () => [200, "application/pdf", fs.readFileSync(samplePdf)],
 };
+
+const samplePdf = path.resolve(import.meta.dirname, "../../../tests/fixtures/sample.pdf");
 
 const mapSite: Record<string, () => [number, string, string | Buffer]> = {
   "/": () => [200, "text/html", page("Map home", "The map shop sells charts.", ["/not-listed"])],
@@ -99,6 +118,9 @@ function serve(
       if (text === "500") return void res.writeHead(500).end();
       return void res.writeHead(200, { "content-type": "text/plain" }).end(text);
     }
+    if (url.pathname === "/old-about") return void res.writeHead(301, { location: "/about" }).end();
+    if (url.pathname === "/away")
+      return void res.writeHead(302, { location: `${mapBase}/charts` }).end();
     const route = routes[url.pathname];
     if (!route) return void res.writeHead(404, { "content-type": "text/html" }).end("Not found");
     const [status, type, body] = route();
@@ -355,6 +377,37 @@ describe("crawling a site by its links", () => {
     } finally {
       await slow.stop();
     }
+  });
+});
+
+describe("pages that redirect, ask not to be indexed, or are PDFs", () => {
+  it("skips redirects onto known pages and noindex pages, fails off-site redirects, keeps PDFs", async () => {
+    const tenant = newTenantId();
+    const { crawlId } = await startCrawl(runtime, tenant, {
+      url: `${linksBase}/edge`,
+      maxDepth: 1,
+    });
+    const crawl = await crawlToEnd(tenant, crawlId);
+    const byPath = Object.fromEntries(
+      listPages(openTenant(tenant), crawlId).map((p) => [new URL(p.url).pathname, p]),
+    );
+    expect(byPath["/old-about"]).toMatchObject({
+      state: "skipped",
+      reason: `Redirects to ${linksBase}/about, crawled already.`,
+    });
+    expect(byPath["/away"]).toMatchObject({
+      state: "failed",
+      reason: `Redirected to another site (${mapBase}/charts).`,
+    });
+    expect(byPath["/hidden"]).toMatchObject({
+      state: "skipped",
+      reason: expect.stringMatching(/noindex/),
+    });
+    expect(byPath["/guide.pdf"]?.state).toBe("fetched");
+    expect(crawl).toMatchObject({ state: "done", pagesFetched: 3, pagesIndexed: 3 });
+    const pdf = listDocuments(openTenant(tenant)).find((d) => d.url === `${linksBase}/guide.pdf`);
+    expect(pdf).toMatchObject({ mimeType: "application/pdf" });
+    expect(pdf?.chunkCount).toBeGreaterThan(0);
   });
 });
 
