@@ -15,6 +15,7 @@ import { getMeta, openControlDb, type ControlDb } from "../control-db.server.ts"
 import { ApiError } from "../errors.server.ts";
 import { silentLogger } from "../logger.server.ts";
 import type { Runtime } from "../runtime.server.ts";
+import { eraseTenant } from "../tenant-data.server.ts";
 import {
   cancelCrawl,
   Crawler,
@@ -489,6 +490,30 @@ describe("resuming and scheduling", () => {
     } finally {
       await clocked.stop();
     }
+  });
+});
+
+describe("erasing a tenant", () => {
+  it("forgets its scheduled re-crawls in the registry", async () => {
+    const tenant = newTenantId();
+    await startCrawl(runtime, tenant, { url: mapBase, recrawl: "weekly" });
+    await crawler.idle();
+    expect(Number(getMeta(control, `crawl:${tenant}`))).toBeGreaterThan(Date.now());
+    const forget = () => undefined;
+    eraseTenant(
+      {
+        config: { dataDir: dir } as Config,
+        control,
+        tenants: { get: openTenant, evict: forget } as unknown as Runtime["tenants"],
+        embedder,
+        queue,
+        retrievalCache: { forget } as unknown as Runtime["retrievalCache"],
+        answerCache: { forget } as unknown as Runtime["answerCache"],
+      },
+      tenant,
+      "cli",
+    );
+    expect(getMeta(control, `crawl:${tenant}`)).toBeUndefined();
   });
 });
 

@@ -40,6 +40,7 @@ import { ApiError } from "../errors.server.ts";
 import type { Logger } from "../logger.server.ts";
 import { outsideRequest } from "../request-context.server.ts";
 import type { Runtime } from "../runtime.server.ts";
+import { onTenantErased } from "../tenant-data.server.ts";
 import { enqueueIngest } from "../tenants.server.ts";
 import { ALLOW_ALL, parseRobots, type RobotsRules } from "./crawl-robots.server.ts";
 import {
@@ -273,6 +274,7 @@ export class Crawler {
   private controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private started = false;
+  private unregisterErasure: (() => void) | undefined;
   private readonly now: () => number;
   private readonly fetcher: typeof fetchSource;
 
@@ -295,6 +297,8 @@ export class Crawler {
     if (this.started) return;
     this.started = true;
     this.controller = new AbortController();
+    // An erased tenant leaves nothing behind in the registry, this key included.
+    this.unregisterErasure = onTenantErased((id) => unmarkCrawlTenant(this.deps.control, id));
     this.tick();
   }
 
@@ -303,6 +307,7 @@ export class Crawler {
     if (!this.started) return;
     this.started = false;
     clearTimeout(this.timer);
+    this.unregisterErasure?.();
     this.controller.abort();
     await Promise.allSettled([...this.running.values()]);
   }
