@@ -252,6 +252,40 @@ describe("crawling a website through the API", () => {
     );
     expect(patched.status).toBe(200);
     expect(((await patched.json()) as { crawl: CrawlProgress }).crawl.recrawl).toBe("daily");
+    // The Knowledge tab's forms: schedule, cancel (too late now), re-sync a crawled page.
+    const tab = `/admin/tenants/${tenantId}/knowledge`;
+    const post = (fields: Record<string, string>) =>
+      admin.fetch(tab, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams(fields),
+      });
+    const schedule = await post({
+      intent: "set-recrawl",
+      crawlId: String(crawlId),
+      recrawl: "off",
+    });
+    expect(schedule.status).toBe(200);
+    expect((await crawlOf(crawlId)).recrawl).toBe("off");
+    expect((await post({ intent: "cancel-crawl", crawlId: String(crawlId) })).status).toBe(409);
+    expect(
+      (await post({ intent: "set-recrawl", crawlId: "999999", recrawl: "daily" })).status,
+    ).toBe(404);
+    const docs = await admin.fetch(`/api/tenants/${tenantId}/documents`);
+    const ferry = (
+      (await docs.json()) as { documents: { id: number; url: string }[] }
+    ).documents.find((d) => d.url === `${siteUrl}/ferry`);
+    const before = requested.filter((p) => p === "/ferry").length;
+    expect((await post({ intent: "resync-document", documentId: String(ferry?.id) })).status).toBe(
+      200,
+    );
+    await waitFor(
+      async () => (requested.filter((p) => p === "/ferry").length > before ? true : undefined),
+      { timeoutMs: 30_000, what: "the page to be fetched again" },
+    );
+    const badCrawl = await post({ intent: "crawl", url: "not a url", recrawl: "off" });
+    expect(badCrawl.status).toBe(400);
+
     const missing = await admin.fetch(`/api/tenants/${tenantId}/crawls/999999`);
     expect(missing.status).toBe(404);
     const badId = await admin.fetch(`/api/tenants/${tenantId}/crawls/abc`);
