@@ -429,6 +429,17 @@ describe("crawling a site by its sitemap", () => {
   });
 });
 
+describe("crawling a section of a site", () => {
+  it("keeps the sitemap's pages below the start page", async () => {
+    const tenant = newTenantId();
+    const { crawlId } = await startCrawl(runtime, tenant, { url: `${mapBase}/charts/` });
+    const crawl = await crawlToEnd(tenant, crawlId);
+    const pages = listPages(openTenant(tenant), crawlId).map((p) => new URL(p.url).pathname);
+    expect(pages).toEqual(["/charts"]);
+    expect(crawl).toMatchObject({ state: "done", pagesFetched: 1 });
+  });
+});
+
 describe("resuming and scheduling", () => {
   it("resumes a crawl interrupted by a stop", async () => {
     const tenant = newTenantId();

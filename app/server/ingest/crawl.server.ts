@@ -45,6 +45,7 @@ import { enqueueIngest } from "../tenants.server.ts";
 import { ALLOW_ALL, parseRobots, type RobotsRules } from "./crawl-robots.server.ts";
 import {
   extractLinks,
+  inSection,
   looksLikeNonPage,
   normaliseCrawlUrl,
   parseSitemap,
@@ -416,7 +417,10 @@ export class Crawler {
     }
   }
 
-  /** Pages listed by the site's sitemaps (robots.txt's, else /sitemap.xml), same-origin only. */
+  /**
+   * Pages listed by the site's sitemaps (robots.txt's, else /sitemap.xml) that lie in the
+   * section the crawl was given (the whole site for a start page at the root).
+   */
   private async readSitemaps(siteUrl: string, robots: RobotsRules, limit: number) {
     const pending = [...robots.sitemaps, new URL("/sitemap.xml", siteUrl).href]
       .map((url) => normaliseCrawlUrl(url))
@@ -441,7 +445,7 @@ export class Crawler {
       const sitemap = parseSitemap(text, sitemapUrl);
       pending.push(...sitemap.sitemaps);
       for (const page of sitemap.pages) {
-        if (sameOrigin(page, siteUrl) && !pages.includes(page)) pages.push(page);
+        if (inSection(page, siteUrl) && !pages.includes(page)) pages.push(page);
       }
     }
     return pages.slice(0, limit);
