@@ -223,10 +223,6 @@ export function setRecrawl(
   );
 }
 
-export function deleteCrawl(db: TenantDb, id: number): boolean {
-  return db.prepare("DELETE FROM crawls WHERE id = ? AND state <> 'running'").run(id).changes === 1;
-}
-
 // --- pages --------------------------------------------------------------------------------
 
 interface PageRecord {

@@ -3,7 +3,7 @@
 // a live progress bar (the page revalidates every second while anything moves); the documents
 // with their status, passages, size and last sync, to re-sync or delete; and what failed, why,
 // and what to do about it.
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, useState } from "react";
 import { data, Form, Link, useNavigation } from "react-router";
 import { z } from "zod";
 import {
@@ -309,6 +309,18 @@ function useResetOnSuccess(intent: Intent, actionData: ActionResult | undefined)
   return ref;
 }
 
+/**
+ * The last action's result, kept while the page polls: a revalidation clears the router's
+ * action data, and the message would vanish (and the page below it jump) after a second.
+ */
+function useLastResult(actionData: ActionResult | undefined): ActionResult | undefined {
+  const [last, setLast] = useState(actionData);
+  useEffect(() => {
+    if (actionData) setLast(actionData);
+  }, [actionData]);
+  return actionData ?? last;
+}
+
 function FormMessage({ intent, actionData }: { intent: Intent; actionData?: ActionResult }) {
   if (!actionData || actionData.intent !== intent) return null;
   return actionData.ok ? (
@@ -322,14 +334,15 @@ function FormMessage({ intent, actionData }: { intent: Intent; actionData?: Acti
   );
 }
 
-export default function KnowledgePage({ loaderData, actionData }: Route.ComponentProps) {
+export default function KnowledgePage({ loaderData, actionData: fresh }: Route.ComponentProps) {
   const { tenant, jobs, documents, crawls, maxUploadBytes, supportedExtensions, crawlLimits } =
     loaderData;
+  const actionData = useLastResult(fresh);
   const pending = usePendingIntent();
-  const uploadForm = useResetOnSuccess("upload", actionData);
-  const textForm = useResetOnSuccess("add-text", actionData);
-  const urlForm = useResetOnSuccess("add-url", actionData);
-  const crawlForm = useResetOnSuccess("crawl", actionData);
+  const uploadForm = useResetOnSuccess("upload", fresh);
+  const textForm = useResetOnSuccess("add-text", fresh);
+  const urlForm = useResetOnSuccess("add-url", fresh);
+  const crawlForm = useResetOnSuccess("crawl", fresh);
 
   // Poll while jobs or crawls are moving: one revalidation a second, never two at once.
   const jobsActive = jobs.some((job) => job.state === "queued" || job.state === "running");

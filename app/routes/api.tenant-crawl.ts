@@ -62,7 +62,12 @@ export async function action({ request, params }: Route.ActionArgs) {
       return Response.json({ crawl: getCrawl(db, id) });
     }
     if (!cancelCrawl(db, id)) {
-      throw new ApiError("conflict", `The crawl is ${crawl.state} already; nothing to cancel.`);
+      throw new ApiError(
+        "conflict",
+        crawl.state === "running"
+          ? "Every page has been fetched already; the last ones are being indexed."
+          : `The crawl is ${crawl.state} already; nothing to cancel.`,
+      );
     }
     auditAdminAction(runtime, tenant, actor, "crawl.cancel", { crawlId: id });
     return new Response(null, { status: 204 });

@@ -121,6 +121,7 @@ describe("runtime", () => {
       n: 0,
     });
     expect(runtime.backups).toBeUndefined();
+    expect(runtime.crawler.isStarted).toBe(false);
     expect(runtime.replication.role.isPrimary()).toBe(false);
     expect(runtime.replication.outbox).toBeDefined();
   });
@@ -143,8 +144,11 @@ describe("runtime", () => {
     fs.rmSync(path.join(dir, ".primary"));
     await vi.waitFor(() => expect(runtime?.backups).toBeDefined(), { timeout: 5000 });
     expect(runtime.replication.role.isPrimary()).toBe(true);
+    // Website crawls and their re-crawl schedule run on the primary only (decision 029).
+    expect(runtime.crawler.isStarted).toBe(true);
     fs.writeFileSync(path.join(dir, ".primary"), "another-machine\n");
     await vi.waitFor(() => expect(runtime?.backups).toBeUndefined(), { timeout: 5000 });
+    expect(runtime.crawler.isStarted).toBe(false);
   });
 
   it("schedules backups on the primary when BACKUP_DIR is set", async () => {

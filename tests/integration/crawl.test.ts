@@ -49,6 +49,7 @@ function serveSite(): http.Server {
             "/staff/rota",
             "/gone",
             "/prices.csv",
+            "/feed",
           ]
             .map((p) => `<url><loc>${siteUrl}${p}</loc></url>`)
             .join("")}</urlset>`,
@@ -77,6 +78,8 @@ function serveSite(): http.Server {
         return send(200, "text/html", html("Staff rota", "<p>Private.</p>"));
       case "/prices.csv":
         return send(200, "text/csv", "ticket,price\nadult,12\n");
+      case "/feed":
+        return send(200, "application/json", '{"sailings":[]}');
       default:
         return send(404, "text/html", html("Not found", "<p>No such page.</p>"));
     }
@@ -138,10 +141,10 @@ describe("crawling a website through the API", () => {
       { timeoutMs: 90_000, intervalMs: 250, what: "the crawl to finish" },
     );
     expect(crawl.state).toBe("done");
-    expect(crawl.pagesFound).toBe(6);
+    expect(crawl.pagesFound).toBe(7);
     expect(crawl.pagesFetched).toBe(2); // "/" and "/ferry"; the copy has the same content
     expect(crawl.pagesIndexed).toBe(2);
-    expect(crawl.pagesProcessed).toBe(6);
+    expect(crawl.pagesProcessed).toBe(7);
     expect(crawl.finishedAt).not.toBeNull();
     expect(crawl.recrawl).toBe("weekly");
     expect(crawl.nextRunAt).toBeGreaterThan(Date.now() + 6 * 24 * 3_600_000);
@@ -150,7 +153,9 @@ describe("crawling a website through the API", () => {
     );
     expect(reasons["/staff/rota"]).toMatch(/robots\.txt/);
     expect(reasons["/gone"]).toMatch(/^HTTP 404/);
-    expect(reasons["/prices.csv"]).toMatch(/Not an HTML page or PDF \(text\/csv\)/);
+    expect(reasons["/prices.csv"]).toMatch(/^Not an HTML page or PDF \(by its file name\)/);
+    expect(reasons["/feed"]).toMatch(/^Not an HTML page or PDF \(application\/json\)/);
+    expect(requested).not.toContain("/prices.csv");
     expect(crawl.skipped).toEqual([
       { url: `${siteUrl}/ferry-copy`, reason: `Same content as ${siteUrl}/ferry.` },
     ]);
@@ -247,6 +252,40 @@ describe("crawling a website through the API", () => {
     );
     expect(patched.status).toBe(200);
     expect(((await patched.json()) as { crawl: CrawlProgress }).crawl.recrawl).toBe("daily");
+    // The Knowledge tab's forms: schedule, cancel (too late now), re-sync a crawled page.
+    const tab = `/admin/tenants/${tenantId}/knowledge`;
+    const post = (fields: Record<string, string>) =>
+      admin.fetch(tab, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams(fields),
+      });
+    const schedule = await post({
+      intent: "set-recrawl",
+      crawlId: String(crawlId),
+      recrawl: "off",
+    });
+    expect(schedule.status).toBe(200);
+    expect((await crawlOf(crawlId)).recrawl).toBe("off");
+    expect((await post({ intent: "cancel-crawl", crawlId: String(crawlId) })).status).toBe(409);
+    expect(
+      (await post({ intent: "set-recrawl", crawlId: "999999", recrawl: "daily" })).status,
+    ).toBe(404);
+    const docs = await admin.fetch(`/api/tenants/${tenantId}/documents`);
+    const ferry = (
+      (await docs.json()) as { documents: { id: number; url: string }[] }
+    ).documents.find((d) => d.url === `${siteUrl}/ferry`);
+    const before = requested.filter((p) => p === "/ferry").length;
+    expect((await post({ intent: "resync-document", documentId: String(ferry?.id) })).status).toBe(
+      200,
+    );
+    await waitFor(
+      async () => (requested.filter((p) => p === "/ferry").length > before ? true : undefined),
+      { timeoutMs: 30_000, what: "the page to be fetched again" },
+    );
+    const badCrawl = await post({ intent: "crawl", url: "not a url", recrawl: "off" });
+    expect(badCrawl.status).toBe(400);
+
     const missing = await admin.fetch(`/api/tenants/${tenantId}/crawls/999999`);
     expect(missing.status).toBe(404);
     const badId = await admin.fetch(`/api/tenants/${tenantId}/crawls/abc`);

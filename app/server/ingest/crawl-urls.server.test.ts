@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseRobots } from "./crawl-robots.server.ts";
 import {
   extractLinks,
+  inSection,
   looksLikeNonPage,
   normaliseCrawlUrl,
   parseSitemap,
@@ -44,6 +45,15 @@ describe("normaliseCrawlUrl", () => {
     expect(sameOrigin("https://a.example/x", "http://a.example/x")).toBe(false);
     expect(sameOrigin("https://a.example/x", "https://b.example/x")).toBe(false);
     expect(sameOrigin("nonsense", "https://b.example/x")).toBe(false);
+  });
+
+  it("tells whether a page is in the section a crawl was given", () => {
+    expect(inSection("https://a.example/anything", "https://a.example/")).toBe(true);
+    expect(inSection("https://a.example/help", "https://a.example/help/")).toBe(true);
+    expect(inSection("https://a.example/help/returns", "https://a.example/help")).toBe(true);
+    expect(inSection("https://a.example/helpdesk", "https://a.example/help")).toBe(false);
+    expect(inSection("https://a.example/about", "https://a.example/help")).toBe(false);
+    expect(inSection("https://b.example/help", "https://a.example/help")).toBe(false);
   });
 
   it("tells files that are not pages by their extension", () => {

@@ -71,6 +71,18 @@ export function sameOrigin(a: string, b: string): boolean {
   }
 }
 
+/**
+ * Whether a page lies in the part of the site a crawl was given: the whole origin for a start
+ * page at the root, else the start path and what is below it (`/help` → `/help`, `/help/…`).
+ */
+export function inSection(url: string, start: string): boolean {
+  if (!sameOrigin(url, start)) return false;
+  const section = new URL(start).pathname.replace(/\/+$/, "");
+  if (section === "") return true;
+  const path = new URL(url).pathname;
+  return path === section || path.startsWith(`${section}/`);
+}
+
 /** Whether a URL's path names a file that is clearly not a page (an image, a script…). */
 export function looksLikeNonPage(url: string): boolean {
   try {

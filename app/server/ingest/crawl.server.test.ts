@@ -15,6 +15,7 @@ import { getMeta, openControlDb, type ControlDb } from "../control-db.server.ts"
 import { ApiError } from "../errors.server.ts";
 import { silentLogger } from "../logger.server.ts";
 import type { Runtime } from "../runtime.server.ts";
+import { eraseTenant } from "../tenant-data.server.ts";
 import {
   cancelCrawl,
   Crawler,
@@ -64,7 +65,26 @@ const linksSite: Record<string, () => [number, string, string | Buffer]> = {
   "/deep/3": () => [200, "text/html", page("Deep three", "Third level down.", ["/deep/4"])],
   "/deep/4": () => [200, "text/html", page("Deep four", "Too deep to be crawled.")],
   "/private/staff": () => [200, "text/html", page("Staff", "Secret rota.")],
+  "/edge": () => [
+    200,
+    "text/html",
+    page("Edge cases", "Pages that redirect, hide or are PDFs.", [
+      "/about",
+      "/old-about",
+      "/away",
+      "/hidden",
+      "/guide.pdf",
+    ]),
+  ],
+  "/hidden": () => [
+    200,
+    "text/html",
+    `<html><head><meta name="robots" content="noindex"></head><body>Hidden page.</body></html>`,
+  ],
+  "/guide.pdf": () => [200, "application/pdf", fs.readFileSync(samplePdf)],
 };
+
+const samplePdf = path.resolve(import.meta.dirname, "../../../tests/fixtures/sample.pdf");
 
 const mapSite: Record<string, () => [number, string, string | Buffer]> = {
   "/": () => [200, "text/html", page("Map home", "The map shop sells charts.", ["/not-listed"])],
@@ -99,6 +119,9 @@ function serve(
       if (text === "500") return void res.writeHead(500).end();
       return void res.writeHead(200, { "content-type": "text/plain" }).end(text);
     }
+    if (url.pathname === "/old-about") return void res.writeHead(301, { location: "/about" }).end();
+    if (url.pathname === "/away")
+      return void res.writeHead(302, { location: `${mapBase}/charts` }).end();
     const route = routes[url.pathname];
     if (!route) return void res.writeHead(404, { "content-type": "text/html" }).end("Not found");
     const [status, type, body] = route();
@@ -358,16 +381,62 @@ describe("crawling a site by its links", () => {
   });
 });
 
+describe("pages that redirect, ask not to be indexed, or are PDFs", () => {
+  it("skips redirects onto known pages and noindex pages, fails off-site redirects, keeps PDFs", async () => {
+    const tenant = newTenantId();
+    const { crawlId } = await startCrawl(runtime, tenant, {
+      url: `${linksBase}/edge`,
+      maxDepth: 1,
+    });
+    const crawl = await crawlToEnd(tenant, crawlId);
+    const byPath = Object.fromEntries(
+      listPages(openTenant(tenant), crawlId).map((p) => [new URL(p.url).pathname, p]),
+    );
+    expect(byPath["/old-about"]).toMatchObject({
+      state: "skipped",
+      reason: `Redirects to ${linksBase}/about, crawled already.`,
+    });
+    expect(byPath["/away"]).toMatchObject({
+      state: "failed",
+      reason: `Redirected to another site (${mapBase}/charts).`,
+    });
+    expect(byPath["/hidden"]).toMatchObject({
+      state: "skipped",
+      reason: expect.stringMatching(/noindex/),
+    });
+    expect(byPath["/guide.pdf"]?.state).toBe("fetched");
+    expect(crawl).toMatchObject({ state: "done", pagesFetched: 3, pagesIndexed: 3 });
+    const pdf = listDocuments(openTenant(tenant)).find((d) => d.url === `${linksBase}/guide.pdf`);
+    expect(pdf).toMatchObject({ mimeType: "application/pdf" });
+    expect(pdf?.chunkCount).toBeGreaterThan(0);
+  });
+});
+
 describe("crawling a site by its sitemap", () => {
   it("reads robots.txt's sitemap index and its gzipped child, same-origin pages only", async () => {
     const tenant = newTenantId();
     const { crawlId } = await startCrawl(runtime, tenant, { url: mapBase });
     const crawl = await crawlToEnd(tenant, crawlId);
     const pages = listPages(openTenant(tenant), crawlId).map((p) => new URL(p.url).pathname);
-    // Links are not followed when the sitemap lists the pages.
-    expect(pages.sort()).toEqual(["/", "/charts", "/tides"]);
+    // Links are not followed when the sitemap lists the pages; a listed image is not fetched.
+    expect(pages.sort()).toEqual(["/", "/charts", "/logo.png", "/tides"]);
+    expect(requests).not.toContain("/logo.png");
+    expect(crawl?.failures).toEqual([
+      { url: `${mapBase}/logo.png`, reason: expect.stringMatching(/^Not an HTML page or PDF/) },
+    ]);
     expect(crawl).toMatchObject({ state: "done", pagesFetched: 3, pagesIndexed: 3 });
     expect(getCrawlRow(openTenant(tenant), crawlId)?.mode).toBe("sitemap");
+  });
+});
+
+describe("crawling a section of a site", () => {
+  it("keeps the sitemap's pages below the start page", async () => {
+    const tenant = newTenantId();
+    const { crawlId } = await startCrawl(runtime, tenant, { url: `${mapBase}/charts/` });
+    const crawl = await crawlToEnd(tenant, crawlId);
+    const pages = listPages(openTenant(tenant), crawlId).map((p) => new URL(p.url).pathname);
+    expect(pages).toEqual(["/charts"]);
+    expect(crawl).toMatchObject({ state: "done", pagesFetched: 1 });
   });
 });
 
@@ -432,6 +501,30 @@ describe("resuming and scheduling", () => {
     } finally {
       await clocked.stop();
     }
+  });
+});
+
+describe("erasing a tenant", () => {
+  it("forgets its scheduled re-crawls in the registry", async () => {
+    const tenant = newTenantId();
+    await startCrawl(runtime, tenant, { url: mapBase, recrawl: "weekly" });
+    await crawler.idle();
+    expect(Number(getMeta(control, `crawl:${tenant}`))).toBeGreaterThan(Date.now());
+    const forget = () => undefined;
+    eraseTenant(
+      {
+        config: { dataDir: dir } as Config,
+        control,
+        tenants: { get: openTenant, evict: forget } as unknown as Runtime["tenants"],
+        embedder,
+        queue,
+        retrievalCache: { forget } as unknown as Runtime["retrievalCache"],
+        answerCache: { forget } as unknown as Runtime["answerCache"],
+      },
+      tenant,
+      "cli",
+    );
+    expect(getMeta(control, `crawl:${tenant}`)).toBeUndefined();
   });
 });
 

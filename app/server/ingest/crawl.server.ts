@@ -40,10 +40,12 @@ import { ApiError } from "../errors.server.ts";
 import type { Logger } from "../logger.server.ts";
 import { outsideRequest } from "../request-context.server.ts";
 import type { Runtime } from "../runtime.server.ts";
+import { onTenantErased } from "../tenant-data.server.ts";
 import { enqueueIngest } from "../tenants.server.ts";
 import { ALLOW_ALL, parseRobots, type RobotsRules } from "./crawl-robots.server.ts";
 import {
   extractLinks,
+  inSection,
   looksLikeNonPage,
   normaliseCrawlUrl,
   parseSitemap,
@@ -273,6 +275,7 @@ export class Crawler {
   private controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private started = false;
+  private unregisterErasure: (() => void) | undefined;
   private readonly now: () => number;
   private readonly fetcher: typeof fetchSource;
 
@@ -295,6 +298,8 @@ export class Crawler {
     if (this.started) return;
     this.started = true;
     this.controller = new AbortController();
+    // An erased tenant leaves nothing behind in the registry, this key included.
+    this.unregisterErasure = onTenantErased((id) => unmarkCrawlTenant(this.deps.control, id));
     this.tick();
   }
 
@@ -303,6 +308,7 @@ export class Crawler {
     if (!this.started) return;
     this.started = false;
     clearTimeout(this.timer);
+    this.unregisterErasure?.();
     this.controller.abort();
     await Promise.allSettled([...this.running.values()]);
   }
@@ -411,7 +417,10 @@ export class Crawler {
     }
   }
 
-  /** Pages listed by the site's sitemaps (robots.txt's, else /sitemap.xml), same-origin only. */
+  /**
+   * Pages listed by the site's sitemaps (robots.txt's, else /sitemap.xml) that lie in the
+   * section the crawl was given (the whole site for a start page at the root).
+   */
   private async readSitemaps(siteUrl: string, robots: RobotsRules, limit: number) {
     const pending = [...robots.sitemaps, new URL("/sitemap.xml", siteUrl).href]
       .map((url) => normaliseCrawlUrl(url))
@@ -436,7 +445,7 @@ export class Crawler {
       const sitemap = parseSitemap(text, sitemapUrl);
       pending.push(...sitemap.sitemaps);
       for (const page of sitemap.pages) {
-        if (sameOrigin(page, siteUrl) && !pages.includes(page)) pages.push(page);
+        if (inSection(page, siteUrl) && !pages.includes(page)) pages.push(page);
       }
     }
     return pages.slice(0, limit);
@@ -455,8 +464,11 @@ export class Crawler {
         setCrawlNote(handle, crawl.id, pageLimitNote(crawl.maxPages), this.now());
         break;
       }
-      if (looksLikeNonPage(url)) continue;
-      if (addPage(handle, crawl.id, { url, depth: 1 }, this.now())) added++;
+      // Listed, so the admin sees why it is not in the knowledge base; never fetched.
+      const page = looksLikeNonPage(url)
+        ? { url, depth: 1, state: "failed" as const, reason: NOT_A_PAGE_BY_NAME }
+        : { url, depth: 1 };
+      if (addPage(handle, crawl.id, page, this.now())) added++;
     }
     setCrawlMode(handle, crawl.id, listed.length > 0 ? "sitemap" : "links", this.now());
   }
@@ -603,6 +615,9 @@ export class Crawler {
     }
   }
 }
+
+const NOT_A_PAGE_BY_NAME =
+  "Not an HTML page or PDF (by its file name); upload such files on their own.";
 
 function pageLimitNote(maxPages: number): string {
   return `Stopped at the ${maxPages}-page limit; raise it to crawl more of the site.`;
