@@ -1,0 +1,312 @@
+// /signup/knowledge — step 2 of the trial: add knowledge (upload files, paste text, give a
+// web page), watch each ingestion job's progress live, then see what the knowledge base
+// holds before moving on to styling the widget.
+import { useEffect } from "react";
+import { data, Form, Link, useNavigation, useRevalidator } from "react-router";
+import { z } from "zod";
+import { listJobs } from "#tenants/knowledge-base.ts";
+import { signupStepPath } from "#app/admin/signup-steps.ts";
+import { assertSameOrigin } from "#app/server/auth.server.ts";
+import { auditAdminAction } from "#app/server/audit.server.ts";
+import { ApiError } from "#app/server/errors.server.ts";
+import {
+  intakeFormFiles,
+  intakeText,
+  intakeUrl,
+  supportedExtensions,
+  textIntakeSchema,
+  urlIntakeSchema,
+} from "#app/server/ingest/intake.server.ts";
+import { readFormData } from "#app/server/request.server.ts";
+import { tenantDb } from "#app/server/tenants.server.ts";
+import { advanceSignup, knowledgeSummary, requireSignupStep } from "#app/server/trial.server.ts";
+import { redirect } from "react-router";
+import type { Route } from "./+types/signup.knowledge";
+
+export const meta: Route.MetaFunction = () => [{ title: "Add knowledge — BiTB trial" }];
+
+const MAX_FILES_PER_UPLOAD = 10;
+const JOBS_SHOWN = 30;
+const intentSchema = z.enum(["upload", "add-text", "add-url", "next"]);
+type Intent = z.infer<typeof intentSchema>;
+type ActionResult = { intent: Intent | null; ok: boolean; message: string };
+
+export async function loader({ request }: Route.LoaderArgs) {
+  const { tenant, runtime } = await requireSignupStep(request, 2);
+  const db = tenantDb(runtime, tenant);
+  return {
+    tenantId: tenant.id,
+    maxUploadBytes: runtime.config.MAX_UPLOAD_BYTES,
+    supportedExtensions,
+    summary: knowledgeSummary(db),
+    jobs: listJobs(db, { limit: JOBS_SHOWN }).map((job) => ({
+      id: job.id,
+      title: job.title,
+      sourceType: job.sourceType,
+      state: job.state,
+      stage: job.stage,
+      progressDone: job.progressDone,
+      progressTotal: job.progressTotal,
+      error: job.error,
+      outcome: job.outcome,
+    })),
+  };
+}
+
+export async function action({ request }: Route.ActionArgs) {
+  assertSameOrigin(request);
+  const { tenant, admin, runtime } = await requireSignupStep(request, 2);
+  let intent: Intent | null = null;
+  const result = (ok: boolean, message: string, status = 200) =>
+    data<ActionResult>({ intent, ok, message }, { status });
+  try {
+    const form = await readFormData(
+      request,
+      runtime.config.MAX_UPLOAD_BYTES * MAX_FILES_PER_UPLOAD + 64 * 1024,
+    );
+    const parsed = intentSchema.safeParse(form.get("intent"));
+    if (!parsed.success) return result(false, "Unknown action. Reload the page.", 400);
+    intent = parsed.data;
+    switch (intent) {
+      case "upload": {
+        const files = form.getAll("files").filter((f): f is File => typeof f !== "string");
+        if (files.length > MAX_FILES_PER_UPLOAD) {
+          return result(false, `Choose at most ${MAX_FILES_PER_UPLOAD} files at once.`, 400);
+        }
+        const jobs = await intakeFormFiles(runtime, tenant, files);
+        auditAdminAction(runtime, tenant, admin, "page.upload");
+        return result(true, `${jobs.length} file${jobs.length === 1 ? "" : "s"} queued.`);
+      }
+      case "add-text": {
+        const input = textIntakeSchema.parse({
+          type: "text",
+          title: form.get("title") ?? "",
+          text: form.get("text") ?? "",
+        });
+        intakeText(runtime, tenant, input);
+        auditAdminAction(runtime, tenant, admin, "page.add-text");
+        return result(true, `“${input.title}” queued.`);
+      }
+      case "add-url": {
+        const input = urlIntakeSchema.parse({
+          type: "url",
+          url: String(form.get("url") ?? "").trim(),
+        });
+        intakeUrl(runtime, tenant, input);
+        auditAdminAction(runtime, tenant, admin, "page.add-url");
+        return result(true, "The page will be fetched and indexed.");
+      }
+      case "next":
+        advanceSignup(runtime.control, tenant.id, 3);
+        return redirect(signupStepPath(3));
+    }
+  } catch (error) {
+    if (error instanceof ApiError) return result(false, error.message, error.status);
+    if (error instanceof z.ZodError) {
+      return result(false, error.issues[0]?.message ?? "Check the form.", 400);
+    }
+    throw error;
+  }
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${Math.round(bytes / (1024 * 1024))} MB`;
+}
+
+function Result({ intent, actionData }: { intent: Intent; actionData?: ActionResult }) {
+  const mine = actionData?.intent === intent ? actionData : undefined;
+  return (
+    <p
+      className={`form-result ${mine ? (mine.ok ? "ok" : "error") : ""}`}
+      role={mine && !mine.ok ? "alert" : "status"}
+    >
+      {mine?.message ?? ""}
+    </p>
+  );
+}
+
+export function ProgressBar(props: { label: string; value: number; max: number }) {
+  const percent =
+    props.max > 0 ? Math.round((Math.min(props.value, props.max) / props.max) * 100) : 0;
+  return (
+    <div
+      className="progress"
+      role="progressbar"
+      aria-label={props.label}
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-valuenow={percent}
+      aria-valuetext={`${percent}%`}
+    >
+      <span style={{ width: `${percent}%` }} />
+    </div>
+  );
+}
+
+export default function SignupKnowledge({ loaderData, actionData }: Route.ComponentProps) {
+  const { jobs, summary } = loaderData;
+  const navigation = useNavigation();
+  const pending =
+    navigation.state !== "idle" && navigation.formMethod === "POST"
+      ? String(navigation.formData?.get("intent") ?? "")
+      : null;
+  const active = jobs.some((job) => job.state === "queued" || job.state === "running");
+  // Poll while jobs are moving: one revalidation a second, never two at once.
+  const { revalidate, state: revalidation } = useRevalidator();
+  useEffect(() => {
+    if (!active || revalidation !== "idle") return;
+    const timer = setTimeout(() => void revalidate(), 1000);
+    return () => clearTimeout(timer);
+  }, [active, revalidation, revalidate]);
+
+  return (
+    <>
+      <p>
+        Give your assistant something to answer from: your FAQ, product pages, opening hours,
+        policies. Add as much as you like; you can add more later.
+      </p>
+      <div className="grid">
+        <Form method="post" encType="multipart/form-data" className="card">
+          <h2>Upload files</h2>
+          <input type="hidden" name="intent" value="upload" />
+          <label htmlFor="files">Files</label>
+          <input
+            id="files"
+            name="files"
+            type="file"
+            multiple
+            required
+            accept={loaderData.supportedExtensions.join(",")}
+            aria-describedby="files-hint"
+          />
+          <p id="files-hint" className="hint muted">
+            {loaderData.supportedExtensions.join(", ")} — up to {MAX_FILES_PER_UPLOAD} files,{" "}
+            {formatBytes(loaderData.maxUploadBytes)} each.
+          </p>
+          <div className="actions">
+            <button type="submit" disabled={pending === "upload"}>
+              {pending === "upload" ? "Uploading…" : "Upload"}
+            </button>
+          </div>
+          <Result intent="upload" actionData={actionData} />
+        </Form>
+        <Form method="post" className="card">
+          <h2>Paste text</h2>
+          <input type="hidden" name="intent" value="add-text" />
+          <label htmlFor="text-title">Title</label>
+          <input id="text-title" name="title" type="text" required maxLength={200} />
+          <label htmlFor="text-body">Text</label>
+          <textarea id="text-body" name="text" required rows={6} />
+          <div className="actions">
+            <button type="submit" disabled={pending === "add-text"}>
+              {pending === "add-text" ? "Adding…" : "Add text"}
+            </button>
+          </div>
+          <Result intent="add-text" actionData={actionData} />
+        </Form>
+        <Form method="post" className="card">
+          <h2>Add a web page</h2>
+          <input type="hidden" name="intent" value="add-url" />
+          <label htmlFor="page-url">Page address</label>
+          <input
+            id="page-url"
+            name="url"
+            type="url"
+            required
+            maxLength={2048}
+            placeholder="https://www.example.com/faq"
+            aria-describedby="url-hint"
+          />
+          <p id="url-hint" className="hint muted">
+            The page is fetched and indexed.
+          </p>
+          <div className="actions">
+            <button type="submit" disabled={pending === "add-url"}>
+              {pending === "add-url" ? "Adding…" : "Add page"}
+            </button>
+          </div>
+          <Result intent="add-url" actionData={actionData} />
+        </Form>
+      </div>
+
+      <section className="card" aria-labelledby="progress-heading">
+        <h2 id="progress-heading">Progress</h2>
+        {jobs.length === 0 ? (
+          <p className="muted">Nothing added yet.</p>
+        ) : (
+          <ul className="job-list" aria-live="off">
+            {jobs.map((job) => {
+              const total =
+                job.state === "done" ? Math.max(1, job.progressTotal) : job.progressTotal;
+              const done = job.state === "done" ? total : job.progressDone;
+              return (
+                <li key={job.id}>
+                  <div className="job-line">
+                    <span>
+                      <span className="source-type">{job.sourceType}</span> {job.title}
+                    </span>
+                    <span className={`badge badge-${job.state}`}>
+                      {job.state === "running" && job.stage ? `${job.stage}…` : job.state}
+                    </span>
+                  </div>
+                  <ProgressBar label={`Progress of ${job.title}`} value={done} max={total} />
+                  {job.error ? (
+                    <p className="error job-error">
+                      {job.error} Check the source and add it again.
+                    </p>
+                  ) : null}
+                </li>
+              );
+            })}
+          </ul>
+        )}
+        <p className="visually-hidden" role="status">
+          {active ? "Indexing…" : jobs.length > 0 ? "Everything you added has been processed." : ""}
+        </p>
+      </section>
+
+      <section className="card" aria-labelledby="kb-check-heading">
+        <h2 id="kb-check-heading">What your assistant knows</h2>
+        <dl className="kb-summary">
+          <div>
+            <dt>Documents</dt>
+            <dd>{summary.documents}</dd>
+          </div>
+          <div>
+            <dt>Passages</dt>
+            <dd>{summary.chunks}</dd>
+          </div>
+          <div>
+            <dt>Words</dt>
+            <dd>{summary.words.toLocaleString("en")}</dd>
+          </div>
+        </dl>
+        {active ? (
+          <p className="muted">Still indexing; the numbers grow as jobs finish.</p>
+        ) : summary.documents === 0 ? (
+          <p className="muted">
+            Nothing indexed yet. Add at least one document so the assistant has something to answer
+            from.
+          </p>
+        ) : summary.words < 200 ? (
+          <p className="muted">
+            That is very little text: visitors&apos; questions will often go unanswered. Add your
+            FAQ or product pages.
+          </p>
+        ) : null}
+      </section>
+
+      <Form method="post" className="step-actions">
+        <input type="hidden" name="intent" value="next" />
+        <Link to={signupStepPath(1)}>Back</Link>
+        <button type="submit" disabled={pending === "next"}>
+          Continue to styling
+        </button>
+        {summary.documents === 0 ? (
+          <span className="muted small">You can also add knowledge later.</span>
+        ) : null}
+      </Form>
+    </>
+  );
+}

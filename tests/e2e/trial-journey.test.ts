@@ -1,0 +1,208 @@
+// The self-serve trial, start to finish, with the real server in a real Chromium: sign up,
+// add knowledge and watch its progress reach 100%, style the widget with the live preview,
+// copy the embed code, allow a customer's site and load the widget there (another origin,
+// served by this test), ask and get a streamed answer with citations, then find the question
+// in the tenant's dashboard. Screenshots of each step are kept in test-results/trial-*.png.
+import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServer, type TestServer } from "../support/server.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = fs.existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`trial journey e2e skipped: no Chromium at ${CHROMIUM}`);
+
+const fixtures = path.resolve(import.meta.dirname, "../fixtures");
+const shots = path.resolve(import.meta.dirname, "../../test-results");
+const owner = { email: "owner@lumen.example", password: "correct horse battery staple" };
+
+function listen(server: http.Server): Promise<number> {
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)),
+  );
+}
+
+describe.skipIf(!hasChromium)(
+  "the self-serve trial, from sign-up to an answer on a customer's site",
+  () => {
+    let server: TestServer;
+    let browser: Browser;
+    let context: BrowserContext;
+    let page: Page;
+    let customerSite: http.Server | undefined;
+    let tenantId = "";
+    let embedCode = "";
+    const cspViolations: string[] = [];
+
+    const shot = (target: Page, name: string) =>
+      target.screenshot({ path: path.join(shots, `trial-${name}.png`), fullPage: true });
+
+    beforeAll(async () => {
+      fs.mkdirSync(shots, { recursive: true });
+      server = await startServer({ env: { SIGNUP_ENABLED: "true" } });
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+        ],
+      });
+      context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
+      page = await context.newPage();
+      page.on("console", (message) => {
+        if (/Content[- ]Security[- ]Policy/i.test(message.text()))
+          cspViolations.push(message.text());
+      });
+    }, 180_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      await server?.stop();
+      await new Promise((resolve) => (customerSite ? customerSite.close(resolve) : resolve(null)));
+    });
+
+    it("step 1: signs up and lands on step 2, signed in", async () => {
+      await page.goto(`${server.url}/`);
+      await page.getByRole("link", { name: "Start a free trial" }).click();
+      await page.getByRole("heading", { name: "Start your free trial" }).waitFor();
+      // A too-short password is refused with a message saying what to do.
+      await page.getByLabel("E-mail").fill(owner.email);
+      await page.getByLabel("Business name").fill("Lumen Coffee");
+      await page.getByLabel("Password", { exact: true }).fill("short");
+      await page.getByLabel("Industry (optional)").selectOption("restaurant");
+      await page.getByRole("button", { name: "Create my assistant" }).click();
+      await page.getByText("Choose a password of at least 10 characters.").first().waitFor();
+      await page.getByLabel("Password", { exact: true }).fill(owner.password);
+      await shot(page, "1-signup");
+      await page.getByRole("button", { name: "Create my assistant" }).click();
+      await page.waitForURL(/\/signup\/knowledge$/);
+      await page.getByRole("heading", { name: "Set up Lumen Coffee" }).waitFor();
+      await page.getByText("Trial until").waitFor();
+    });
+
+    it("step 2: adds knowledge and watches its progress reach 100%", async () => {
+      await page.getByLabel("Title", { exact: true }).fill("Lumen X2 Care Guide");
+      await page
+        .getByLabel("Text", { exact: true })
+        .fill(fs.readFileSync(path.join(fixtures, "sample.md"), "utf8"));
+      await page.getByRole("button", { name: "Add text" }).click();
+      const bar = page.getByRole("progressbar", { name: "Progress of Lumen X2 Care Guide" });
+      await expect.poll(() => bar.getAttribute("aria-valuenow"), { timeout: 90_000 }).toBe("100");
+      await page.getByText("Everything you added has been processed.").waitFor();
+      const documents = page.locator(".kb-summary div", { hasText: "Documents" }).locator("dd");
+      await expect.poll(() => documents.textContent()).toBe("1");
+      await shot(page, "2-knowledge");
+      await page.getByRole("button", { name: "Continue to styling" }).click();
+      await page.waitForURL(/\/signup\/widget$/);
+    });
+
+    it("step 3: styles the widget and sees the real widget change in the live preview", async () => {
+      const preview = page.frameLocator('iframe[title="Live preview of your chat widget"]');
+      await preview.getByRole("dialog", { name: "Chat" }).waitFor({ timeout: 30_000 });
+      await page.getByLabel("Chat title").fill("Ask Lumen");
+      await page.getByLabel("Accent colour", { exact: true }).fill("#aa3300");
+      await page.getByLabel("Bottom left").check();
+      await page
+        .getByLabel("Greeting", { exact: true })
+        .fill("Welcome to Lumen! Ask about your machine.");
+      await page
+        .getByLabel("Starter questions")
+        .fill("How often must the Lumen X2 be descaled?\nWhat does error E4 mean?");
+      // Typing does not move the focus into the preview.
+      expect(await page.evaluate(() => document.activeElement?.getAttribute("name") ?? "")).toBe(
+        "starterQuestions",
+      );
+      // The preview re-renders the real widget with the draft, before anything is saved.
+      const dialog = preview.getByRole("dialog", { name: "Ask Lumen" });
+      await dialog.waitFor({ timeout: 30_000 });
+      await dialog.getByText("Welcome to Lumen! Ask about your machine.").waitFor();
+      await dialog.getByText("What does error E4 mean?").waitFor();
+      await page.getByText("Showing your changes, not saved yet.").waitFor();
+      const box = await page
+        .locator('iframe[title="Live preview of your chat widget"]')
+        .boundingBox();
+      const panel = await dialog.boundingBox();
+      expect(box && panel && panel.x - box.x < box.width / 2).toBe(true); // bottom left
+      await shot(page, "3-style");
+      await page.getByRole("button", { name: "Save and continue" }).click();
+      await page.waitForURL(/\/signup\/embed$/);
+    });
+
+    it("step 4: copies the embed code and allows the customer's site", async () => {
+      embedCode = (await page.getByLabel("Embed code").textContent()) ?? "";
+      tenantId = /data-tenant="(tn_[0-9a-f]{32})"/.exec(embedCode)?.[1] ?? "";
+      expect(tenantId).not.toBe("");
+      await page.getByRole("button", { name: "Copy the embed code" }).click();
+      await page.getByText("Copied to the clipboard.").waitFor();
+      expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(embedCode);
+
+      customerSite = http.createServer((_req, res) => {
+        res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+        res.end(`<!doctype html><html lang="en"><head><title>Lumen Coffee</title></head><body>
+        <h1>Lumen Coffee</h1><p>Espresso machines for small cafés.</p>
+        ${embedCode}
+      </body></html>`);
+      });
+      // localhost vs 127.0.0.1: another origin than the BiTB server.
+      const siteOrigin = `http://localhost:${await listen(customerSite)}`;
+      expect(siteOrigin).not.toBe(new URL(server.url).origin);
+      await page.getByLabel("Allowed domains, one per line").fill(siteOrigin);
+      await page.getByRole("button", { name: "Save allowed domains" }).click();
+      await page.getByText("The widget now works on 1 site").waitFor();
+      // The test page BiTB serves holds the same snippet.
+      const [testPage] = await Promise.all([
+        context.waitForEvent("page"),
+        page.getByRole("link", { name: /Open the test page/ }).click(),
+      ]);
+      await testPage.getByRole("button", { name: "Open chat" }).waitFor({ timeout: 30_000 });
+      await testPage.close();
+      await shot(page, "4-embed");
+      await page.getByRole("button", { name: "Finish and open the dashboard" }).click();
+      await page.waitForURL(new RegExp(`/admin/tenants/${tenantId}$`));
+    });
+
+    it("answers with citations through the widget on the customer's site", async () => {
+      const address = customerSite?.address() as AddressInfo;
+      const visitor = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+      await visitor.goto(`http://localhost:${address.port}/`);
+      await visitor.getByRole("button", { name: "Open chat" }).click();
+      const dialog = visitor.getByRole("dialog", { name: "Ask Lumen" });
+      await dialog.waitFor();
+      await dialog.getByText("Welcome to Lumen! Ask about your machine.").waitFor();
+      // A starter question asks with one click.
+      await dialog
+        .getByRole("button", { name: "How often must the Lumen X2 be descaled?" })
+        .click();
+      const reply = dialog.locator(".msg.assistant").last();
+      await expect.poll(() => reply.textContent(), { timeout: 60_000 }).toMatch(/3 weeks/);
+      await dialog.getByText("Sources").waitFor();
+      expect(await reply.locator("sup a.cite").count()).toBeGreaterThan(0);
+      await shot(visitor, "5-widget");
+      await visitor.close();
+    });
+
+    it("shows the question and the usage in the tenant's dashboard", async () => {
+      await page.goto(`${server.url}/admin/tenants/${tenantId}`);
+      const usage = page.locator("section[aria-labelledby=usage]");
+      await usage.getByRole("row").nth(1).waitFor();
+      // One question today, asked through the widget.
+      expect(await usage.getByRole("row").nth(1).getByRole("cell").nth(1).textContent()).toBe("1");
+      await page.getByText("Plan trial").waitFor();
+      await shot(page, "6-dashboard");
+      await page.goto(`${server.url}/admin/tenants/${tenantId}/widget`);
+      await page.getByRole("heading", { name: "Look and feel" }).waitFor();
+      await expect.poll(() => page.getByLabel("Chat title").inputValue()).toBe("Ask Lumen");
+      await shot(page, "7-widget-tab");
+      expect(cspViolations).toEqual([]);
+    });
+  },
+);
