@@ -1,7 +1,7 @@
 // /signup/knowledge — step 2 of the trial: add knowledge (upload files, paste text, give a
 // web page), watch each ingestion job's progress live, then see what the knowledge base
 // holds before moving on to styling the widget.
-import { useEffect } from "react";
+import { useEffect, useRef } from "react";
 import { data, Form, Link, useNavigation, useRevalidator } from "react-router";
 import { z } from "zod";
 import { listJobs } from "#tenants/knowledge-base.ts";
@@ -126,6 +126,15 @@ function Result({ intent, actionData }: { intent: Intent; actionData?: ActionRes
   );
 }
 
+/** A form that empties itself after its action succeeded. */
+function useResetOnSuccess(intent: Intent, actionData: ActionResult | undefined) {
+  const ref = useRef<HTMLFormElement>(null);
+  useEffect(() => {
+    if (actionData?.ok && actionData.intent === intent) ref.current?.reset();
+  }, [actionData, intent]);
+  return ref;
+}
+
 export function ProgressBar(props: { label: string; value: number; max: number }) {
   const percent =
     props.max > 0 ? Math.round((Math.min(props.value, props.max) / props.max) * 100) : 0;
@@ -151,6 +160,9 @@ export default function SignupKnowledge({ loaderData, actionData }: Route.Compon
     navigation.state !== "idle" && navigation.formMethod === "POST"
       ? String(navigation.formData?.get("intent") ?? "")
       : null;
+  const uploadForm = useResetOnSuccess("upload", actionData);
+  const textForm = useResetOnSuccess("add-text", actionData);
+  const urlForm = useResetOnSuccess("add-url", actionData);
   const active = jobs.some((job) => job.state === "queued" || job.state === "running");
   // Poll while jobs are moving: one revalidation a second, never two at once.
   const { revalidate, state: revalidation } = useRevalidator();
@@ -167,7 +179,7 @@ export default function SignupKnowledge({ loaderData, actionData }: Route.Compon
         policies. Add as much as you like; you can add more later.
       </p>
       <div className="grid">
-        <Form method="post" encType="multipart/form-data" className="card">
+        <Form method="post" encType="multipart/form-data" className="card" ref={uploadForm}>
           <h2>Upload files</h2>
           <input type="hidden" name="intent" value="upload" />
           <label htmlFor="files">Files</label>
@@ -191,7 +203,7 @@ export default function SignupKnowledge({ loaderData, actionData }: Route.Compon
           </div>
           <Result intent="upload" actionData={actionData} />
         </Form>
-        <Form method="post" className="card">
+        <Form method="post" className="card" ref={textForm}>
           <h2>Paste text</h2>
           <input type="hidden" name="intent" value="add-text" />
           <label htmlFor="text-title">Title</label>
@@ -205,7 +217,7 @@ export default function SignupKnowledge({ loaderData, actionData }: Route.Compon
           </div>
           <Result intent="add-text" actionData={actionData} />
         </Form>
-        <Form method="post" className="card">
+        <Form method="post" className="card" ref={urlForm}>
           <h2>Add a web page</h2>
           <input type="hidden" name="intent" value="add-url" />
           <label htmlFor="page-url">Page address</label>

@@ -138,7 +138,7 @@ describe.skipIf(!hasChromium)(
     });
 
     it("step 4: copies the embed code and allows the customer's site", async () => {
-      embedCode = (await page.getByLabel("Embed code").textContent()) ?? "";
+      embedCode = (await page.getByLabel("Embed code", { exact: true }).textContent()) ?? "";
       tenantId = /data-tenant="(tn_[0-9a-f]{32})"/.exec(embedCode)?.[1] ?? "";
       expect(tenantId).not.toBe("");
       await page.getByRole("button", { name: "Copy the embed code" }).click();
@@ -196,7 +196,9 @@ describe.skipIf(!hasChromium)(
       await usage.getByRole("row").nth(1).waitFor();
       // One question today, asked through the widget.
       expect(await usage.getByRole("row").nth(1).getByRole("cell").nth(1).textContent()).toBe("1");
-      await page.getByText("Plan trial").waitFor();
+      // The trial's token budget counts the answer's tokens.
+      const plan = (await page.getByText(/^Plan trial: [\d,]+ tokens used/).textContent()) ?? "";
+      expect(Number(/([\d,]+) tokens used/.exec(plan)?.[1]?.replace(/,/g, ""))).toBeGreaterThan(0);
       await shot(page, "6-dashboard");
       await page.goto(`${server.url}/admin/tenants/${tenantId}/widget`);
       await page.getByRole("heading", { name: "Look and feel" }).waitFor();
