@@ -19,6 +19,9 @@ export default [
   route("api/tenants/:tenantId/documents/:documentId", "routes/api.tenant-document.ts"),
   route("api/tenants/:tenantId/jobs", "routes/api.tenant-jobs.ts"),
   route("api/tenants/:tenantId/unanswered", "routes/api.tenant-unanswered.ts"),
+  // Website crawls (docs/decisions/029).
+  route("api/tenants/:tenantId/crawls", "routes/api.tenant-crawls.ts"),
+  route("api/tenants/:tenantId/crawls/:crawlId", "routes/api.tenant-crawl.ts"),
   // Embeds, secret keys, plan and quota, audit log (docs/decisions/016, 017).
   route("api/tenants/:tenantId/embed", "routes/api.tenant-embed.ts"),
   route("api/tenants/:tenantId/keys", "routes/api.tenant-keys.ts"),
@@ -49,6 +52,7 @@ export default [
     index("routes/admin._index.tsx"),
     route("tenants/:tenantId", "routes/admin.tenant.tsx"),
     route("tenants/:tenantId/playground", "routes/admin.playground.tsx"),
+    route("tenants/:tenantId/knowledge", "routes/admin.tenant-knowledge.tsx"),
     route("tenants/:tenantId/widget", "routes/admin.tenant-widget.tsx"),
   ]),
 ] satisfies RouteConfig;

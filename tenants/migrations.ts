@@ -192,4 +192,43 @@ export const tenantMigrations: readonly string[] = [
   -- documents: about a second per claim).
   CREATE INDEX ingest_jobs_by_source ON ingest_jobs (source_key, id);
   `,
+  /* 9 */ `
+  -- Reserved for the actions branch (issue 11), whose migration 9 takes this place when the
+  -- branches are merged; it intentionally does nothing here.
+  SELECT 1;
+  `,
+  /* 10 */ `
+  -- Website crawls (docs/decisions/029): one row per crawled site, one per page found, with
+  -- what became of it. A crawl in state 'running' resumes after a restart; a page still
+  -- 'found' has not been fetched yet. Pages that fetch become ingestion jobs (job_id).
+  CREATE TABLE IF NOT EXISTS crawls (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed', 'cancelled')),
+    mode TEXT CHECK (mode IN ('sitemap', 'links')),
+    max_pages INTEGER NOT NULL,
+    max_depth INTEGER NOT NULL,
+    recrawl TEXT NOT NULL CHECK (recrawl IN ('off', 'daily', 'weekly')),
+    next_run_at INTEGER,
+    error TEXT,
+    note TEXT,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE IF NOT EXISTS crawl_pages (
+    id INTEGER PRIMARY KEY,
+    crawl_id INTEGER NOT NULL REFERENCES crawls(id) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    depth INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('found', 'fetched', 'skipped', 'failed')),
+    reason TEXT,
+    content_hash TEXT,
+    job_id INTEGER,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (crawl_id, url)
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS crawl_pages_by_state ON crawl_pages (crawl_id, state, depth, id);
+  `,
 ];

@@ -11,6 +11,7 @@ interface TenantPage {
 export const TENANT_PAGES: readonly TenantPage[] = [
   { path: "", label: "Overview" },
   { path: "playground", label: "Playground" },
+  { path: "knowledge", label: "Knowledge" },
   { path: "widget", label: "Widget" },
 ];
 

@@ -1,21 +1,15 @@
-// /admin/tenants/:tenantId — one tenant: the widget's embed snippet, forms to add knowledge
-// (files, pasted text, a web page), the ingestion jobs with live progress, and the documents;
-// plus the embed, API key, quota and audit section (app/admin/tenant-security.tsx).
-import { useEffect, useRef, useState } from "react";
-import { data, Form, Link, useNavigation, useRevalidator } from "react-router";
+// /admin/tenants/:tenantId — one tenant: the widget's embed snippet, the answer model, privacy,
+// a summary of the knowledge base (managed on the Knowledge tab, admin.tenant-knowledge.tsx),
+// the content gaps and usage; plus the embed, API key, quota and audit section
+// (app/admin/tenant-security.tsx).
+import { useEffect, useState } from "react";
+import { data, Form, Link, useNavigation } from "react-router";
 import { z } from "zod";
 import { usageByDay, type UsageDay } from "#tenants/conversations.ts";
-import { deleteDocument, listDocuments, listJobs } from "#tenants/knowledge-base.ts";
+import { countChunks, hasPendingJobs, listDocuments } from "#tenants/knowledge-base.ts";
+import { usePollWhile } from "#app/admin/progress.tsx";
 import { assertSameOrigin, requireTenantAccess } from "#app/server/auth.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
-import {
-  intakeFormFiles,
-  intakeText,
-  intakeUrl,
-  supportedExtensions,
-  textIntakeSchema,
-  urlIntakeSchema,
-} from "#app/server/ingest/intake.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import {
@@ -42,28 +36,17 @@ export const meta: Route.MetaFunction = ({ data }) => [
   { title: `${data?.tenant.name ?? "Tenant"} — BiTB admin` },
 ];
 
-/** Files in one upload; each is at most MAX_UPLOAD_BYTES. */
-const MAX_FILES_PER_UPLOAD = 10;
-const JOBS_SHOWN = 50;
 const UNANSWERED_SHOWN = 20;
 const USAGE_DAYS_SHOWN = 14;
 
-const intentSchema = z.enum([
-  "upload",
-  "add-text",
-  "add-url",
-  "delete-document",
-  "set-model",
-  "set-privacy",
-  ...securityIntents,
-]);
+const intentSchema = z.enum(["set-model", "set-privacy", ...securityIntents]);
 type Intent = z.infer<typeof intentSchema>;
-const documentIdSchema = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
 export async function loader({ request, params }: Route.LoaderArgs) {
   const { tenant } = await requireTenantAccess(request, params.tenantId);
   const runtime = await getRuntime();
   const db = tenantDb(runtime, tenant);
+  const documents = listDocuments(db);
   const origin = runtime.config.PUBLIC_URL
     ? new URL(runtime.config.PUBLIC_URL).origin
     : new URL(request.url).origin;
@@ -79,31 +62,13 @@ export async function loader({ request, params }: Route.LoaderArgs) {
     answerer: { name: runtime.answerer.name, model: runtime.answerer.model },
     // ---- issue 5: keys, origins, quota, audit ----
     security: tenantSecurityData(runtime, tenant, origin),
-    maxUploadBytes: runtime.config.MAX_UPLOAD_BYTES,
-    supportedExtensions,
-    jobs: listJobs(db, { limit: JOBS_SHOWN }).map((job) => ({
-      id: job.id,
-      sourceType: job.sourceType,
-      title: job.title,
-      state: job.state,
-      stage: job.stage,
-      progressDone: job.progressDone,
-      progressTotal: job.progressTotal,
-      attempts: job.attempts,
-      error: job.error,
-      outcome: job.outcome,
-      updatedAt: job.updatedAt,
-    })),
-    documents: listDocuments(db).map((document) => ({
-      id: document.id,
-      title: document.title,
-      sourceType: document.sourceType,
-      url: document.url,
-      fileName: document.fileName,
-      bytes: document.bytes,
-      chunkCount: document.chunkCount,
-      updatedAt: document.updatedAt,
-    })),
+    knowledge: {
+      documents: documents.length,
+      chunks: countChunks(db),
+      bytes: documents.reduce((sum, document) => sum + document.bytes, 0),
+      lastSync: documents.reduce((last, document) => Math.max(last, document.updatedAt), 0),
+      indexing: hasPendingJobs(db),
+    },
     unanswered: groupUnanswered(listUnanswered(db, { limit: UNANSWERED_SHOWN })),
     usage: usageByDay(db, USAGE_DAYS_SHOWN),
   };
@@ -124,10 +89,7 @@ export async function action({ request, params }: Route.ActionArgs) {
   const runtime = await getRuntime();
   let intent: Intent | null = null;
   try {
-    const form = await readFormData(
-      request,
-      runtime.config.MAX_UPLOAD_BYTES * MAX_FILES_PER_UPLOAD + 64 * 1024,
-    );
+    const form = await readFormData(request, 64 * 1024);
     const parsedIntent = intentSchema.safeParse(form.get("intent"));
     if (!parsedIntent.success) return result(null, false, "Unknown action.", 400);
     intent = parsedIntent.data;
@@ -145,36 +107,6 @@ export async function action({ request, params }: Route.ActionArgs) {
       return result(intent, true, message);
     };
     switch (intent) {
-      case "upload": {
-        const files = form.getAll("files").filter((f): f is File => typeof f !== "string");
-        if (files.length > MAX_FILES_PER_UPLOAD) {
-          return result(
-            intent,
-            false,
-            `Choose at most ${MAX_FILES_PER_UPLOAD} files at once.`,
-            400,
-          );
-        }
-        const jobs = await intakeFormFiles(runtime, tenant, files);
-        return done(`${plural(jobs.length, "file")} queued for indexing.`);
-      }
-      case "add-text": {
-        const input = textIntakeSchema.parse({
-          type: "text",
-          title: form.get("title") ?? "",
-          text: form.get("text") ?? "",
-        });
-        intakeText(runtime, tenant, input);
-        return done(`“${input.title}” queued for indexing.`);
-      }
-      case "add-url": {
-        const input = urlIntakeSchema.parse({
-          type: "url",
-          url: String(form.get("url") ?? "").trim(),
-        });
-        intakeUrl(runtime, tenant, input);
-        return done("The page will be fetched and indexed.");
-      }
       case "set-model": {
         const model = llmModelSchema.parse(form.get("llmModel") ?? "");
         const updated = updateTenantModel(runtime, tenant, model);
@@ -194,20 +126,6 @@ export async function action({ request, params }: Route.ActionArgs) {
             : "New transcripts are stored as typed.",
         );
       }
-      case "delete-document": {
-        const id = documentIdSchema.safeParse(form.get("documentId"));
-        const deleted = id.success && deleteDocument(tenantDb(runtime, tenant), id.data);
-        if (deleted)
-          auditAdminAction(runtime, tenant, admin, "document.delete", { documentId: id.data });
-        return deleted
-          ? result(intent, true, "Document deleted.")
-          : result(
-              intent,
-              false,
-              "That document was already gone. The list is now up to date.",
-              404,
-            );
-      }
     }
   } catch (error) {
     if (error instanceof ApiError) return result(intent, false, error.message, error.status);
@@ -216,10 +134,6 @@ export async function action({ request, params }: Route.ActionArgs) {
     }
     throw error;
   }
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
 function formatBytes(bytes: number): string {
@@ -240,15 +154,6 @@ function usePendingIntent(): string | null {
   return typeof intent === "string" ? intent : null;
 }
 
-/** A form that empties itself after its action succeeded. */
-function useResetOnSuccess(intent: Intent, actionData: ActionResult | undefined) {
-  const ref = useRef<HTMLFormElement>(null);
-  useEffect(() => {
-    if (actionData?.ok && actionData.intent === intent) ref.current?.reset();
-  }, [actionData, intent]);
-  return ref;
-}
-
 function FormMessage({ intent, actionData }: { intent: Intent; actionData?: ActionResult }) {
   if (!actionData || actionData.intent !== intent) return null;
   return actionData.ok ? (
@@ -263,31 +168,11 @@ function FormMessage({ intent, actionData }: { intent: Intent; actionData?: Acti
 }
 
 export default function TenantPage({ loaderData, actionData }: Route.ComponentProps) {
-  const {
-    tenant,
-    answerer,
-    security,
-    jobs,
-    documents,
-    unanswered,
-    maxUploadBytes,
-    supportedExtensions,
-    usage,
-  } = loaderData;
+  const { tenant, answerer, security, knowledge, unanswered, usage } = loaderData;
   const { snippet } = security;
   const pending = usePendingIntent();
-  const uploadForm = useResetOnSuccess("upload", actionData);
-  const textForm = useResetOnSuccess("add-text", actionData);
-  const urlForm = useResetOnSuccess("add-url", actionData);
-
-  // Poll while jobs are moving: one revalidation a second, never two at once.
-  const { revalidate, state: revalidation } = useRevalidator();
-  const active = jobs.some((job) => job.state === "queued" || job.state === "running");
-  useEffect(() => {
-    if (!active || revalidation !== "idle") return;
-    const timer = setTimeout(() => void revalidate(), 1000);
-    return () => clearTimeout(timer);
-  }, [active, revalidation, revalidate]);
+  // The summary follows ingestion started elsewhere (the Knowledge tab, the API).
+  usePollWhile(knowledge.indexing, 2000);
 
   return (
     <main className="page">
@@ -384,196 +269,19 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
         <FormMessage intent="set-privacy" actionData={actionData} />
       </section>
 
-      <section aria-labelledby="add-knowledge">
-        <h2 id="add-knowledge">Add knowledge</h2>
-        <div className="grid">
-          <Form method="post" encType="multipart/form-data" className="card" ref={uploadForm}>
-            <h3>Upload files</h3>
-            <input type="hidden" name="intent" value="upload" />
-            <label htmlFor="files">Files</label>
-            <input
-              id="files"
-              name="files"
-              type="file"
-              multiple
-              required
-              accept={supportedExtensions.join(",")}
-              aria-describedby="files-hint"
-            />
-            <p id="files-hint" className="hint muted">
-              {supportedExtensions.join(", ")} — up to {MAX_FILES_PER_UPLOAD} files,{" "}
-              {formatBytes(maxUploadBytes)} each.
-            </p>
-            <FormMessage intent="upload" actionData={actionData} />
-            <div className="actions">
-              <button type="submit" disabled={pending === "upload"}>
-                {pending === "upload" ? "Uploading…" : "Upload"}
-              </button>
-            </div>
-          </Form>
-
-          <Form method="post" className="card" ref={textForm}>
-            <h3>Paste text</h3>
-            <input type="hidden" name="intent" value="add-text" />
-            <label htmlFor="text-title">Title</label>
-            <input id="text-title" name="title" type="text" required maxLength={200} />
-            <label htmlFor="text-body">Text</label>
-            <textarea id="text-body" name="text" required rows={6} />
-            <p className="hint muted">
-              Pasting again with the same title replaces the earlier text.
-            </p>
-            <FormMessage intent="add-text" actionData={actionData} />
-            <div className="actions">
-              <button type="submit" disabled={pending === "add-text"}>
-                {pending === "add-text" ? "Adding…" : "Add text"}
-              </button>
-            </div>
-          </Form>
-
-          <Form method="post" className="card" ref={urlForm}>
-            <h3>Add a web page</h3>
-            <input type="hidden" name="intent" value="add-url" />
-            <label htmlFor="page-url">Page URL</label>
-            <input
-              id="page-url"
-              name="url"
-              type="url"
-              required
-              maxLength={2048}
-              placeholder="https://example.com/help/returns"
-              aria-describedby="url-hint"
-            />
-            <p id="url-hint" className="hint muted">
-              One page is fetched (links are not followed).
-            </p>
-            <FormMessage intent="add-url" actionData={actionData} />
-            <div className="actions">
-              <button type="submit" disabled={pending === "add-url"}>
-                {pending === "add-url" ? "Adding…" : "Add page"}
-              </button>
-            </div>
-          </Form>
-        </div>
-      </section>
-
-      <section aria-labelledby="jobs">
-        <h2 id="jobs">Jobs</h2>
-        {jobs.length === 0 ? (
-          <p className="muted">Nothing has been added yet.</p>
-        ) : (
-          <div className="table-scroll">
-            <table>
-              <caption className="visually-hidden">
-                Ingestion jobs, newest first{active ? " (updating every second)" : ""}
-              </caption>
-              <thead>
-                <tr>
-                  <th scope="col">Source</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Stage or result</th>
-                  <th scope="col" className="progress-col">
-                    Progress
-                  </th>
-                  <th scope="col">Updated</th>
-                </tr>
-              </thead>
-              <tbody>
-                {jobs.map((job) => (
-                  <tr key={job.id}>
-                    <td>
-                      <span className="source-type">{job.sourceType}</span> {job.title}
-                      {job.error ? <p className="error job-error">{job.error}</p> : null}
-                    </td>
-                    <td>
-                      <span className={`badge badge-${job.state}`}>{job.state}</span>
-                      {job.attempts > 1 ? (
-                        <span className="muted"> (attempt {job.attempts})</span>
-                      ) : null}
-                    </td>
-                    <td>{(job.state === "done" ? job.outcome : job.stage) ?? "—"}</td>
-                    <td>
-                      <JobProgress
-                        title={job.title}
-                        done={job.progressDone}
-                        total={job.progressTotal}
-                        state={job.state}
-                      />
-                    </td>
-                    <td>{formatTime(job.updatedAt)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-      </section>
-
-      <section aria-labelledby="documents">
-        <h2 id="documents">Documents</h2>
-        {documents.length === 0 ? (
-          <p className="muted">No documents yet. Add some knowledge above.</p>
-        ) : (
-          <div className="table-scroll">
-            <table>
-              <caption className="visually-hidden">Documents in the knowledge base</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Title</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Chunks</th>
-                  <th scope="col">Size</th>
-                  <th scope="col">Updated</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {documents.map((document) => (
-                  <tr key={document.id}>
-                    <td>
-                      {document.url ? (
-                        <a href={document.url} rel="noreferrer noopener" target="_blank">
-                          {document.title}
-                        </a>
-                      ) : (
-                        document.title
-                      )}
-                    </td>
-                    <td>{document.sourceType}</td>
-                    <td>{document.chunkCount}</td>
-                    <td>{formatBytes(document.bytes)}</td>
-                    <td>{formatTime(document.updatedAt)}</td>
-                    <td>
-                      <Form
-                        method="post"
-                        onSubmit={(event) => {
-                          if (
-                            !window.confirm(`Delete “${document.title}” from the knowledge base?`)
-                          ) {
-                            event.preventDefault();
-                          }
-                        }}
-                      >
-                        <input type="hidden" name="intent" value="delete-document" />
-                        <input type="hidden" name="documentId" value={document.id} />
-                        <button
-                          type="submit"
-                          className="danger"
-                          aria-label={`Delete ${document.title}`}
-                          disabled={pending === "delete-document"}
-                        >
-                          Delete
-                        </button>
-                      </Form>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-        <FormMessage intent="delete-document" actionData={actionData} />
+      <section className="card" aria-labelledby="knowledge">
+        <h2 id="knowledge">Knowledge base</h2>
+        <p>
+          {knowledge.documents} document{knowledge.documents === 1 ? "" : "s"} · {knowledge.chunks}{" "}
+          passages · {formatBytes(knowledge.bytes)}
+          {knowledge.lastSync > 0 ? ` · last sync ${formatTime(knowledge.lastSync)}` : ""}
+          {knowledge.indexing ? " · indexing…" : ""}
+        </p>
+        <p>
+          <Link to={`/admin/tenants/${tenant.id}/knowledge`}>
+            Add files, text, pages or a whole website, and follow their progress
+          </Link>
+        </p>
       </section>
 
       <section aria-labelledby="unanswered">
@@ -626,28 +334,6 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
       </section>
       <UsageSection usage={usage} />
     </main>
-  );
-}
-
-function JobProgress(props: { title: string; done: number; total: number; state: string }) {
-  const total = props.state === "done" && props.total === 0 ? 1 : props.total;
-  const done = props.state === "done" ? total : Math.min(props.done, total);
-  const percent = total > 0 ? Math.round((done / total) * 100) : 0;
-  return (
-    <div className="progress-cell">
-      <div
-        className="progress"
-        role="progressbar"
-        aria-label={`Progress of ${props.title}`}
-        aria-valuemin={0}
-        aria-valuemax={100}
-        aria-valuenow={percent}
-        aria-valuetext={total > 0 ? `${done} of ${total}` : "not started"}
-      >
-        <span style={{ width: `${percent}%` }} />
-      </div>
-      <span className="muted small">{total > 0 ? `${done}/${total}` : "—"}</span>
-    </div>
   );
 }
 

@@ -56,6 +56,15 @@ export const envSchema = z.object({
   FETCH_TIMEOUT_MS: int(100, 600_000).default(15_000),
   /** Let URL sources reach loopback and private networks (off: tenants could probe the LAN). */
   INGEST_ALLOW_PRIVATE_URLS: bool.default(false),
+  // ---- website crawls (docs/decisions/029) ----
+  /** The most pages one crawl may take (a crawl asks for 50 unless told otherwise). */
+  CRAWL_MAX_PAGES: int(1, 100_000).default(500),
+  /** The deepest a crawl may follow links from its start page. */
+  CRAWL_MAX_DEPTH: int(0, 50).default(10),
+  /** The longest pause between two requests a site's Crawl-delay can impose. */
+  CRAWL_DELAY_MAX_MS: int(0, 600_000).default(10_000),
+  /** How often the primary looks for scheduled re-crawls that are due. */
+  CRAWL_SCHEDULE_CHECK_MS: int(100, 24 * 3_600_000).default(60_000),
 
   EMBEDDINGS_BASE_URL: optionalUrl,
   EMBEDDINGS_API_KEY: optionalString,

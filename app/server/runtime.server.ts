@@ -25,6 +25,7 @@ import {
 } from "./control-db.server.ts";
 import { createEmbedder } from "./embeddings/index.server.ts";
 import type { EmbeddingProvider } from "./embeddings/provider.server.ts";
+import { createCrawler, type Crawler } from "./ingest/crawl.server.ts";
 import { IngestQueue } from "./ingest/queue.server.ts";
 import { createAnswerer } from "./llm/index.server.ts";
 import type { AnswerProvider } from "./llm/provider.server.ts";
@@ -50,6 +51,8 @@ export interface Runtime {
   embedder: EmbeddingProvider;
   answerer: AnswerProvider;
   queue: IngestQueue;
+  /** Website crawls (docs/decisions/029); started on the primary of the server only. */
+  crawler: Crawler;
   /** Re-weights each tenant's retrieval fusion after its knowledge base changes. */
   calibration: CalibrationScheduler;
   retrievalCache: RetrievalCache;
@@ -141,6 +144,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     embedder,
     answerer,
     queue,
+    crawler: createCrawler({ config, control, tenants, queue, logger }),
     calibration,
     retrievalCache: createRetrievalCache(config, (hit) =>
       metrics.retrievalCache.inc({ result: hit ? "hit" : "miss" }),
@@ -234,12 +238,16 @@ function followRole(runtime: Runtime, runQueue: boolean): void {
       logger.info({ primary: next.primaryHost }, "LiteFS: this machine is now a replica");
       runtime.backups?.stop();
       runtime.backups = undefined;
+      void runtime.crawler.stop();
       void runtime.queue.stop();
     }
   });
 }
 
-/** What only the primary does: scheduled backups, and the secrets replicas read. */
+/**
+ * What only the primary does: scheduled backups, website crawls and their scheduled
+ * re-crawls, and the secrets replicas read.
+ */
 function startPrimaryDuties(runtime: Runtime): void {
   const { config } = runtime;
   if (config.litefs) {
@@ -256,12 +264,14 @@ function startPrimaryDuties(runtime: Runtime): void {
       s3: runtime.backupBucket,
     });
   }
+  runtime.crawler.start();
 }
 
 export async function closeRuntime(runtime: Runtime): Promise<void> {
   runtime.replication.role.stop();
   await runtime.forwarder?.stop();
   runtime.backups?.stop();
+  await runtime.crawler.stop();
   await runtime.queue.stop();
   await runtime.calibration.close();
   runtime.tenants.close();

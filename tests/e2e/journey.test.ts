@@ -99,6 +99,9 @@ describe.skipIf(!hasChromium)("from setup link to a cited answer in the widget",
     widgetKey = /data-key="(pk_[A-Za-z0-9_-]+)"/.exec(snippet)?.[1] ?? "";
     expect(widgetKey).not.toBe("");
 
+    // Knowledge is added on the tenant's Knowledge tab.
+    await page.getByRole("link", { name: "Knowledge", exact: true }).click();
+    await page.getByRole("heading", { name: "Add knowledge" }).waitFor();
     await page.getByLabel("Files").setInputFiles(path.join(fixtures, "sample.md"));
     await page.getByRole("button", { name: "Upload" }).click();
     const jobs = page.locator("section[aria-labelledby=jobs]");

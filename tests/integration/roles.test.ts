@@ -24,6 +24,8 @@ let tenantA: string;
 let tenantB: string;
 /** Documents of tenant A, one per deleting role. */
 const docs: number[] = [];
+/** A website crawl of tenant A (of an address that does not answer). */
+let crawlA: number;
 
 async function signInAs(url: string, who: { email: string; password: string }) {
   const client = new Client(url);
@@ -84,6 +86,11 @@ beforeAll(async () => {
     platformAdmin: platform,
   };
   for (let i = 0; i < 3; i++) docs.push(await addText(platform, tenantA, `Roles document ${i}`));
+  const crawl = await platform.json(`/api/tenants/${tenantA}/crawls`, {
+    url: "http://127.0.0.1:9/roles",
+  });
+  expect(crawl.status).toBe(202);
+  crawlA = ((await crawl.json()) as { crawlId: number }).crawlId;
 });
 
 afterAll(async () => {
@@ -226,6 +233,25 @@ const cases: Case[] = [
       platformAdmin: 200,
     },
   },
+  // ---- issue 6: the Knowledge tab and website crawls (begin) ----
+  {
+    route: "tenants/:tenantId/knowledge",
+    name: "GET /admin/tenants/:id/knowledge",
+    request: () => ({ path: `/admin/tenants/${tenantA}/knowledge` }),
+    expect: tenantScoped(200, false),
+    redirectTo: pageOnly,
+  },
+  {
+    route: "tenants/:tenantId/knowledge",
+    name: "POST /admin/tenants/:id/knowledge (add-text)",
+    request: (who) => ({
+      path: `/admin/tenants/${tenantA}/knowledge`,
+      init: form({ intent: "add-text", title: `Page text by ${who}`, text: "Some knowledge." }),
+    }),
+    expect: tenantScoped(200, false),
+    redirectTo: pageOnly,
+  },
+  // ---- issue 6 (end) ----
   {
     route: "logout",
     name: "GET /logout (no state change)",
@@ -328,6 +354,48 @@ const cases: Case[] = [
     request: () => ({ path: `/api/tenants/${tenantA}/jobs` }),
     expect: tenantScoped(200, true),
   },
+  // ---- issue 6: website crawls (begin) ----
+  {
+    route: "api/tenants/:tenantId/crawls",
+    name: "GET /api/tenants/:id/crawls",
+    request: () => ({ path: `/api/tenants/${tenantA}/crawls` }),
+    expect: tenantScoped(200, true),
+  },
+  {
+    route: "api/tenants/:tenantId/crawls",
+    name: "POST /api/tenants/:id/crawls",
+    // A different address per role: one address is crawled once at a time.
+    request: (who) => ({
+      path: `/api/tenants/${tenantA}/crawls`,
+      init: json("POST", { url: `http://127.0.0.1:9/${who}` }),
+    }),
+    expect: tenantScoped(202, true),
+  },
+  {
+    route: "api/tenants/:tenantId/crawls/:crawlId",
+    name: "GET /api/tenants/:id/crawls/:crawlId",
+    request: () => ({ path: `/api/tenants/${tenantA}/crawls/${crawlA}` }),
+    expect: tenantScoped(200, true),
+  },
+  {
+    route: "api/tenants/:tenantId/crawls/:crawlId",
+    name: "PATCH /api/tenants/:id/crawls/:crawlId",
+    request: () => ({
+      path: `/api/tenants/${tenantA}/crawls/${crawlA}`,
+      init: json("PATCH", { recrawl: "off" }),
+    }),
+    expect: tenantScoped(200, true),
+  },
+  {
+    route: "api/tenants/:tenantId/crawls/:crawlId",
+    name: "DELETE /api/tenants/:id/crawls/:crawlId (no such crawl)",
+    request: () => ({
+      path: `/api/tenants/${tenantA}/crawls/999999`,
+      init: { method: "DELETE" },
+    }),
+    expect: tenantScoped(404, true),
+  },
+  // ---- issue 6 (end) ----
   {
     route: "api/tenants/:tenantId/unanswered",
     name: "GET /api/tenants/:id/unanswered",

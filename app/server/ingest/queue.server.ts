@@ -725,11 +725,14 @@ export class IngestQueue {
       let mimeType = job.mimeType ?? undefined;
       let fileName = job.fileName ?? undefined;
       if (job.sourceType === "url") {
-        const fetched = await fetchSource(job.url ?? "", {
-          timeoutMs: deps.fetchTimeoutMs,
-          maxBytes: deps.maxFetchBytes,
-          allowPrivateNetwork: deps.allowPrivateNetwork,
-        });
+        // A crawled page arrives with the bytes the crawler fetched (decision 029).
+        const fetched = job.payload
+          ? { bytes: job.payload, contentType: job.mimeType ?? undefined, finalUrl: job.url ?? "" }
+          : await fetchSource(job.url ?? "", {
+              timeoutMs: deps.fetchTimeoutMs,
+              maxBytes: deps.maxFetchBytes,
+              allowPrivateNetwork: deps.allowPrivateNetwork,
+            });
         bytes = fetched.bytes;
         mimeType = fetched.contentType;
         // The Content-Type decides the parser; the URL's file name only helps when it says nothing.

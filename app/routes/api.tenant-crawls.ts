@@ -1,0 +1,42 @@
+// GET /api/tenants/:tenantId/crawls — the tenant's website crawls with their progress.
+// POST { url, maxPages?, maxDepth?, recrawl? } — crawls a website into the knowledge base
+// (docs/decisions/029); answers 202 { crawlId }, then GET …/crawls/:crawlId shows progress.
+// Admins of the tenant, or a server with the tenant's secret key (Authorization: Bearer).
+import { requireTenantApiAccess } from "#app/server/api-access.server.ts";
+import { auditAdminAction } from "#app/server/audit.server.ts";
+import { ApiError, errorResponse } from "#app/server/errors.server.ts";
+import { crawlInputSchema, listCrawls, startCrawl } from "#app/server/ingest/crawl.server.ts";
+import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
+import { getRuntime } from "#app/server/runtime.server.ts";
+import { tenantDb } from "#app/server/tenants.server.ts";
+import type { Route } from "./+types/api.tenant-crawls";
+
+export async function loader({ request, params }: Route.LoaderArgs) {
+  try {
+    const { tenant } = await requireTenantApiAccess(request, params.tenantId, {
+      allowSecretKey: true,
+    });
+    parseQuery(request, noQuery);
+    const runtime = await getRuntime();
+    return Response.json({ crawls: listCrawls(tenantDb(runtime, tenant)) });
+  } catch (error) {
+    return errorResponse(error);
+  }
+}
+
+export async function action({ request, params }: Route.ActionArgs) {
+  try {
+    if (request.method !== "POST") throw new ApiError("bad_request", "Use POST to start a crawl.");
+    const { tenant, actor } = await requireTenantApiAccess(request, params.tenantId, {
+      allowSecretKey: true,
+    });
+    parseQuery(request, noQuery);
+    const body = await readJson(request, crawlInputSchema);
+    const runtime = await getRuntime();
+    const { crawlId } = await startCrawl(runtime, tenant.id, body);
+    auditAdminAction(runtime, tenant, actor, "crawl.start", { crawlId });
+    return Response.json({ crawlId }, { status: 202 });
+  } catch (error) {
+    return errorResponse(error);
+  }
+}
