@@ -1,35 +1,59 @@
-// /signup/knowledge — step 2 of the trial: add knowledge (upload files, paste text, give a
-// web page), watch each ingestion job's progress live, then see what the knowledge base
-// holds before moving on to styling the widget.
+// /signup/knowledge — step 2 of the trial: add knowledge (upload files, paste text, crawl a
+// website), watch each ingestion job's and each crawl's progress live (app/admin/progress.tsx),
+// then see what the knowledge base holds before moving on to styling the widget.
 import { useEffect, useRef } from "react";
-import { data, Form, Link, useNavigation, useRevalidator } from "react-router";
+import { data, Form, Link, redirect, useNavigation } from "react-router";
 import { z } from "zod";
 import { listJobs } from "#tenants/knowledge-base.ts";
+import {
+  CrawlProgressView,
+  failureAdvice,
+  JobProgressView,
+  jobStatusText,
+  usePollWhile,
+} from "#app/admin/progress.tsx";
 import { signupStepPath } from "#app/admin/signup-steps.ts";
 import { assertSameOrigin } from "#app/server/auth.server.ts";
 import { auditAdminAction } from "#app/server/audit.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
+import { DEFAULT_MAX_PAGES, listCrawls, startCrawl } from "#app/server/ingest/crawl.server.ts";
 import {
   intakeFormFiles,
   intakeText,
-  intakeUrl,
   supportedExtensions,
   textIntakeSchema,
-  urlIntakeSchema,
 } from "#app/server/ingest/intake.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";
 import { advanceSignup, knowledgeSummary, requireSignupStep } from "#app/server/trial.server.ts";
-import { redirect } from "react-router";
 import type { Route } from "./+types/signup.knowledge";
 
 export const meta: Route.MetaFunction = () => [{ title: "Add knowledge — BiTB trial" }];
 
 const MAX_FILES_PER_UPLOAD = 10;
 const JOBS_SHOWN = 30;
-const intentSchema = z.enum(["upload", "add-text", "add-url", "next"]);
+const intentSchema = z.enum(["upload", "add-text", "crawl", "next"]);
 type Intent = z.infer<typeof intentSchema>;
 type ActionResult = { intent: Intent | null; ok: boolean; message: string };
+const crawlFormSchema = z.strictObject({
+  url: z
+    .url({
+      protocol: /^https?$/,
+      error: "Give your website's address, like https://www.example.com/.",
+    })
+    .max(2048),
+  maxPages: z
+    .string()
+    .trim()
+    .transform((value) => (value === "" ? undefined : Number(value)))
+    .pipe(
+      z
+        .number({ error: "Pages at most must be a number." })
+        .int("Pages at most must be a whole number.")
+        .min(1, "Crawl at least 1 page.")
+        .optional(),
+    ),
+});
 
 export async function loader({ request }: Route.LoaderArgs) {
   const { tenant, runtime } = await requireSignupStep(request, 2);
@@ -38,6 +62,9 @@ export async function loader({ request }: Route.LoaderArgs) {
     tenantId: tenant.id,
     maxUploadBytes: runtime.config.MAX_UPLOAD_BYTES,
     supportedExtensions,
+    maxCrawlPages: runtime.config.CRAWL_MAX_PAGES,
+    defaultCrawlPages: Math.min(DEFAULT_MAX_PAGES, runtime.config.CRAWL_MAX_PAGES),
+    crawls: listCrawls(db),
     summary: knowledgeSummary(db),
     jobs: listJobs(db, { limit: JOBS_SHOWN }).map((job) => ({
       id: job.id,
@@ -47,6 +74,7 @@ export async function loader({ request }: Route.LoaderArgs) {
       stage: job.stage,
       progressDone: job.progressDone,
       progressTotal: job.progressTotal,
+      attempts: job.attempts,
       error: job.error,
       outcome: job.outcome,
     })),
@@ -87,14 +115,14 @@ export async function action({ request }: Route.ActionArgs) {
         auditAdminAction(runtime, tenant, admin, "page.add-text");
         return result(true, `“${input.title}” queued.`);
       }
-      case "add-url": {
-        const input = urlIntakeSchema.parse({
-          type: "url",
+      case "crawl": {
+        const input = crawlFormSchema.parse({
           url: String(form.get("url") ?? "").trim(),
+          maxPages: form.get("maxPages") ?? "",
         });
-        intakeUrl(runtime, tenant, input);
-        auditAdminAction(runtime, tenant, admin, "page.add-url");
-        return result(true, "The page will be fetched and indexed.");
+        await startCrawl(runtime, tenant.id, input);
+        auditAdminAction(runtime, tenant, admin, "page.crawl", { url: input.url });
+        return result(true, "The crawl has started: its progress shows below.");
       }
       case "next":
         advanceSignup(runtime.control, tenant.id, 3);
@@ -135,24 +163,6 @@ function useResetOnSuccess(intent: Intent, actionData: ActionResult | undefined)
   return ref;
 }
 
-export function ProgressBar(props: { label: string; value: number; max: number }) {
-  const percent =
-    props.max > 0 ? Math.round((Math.min(props.value, props.max) / props.max) * 100) : 0;
-  return (
-    <div
-      className="progress"
-      role="progressbar"
-      aria-label={props.label}
-      aria-valuemin={0}
-      aria-valuemax={100}
-      aria-valuenow={percent}
-      aria-valuetext={`${percent}%`}
-    >
-      <span style={{ width: `${percent}%` }} />
-    </div>
-  );
-}
-
 export default function SignupKnowledge({ loaderData, actionData }: Route.ComponentProps) {
   const { jobs, summary } = loaderData;
   const navigation = useNavigation();
@@ -162,15 +172,12 @@ export default function SignupKnowledge({ loaderData, actionData }: Route.Compon
       : null;
   const uploadForm = useResetOnSuccess("upload", actionData);
   const textForm = useResetOnSuccess("add-text", actionData);
-  const urlForm = useResetOnSuccess("add-url", actionData);
-  const active = jobs.some((job) => job.state === "queued" || job.state === "running");
-  // Poll while jobs are moving: one revalidation a second, never two at once.
-  const { revalidate, state: revalidation } = useRevalidator();
-  useEffect(() => {
-    if (!active || revalidation !== "idle") return;
-    const timer = setTimeout(() => void revalidate(), 1000);
-    return () => clearTimeout(timer);
-  }, [active, revalidation, revalidate]);
+  const crawlForm = useResetOnSuccess("crawl", actionData);
+  const { crawls } = loaderData;
+  const active =
+    jobs.some((job) => job.state === "queued" || job.state === "running") ||
+    crawls.some((crawl) => crawl.state === "running");
+  usePollWhile(active);
 
   return (
     <>
@@ -217,62 +224,77 @@ export default function SignupKnowledge({ loaderData, actionData }: Route.Compon
           </div>
           <Result intent="add-text" actionData={actionData} />
         </Form>
-        <Form method="post" className="card" ref={urlForm}>
-          <h2>Add a web page</h2>
-          <input type="hidden" name="intent" value="add-url" />
-          <label htmlFor="page-url">Page address</label>
+        <Form method="post" className="card" ref={crawlForm}>
+          <h2>Add your website</h2>
+          <input type="hidden" name="intent" value="crawl" />
+          <label htmlFor="crawl-url">Website address</label>
           <input
-            id="page-url"
+            id="crawl-url"
             name="url"
             type="url"
             required
             maxLength={2048}
-            placeholder="https://www.example.com/faq"
-            aria-describedby="url-hint"
+            placeholder="https://www.example.com/"
+            aria-describedby="crawl-hint"
           />
-          <p id="url-hint" className="hint muted">
-            The page is fetched and indexed.
+          <label htmlFor="crawl-pages">Pages at most</label>
+          <input
+            id="crawl-pages"
+            name="maxPages"
+            type="number"
+            min={1}
+            max={loaderData.maxCrawlPages}
+            defaultValue={loaderData.defaultCrawlPages}
+          />
+          <p id="crawl-hint" className="hint muted">
+            BiTB reads your sitemap or follows the links from this page, on this site only, and
+            respects robots.txt. Up to {loaderData.maxCrawlPages} pages.
           </p>
           <div className="actions">
-            <button type="submit" disabled={pending === "add-url"}>
-              {pending === "add-url" ? "Adding…" : "Add page"}
+            <button type="submit" disabled={pending === "crawl"}>
+              {pending === "crawl" ? "Starting…" : "Crawl website"}
             </button>
           </div>
-          <Result intent="add-url" actionData={actionData} />
+          <Result intent="crawl" actionData={actionData} />
         </Form>
       </div>
 
       <section className="card" aria-labelledby="progress-heading">
         <h2 id="progress-heading">Progress</h2>
-        {jobs.length === 0 ? (
+        {jobs.length === 0 && crawls.length === 0 ? (
           <p className="muted">Nothing added yet.</p>
-        ) : (
-          <ul className="job-list" aria-live="off">
-            {jobs.map((job) => {
-              const total =
-                job.state === "done" ? Math.max(1, job.progressTotal) : job.progressTotal;
-              const done = job.state === "done" ? total : job.progressDone;
-              return (
+        ) : null}
+        {crawls.length > 0 ? (
+          <>
+            <h3>Website</h3>
+            {crawls.map((crawl) => (
+              <CrawlProgressView key={crawl.id} crawl={crawl} />
+            ))}
+          </>
+        ) : null}
+        {jobs.length > 0 ? (
+          <>
+            <h3>Documents being added</h3>
+            <ul className="job-list">
+              {jobs.map((job) => (
                 <li key={job.id}>
                   <div className="job-line">
                     <span>
                       <span className="source-type">{job.sourceType}</span> {job.title}
                     </span>
-                    <span className={`badge badge-${job.state}`}>
-                      {job.state === "running" && job.stage ? `${job.stage}…` : job.state}
-                    </span>
+                    <span className={`badge badge-${job.state}`}>{jobStatusText(job)}</span>
                   </div>
-                  <ProgressBar label={`Progress of ${job.title}`} value={done} max={total} />
+                  <JobProgressView job={job} />
                   {job.error ? (
                     <p className="error job-error">
-                      {job.error} Check the source and add it again.
+                      {job.error} {failureAdvice(job.error, loaderData.supportedExtensions)}
                     </p>
                   ) : null}
                 </li>
-              );
-            })}
-          </ul>
-        )}
+              ))}
+            </ul>
+          </>
+        ) : null}
         <p className="visually-hidden" role="status">
           {active ? "Indexing…" : jobs.length > 0 ? "Everything you added has been processed." : ""}
         </p>

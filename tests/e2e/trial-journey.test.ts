@@ -1,8 +1,9 @@
 // The self-serve trial, start to finish, with the real server in a real Chromium: sign up,
-// add knowledge and watch its progress reach 100%, style the widget with the live preview,
-// copy the embed code, allow a customer's site and load the widget there (another origin,
-// served by this test), ask and get a streamed answer with citations, then find the question
-// in the tenant's dashboard. Screenshots of each step are kept in test-results/trial-*.png.
+// crawl the business's small website (served by this test on a local port) and watch the
+// crawl and its jobs reach 100%, style the widget with the live preview, copy the embed code,
+// allow the site and load the widget there (another origin than BiTB's), ask and get a
+// streamed answer with citations, then find the question and the usage in the dashboard.
+// Screenshots of each step are kept in test-results/trial-*.png.
 import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,9 +16,43 @@ const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = fs.existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`trial journey e2e skipped: no Chromium at ${CHROMIUM}`);
 
-const fixtures = path.resolve(import.meta.dirname, "../fixtures");
 const shots = path.resolve(import.meta.dirname, "../../test-results");
 const owner = { email: "owner@lumen.example", password: "correct horse battery staple" };
+
+/** The business's website: three linked pages, a robots.txt, and (once made) the embed code. */
+function lumenSite(embedCode: () => string): http.Server {
+  const page = (title: string, body: string) => `<!doctype html><html lang="en"><head>
+    <title>${title} · Lumen Coffee</title></head><body>
+    <nav><a href="/">Home</a> <a href="/care">Machine care</a> <a href="/hours">Opening hours</a></nav>
+    <main><h1>${title}</h1>${body}</main>${embedCode()}</body></html>`;
+  const pages: Record<string, string> = {
+    "/": page(
+      "Lumen Coffee",
+      "<p>Lumen Coffee sells and services espresso machines for small cafés in Lyon.</p>",
+    ),
+    "/care": page(
+      "Lumen X2 Care Guide",
+      `<p>This guide explains how to keep the Lumen X2 espresso machine in good working order.</p>
+       <h2>Descaling</h2><p>The Lumen X2 espresso machine must be descaled every 3 weeks. Use the
+       Lumen citric descaler and run the DESCALE programme from the settings menu; it takes about
+       25 minutes.</p><h2>Error codes</h2><p>E4 means the brew unit is not seated.</p>`,
+    ),
+    "/hours": page(
+      "Opening hours",
+      "<p>The Lumen Coffee workshop is open Monday to Friday from 8 am to 6 pm.</p>",
+    ),
+  };
+  return http.createServer((req, res) => {
+    const pathname = new URL(req.url ?? "/", "http://site").pathname;
+    if (pathname === "/robots.txt") {
+      res.writeHead(200, { "content-type": "text/plain" });
+      return res.end("User-agent: *\nAllow: /\n");
+    }
+    const html = pages[pathname];
+    res.writeHead(html ? 200 : 404, { "content-type": "text/html; charset=utf-8" });
+    res.end(html ?? "<h1>Not found</h1>");
+  });
+}
 
 function listen(server: http.Server): Promise<number> {
   return new Promise((resolve) =>
@@ -33,6 +68,7 @@ describe.skipIf(!hasChromium)(
     let context: BrowserContext;
     let page: Page;
     let customerSite: http.Server | undefined;
+    let sitePort = 0;
     let tenantId = "";
     let embedCode = "";
     const cspViolations: string[] = [];
@@ -42,6 +78,9 @@ describe.skipIf(!hasChromium)(
 
     beforeAll(async () => {
       fs.mkdirSync(shots, { recursive: true });
+      const site = lumenSite(() => embedCode);
+      customerSite = site;
+      sitePort = await listen(site);
       server = await startServer({ env: { SIGNUP_ENABLED: "true" } });
       browser = await chromium.launch({
         executablePath: CHROMIUM,
@@ -89,17 +128,35 @@ describe.skipIf(!hasChromium)(
       await page.getByText("Trial until").waitFor();
     });
 
-    it("step 2: adds knowledge and watches its progress reach 100%", async () => {
-      await page.getByLabel("Title", { exact: true }).fill("Lumen X2 Care Guide");
-      await page
-        .getByLabel("Text", { exact: true })
-        .fill(fs.readFileSync(path.join(fixtures, "sample.md"), "utf8"));
-      await page.getByRole("button", { name: "Add text" }).click();
-      const bar = page.getByRole("progressbar", { name: "Progress of Lumen X2 Care Guide" });
-      await expect.poll(() => bar.getAttribute("aria-valuenow"), { timeout: 90_000 }).toBe("100");
-      await page.getByText("Everything you added has been processed.").waitFor();
+    it("step 2: crawls the business's website and watches the crawl reach 100%", async () => {
+      const site = `http://127.0.0.1:${sitePort}/`;
+      await page.getByLabel("Website address").fill(site);
+      await page.getByLabel("Pages at most").fill("10");
+      await page.getByRole("button", { name: "Crawl website" }).click();
+      await page.getByText("The crawl has started").waitFor();
+      const fetched = page.getByRole("progressbar", { name: `Pages fetched of ${site}` });
+      const indexed = page.getByRole("progressbar", { name: `Pages indexed of ${site}` });
+      const complete = async (bar: typeof fetched) => {
+        const [now, max] = await Promise.all([
+          bar.getAttribute("aria-valuenow"),
+          bar.getAttribute("aria-valuemax"),
+        ]);
+        return Number(max) > 0 && now === max ? Number(max) : 0;
+      };
+      await expect.poll(() => complete(fetched), { timeout: 90_000 }).toBeGreaterThanOrEqual(3);
+      await expect.poll(() => complete(indexed), { timeout: 90_000 }).toBeGreaterThanOrEqual(3);
+      await page.locator(".crawl-head").getByText("done").waitFor({ timeout: 90_000 });
+      await page.getByText("Everything you added has been processed.").waitFor({ timeout: 90_000 });
+      // Every page's ingestion job reached 100% too.
+      const jobBars = page.locator(".job-list").getByRole("progressbar");
+      expect(await jobBars.count()).toBe(3);
+      for (const bar of await jobBars.all()) {
+        expect(await bar.getAttribute("aria-valuenow")).toBe(
+          await bar.getAttribute("aria-valuemax"),
+        );
+      }
       const documents = page.locator(".kb-summary div", { hasText: "Documents" }).locator("dd");
-      await expect.poll(() => documents.textContent()).toBe("1");
+      await expect.poll(() => documents.textContent()).toBe("3");
       await shot(page, "2-knowledge");
       await page.getByRole("button", { name: "Continue to styling" }).click();
       await page.waitForURL(/\/signup\/widget$/);
@@ -145,15 +202,8 @@ describe.skipIf(!hasChromium)(
       await page.getByText("Copied to the clipboard.").waitFor();
       expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(embedCode);
 
-      customerSite = http.createServer((_req, res) => {
-        res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-        res.end(`<!doctype html><html lang="en"><head><title>Lumen Coffee</title></head><body>
-        <h1>Lumen Coffee</h1><p>Espresso machines for small cafés.</p>
-        ${embedCode}
-      </body></html>`);
-      });
       // localhost vs 127.0.0.1: another origin than the BiTB server.
-      const siteOrigin = `http://localhost:${await listen(customerSite)}`;
+      const siteOrigin = `http://localhost:${sitePort}`;
       expect(siteOrigin).not.toBe(new URL(server.url).origin);
       await page.getByLabel("Allowed domains, one per line").fill(siteOrigin);
       await page.getByRole("button", { name: "Save allowed domains" }).click();
@@ -171,9 +221,8 @@ describe.skipIf(!hasChromium)(
     });
 
     it("answers with citations through the widget on the customer's site", async () => {
-      const address = customerSite?.address() as AddressInfo;
       const visitor = await browser.newPage({ viewport: { width: 1100, height: 800 } });
-      await visitor.goto(`http://localhost:${address.port}/`);
+      await visitor.goto(`http://localhost:${sitePort}/care`);
       await visitor.getByRole("button", { name: "Open chat" }).click();
       const dialog = visitor.getByRole("dialog", { name: "Ask Lumen" });
       await dialog.waitFor();
