@@ -25,22 +25,25 @@ function lumenSite(embedCode: () => string): http.Server {
     <title>${title} · Lumen Coffee</title></head><body>
     <nav><a href="/">Home</a> <a href="/care">Machine care</a> <a href="/hours">Opening hours</a></nav>
     <main><h1>${title}</h1>${body}</main>${embedCode()}</body></html>`;
-  const pages: Record<string, string> = {
-    "/": page(
-      "Lumen Coffee",
-      "<p>Lumen Coffee sells and services espresso machines for small cafés in Lyon.</p>",
-    ),
-    "/care": page(
-      "Lumen X2 Care Guide",
-      `<p>This guide explains how to keep the Lumen X2 espresso machine in good working order.</p>
+  const pages: Record<string, () => string> = {
+    "/": () =>
+      page(
+        "Lumen Coffee",
+        "<p>Lumen Coffee sells and services espresso machines for small cafés in Lyon.</p>",
+      ),
+    "/care": () =>
+      page(
+        "Lumen X2 Care Guide",
+        `<p>This guide explains how to keep the Lumen X2 espresso machine in good working order.</p>
        <h2>Descaling</h2><p>The Lumen X2 espresso machine must be descaled every 3 weeks. Use the
        Lumen citric descaler and run the DESCALE programme from the settings menu; it takes about
        25 minutes.</p><h2>Error codes</h2><p>E4 means the brew unit is not seated.</p>`,
-    ),
-    "/hours": page(
-      "Opening hours",
-      "<p>The Lumen Coffee workshop is open Monday to Friday from 8 am to 6 pm.</p>",
-    ),
+      ),
+    "/hours": () =>
+      page(
+        "Opening hours",
+        "<p>The Lumen Coffee workshop is open Monday to Friday from 8 am to 6 pm.</p>",
+      ),
   };
   return http.createServer((req, res) => {
     const pathname = new URL(req.url ?? "/", "http://site").pathname;
@@ -48,7 +51,8 @@ function lumenSite(embedCode: () => string): http.Server {
       res.writeHead(200, { "content-type": "text/plain" });
       return res.end("User-agent: *\nAllow: /\n");
     }
-    const html = pages[pathname];
+    // Built on each request: the embed code is added once the trial's step 4 has made it.
+    const html = pages[pathname]?.();
     res.writeHead(html ? 200 : 404, { "content-type": "text/html; charset=utf-8" });
     res.end(html ?? "<h1>Not found</h1>");
   });
@@ -143,8 +147,8 @@ describe.skipIf(!hasChromium)(
         ]);
         return Number(max) > 0 && now === max ? Number(max) : 0;
       };
-      await expect.poll(() => complete(fetched), { timeout: 90_000 }).toBeGreaterThanOrEqual(3);
-      await expect.poll(() => complete(indexed), { timeout: 90_000 }).toBeGreaterThanOrEqual(3);
+      await expect.poll(() => complete(fetched), { timeout: 150_000 }).toBeGreaterThanOrEqual(3);
+      await expect.poll(() => complete(indexed), { timeout: 150_000 }).toBeGreaterThanOrEqual(3);
       await page.locator(".crawl-head").getByText("done").waitFor({ timeout: 90_000 });
       await page.getByText("Everything you added has been processed.").waitFor({ timeout: 90_000 });
       // Every page's ingestion job reached 100% too.
@@ -160,7 +164,7 @@ describe.skipIf(!hasChromium)(
       await shot(page, "2-knowledge");
       await page.getByRole("button", { name: "Continue to styling" }).click();
       await page.waitForURL(/\/signup\/widget$/);
-    });
+    }, 300_000);
 
     it("step 3: styles the widget and sees the real widget change in the live preview", async () => {
       const preview = page.frameLocator('iframe[title="Live preview of your chat widget"]');
@@ -222,7 +226,21 @@ describe.skipIf(!hasChromium)(
 
     it("answers with citations through the widget on the customer's site", async () => {
       const visitor = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+      const problems: string[] = [];
+      visitor.on("console", (m) => problems.push(`console ${m.type()}: ${m.text()}`));
+      visitor.on("requestfailed", (r) =>
+        problems.push(`failed ${r.url()}: ${r.failure()?.errorText}`),
+      );
+      visitor.on("response", (r) => {
+        if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
+      });
       await visitor.goto(`http://localhost:${sitePort}/care`);
+      await visitor
+        .getByRole("button", { name: "Open chat" })
+        .waitFor({ timeout: 30_000 })
+        .catch(async (error: unknown) => {
+          throw new Error(`${String(error)}\n${problems.join("\n")}\n${await visitor.content()}`);
+        });
       await visitor.getByRole("button", { name: "Open chat" }).click();
       const dialog = visitor.getByRole("dialog", { name: "Ask Lumen" });
       await dialog.waitFor();
