@@ -3,6 +3,7 @@
 //
 //   sources  the passages the answer may cite, sent before the first token
 //   token    a piece of the answer text, in order
+//   action   an action offered to the visitor (a form or card to confirm), before done
 //   done     the whole answer with its citations, token usage and latency
 //   error    the ask failed; nothing more follows
 //
@@ -66,6 +67,37 @@ export interface DoneEvent {
 export interface ErrorEvent {
   code: string;
   message: string;
+}
+
+/** One input of an offered action's form (docs/decisions/027). */
+export interface ActionField {
+  /** The argument's name, e.g. "date". */
+  name: string;
+  label: string;
+  type: "text" | "textarea" | "date" | "time" | "number" | "select" | "email" | "tel";
+  required: boolean;
+  /** For "select", e.g. the free slots "09:00", "09:30"… */
+  options?: string[];
+  /** Prefilled from the model's call or the question. */
+  value?: string | number;
+}
+
+/** An action offered to the visitor, to confirm with POST /api/actions/confirm. */
+export interface ActionEvent {
+  /** Opaque, single use, bound to this visitor session's conversation. */
+  offerId: string;
+  /** The action, e.g. "book_appointment", "handoff_to_human". */
+  name: string;
+  title: string;
+  /** One line for the card. */
+  description: string;
+  fields: ActionField[];
+  /** True: the form also asks name / e-mail / phone, with a consent box. */
+  contact: boolean;
+  /** "tool": the LLM proposed it; "match": the embedded default offers it as a button. */
+  source: "tool" | "match";
+  /** ms since the epoch; a confirm after it answers 410 offer_expired. */
+  expiresAt: number;
 }
 
 /**
@@ -135,6 +167,7 @@ export interface BatchDoneEvent {
 export interface SingleAskEventMap {
   sources: SourcesEvent;
   token: TokenEvent;
+  action: ActionEvent;
   done: DoneEvent;
   error: ErrorEvent;
 }
@@ -153,6 +186,7 @@ export type AskEventName = keyof AskEventMap;
 const eventNames: ReadonlySet<string> = new Set<AskEventName>([
   "sources",
   "token",
+  "action",
   "done",
   "error",
   "batch",

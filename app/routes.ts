@@ -34,6 +34,17 @@ export default [
   // MCP (Streamable HTTP) for a tenant's secret key (docs/decisions/026).
   route("api/mcp", "routes/api.mcp.ts", { id: "api-mcp" }),
   route("api/tenants/:tenantId/mcp", "routes/api.mcp.ts", { id: "api-tenant-mcp" }),
+  // Actions: the visitor's confirmation and free slots, the admin's settings and records
+  // (docs/decisions/027).
+  route("api/actions/confirm", "routes/api.actions-confirm.ts"),
+  route("api/actions/slots", "routes/api.actions-slots.ts"),
+  route("api/tenants/:tenantId/actions", "routes/api.tenant-actions.ts"),
+  route("api/tenants/:tenantId/actions/secret", "routes/api.tenant-actions-secret.ts"),
+  route("api/tenants/:tenantId/actions/records", "routes/api.tenant-actions-records.ts"),
+  route("api/tenants/:tenantId/actions/records/:recordId", "routes/api.tenant-actions-record.ts"),
+  // The knowledge-base check and suggested actions (docs/decisions/032).
+  route("api/tenants/:tenantId/check", "routes/api.tenant-check.ts"),
+  route("api/tenants/:tenantId/suggestions/:suggestionId", "routes/api.tenant-suggestion.ts"),
 
   // Admin web app.
   route("login", "routes/login.tsx"),
@@ -53,6 +64,7 @@ export default [
     route("tenants/:tenantId", "routes/admin.tenant.tsx"),
     route("tenants/:tenantId/playground", "routes/admin.playground.tsx"),
     route("tenants/:tenantId/knowledge", "routes/admin.tenant-knowledge.tsx"),
+    route("tenants/:tenantId/check", "routes/admin.tenant-check.tsx"),
     route("tenants/:tenantId/widget", "routes/admin.tenant-widget.tsx"),
   ]),
 ] satisfies RouteConfig;

@@ -193,9 +193,53 @@ export const tenantMigrations: readonly string[] = [
   CREATE INDEX ingest_jobs_by_source ON ingest_jobs (source_key, id);
   `,
   /* 9 */ `
-  -- Reserved for the actions branch (issue 11), whose migration 9 takes this place when the
-  -- branches are merged; it intentionally does nothing here.
-  SELECT 1;
+  -- Actions (issue 11, docs/decisions/027). Each action's switch and back-end; rows exist
+  -- only for actions an admin has configured (the rest take the defaults in code).
+  CREATE TABLE action_settings (
+    name TEXT PRIMARY KEY,
+    enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+    backend TEXT NOT NULL CHECK (backend IN ('builtin', 'webhook')),
+    webhook_url TEXT
+  ) STRICT;
+  -- The tenant's booking calendar and webhook secret: one row.
+  CREATE TABLE action_config (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    hours TEXT NOT NULL,
+    slot_minutes INTEGER NOT NULL,
+    timezone TEXT NOT NULL,
+    webhook_secret TEXT
+  ) STRICT;
+  -- What the built-in back-ends record: appointments, leads and hand-off tickets, open until
+  -- an admin marks them done. An appointment holds its slot (UTC start, ms) for good.
+  CREATE TABLE action_records (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('appointment', 'lead', 'handoff')),
+    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'done')),
+    reference TEXT NOT NULL UNIQUE,
+    summary TEXT NOT NULL,
+    details TEXT NOT NULL,
+    contact TEXT,
+    conversation_id TEXT,
+    slot_start INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX action_records_by_kind ON action_records (kind, status, id);
+  CREATE UNIQUE INDEX action_records_slot ON action_records (slot_start)
+    WHERE kind = 'appointment';
+  -- Offers the visitor confirmed (or is confirming): an offer is a signed token bound to the
+  -- tenant, the visitor's conversation and an expiry; its row here makes it single use.
+  CREATE TABLE action_offers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('tool', 'match')),
+    state TEXT NOT NULL CHECK (state IN ('running', 'done')),
+    record_id INTEGER,
+    expires_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX action_offers_by_expiry ON action_offers (expires_at);
   `,
   /* 10 */ `
   -- Website crawls (docs/decisions/029): one row per crawled site, one per page found, with
@@ -230,5 +274,37 @@ export const tenantMigrations: readonly string[] = [
     UNIQUE (crawl_id, url)
   ) STRICT;
   CREATE INDEX IF NOT EXISTS crawl_pages_by_state ON crawl_pages (crawl_id, state, depth, id);
+  `,
+  /* 11 */ `
+  -- The knowledge-base check (docs/decisions/032): each run with its progress and, once
+  -- finished, its report as JSON (counts, findings, starter questions). Kept out of meta,
+  -- whose changes invalidate the retrieval and answer caches.
+  CREATE TABLE kb_checks (
+    id INTEGER PRIMARY KEY,
+    trigger TEXT NOT NULL CHECK (trigger IN ('auto', 'manual')),
+    state TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')),
+    step TEXT,
+    progress_done INTEGER NOT NULL DEFAULT 0,
+    progress_total INTEGER NOT NULL DEFAULT 0,
+    report TEXT,
+    error TEXT,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER
+  ) STRICT;
+  -- Actions the check proposes from the content (issue 11 item 3), one row per action: a
+  -- later check refreshes the evidence of a proposal and never re-opens a decision.
+  CREATE TABLE action_suggestions (
+    id INTEGER PRIMARY KEY,
+    action TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL CHECK (status IN ('proposed', 'accepted', 'rejected')),
+    reason TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    check_id INTEGER,
+    outcome TEXT,
+    decided_by TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    decided_at INTEGER
+  ) STRICT;
   `,
 ];

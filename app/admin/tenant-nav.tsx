@@ -12,6 +12,7 @@ export const TENANT_PAGES: readonly TenantPage[] = [
   { path: "", label: "Overview" },
   { path: "playground", label: "Playground" },
   { path: "knowledge", label: "Knowledge" },
+  { path: "check", label: "Check" },
   { path: "widget", label: "Widget" },
 ];
 

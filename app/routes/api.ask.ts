@@ -10,6 +10,7 @@
 // the tenant's token quota, the answer, and an audit entry (app/server/audit.server.ts).
 import type { AppLoadContext } from "react-router";
 import { z } from "zod";
+import { askWithActions } from "#app/server/actions/ask-actions.server.ts";
 import { askStream } from "#app/server/ask/ask.server.ts";
 import { askBatch } from "#app/server/ask/batch.server.ts";
 import { encodeEvent, sseHeaders } from "#app/server/ask/sse.server.ts";
@@ -232,13 +233,22 @@ async function answer(
           conversationId: caller.conversationId,
           signal: upstream.signal,
         })
-      : askStream(runtime, {
-          tenant,
-          query: body.query as string,
-          conversationId: caller.conversationId,
-          signal: upstream.signal,
-          receivedAt,
-        });
+      : !caller.viaKey && caller.conversationId !== undefined
+        ? // A widget visitor may be offered actions (docs/decisions/027).
+          askWithActions(runtime, {
+            tenant,
+            query: body.query as string,
+            conversationId: caller.conversationId,
+            signal: upstream.signal,
+            receivedAt,
+          })
+        : askStream(runtime, {
+            tenant,
+            query: body.query as string,
+            conversationId: caller.conversationId,
+            signal: upstream.signal,
+            receivedAt,
+          });
   const audited = auditedEvents(events, audit);
 
   if (wantsJson(request)) {

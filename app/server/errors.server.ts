@@ -18,7 +18,13 @@ export type ErrorCode =
   | "upstream_failed"
   | "wrong_instance"
   | "suspended"
-  | "unavailable";
+  | "unavailable"
+  // Actions (docs/decisions/027).
+  | "invalid_request"
+  | "consent_required"
+  | "slot_taken"
+  | "offer_expired"
+  | "action_failed";
 
 const statusOf: Record<ErrorCode, number> = {
   bad_request: 400,
@@ -40,6 +46,14 @@ const statusOf: Record<ErrorCode, number> = {
   /** The tenant is suspended by a platform admin: its assistant answers nobody. */
   suspended: 403,
   unavailable: 503,
+  /** Bad arguments of an action; `error.fields` names each one. */
+  invalid_request: 400,
+  consent_required: 400,
+  slot_taken: 409,
+  /** An action offer that is unknown, used or expired. */
+  offer_expired: 410,
+  /** The tenant's own system (its webhook) failed to run the action. */
+  action_failed: 502,
 };
 
 export class ApiError extends Error {
@@ -49,14 +63,16 @@ export class ApiError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** Per-field messages (`error.fields`), for a form to show beside each input. */
+    readonly fields?: Record<string, string>,
   ) {
     super(message);
     this.status = statusOf[code];
   }
 }
 
-export function errorBody(code: ErrorCode, message: string) {
-  return { error: { code, message } };
+export function errorBody(code: ErrorCode, message: string, fields?: Record<string, string>) {
+  return { error: fields ? { code, message, fields } : { code, message } };
 }
 
 /** Turns any thrown value into the API's error response; unknown errors become an opaque 500. */
@@ -69,7 +85,7 @@ export function errorResponse(error: unknown, extraHeaders: Record<string, strin
     });
   }
   if (error instanceof ApiError) {
-    return Response.json(errorBody(error.code, error.message), {
+    return Response.json(errorBody(error.code, error.message, error.fields), {
       status: error.status,
       headers: { ...extraHeaders, ...error.headers },
     });

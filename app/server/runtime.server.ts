@@ -41,6 +41,7 @@ import type { Replication } from "./replication/writes.server.ts";
 import { sessionSecret } from "./visitor-session.server.ts";
 import { CalibrationScheduler } from "./retrieval/calibrate.server.ts";
 import { createTenant, enqueueIngest } from "./tenants.server.ts";
+import { KbCheckScheduler, runKbCheck } from "./kb-check.server.ts";
 import { startTracing, stopTracing } from "./tracing.server.ts";
 
 export interface Runtime {
@@ -55,6 +56,8 @@ export interface Runtime {
   crawler: Crawler;
   /** Re-weights each tenant's retrieval fusion after its knowledge base changes. */
   calibration: CalibrationScheduler;
+  /** Checks each tenant's knowledge base once its ingestion settles (decision 032). */
+  kbChecks: KbCheckScheduler;
   retrievalCache: RetrievalCache;
   answerCache: AnswerCache;
   /** This machine's LiteFS role and, under LiteFS, its outbox (docs/decisions/023). */
@@ -136,6 +139,17 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
       calibration.schedule(event.tenantId);
     }
   });
+  // The knowledge-base check runs when a tenant's queue goes quiet after changes or failures.
+  const kbChecks = new KbCheckScheduler({
+    run: (id, signal) => runKbCheck(runtime, id, { trigger: "auto", signal }),
+    busy: (id) => hasPendingJobs(tenants.get(id)),
+    logger: logger.child({ module: "kb-check" }),
+  });
+  queue.onProgress((event) => {
+    if ((event.state === "done" && event.outcome !== "unchanged") || event.state === "failed") {
+      kbChecks.schedule(event.tenantId);
+    }
+  });
   const runtime: Runtime = {
     config,
     logger,
@@ -146,6 +160,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     queue,
     crawler: createCrawler({ config, control, tenants, queue, logger }),
     calibration,
+    kbChecks,
     retrievalCache: createRetrievalCache(config, (hit) =>
       metrics.retrievalCache.inc({ result: hit ? "hit" : "miss" }),
     ),
@@ -274,6 +289,7 @@ export async function closeRuntime(runtime: Runtime): Promise<void> {
   await runtime.crawler.stop();
   await runtime.queue.stop();
   await runtime.calibration.close();
+  await runtime.kbChecks.close();
   runtime.tenants.close();
   await runtime.embedder.close?.();
   if (runtime.control.open) runtime.control.close();

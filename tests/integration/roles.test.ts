@@ -252,6 +252,46 @@ const cases: Case[] = [
     redirectTo: pageOnly,
   },
   // ---- issue 6 (end) ----
+  // ---- issue 6 / 11: the knowledge-base check and suggested actions (begin) ----
+  {
+    route: "tenants/:tenantId/check",
+    name: "GET /admin/tenants/:id/check",
+    request: () => ({ path: `/admin/tenants/${tenantA}/check` }),
+    expect: tenantScoped(200, false),
+    redirectTo: pageOnly,
+  },
+  {
+    route: "tenants/:tenantId/check",
+    name: "POST /admin/tenants/:id/check (decide on no such suggestion)",
+    request: () => ({
+      path: `/admin/tenants/${tenantA}/check`,
+      init: form({ intent: "decide", id: "999999", decision: "reject" }),
+    }),
+    expect: tenantScoped(404, false),
+    redirectTo: pageOnly,
+  },
+  {
+    route: "api/tenants/:tenantId/check",
+    name: "GET /api/tenants/:id/check",
+    request: () => ({ path: `/api/tenants/${tenantA}/check` }),
+    expect: tenantScoped(200, true),
+  },
+  {
+    route: "api/tenants/:tenantId/check",
+    name: "POST /api/tenants/:id/check",
+    request: () => ({ path: `/api/tenants/${tenantA}/check`, init: json("POST", { wait: true }) }),
+    expect: tenantScoped(200, true),
+  },
+  {
+    route: "api/tenants/:tenantId/suggestions/:suggestionId",
+    name: "POST /api/tenants/:id/suggestions/:suggestionId (no such suggestion)",
+    request: () => ({
+      path: `/api/tenants/${tenantA}/suggestions/999999`,
+      init: json("POST", { decision: "accept" }),
+    }),
+    expect: tenantScoped(404, true),
+  },
+  // ---- issue 6 / 11 (end) ----
   {
     route: "logout",
     name: "GET /logout (no state change)",

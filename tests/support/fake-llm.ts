@@ -31,6 +31,17 @@ export interface FakeLlmBehaviour {
   cutAfterChunks: number | null;
   /** Vector for one embeddings input; the default is a deterministic 8-dim hash of the text. */
   embed: (text: string, index: number) => number[];
+  /**
+   * Turns of a non-streamed chat with `tools` (the tool loop), answered in order, one per
+   * request; when none is left (or the request forbids tools) the answer is `reply` as text.
+   */
+  toolTurns: FakeToolTurn[];
+}
+
+/** One scripted model turn: text, and/or calls of tools with their JSON argument text. */
+export interface FakeToolTurn {
+  text?: string;
+  toolCalls?: Array<{ name: string; arguments: string }>;
 }
 
 export interface RecordedRequest {
@@ -75,12 +86,14 @@ const DEFAULTS: FakeLlmBehaviour = {
   malformedAfterChunks: null,
   cutAfterChunks: null,
   embed: (text) => hashEmbedding(text),
+  toolTurns: [],
 };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startFakeLlm(options: Partial<FakeLlmBehaviour> = {}): Promise<FakeLlm> {
   let behaviour: FakeLlmBehaviour = { ...DEFAULTS, ...options };
+  behaviour.toolTurns = [...behaviour.toolTurns];
   let failuresLeft = behaviour.failCount;
   let aborted = 0;
   let open = 0;
@@ -125,7 +138,13 @@ export async function startFakeLlm(options: Partial<FakeLlmBehaviour> = {}): Pro
       );
       return;
     }
-    const request = (body ?? {}) as { model?: string; input?: unknown; stream?: boolean };
+    const request = (body ?? {}) as {
+      model?: string;
+      input?: unknown;
+      stream?: boolean;
+      tools?: unknown[];
+      tool_choice?: string;
+    };
     if (path === "/v1/embeddings") {
       const inputs = Array.isArray(request.input) ? request.input : [request.input];
       // Reversed on purpose: the protocol orders by `index`, and clients must honour it.
@@ -137,6 +156,36 @@ export async function startFakeLlm(options: Partial<FakeLlmBehaviour> = {}): Pro
         }))
         .reverse();
       sendJson(res, 200, { object: "list", data, model: request.model, usage: {} });
+      return;
+    }
+    if (isChat && !request.stream) {
+      const scripted =
+        Array.isArray(request.tools) && request.tool_choice !== "none"
+          ? behaviour.toolTurns.shift()
+          : undefined;
+      const toolCalls = (scripted?.toolCalls ?? []).map((call, i) => ({
+        id: `call_${requests.length}_${i}`,
+        type: "function",
+        function: call,
+      }));
+      sendJson(res, 200, {
+        id: "chatcmpl-fake",
+        object: "chat.completion",
+        created: 0,
+        model: request.model ?? "unknown",
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: "assistant",
+              content: scripted ? (scripted.text ?? null) : behaviour.reply,
+              ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+            },
+            finish_reason: toolCalls.length > 0 ? "tool_calls" : "stop",
+          },
+        ],
+        ...(behaviour.usage ? { usage: behaviour.usage } : {}),
+      });
       return;
     }
     await streamChat(res, path.startsWith("/openai/"), request.model ?? "unknown");
@@ -198,6 +247,7 @@ export async function startFakeLlm(options: Partial<FakeLlmBehaviour> = {}): Pro
     },
     setBehaviour(change) {
       behaviour = { ...behaviour, ...change };
+      if (change.toolTurns) behaviour.toolTurns = [...change.toolTurns];
       if ("failStatus" in change || "failCount" in change) failuresLeft = behaviour.failCount;
     },
     close() {

@@ -247,7 +247,7 @@ type LookupCallback = (
  * DNS lookup that refuses private addresses. Checking the address actually connected to (not
  * a separate resolution beforehand) is what defeats DNS rebinding.
  */
-function publicOnlyLookup(
+export function publicOnlyLookup(
   hostname: string,
   options: dns.LookupOptions,
   callback: LookupCallback,

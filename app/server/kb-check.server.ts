@@ -1,0 +1,432 @@
+// The knowledge-base check (issue 6, docs/decisions/032): after ingestion settles, or when an
+// admin asks, it measures the tenant's knowledge base (kb-check-inspect.server.ts), puts each
+// starter question of the widget through the product's own retrieval and answerer to see
+// which ones the knowledge base cannot answer, and proposes actions from the content
+// (actions/suggest.server.ts). Each run is a row of `kb_checks` (tenant migration 11) whose
+// progress is updated as it goes, so the admin page can show it. Touches the tenant database,
+// the control database (the tenant and its widget settings), the embedder and the answerer.
+import type {
+  KbCheck,
+  KbCheckReport,
+  KbCheckState,
+  KbCheckTrigger,
+  KbFinding,
+  StarterQuestionResult,
+} from "#app/kb-check.ts";
+import {
+  MAX_GARBLED_SHARE,
+  MIN_ALPHANUMERIC_SHARE,
+  NEAR_DUPLICATE_SHARE,
+  SHINGLE_WORDS,
+  TINY_DOCUMENT_WORDS,
+} from "#app/kb-check.ts";
+import type { TenantId } from "#tenants/id.ts";
+import type { TenantDb } from "#tenants/store.ts";
+import { toCitation } from "./ask/ask.server.ts";
+import { suggestActions } from "./actions/suggest.server.ts";
+import { getTenant, type TenantRecord } from "./control-db.server.ts";
+import { ApiError } from "./errors.server.ts";
+import { inspectKnowledgeBase } from "./kb-check-inspect.server.ts";
+import { isAbstention } from "./llm/extractive.server.ts";
+import type { SourcePassage } from "./llm/provider.server.ts";
+import type { Logger } from "./logger.server.ts";
+import { retrieveWithStats } from "./retrieval/retrieve.server.ts";
+import type { Runtime } from "./runtime.server.ts";
+import { getWidgetSettings } from "./widget-settings.server.ts";
+
+export type { KbCheck } from "#app/kb-check.ts";
+
+export type KbCheckRuntime = Pick<
+  Runtime,
+  "control" | "tenants" | "embedder" | "answerer" | "config" | "logger"
+>;
+
+/** A check still "running" after this long was cut short (the process stopped). */
+const STALE_RUNNING_MS = 15 * 60 * 1000;
+
+interface KbCheckRow {
+  id: number;
+  trigger: KbCheckTrigger;
+  state: KbCheckState;
+  step: string | null;
+  progress_done: number;
+  progress_total: number;
+  report: string | null;
+  error: string | null;
+  started_at: number;
+  finished_at: number | null;
+}
+
+function toCheck(row: KbCheckRow): KbCheck {
+  let report: KbCheckReport | null = null;
+  if (row.report) {
+    try {
+      report = JSON.parse(row.report) as KbCheckReport;
+    } catch {
+      report = null;
+    }
+  }
+  return {
+    id: row.id,
+    trigger: row.trigger,
+    state: row.state,
+    step: row.step,
+    progress: { done: row.progress_done, total: row.progress_total },
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    error: row.error,
+    report,
+  };
+}
+
+/** The newest check of the tenant (running or finished), or null when none ran yet. */
+export function latestKbCheck(db: TenantDb): KbCheck | null {
+  const row = db.prepare("SELECT * FROM kb_checks ORDER BY id DESC LIMIT 1").get() as
+    KbCheckRow | undefined;
+  return row ? toCheck(row) : null;
+}
+
+export function getKbCheck(db: TenantDb, id: number): KbCheck | null {
+  const row = db.prepare("SELECT * FROM kb_checks WHERE id = ?").get(id) as KbCheckRow | undefined;
+  return row ? toCheck(row) : null;
+}
+
+/** The newest finished report, for pages that show results while a new check runs. */
+export function latestKbReport(db: TenantDb): KbCheck | null {
+  const row = db
+    .prepare("SELECT * FROM kb_checks WHERE state = 'done' ORDER BY id DESC LIMIT 1")
+    .get() as KbCheckRow | undefined;
+  return row ? toCheck(row) : null;
+}
+
+function startRow(db: TenantDb, trigger: KbCheckTrigger, now: number): number {
+  return db.transaction(() => {
+    // A check left running by a process that stopped will never finish.
+    db.prepare(
+      `UPDATE kb_checks SET state = 'failed', error = 'The check was interrupted.', finished_at = ?
+       WHERE state = 'running' AND started_at < ?`,
+    ).run(now, now - STALE_RUNNING_MS);
+    // Only the last few runs are worth keeping.
+    db.prepare("DELETE FROM kb_checks WHERE id <= (SELECT max(id) FROM kb_checks) - 20").run();
+    return Number(
+      db
+        .prepare(
+          `INSERT INTO kb_checks (trigger, state, step, started_at) VALUES (?, 'running', ?, ?)`,
+        )
+        .run(trigger, "Measuring documents", now).lastInsertRowid,
+    );
+  })();
+}
+
+function setProgress(db: TenantDb, id: number, step: string, done: number, total: number): void {
+  db.prepare(
+    "UPDATE kb_checks SET step = ?, progress_done = ?, progress_total = ? WHERE id = ?",
+  ).run(step, done, total, id);
+}
+
+/**
+ * Puts one question through retrieval and the answerer, as a visitor's ask would be (the
+ * same top K, the tenant's model, the same abstention rule), without recording anything.
+ */
+export async function tryQuestion(
+  runtime: Pick<KbCheckRuntime, "tenants" | "embedder" | "answerer" | "config">,
+  tenant: TenantRecord,
+  question: string,
+  signal?: AbortSignal,
+): Promise<StarterQuestionResult> {
+  const answeredBy = `${runtime.answerer.name}:${tenant.llmModel ?? runtime.answerer.model}`;
+  try {
+    const { chunks } = await retrieveWithStats(
+      () => runtime.tenants.get(tenant.id),
+      runtime.embedder,
+      question,
+      { topK: runtime.config.RETRIEVAL_TOP_K },
+    );
+    const top = chunks[0];
+    const topSource = top
+      ? { documentId: top.documentId, title: top.title, snippet: toCitation(top, 1).snippet }
+      : null;
+    if (chunks.length === 0) return { question, outcome: "no_passages", topSource, answeredBy };
+    const sources: SourcePassage[] = chunks.map((chunk, i) => ({
+      n: i + 1,
+      title: chunk.title,
+      headingPath: chunk.headingPath,
+      text: chunk.text,
+      score: chunk.score,
+      similarity: chunk.similarity,
+    }));
+    let answer = "";
+    let decidedBy = answeredBy;
+    for await (const piece of runtime.answerer.stream({
+      question,
+      history: [],
+      sources,
+      model: tenant.llmModel ?? undefined,
+      signal,
+    })) {
+      if (piece.type === "token") answer += piece.text;
+      else if (piece.type === "degraded") decidedBy = `${piece.provider}:${piece.model}`;
+    }
+    return {
+      question,
+      outcome: isAbstention(answer) ? "abstained" : "answered",
+      topSource,
+      answeredBy: decidedBy,
+    };
+  } catch (error) {
+    return {
+      question,
+      outcome: "error",
+      topSource: null,
+      answeredBy,
+      error: error instanceof Error ? error.message : String(error),
+    };
+  }
+}
+
+export function starterQuestionFindings(results: readonly StarterQuestionResult[]): KbFinding[] {
+  const findings: KbFinding[] = [];
+  for (const result of results) {
+    if (result.outcome === "answered") continue;
+    if (result.outcome === "error") {
+      findings.push({
+        kind: "unchecked_question",
+        severity: "info",
+        summary: `“${result.question}” could not be checked`,
+        detail: `The answerer failed: ${result.error ?? "unknown error"}.`,
+        fix: "Run the check again; if it keeps failing, check the LLM settings.",
+        documents: [],
+        question: result.question,
+      });
+      continue;
+    }
+    const detail =
+      result.outcome === "no_passages"
+        ? "Retrieval found no passage at all for it."
+        : `The answerer (${result.answeredBy}) said it does not know` +
+          (result.topSource ? `; the closest passage was in “${result.topSource.title}”.` : ".");
+    findings.push({
+      kind: "unanswerable_question",
+      severity: "problem",
+      summary: `The starter question “${result.question}” cannot be answered`,
+      detail,
+      fix: "Add a page or paste a text that answers it, or change the starter question on the Widget tab.",
+      documents: result.topSource
+        ? [{ id: result.topSource.documentId, title: result.topSource.title }]
+        : [],
+      question: result.question,
+    });
+  }
+  return findings;
+}
+
+const running = new Map<TenantId, Promise<KbCheck>>();
+
+export interface RunKbCheckOptions {
+  trigger?: KbCheckTrigger;
+  signal?: AbortSignal;
+  now?: () => number;
+}
+
+/**
+ * Runs the check for the tenant and resolves with the finished check (state "done", or
+ * "failed" with the error). The row exists, "running", before this returns its promise, so
+ * a caller that does not wait can show it at once. One check per tenant at a time in this
+ * process: a second call while one runs gets the running one.
+ */
+export function runKbCheck(
+  runtime: KbCheckRuntime,
+  tenantId: TenantId,
+  options: RunKbCheckOptions = {},
+): Promise<KbCheck> {
+  const inFlight = running.get(tenantId);
+  if (inFlight) return inFlight;
+  const tenant = getTenant(runtime.control, tenantId);
+  if (!tenant) return Promise.reject(new ApiError("not_found", "No such tenant."));
+  const now = options.now ?? Date.now;
+  const id = startRow(runtime.tenants.get(tenantId), options.trigger ?? "manual", now());
+  const promise = performCheck(runtime, tenant, id, options.signal, now).finally(() =>
+    running.delete(tenantId),
+  );
+  running.set(tenantId, promise);
+  return promise;
+}
+
+/** Whether a check of this tenant is running in this process. */
+export function isKbCheckRunning(tenantId: TenantId): boolean {
+  return running.has(tenantId);
+}
+
+async function performCheck(
+  runtime: KbCheckRuntime,
+  tenant: TenantRecord,
+  id: number,
+  signal: AbortSignal | undefined,
+  now: () => number,
+): Promise<KbCheck> {
+  // The handle is taken again after every await: the pool may have closed it meanwhile.
+  const db = () => runtime.tenants.get(tenant.id);
+  const started = performance.now();
+  try {
+    const questions = getWidgetSettings(runtime, tenant).starterQuestions;
+    const { counts, findings } = inspectKnowledgeBase(db());
+    const total = 1 + questions.length + 1;
+    let done = 1;
+    const results: StarterQuestionResult[] = [];
+    for (const question of questions) {
+      setProgress(db(), id, `Asking “${question}”`, done, total);
+      if (signal?.aborted) throw new Error("The check was stopped.");
+      results.push(await tryQuestion(runtime, tenant, question, signal));
+      done++;
+    }
+    if (questions.length === 0 && counts.documents > 0) {
+      findings.push({
+        kind: "no_starter_questions",
+        severity: "info",
+        summary: "No starter questions to test",
+        detail:
+          "The widget has no starter questions, so none could be tried against the knowledge base.",
+        fix: "Add two or three questions visitors often ask on the Widget tab; the next check tries each one.",
+        documents: [],
+      });
+    }
+    findings.push(...starterQuestionFindings(results));
+    setProgress(db(), id, "Looking for actions to suggest", done, total);
+    if (signal?.aborted) throw new Error("The check was stopped.");
+    await suggestActions(runtime, tenant, id, { now });
+    const report: KbCheckReport = {
+      counts,
+      findings: sortFindings(findings),
+      starterQuestions: results,
+      answerer: `${runtime.answerer.name}:${tenant.llmModel ?? runtime.answerer.model}`,
+      thresholds: {
+        tinyWords: TINY_DOCUMENT_WORDS,
+        shingleWords: SHINGLE_WORDS,
+        nearDuplicateShare: NEAR_DUPLICATE_SHARE,
+        minAlphanumericShare: MIN_ALPHANUMERIC_SHARE,
+        maxGarbledShare: MAX_GARBLED_SHARE,
+      },
+    };
+    db()
+      .prepare(
+        `UPDATE kb_checks SET state = 'done', step = NULL, progress_done = progress_total,
+           report = ?, finished_at = ? WHERE id = ?`,
+      )
+      .run(JSON.stringify(report), now(), id);
+    log(runtime.logger).info(
+      {
+        tenantId: tenant.id,
+        checkId: id,
+        findings: report.findings.length,
+        ms: Math.round(performance.now() - started),
+      },
+      "knowledge-base check done",
+    );
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    log(runtime.logger).warn(
+      { err: error, tenantId: tenant.id, checkId: id },
+      "knowledge-base check failed",
+    );
+    try {
+      db()
+        .prepare(
+          "UPDATE kb_checks SET state = 'failed', step = NULL, error = ?, finished_at = ? WHERE id = ?",
+        )
+        .run(message, now(), id);
+    } catch (recordError) {
+      log(runtime.logger).error(
+        { err: recordError, tenantId: tenant.id },
+        "recording a failed check failed",
+      );
+    }
+  }
+  return getKbCheck(db(), id) as KbCheck;
+}
+
+const SEVERITY_ORDER = { problem: 0, warning: 1, info: 2 } as const;
+
+function sortFindings(findings: KbFinding[]): KbFinding[] {
+  return findings
+    .map((finding, index) => ({ finding, index }))
+    .sort(
+      (a, b) =>
+        SEVERITY_ORDER[a.finding.severity] - SEVERITY_ORDER[b.finding.severity] ||
+        a.index - b.index,
+    )
+    .map(({ finding }) => finding);
+}
+
+function log(logger: Logger): Logger {
+  return logger.child({ module: "kb-check" });
+}
+
+// ---- running it after ingestion settles ---------------------------------------------------
+
+export interface KbCheckSchedulerOptions {
+  /** Runs the check; `signal` aborts when the scheduler closes. */
+  run: (id: TenantId, signal: AbortSignal) => Promise<unknown>;
+  /** True while the tenant still has ingestion jobs queued or running. */
+  busy: (id: TenantId) => boolean;
+  logger: Logger;
+  /** How long the queue must stay quiet before the check runs (ms). */
+  delayMs?: number;
+}
+
+/**
+ * Runs the check once a tenant's ingestion has settled: every change (re)arms a timer, and
+ * when it fires while jobs are still pending it waits again — so a 200-page crawl gets one
+ * check at the end, not 200. Like the calibration scheduler (retrieval/calibrate.server.ts).
+ */
+export class KbCheckScheduler {
+  private readonly timers = new Map<TenantId, NodeJS.Timeout>();
+  private readonly active = new Set<Promise<unknown>>();
+  private readonly stop = new AbortController();
+  private closed = false;
+
+  constructor(private readonly options: KbCheckSchedulerOptions) {}
+
+  /** The tenant's knowledge base changed. */
+  schedule(id: TenantId): void {
+    if (this.closed) return;
+    clearTimeout(this.timers.get(id));
+    const timer = setTimeout(() => {
+      this.timers.delete(id);
+      if (this.closed) return;
+      let busy: boolean;
+      try {
+        busy = this.options.busy(id);
+      } catch (error) {
+        this.options.logger.warn({ err: error, tenantId: id }, "knowledge-base check skipped");
+        return;
+      }
+      if (busy) {
+        this.schedule(id);
+        return;
+      }
+      const run = this.options
+        .run(id, this.stop.signal)
+        .catch((error: unknown) =>
+          this.options.logger.warn({ err: error, tenantId: id }, "knowledge-base check failed"),
+        )
+        .finally(() => this.active.delete(run));
+      this.active.add(run);
+    }, this.options.delayMs ?? 3000);
+    timer.unref();
+    this.timers.set(id, timer);
+  }
+
+  /** Whether a check of the tenant is waiting for its ingestion to settle. */
+  pending(id: TenantId): boolean {
+    return this.timers.has(id);
+  }
+
+  /** Cancels waiting checks and waits for those in progress. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    this.stop.abort();
+    await Promise.allSettled([...this.active]);
+  }
+}
