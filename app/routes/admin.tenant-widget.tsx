@@ -64,6 +64,8 @@ export async function action({ request, params }: Route.ActionArgs) {
     }
     updateWidgetSettings(runtime, tenant, parsed.update);
     auditAdminAction(runtime, tenant, admin, "widget.style", parsed.update);
+    // The knowledge-base check tries the starter questions: check the new ones.
+    if (parsed.update.starterQuestions?.length) runtime.kbChecks.schedule(tenant.id);
     return data<Result>({
       intent: intent.data,
       ok: true,

@@ -1,6 +1,7 @@
 // /signup/knowledge — step 2 of the trial: add knowledge (upload files, paste text, crawl a
 // website), watch each ingestion job's and each crawl's progress live (app/admin/progress.tsx),
-// then see what the knowledge base holds before moving on to styling the widget.
+// then the knowledge-base check (app/admin/kb-check-view.tsx, decision 032), which runs by
+// itself once ingestion settles, before moving on to styling the widget.
 import { useEffect, useRef } from "react";
 import { data, Form, Link, redirect, useNavigation } from "react-router";
 import { z } from "zod";
@@ -12,6 +13,7 @@ import {
   jobStatusText,
   usePollWhile,
 } from "#app/admin/progress.tsx";
+import { KbCheckView } from "#app/admin/kb-check-view.tsx";
 import { signupStepPath } from "#app/admin/signup-steps.ts";
 import { assertSameOrigin } from "#app/server/auth.server.ts";
 import { auditAdminAction } from "#app/server/audit.server.ts";
@@ -23,6 +25,8 @@ import {
   supportedExtensions,
   textIntakeSchema,
 } from "#app/server/ingest/intake.server.ts";
+import { startCheck } from "#app/server/kb-check-api.server.ts";
+import { latestKbCheck } from "#app/server/kb-check.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";
 import { advanceSignup, knowledgeSummary, requireSignupStep } from "#app/server/trial.server.ts";
@@ -32,7 +36,7 @@ export const meta: Route.MetaFunction = () => [{ title: "Add knowledge — BiTB 
 
 const MAX_FILES_PER_UPLOAD = 10;
 const JOBS_SHOWN = 30;
-const intentSchema = z.enum(["upload", "add-text", "crawl", "next"]);
+const intentSchema = z.enum(["upload", "add-text", "crawl", "check", "next"]);
 type Intent = z.infer<typeof intentSchema>;
 type ActionResult = { intent: Intent | null; ok: boolean; message: string };
 const crawlFormSchema = z.strictObject({
@@ -65,6 +69,8 @@ export async function loader({ request }: Route.LoaderArgs) {
     maxCrawlPages: runtime.config.CRAWL_MAX_PAGES,
     defaultCrawlPages: Math.min(DEFAULT_MAX_PAGES, runtime.config.CRAWL_MAX_PAGES),
     crawls: listCrawls(db),
+    check: latestKbCheck(db),
+    checkPending: runtime.kbChecks.pending(tenant.id),
     summary: knowledgeSummary(db),
     jobs: listJobs(db, { limit: JOBS_SHOWN }).map((job) => ({
       id: job.id,
@@ -124,6 +130,9 @@ export async function action({ request }: Route.ActionArgs) {
         auditAdminAction(runtime, tenant, admin, "page.crawl", { url: input.url });
         return result(true, "The crawl has started: its progress shows below.");
       }
+      case "check":
+        await startCheck(runtime, tenant, admin, false);
+        return result(true, "The check is running.");
       case "next":
         advanceSignup(runtime.control, tenant.id, 3);
         return redirect(signupStepPath(3));
@@ -173,11 +182,12 @@ export default function SignupKnowledge({ loaderData, actionData }: Route.Compon
   const uploadForm = useResetOnSuccess("upload", actionData);
   const textForm = useResetOnSuccess("add-text", actionData);
   const crawlForm = useResetOnSuccess("crawl", actionData);
-  const { crawls } = loaderData;
+  const { crawls, check } = loaderData;
   const active =
     jobs.some((job) => job.state === "queued" || job.state === "running") ||
     crawls.some((crawl) => crawl.state === "running");
-  usePollWhile(active);
+  const checking = check?.state === "running" || loaderData.checkPending;
+  usePollWhile(active || checking);
 
   return (
     <>
@@ -301,34 +311,43 @@ export default function SignupKnowledge({ loaderData, actionData }: Route.Compon
       </section>
 
       <section className="card" aria-labelledby="kb-check-heading">
-        <h2 id="kb-check-heading">What your assistant knows</h2>
-        <dl className="kb-summary">
-          <div>
-            <dt>Documents</dt>
-            <dd>{summary.documents}</dd>
-          </div>
-          <div>
-            <dt>Passages</dt>
-            <dd>{summary.chunks}</dd>
-          </div>
-          <div>
-            <dt>Words</dt>
-            <dd>{summary.words.toLocaleString("en")}</dd>
-          </div>
-        </dl>
-        {active ? (
-          <p className="muted">Still indexing; the numbers grow as jobs finish.</p>
-        ) : summary.documents === 0 ? (
-          <p className="muted">
-            Nothing indexed yet. Add at least one document so the assistant has something to answer
-            from.
-          </p>
-        ) : summary.words < 200 ? (
-          <p className="muted">
-            That is very little text: visitors&apos; questions will often go unanswered. Add your
-            FAQ or product pages.
-          </p>
+        <h2 id="kb-check-heading">Knowledge-base check</h2>
+        {check ? (
+          <KbCheckView check={check} />
+        ) : (
+          <>
+            <dl className="kb-summary">
+              <div>
+                <dt>Documents</dt>
+                <dd>{summary.documents}</dd>
+              </div>
+              <div>
+                <dt>Passages</dt>
+                <dd>{summary.chunks}</dd>
+              </div>
+              <div>
+                <dt>Words</dt>
+                <dd>{summary.words.toLocaleString("en")}</dd>
+              </div>
+            </dl>
+            <p className="muted">
+              {active || checking
+                ? "The check runs by itself a few seconds after indexing has finished."
+                : summary.documents === 0
+                  ? "Nothing indexed yet. Add at least one document so the assistant has something to answer from."
+                  : "No check has run yet."}
+            </p>
+          </>
+        )}
+        {summary.documents > 0 && !active && !checking ? (
+          <Form method="post" className="actions">
+            <input type="hidden" name="intent" value="check" />
+            <button type="submit" className="secondary" disabled={pending === "check"}>
+              {check ? "Run the check again" : "Run the check now"}
+            </button>
+          </Form>
         ) : null}
+        <Result intent="check" actionData={actionData} />
       </section>
 
       <Form method="post" className="step-actions">

@@ -34,6 +34,8 @@ export async function action({ request }: Route.ActionArgs) {
   }
   updateWidgetSettings(runtime, tenant, parsed.update);
   auditAdminAction(runtime, tenant, admin, "widget.style", parsed.update);
+  // The knowledge-base check tries the starter questions: check the new ones.
+  if (parsed.update.starterQuestions?.length) runtime.kbChecks.schedule(tenant.id);
   advanceSignup(runtime.control, tenant.id, 4);
   return redirect(signupStepPath(4));
 }
