@@ -44,7 +44,7 @@ const date = (ms: number) =>
   });
 
 export default function SignupLayout({ loaderData }: Route.ComponentProps) {
-  const { admin, progress, trial } = loaderData;
+  const { admin, progress, trial, enabled } = loaderData;
   const { pathname } = useLocation();
   const current = SIGNUP_STEPS.find((s) => s.path === pathname.replace(/\/$/, ""))?.step ?? 1;
   // Step 1 is done once there is an account; later ones once the saved step is past them.
@@ -83,7 +83,8 @@ export default function SignupLayout({ loaderData }: Route.ComponentProps) {
               : ""}
           </p>
         ) : null}
-        <nav className="signup-steps" aria-label="Sign-up steps">
+        {/* The steps mean nothing where no one can sign up. */}
+        <nav className="signup-steps" aria-label="Sign-up steps" hidden={!enabled && !progress}>
           <ol>
             {SIGNUP_STEPS.map((s) => {
               const done =

@@ -274,5 +274,25 @@ describe.skipIf(!hasChromium)(
       await shot(page, "7-widget-tab");
       expect(cspViolations).toEqual([]);
     });
+
+    it("fits a phone's width: the steps and the Widget tab scroll only vertically", async () => {
+      await page.setViewportSize({ width: 375, height: 812 });
+      for (const path of ["/signup", "/signup/knowledge", "/signup/widget", "/signup/embed"]) {
+        await page.goto(`${server.url}${path}`);
+        await page.getByRole("navigation", { name: "Sign-up steps" }).waitFor();
+        const overflow = await page.evaluate(
+          () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+        );
+        expect(overflow, path).toBeLessThanOrEqual(0);
+      }
+      await page.goto(`${server.url}/admin/tenants/${tenantId}/widget`);
+      await page.getByRole("heading", { name: "Look and feel" }).waitFor();
+      expect(
+        await page.evaluate(
+          () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+        ),
+      ).toBeLessThanOrEqual(0);
+      await shot(page, "8-phone-widget-tab");
+    });
   },
 );
