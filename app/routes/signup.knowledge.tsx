@@ -250,6 +250,7 @@ export default function SignupKnowledge({ loaderData, actionData }: Route.Compon
           <label htmlFor="crawl-pages">Pages at most</label>
           <input
             id="crawl-pages"
+            className="pages-input"
             name="maxPages"
             type="number"
             min={1}
