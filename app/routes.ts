@@ -50,6 +50,15 @@ export default [
   route("login", "routes/login.tsx"),
   route("logout", "routes/logout.ts"),
   route("setup", "routes/setup.tsx"),
+  // The self-serve trial in four steps, the widget preview and test pages (docs/decisions/030).
+  route("signup", "routes/signup.tsx", [
+    index("routes/signup._index.tsx"),
+    route("knowledge", "routes/signup.knowledge.tsx"),
+    route("widget", "routes/signup.widget.tsx"),
+    route("embed", "routes/signup.embed.tsx"),
+  ]),
+  route("admin/tenants/:tenantId/widget/preview", "routes/admin.tenant-widget-preview.ts"),
+  route("embed-test/:tenantId", "routes/embed-test.ts"),
   route("admin", "routes/admin.tsx", [
     index("routes/admin._index.tsx"),
     route("tenants/:tenantId", "routes/admin.tenant.tsx"),
@@ -57,5 +66,6 @@ export default [
     route("tenants/:tenantId/knowledge", "routes/admin.tenant-knowledge.tsx"),
     route("tenants/:tenantId/check", "routes/admin.tenant-check.tsx"),
     route("tenants/:tenantId/actions", "routes/admin.tenant-actions.tsx"),
+    route("tenants/:tenantId/widget", "routes/admin.tenant-widget.tsx"),
   ]),
 ] satisfies RouteConfig;

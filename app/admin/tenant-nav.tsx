@@ -14,6 +14,7 @@ export const TENANT_PAGES: readonly TenantPage[] = [
   { path: "knowledge", label: "Knowledge" },
   { path: "check", label: "Check" },
   { path: "actions", label: "Actions" },
+  { path: "widget", label: "Widget" },
 ];
 
 export function TenantNav({ tenantId }: { tenantId: string }) {

@@ -23,7 +23,12 @@ export default function Home() {
       </p>
       <ul className="link-list">
         <li>
-          <Link className="button" to="/login">
+          <Link className="button" to="/signup">
+            Start a free trial
+          </Link>
+        </li>
+        <li>
+          <Link className="button secondary-button" to="/login">
             Admin sign-in
           </Link>
         </li>

@@ -14,6 +14,7 @@ import {
 } from "#app/server/auth.server.ts";
 import { clientAddressOf } from "#app/server/client-address.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
+import { landingPathFor } from "#app/server/trial.server.ts";
 import type { Route } from "./+types/login";
 
 export const meta: Route.MetaFunction = () => [{ title: "Sign in — BiTB" }];
@@ -32,14 +33,16 @@ export function headers({ actionHeaders }: Route.HeadersArgs): HeadersInit {
 
 export async function action({ request, context }: Route.ActionArgs) {
   assertSameOrigin(request);
-  const { config } = await getRuntime();
+  const { config, control } = await getRuntime();
   // The strategy reads the body itself, so read our own fields from a copy first.
   const form = await request.clone().formData();
   const redirectTo = safeRedirectPath(form.get("redirectTo"));
   const email = String(form.get("email") ?? "");
   try {
     const admin = await authenticateAdmin(request, clientAddressOf(request, context, config));
-    return await createAdminSession(request, admin, redirectTo);
+    // An unfinished trial sign-up continues at its saved step (docs/decisions/030).
+    const landing = redirectTo === "/admin" ? landingPathFor(control, admin) : redirectTo;
+    return await createAdminSession(request, admin, landing);
   } catch (error) {
     if (error instanceof SignInLockedError) {
       return data(

@@ -131,6 +131,11 @@ export const envSchema = z.object({
   /** A new trial tenant's length in days and token budget (prompt + completion tokens). */
   TRIAL_DAYS: int(1, 3650).default(14),
   TRIAL_TOKEN_BUDGET: int(0, 1_000_000_000_000).default(200_000),
+  // ---- self-serve trial sign-up at /signup (docs/decisions/030) ----
+  /** Anyone may sign up for a trial. Unset: on in development and with the demo tenant. */
+  SIGNUP_ENABLED: bool.optional(),
+  /** Sign-up attempts one client address may make per hour (0: no limit). */
+  SIGNUP_PER_CLIENT_PER_HOUR: int(0, 100_000).default(5),
   // ---- deployment: shutdown and backups (docs/decisions/021) ----
   /** How long a stop (SIGTERM) waits for requests and ingestion steps before closing anyway. */
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(8000),

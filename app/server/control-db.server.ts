@@ -115,6 +115,25 @@ const controlMigrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX platform_audit_tenant ON platform_audit (tenant_id, at);
   `,
+  /* 8 */ `
+  -- The self-serve trial (trial.server.ts, docs/decisions/030): how far each sign-up got
+  -- through its four steps (the step to resume at: 2 knowledge, 3 widget, 4 embed) and when
+  -- it was finished; and recent sign-up attempts per client (a hash of its address), which
+  -- the per-client sign-up limit counts.
+  CREATE TABLE signups (
+    tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+    admin_id INTEGER NOT NULL REFERENCES admins(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL DEFAULT 2 CHECK (step BETWEEN 2 AND 4),
+    created_at INTEGER NOT NULL,
+    completed_at INTEGER
+  ) STRICT;
+  CREATE INDEX signups_by_admin ON signups (admin_id, created_at);
+  CREATE TABLE signup_attempts (
+    client_key TEXT NOT NULL,
+    at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX signup_attempts_by_client ON signup_attempts (client_key, at);
+  `,
 ];
 
 export const CONTROL_FILE = "control.db";

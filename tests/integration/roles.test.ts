@@ -270,6 +270,50 @@ const cases: Case[] = [
     expect: tenantScoped(404, false),
     redirectTo: pageOnly,
   },
+  // ---- the trial's Widget tab, its preview, and the sign-up steps (docs/decisions/030) ----
+  {
+    route: "tenants/:tenantId/widget",
+    name: "GET /admin/tenants/:id/widget",
+    request: () => ({ path: `/admin/tenants/${tenantA}/widget` }),
+    expect: tenantScoped(200, false),
+    redirectTo: pageOnly,
+  },
+  {
+    route: "tenants/:tenantId/widget",
+    name: "POST /admin/tenants/:id/widget (a refused style changes nothing)",
+    request: () => ({
+      path: `/admin/tenants/${tenantA}/widget`,
+      init: form({ intent: "save-widget", title: "", color: "nope" }),
+    }),
+    expect: tenantScoped(400, false),
+    redirectTo: pageOnly,
+  },
+  {
+    route: "admin/tenants/:tenantId/widget/preview",
+    name: "GET /admin/tenants/:id/widget/preview",
+    request: () => ({ path: `/admin/tenants/${tenantA}/widget/preview` }),
+    expect: tenantScoped(200, false),
+    redirectTo: pageOnly,
+  },
+  ...(["knowledge", "widget", "embed"] as const).map((step): Case => ({
+    route: step,
+    name: `GET /signup/${step} (only for an admin who signed up; these did not)`,
+    request: () => ({ path: `/signup/${step}` }),
+    expect: {
+      anonymous: 302,
+      forged: 302,
+      otherTenantAdmin: 302,
+      tenantAdmin: 302,
+      platformAdmin: 302,
+    },
+    redirectTo: {
+      anonymous: toLogin,
+      forged: toLogin,
+      otherTenantAdmin: /^\/signup$/,
+      tenantAdmin: /^\/signup$/,
+      platformAdmin: /^\/signup$/,
+    },
+  })),
   {
     route: "api/tenants/:tenantId/check",
     name: "GET /api/tenants/:id/check",
@@ -604,6 +648,9 @@ const publicRoutes = new Set([
   "api/internal/outbox",
   "login",
   "setup",
+  // The self-serve trial's sign-up form, and the embed test page (needs the publishable key).
+  "signup",
+  "embed-test/:tenantId",
 ]);
 
 describe("every admin route, as every kind of visitor", () => {
