@@ -270,6 +270,24 @@ const cases: Case[] = [
     expect: tenantScoped(404, false),
     redirectTo: pageOnly,
   },
+  // ---- issue 11: the Actions tab (docs/decisions/028) ----
+  {
+    route: "tenants/:tenantId/actions",
+    name: "GET /admin/tenants/:id/actions",
+    request: () => ({ path: `/admin/tenants/${tenantA}/actions` }),
+    expect: tenantScoped(200, false),
+    redirectTo: pageOnly,
+  },
+  {
+    route: "tenants/:tenantId/actions",
+    name: "POST /admin/tenants/:id/actions (mark no such record done)",
+    request: () => ({
+      path: `/admin/tenants/${tenantA}/actions`,
+      init: form({ intent: "set-record-status", kind: "lead", id: "999999", status: "done" }),
+    }),
+    expect: tenantScoped(404, false),
+    redirectTo: pageOnly,
+  },
   // ---- the trial's Widget tab, its preview, and the sign-up steps (docs/decisions/030) ----
   {
     route: "tenants/:tenantId/widget",
