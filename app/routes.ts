@@ -40,5 +40,7 @@ export default [
     index("routes/admin._index.tsx"),
     route("tenants/:tenantId", "routes/admin.tenant.tsx"),
     route("tenants/:tenantId/playground", "routes/admin.playground.tsx"),
+    route("tenants/:tenantId/usage", "routes/admin.tenant-usage.tsx"),
+    route("tenants/:tenantId/conversations", "routes/admin.tenant-conversations.tsx"),
   ]),
 ] satisfies RouteConfig;

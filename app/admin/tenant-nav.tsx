@@ -11,6 +11,8 @@ interface TenantPage {
 export const TENANT_PAGES: readonly TenantPage[] = [
   { path: "", label: "Overview" },
   { path: "playground", label: "Playground" },
+  { path: "usage", label: "Usage" },
+  { path: "conversations", label: "Conversations" },
 ];
 
 export function TenantNav({ tenantId }: { tenantId: string }) {

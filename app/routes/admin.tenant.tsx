@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from "react";
 import { data, Form, Link, useNavigation, useRevalidator } from "react-router";
 import { z } from "zod";
-import { usageByDay, type UsageDay } from "#tenants/conversations.ts";
+import { usageSeries, usageTotals, type UsageTotals } from "#tenants/usage.ts";
 import { deleteDocument, listDocuments, listJobs } from "#tenants/knowledge-base.ts";
 import { assertSameOrigin, requireTenantAccess } from "#app/server/auth.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
@@ -46,7 +46,7 @@ export const meta: Route.MetaFunction = ({ data }) => [
 const MAX_FILES_PER_UPLOAD = 10;
 const JOBS_SHOWN = 50;
 const UNANSWERED_SHOWN = 20;
-const USAGE_DAYS_SHOWN = 14;
+const USAGE_DAYS_SHOWN = 30;
 
 const intentSchema = z.enum([
   "upload",
@@ -105,7 +105,7 @@ export async function loader({ request, params }: Route.LoaderArgs) {
       updatedAt: document.updatedAt,
     })),
     unanswered: groupUnanswered(listUnanswered(db, { limit: UNANSWERED_SHOWN })),
-    usage: usageByDay(db, USAGE_DAYS_SHOWN),
+    usage: usageTotals(usageSeries(db, { days: USAGE_DAYS_SHOWN })),
   };
 }
 
@@ -624,7 +624,7 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
           </div>
         )}
       </section>
-      <UsageSection usage={usage} />
+      <UsageSummary tenantId={tenant.id} usage={usage} />
     </main>
   );
 }
@@ -671,52 +671,20 @@ function CopyButton({ text }: { text: string }) {
   );
 }
 
-/** The tenant's last active days, exact, from its own database (not from Prometheus). */
-function UsageSection({ usage }: { usage: UsageDay[] }) {
+/** One line about the last 30 days; the charts are on the Usage tab. */
+function UsageSummary({ tenantId, usage }: { tenantId: string; usage: UsageTotals }) {
   return (
     <section className="card" aria-labelledby="usage">
       <h2 id="usage">Usage</h2>
-      {usage.length === 0 ? (
-        <p className="muted">No questions yet.</p>
-      ) : (
-        <div className="table-scroll">
-          <table>
-            <caption className="muted">Last {usage.length} active days (UTC)</caption>
-            <thead>
-              <tr>
-                <th scope="col">Day</th>
-                <th scope="col">Questions</th>
-                <th scope="col">Abstained</th>
-                <th scope="col">From cache</th>
-                <th scope="col">Tokens in / out</th>
-                <th scope="col">Latency mean / p95</th>
-                <th scope="col">Helpful / not</th>
-              </tr>
-            </thead>
-            <tbody>
-              {[...usage].reverse().map((day) => (
-                <tr key={day.day}>
-                  <td>{day.day}</td>
-                  <td>{day.asks}</td>
-                  <td>{day.abstained}</td>
-                  <td>{day.asks > 0 ? `${Math.round((day.cacheHits / day.asks) * 100)}%` : "—"}</td>
-                  <td>
-                    {day.promptTokens} / {day.completionTokens}
-                  </td>
-                  <td>
-                    {day.latencyAvgMs === null
-                      ? "—"
-                      : `${day.latencyAvgMs} ms / ${day.latencyP95Ms ?? "—"} ms`}
-                  </td>
-                  <td>
-                    {day.helpful} / {day.unhelpful}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <p>
+        {usage.asks === 0
+          ? `No questions in the last ${USAGE_DAYS_SHOWN} days.`
+          : `${usage.asks.toLocaleString("en")} question${usage.asks === 1 ? "" : "s"} and ${usage.tokens.toLocaleString("en")} tokens in the last ${USAGE_DAYS_SHOWN} days` +
+            (usage.cacheHitRate === null
+              ? "."
+              : `; ${Math.round(usage.cacheHitRate * 100)}% answered from the cache.`)}{" "}
+        <Link to={`/admin/tenants/${tenantId}/usage`}>See the usage charts</Link>
+      </p>
     </section>
   );
 }
