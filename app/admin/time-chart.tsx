@@ -132,7 +132,12 @@ export function TimeChart(props: TimeChartProps) {
       </div>
       <details>
         <summary>Show the numbers</summary>
-        <div className="table-scroll">
+        <div
+          className="table-scroll"
+          role="region"
+          aria-label={`${props.title} per day`}
+          tabIndex={0}
+        >
           <table>
             <caption className="visually-hidden">{props.title}, per day (UTC)</caption>
             <thead>

@@ -29,6 +29,7 @@ import { groupUnanswered, listUnanswered } from "#tenants/unanswered.ts";
 import { TenantSecurity } from "#app/admin/tenant-security.tsx";
 import { auditAdminAction } from "#app/server/audit.server.ts";
 import {
+  auditQueryOf,
   runSecurityAction,
   securityIntents,
   tenantSecurityData,
@@ -78,7 +79,7 @@ export async function loader({ request, params }: Route.LoaderArgs) {
     },
     answerer: { name: runtime.answerer.name, model: runtime.answerer.model },
     // ---- issue 5: keys, origins, quota, audit ----
-    security: tenantSecurityData(runtime, tenant, origin),
+    security: tenantSecurityData(runtime, tenant, origin, auditQueryOf(new URL(request.url))),
     maxUploadBytes: runtime.config.MAX_UPLOAD_BYTES,
     supportedExtensions,
     jobs: listJobs(db, { limit: JOBS_SHOWN }).map((job) => ({
@@ -461,7 +462,12 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
         {jobs.length === 0 ? (
           <p className="muted">Nothing has been added yet.</p>
         ) : (
-          <div className="table-scroll">
+          <div
+            className="table-scroll"
+            role="region"
+            aria-label="Ingestion jobs (scrolls sideways)"
+            tabIndex={0}
+          >
             <table>
               <caption className="visually-hidden">
                 Ingestion jobs, newest first{active ? " (updating every second)" : ""}
@@ -513,7 +519,12 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
         {documents.length === 0 ? (
           <p className="muted">No documents yet. Add some knowledge above.</p>
         ) : (
-          <div className="table-scroll">
+          <div
+            className="table-scroll"
+            role="region"
+            aria-label="Documents (scrolls sideways)"
+            tabIndex={0}
+          >
             <table>
               <caption className="visually-hidden">Documents in the knowledge base</caption>
               <thead>
@@ -584,7 +595,12 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
             so you know what to add.
           </p>
         ) : (
-          <div className="table-scroll">
+          <div
+            className="table-scroll"
+            role="region"
+            aria-label="Unanswered questions (scrolls sideways)"
+            tabIndex={0}
+          >
             <table>
               <caption className="visually-hidden">
                 Content gaps: questions the knowledge base could not answer, similar wordings
