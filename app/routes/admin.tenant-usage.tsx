@@ -35,6 +35,7 @@ export async function loader({ request, params }: Route.LoaderArgs) {
 const percent = (value: number) => `${Math.round(value * 100)}%`;
 const ms = (value: number) => `${value.toLocaleString("en")} ms`;
 const count = (value: number) => value.toLocaleString("en");
+const plural = (n: number, word: string) => `${count(n)} ${word}${n === 1 ? "" : "s"}`;
 const utc = (at: number) => `${new Date(at).toISOString().slice(0, 10)} (UTC)`;
 
 // Colours with at least 3:1 contrast on white, told apart by shape (bars, line, dashes) too.
@@ -106,7 +107,7 @@ export default function TenantUsage({ loaderData }: Route.ComponentProps) {
           summary={
             totals.asks === 0
               ? "No questions yet."
-              : `${count(totals.asks)} questions on ${totals.activeDays} of ${USAGE_CHART_DAYS} days; the busiest day was ${busiest.day} with ${count(busiest.asks)}.`
+              : `${plural(totals.asks, "question")} on ${plural(totals.activeDays, "day")} of ${USAGE_CHART_DAYS}; the busiest was ${busiest.day} with ${count(busiest.asks)}.`
           }
           days={days}
           series={[
