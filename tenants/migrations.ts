@@ -192,13 +192,4 @@ export const tenantMigrations: readonly string[] = [
   -- documents: about a second per claim).
   CREATE INDEX ingest_jobs_by_source ON ingest_jobs (source_key, id);
   `,
-  /* 12 */ `
-  -- The admin dashboard (docs/decisions/031). The usage charts' daily p95 latency reads the
-  -- window's answers from this partial, covering index instead of scanning every message;
-  -- the conversations list pages newest first through the second. IF NOT EXISTS: the index
-  -- is the same whatever position this migration lands at when branches merge.
-  CREATE INDEX IF NOT EXISTS messages_answers_by_time ON messages (created_at, latency_ms)
-    WHERE role = 'assistant';
-  CREATE INDEX IF NOT EXISTS conversations_by_update ON conversations (updated_at, id);
-  `,
 ];

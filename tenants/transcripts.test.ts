@@ -41,37 +41,38 @@ function exchange(conversationId: string, question: string, at: number, citation
 }
 
 describe("listConversations", () => {
-  it("pages newest first by last activity, with counts and the first question", () => {
+  it("pages newest first, with counts, the first question and the last activity", () => {
     for (let i = 0; i < 5; i++) exchange(`cv_list000${i}`, `question ${i}`, T0 + i * 1000);
-    // An older conversation continued later moves to the top.
-    const answer = exchange("cv_list0000", "follow-up", T0 + 10_000);
-    rateAnswer(db, { conversationId: "cv_list0000", messageId: answer, rating: -1 });
+    // A follow-up in an older conversation: counted there, its activity time moves on.
+    const answer = exchange("cv_list0001", "follow-up", T0 + 10_000);
+    rateAnswer(db, { conversationId: "cv_list0001", messageId: answer, rating: -1 });
 
     const first = listConversations(db, { limit: 2 });
-    expect(first.conversations.map((c) => c.id)).toEqual(["cv_list0000", "cv_list0004"]);
-    expect(first.conversations[0]).toMatchObject({
+    expect(first.conversations.map((c) => c.id)).toEqual(["cv_list0004", "cv_list0003"]);
+    expect(first.next).toBe(first.conversations[1]?.seq);
+    const second = listConversations(db, { limit: 2, before: first.next });
+    expect(second.conversations.map((c) => c.id)).toEqual(["cv_list0002", "cv_list0001"]);
+    expect(second.conversations[1]).toMatchObject({
       questions: 2,
-      firstQuestion: "question 0",
+      firstQuestion: "question 1",
+      updatedAt: T0 + 10_000,
       helpful: 0,
       unhelpful: 1,
     });
-    expect(first.next).toEqual({ updatedAt: T0 + 4000, id: "cv_list0004" });
-    const second = listConversations(db, { limit: 2, after: first.next });
-    expect(second.conversations.map((c) => c.id)).toEqual(["cv_list0003", "cv_list0002"]);
-    const last = listConversations(db, { limit: 2, after: second.next });
-    expect(last.conversations.map((c) => c.id)).toEqual(["cv_list0001"]);
+    const last = listConversations(db, { limit: 2, before: second.next });
+    expect(last.conversations.map((c) => c.id)).toEqual(["cv_list0000"]);
     expect(last.next).toBeNull();
   });
 
-  it("breaks ties in time by id, so no conversation is skipped or repeated", () => {
+  it("pages through conversations started at the same moment without skipping any", () => {
     for (const id of ["cv_tieaaaa", "cv_tiebbbb", "cv_tiecccc"]) exchange(id, id, T0);
     const seen: string[] = [];
-    let after = null;
+    let before: number | null = null;
     do {
-      const page = listConversations(db, { limit: 1, after });
+      const page = listConversations(db, { limit: 1, before });
       seen.push(...page.conversations.map((c) => c.id));
-      after = page.next;
-    } while (after);
+      before = page.next;
+    } while (before !== null);
     expect(seen).toEqual(["cv_tiecccc", "cv_tiebbbb", "cv_tieaaaa"]);
   });
 

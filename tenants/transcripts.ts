@@ -1,10 +1,13 @@
-// The admin's view of visitors' conversations: a newest-first list that pages by keyset
-// (the conversations_by_update index of tenant migration 12) and finds a word in any message,
+// The admin's view of visitors' conversations: a newest-first list that pages by keyset on
+// the table's rowid (conversations are inserted when they start, so no index the ask would
+// have to maintain is needed) and finds a word in any message,
 // and one conversation's transcript with each answer's citations and the visitor's rating.
 // Texts are returned as stored: masked when the tenant masks transcripts. Reads only.
 import type { TenantDb } from "./store.ts";
 
 export interface ConversationSummary {
+  /** Position in the order conversations started (the rowid): the paging key. */
+  seq: number;
   id: string;
   createdAt: number;
   updatedAt: number;
@@ -15,16 +18,10 @@ export interface ConversationSummary {
   unhelpful: number;
 }
 
-/** Where a page starts: the last row of the previous page (newest first). */
-export interface ConversationCursor {
-  updatedAt: number;
-  id: string;
-}
-
 export interface ConversationPage {
   conversations: ConversationSummary[];
-  /** The cursor of the next (older) page; null on the last page. */
-  next: ConversationCursor | null;
+  /** The `before` of the next (older) page; null on the last page. */
+  next: number | null;
 }
 
 const MAX_SEARCH_CHARS = 200;
@@ -36,13 +33,13 @@ export function containsPattern(text: string): string {
 
 export function listConversations(
   db: TenantDb,
-  options: { limit: number; after?: ConversationCursor | null; search?: string | null },
+  options: { limit: number; before?: number | null; search?: string | null },
 ): ConversationPage {
   const search = options.search?.trim().slice(0, MAX_SEARCH_CHARS) || null;
-  const after = options.after ?? null;
+  const before = options.before ?? null;
   const rows = db
     .prepare(
-      `SELECT c.id, c.created_at AS createdAt, c.updated_at AS updatedAt,
+      `SELECT c.rowid AS seq, c.id, c.created_at AS createdAt, c.updated_at AS updatedAt,
          (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user')
            AS questions,
          coalesce((SELECT content FROM messages m WHERE m.conversation_id = c.id
@@ -51,18 +48,16 @@ export function listConversations(
            AS helpful,
          (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.feedback = -1)
            AS unhelpful
-       FROM conversations c INDEXED BY conversations_by_update
-       WHERE (? IS NULL OR c.updated_at < ? OR (c.updated_at = ? AND c.id < ?))
+       FROM conversations c
+       WHERE (? IS NULL OR c.rowid < ?)
          AND (? IS NULL OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
            AND m.content LIKE ? ESCAPE '\\'))
-       ORDER BY c.updated_at DESC, c.id DESC
+       ORDER BY c.rowid DESC
        LIMIT ?`,
     )
     .all(
-      after?.updatedAt ?? null,
-      after?.updatedAt ?? null,
-      after?.updatedAt ?? null,
-      after?.id ?? null,
+      before,
+      before,
       search,
       search === null ? null : containsPattern(search),
       options.limit + 1,
@@ -72,7 +67,7 @@ export function listConversations(
   const last = conversations.at(-1);
   return {
     conversations,
-    next: more && last ? { updatedAt: last.updatedAt, id: last.id } : null,
+    next: more && last ? last.seq : null,
   };
 }
 

@@ -2,10 +2,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { rateAnswer, recordExchange } from "./conversations.ts";
+import { recordExchange } from "./conversations.ts";
 import { newTenantId } from "./id.ts";
 import { openTenantDb, type TenantDb } from "./store.ts";
-import { DAY_MS, usageSeries, usageTotals } from "./usage.ts";
+import { DAY_MS, firstMessageIdSince, usageSeries, usageTotals } from "./usage.ts";
 
 let dir: string;
 let db: TenantDb;
@@ -125,19 +125,26 @@ describe("usageSeries", () => {
     expect(monthly.map((d) => d.periodTokens)).toEqual([null, 0, 1]);
   });
 
-  it("reads answers through the partial index, not the whole messages table", () => {
-    const id = ask(NOW, 10);
-    rateAnswer(db, { conversationId: "cv_usage0001", messageId: id, rating: 1 });
+  it("reads only the window's messages, found by id", () => {
+    expect(firstMessageIdSince(db, 0)).toBeNull();
+    const t0 = Date.UTC(2026, 10, 1);
+    for (let i = 0; i < 40; i++) ask(t0 + i * DAY_MS, 10); // messages 2i+1 (question), 2i+2
+    // Day 25's question is message 51.
+    expect(firstMessageIdSince(db, t0 + 25 * DAY_MS)).toBe(51);
+    expect(firstMessageIdSince(db, t0 + 25 * DAY_MS + 1)).toBe(53);
+    expect(firstMessageIdSince(db, 0)).toBe(1);
+    expect(firstMessageIdSince(db, t0 + 100 * DAY_MS)).toBeNull();
+    // Gaps in the ids (erased messages) do not matter.
+    db.prepare("DELETE FROM messages WHERE id BETWEEN 20 AND 60").run();
+    expect(firstMessageIdSince(db, t0 + 25 * DAY_MS)).toBe(61);
     const plan = db
       .prepare(
-        `EXPLAIN QUERY PLAN SELECT created_at, latency_ms FROM messages INDEXED BY messages_answers_by_time
-         WHERE role = 'assistant' AND created_at >= 0 AND created_at < 1`,
+        "EXPLAIN QUERY PLAN SELECT latency_ms FROM messages WHERE id >= ? AND role = 'assistant'",
       )
-      .all() as { detail: string }[];
+      .all(1) as { detail: string }[];
     expect(plan.map((row) => row.detail).join("\n")).toMatch(
-      /SEARCH messages USING COVERING INDEX messages_answers_by_time/,
+      /USING INTEGER PRIMARY KEY \(rowid>\?\)/,
     );
-    expect(usageTotals(usageSeries(db, { now: NOW }))).toMatchObject({ asks: 1 });
   });
 });
 

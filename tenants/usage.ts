@@ -1,8 +1,9 @@
 // The usage charts' numbers: one row per calendar day (UTC) of a window ending today, days
 // without questions included as zeros, so every chart shares one x axis. Counters come from
 // usage_daily (kept by recordExchange in the ask's own transaction); the exact 95th percentile
-// of each day's answer latencies comes from one range scan of the partial index on answers
-// (tenant migration 12), never from the whole messages table. Reads only; for admin views.
+// of each day's answer latencies is computed from the window's messages only, found by their
+// ids (which grow with time) rather than by an index the ask would have to maintain
+// (docs/decisions/031). Reads only; for admin views.
 import type { TenantDb } from "./store.ts";
 
 export const DAY_MS = 86_400_000;
@@ -43,6 +44,34 @@ export interface UsageSeriesOptions {
 
 const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
+/**
+ * The id of the first message created at or after `at`, by binary search over the ids:
+ * messages are appended as they happen, so ids grow with created_at (a replica's exchange
+ * applied later may be a little out of order; callers search from a day earlier and filter
+ * by time). About 2·log2(n) primary-key lookups. Null when no message is that recent.
+ */
+export function firstMessageIdSince(db: TenantDb, at: number): number | null {
+  // Two statements: SQLite answers min() or max() from the primary key only when alone.
+  const first = db.prepare("SELECT min(id) AS id FROM messages").get() as { id: number | null };
+  const final = db.prepare("SELECT max(id) AS id FROM messages").get() as { id: number | null };
+  if (first.id === null || final.id === null) return null;
+  const next = db.prepare(
+    "SELECT id, created_at AS createdAt FROM messages WHERE id >= ? ORDER BY id LIMIT 1",
+  );
+  let lo = first.id;
+  let hi = final.id;
+  const last = next.get(hi) as { createdAt: number };
+  if (last.createdAt < at) return null;
+  // Invariant: the message at or after `hi` is recent enough; look for the first one.
+  while (lo < hi) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    const row = next.get(mid) as { id: number; createdAt: number };
+    if (row.createdAt >= at) hi = Math.min(mid, row.id);
+    else lo = row.id + 1;
+  }
+  return (next.get(lo) as { id: number }).id;
+}
+
 interface CounterRow {
   day: string;
   asks: number;
@@ -52,11 +81,24 @@ interface CounterRow {
   cacheHits: number;
 }
 
-interface LatencyRow {
-  /** Days since the epoch. */
-  d: number;
-  answers: number;
-  p95: number;
+/** The nearest-rank 95th percentile (the ceil(0.95 n)-th smallest) of each day's latencies. */
+function dailyP95(rows: Array<[createdAt: number, latencyMs: number]>) {
+  const byDay = new Map<number, number[]>();
+  for (const [createdAt, latencyMs] of rows) {
+    const d = Math.floor(createdAt / DAY_MS);
+    let day = byDay.get(d);
+    if (!day) byDay.set(d, (day = []));
+    day.push(latencyMs);
+  }
+  const result = new Map<number, { answers: number; p95: number }>();
+  for (const [d, values] of byDay) {
+    const sorted = Float64Array.from(values).sort();
+    result.set(d, {
+      answers: sorted.length,
+      p95: sorted[Math.ceil(0.95 * sorted.length) - 1] as number,
+    });
+  }
+  return result;
 }
 
 /** The window's days, oldest first; see UsageSeriesDay. */
@@ -80,21 +122,21 @@ export function usageSeries(db: TenantDb, options: UsageSeriesOptions = {}): Usa
     .all(dayOf(readFrom), dayOf(now)) as CounterRow[];
   const countersByDay = new Map(counters.map((row) => [row.day, row]));
 
-  // Rank within each day by latency; the row whose rank is ceil(0.95 n) is the p95.
-  const latencies = db
-    .prepare(
-      `WITH ranked AS (
-         SELECT created_at / ${DAY_MS} AS d, latency_ms,
-           ROW_NUMBER() OVER (PARTITION BY created_at / ${DAY_MS} ORDER BY latency_ms) AS rank,
-           COUNT(*) OVER (PARTITION BY created_at / ${DAY_MS}) AS n
-         FROM messages INDEXED BY messages_answers_by_time
-         WHERE role = 'assistant' AND created_at >= ? AND created_at < ?
-           AND latency_ms IS NOT NULL
-       )
-       SELECT d, n AS answers, latency_ms AS p95 FROM ranked WHERE rank = (n * 95 + 99) / 100`,
-    )
-    .all(windowStart, windowEnd) as LatencyRow[];
-  const latencyByDay = new Map(latencies.map((row) => [row.d, row]));
+  // Only the window's messages are read: from the first id of the day before the window (a
+  // rowid range), their two numbers only; the per-day sort is cheaper in JS than in SQL.
+  const fromId = firstMessageIdSince(db, windowStart - DAY_MS);
+  const latencyByDay = dailyP95(
+    fromId === null
+      ? []
+      : (db
+          .prepare(
+            `SELECT created_at, latency_ms FROM messages
+             WHERE id >= ? AND role = 'assistant' AND created_at >= ? AND created_at < ?
+               AND latency_ms IS NOT NULL`,
+          )
+          .raw()
+          .all(fromId, windowStart, windowEnd) as Array<[number, number]>),
+  );
 
   let periodTokens = 0;
   if (periodStartDay !== null) {

@@ -1,15 +1,11 @@
 // /admin/tenants/:tenantId/conversations — visitors' conversations, newest first, searchable
-// by any word in a question or an answer, paged 20 at a time; `?id=cv_…` opens one transcript
+// by any word in a question or an answer, paged 20 at a time (newest started first; each shows
+// its last activity); `?id=cv_…` opens one transcript
 // with each answer's citations and the visitor's thumbs. Texts are shown as stored (masked
 // when the tenant masks transcripts). Reads only (tenants/transcripts.ts).
 import { Form, Link, useNavigation, useSearchParams } from "react-router";
 import { z } from "zod";
-import {
-  getTranscript,
-  listConversations,
-  type ConversationCursor,
-  type TranscriptMessage,
-} from "#tenants/transcripts.ts";
+import { getTranscript, listConversations, type TranscriptMessage } from "#tenants/transcripts.ts";
 import { requireTenantAccess } from "#app/server/auth.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";
@@ -25,9 +21,11 @@ export const meta: Route.MetaFunction = ({ data }) => [
 // Invalid parameters are ignored (the first page, no search), never an error page.
 const querySchema = z.object({
   q: z.string().trim().max(200).catch("").default(""),
-  after: z
-    .string()
-    .regex(/^\d{1,16}\.[A-Za-z0-9_-]{1,64}$/)
+  before: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(Number.MAX_SAFE_INTEGER)
     .optional()
     .catch(undefined),
   id: z
@@ -37,13 +35,6 @@ const querySchema = z.object({
     .catch(undefined),
 });
 
-const cursorParam = (cursor: ConversationCursor) => `${cursor.updatedAt}.${cursor.id}`;
-function parseCursor(value: string | undefined): ConversationCursor | null {
-  if (!value) return null;
-  const dot = value.indexOf(".");
-  return { updatedAt: Number(value.slice(0, dot)), id: value.slice(dot + 1) };
-}
-
 export async function loader({ request, params }: Route.LoaderArgs) {
   const { tenant } = await requireTenantAccess(request, params.tenantId);
   const runtime = await getRuntime();
@@ -52,15 +43,15 @@ export async function loader({ request, params }: Route.LoaderArgs) {
   const query = querySchema.parse(Object.fromEntries(url.searchParams));
   const page = listConversations(db, {
     limit: PAGE_SIZE,
-    after: parseCursor(query.after),
+    before: query.before,
     search: query.q,
   });
   return {
     tenant: { id: tenant.id, name: tenant.name, maskTranscripts: tenant.maskTranscripts },
     search: query.q,
-    paged: query.after !== undefined,
+    paged: query.before !== undefined,
     conversations: page.conversations,
-    next: page.next ? cursorParam(page.next) : null,
+    next: page.next === null ? null : String(page.next),
     selectedId: query.id ?? null,
     transcript: query.id ? getTranscript(db, query.id) : null,
   };
@@ -152,8 +143,8 @@ export default function TenantConversations({ loaderData }: Route.ComponentProps
             </ol>
           )}
           <nav className="row pager" aria-label="Pages of conversations">
-            {paged ? <Link to={link({ after: null, id: null })}>Newest</Link> : null}
-            {next ? <Link to={link({ after: next, id: null })}>Older conversations</Link> : null}
+            {paged ? <Link to={link({ before: null, id: null })}>Newest</Link> : null}
+            {next ? <Link to={link({ before: next, id: null })}>Older conversations</Link> : null}
           </nav>
         </section>
 

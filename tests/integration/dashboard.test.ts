@@ -74,7 +74,7 @@ describe("usage and conversations tabs", () => {
     const missing = await page(`/admin/tenants/${tenantId}/conversations?id=cv_nosuchthing`);
     expect(missing).toContain("That conversation does not exist");
     // A malformed cursor is ignored, not an error.
-    await page(`/admin/tenants/${tenantId}/conversations?after=nonsense`);
+    await page(`/admin/tenants/${tenantId}/conversations?before=nonsense`);
   });
 });
 
