@@ -40,7 +40,8 @@ function pagePaths(entries: RouteConfigEntry[], parent = ""): string[] {
   });
 }
 
-const allPages = pagePaths(routes);
+// A layout and its index route share a path: each page once.
+const allPages = [...new Set(pagePaths(routes))];
 const anonymousPages = allPages.filter((p) => /^\/(login|setup|signup)/.test(p));
 const tenantBase = "/admin/tenants/:tenantId";
 // The tabs, plus any tenant page in the routes that has no tab (it is checked all the same).
