@@ -67,5 +67,7 @@ export default [
     route("tenants/:tenantId/check", "routes/admin.tenant-check.tsx"),
     route("tenants/:tenantId/actions", "routes/admin.tenant-actions.tsx"),
     route("tenants/:tenantId/widget", "routes/admin.tenant-widget.tsx"),
+    route("tenants/:tenantId/usage", "routes/admin.tenant-usage.tsx"),
+    route("tenants/:tenantId/conversations", "routes/admin.tenant-conversations.tsx"),
   ]),
 ] satisfies RouteConfig;

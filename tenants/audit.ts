@@ -66,15 +66,22 @@ interface AuditRow {
   detail: string | null;
 }
 
-/** Newest first; `before` (an entry id) pages back through older entries. */
+/**
+ * Newest first; `before` (an entry id) pages back through older entries. `action` matches
+ * an action or its dotted family ("api_key" finds api_key.create and api_key.revoke);
+ * `actor` is matched exactly.
+ */
 export function listAudit(
   db: TenantDb,
-  options: { limit: number; before?: number; kind?: AuditKind },
+  options: { limit: number; before?: number; kind?: AuditKind; action?: string; actor?: string },
 ): AuditEntry[] {
+  const action = options.action || null;
   const rows = db
     .prepare(
       `SELECT * FROM audit_log
        WHERE (? IS NULL OR id < ?) AND (? IS NULL OR kind = ?)
+         AND (? IS NULL OR action = ? OR substr(action, 1, length(?) + 1) = ? || '.')
+         AND (? IS NULL OR actor = ?)
        ORDER BY id DESC LIMIT ?`,
     )
     .all(
@@ -82,6 +89,12 @@ export function listAudit(
       options.before ?? null,
       options.kind ?? null,
       options.kind ?? null,
+      action,
+      action,
+      action,
+      action,
+      options.actor || null,
+      options.actor || null,
       options.limit,
     ) as AuditRow[];
   return rows.map((row) => ({

@@ -10,11 +10,13 @@ interface TenantPage {
 
 export const TENANT_PAGES: readonly TenantPage[] = [
   { path: "", label: "Overview" },
-  { path: "playground", label: "Playground" },
   { path: "knowledge", label: "Knowledge" },
   { path: "check", label: "Check" },
-  { path: "actions", label: "Actions" },
+  { path: "conversations", label: "Conversations" },
+  { path: "usage", label: "Usage" },
   { path: "widget", label: "Widget" },
+  { path: "actions", label: "Actions" },
+  { path: "playground", label: "Playground" },
 ];
 
 export function TenantNav({ tenantId }: { tenantId: string }) {

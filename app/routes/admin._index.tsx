@@ -89,7 +89,12 @@ export default function Tenants({ loaderData, actionData }: Route.ComponentProps
             : "You do not manage any tenant yet. Ask a platform admin to give you access."}
         </p>
       ) : (
-        <div className="table-scroll">
+        <div
+          className="table-scroll"
+          role="region"
+          aria-label="Tenants (scrolls sideways)"
+          tabIndex={0}
+        >
           <table>
             <caption className="visually-hidden">Tenants you manage</caption>
             <thead>

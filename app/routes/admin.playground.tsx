@@ -3,6 +3,7 @@
 // then its numbered sources and how it was made (provider, latency, tokens). Follow-up
 // questions continue the conversation until "New conversation". Like the widget, it asks
 // with the tenant's publishable key and a visitor session token (one per conversation).
+// Batch mode (app/admin/batch-playground.tsx) sends several questions as one batch ask.
 import { useEffect, useRef, useState } from "react";
 import { Link } from "react-router";
 import { readAskEvents, type Citation, type DoneEvent } from "#app/ask-events.ts";
@@ -10,6 +11,7 @@ import { requireTenantAccess } from "#app/server/auth.server.ts";
 import { getWidgetKey } from "#app/server/keys.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { TenantNav } from "#app/admin/tenant-nav.tsx";
+import { BatchPlayground } from "#app/admin/batch-playground.tsx";
 import type { Route } from "./+types/admin.playground";
 
 export const meta: Route.MetaFunction = ({ data }) => [
@@ -23,6 +25,11 @@ export async function loader({ request, params }: Route.LoaderArgs) {
     tenant: { id: tenant.id, name: tenant.name },
     widgetKey: getWidgetKey(control, tenant.id),
     maxQueryChars: config.MAX_QUERY_CHARS,
+    batch: {
+      enabled: config.BATCH_ENABLED,
+      maxQuestions: config.BATCH_MAX_QUESTIONS,
+      maxQueryChars: config.MAX_QUERY_CHARS,
+    },
   };
 }
 
@@ -46,8 +53,55 @@ async function errorMessageOf(response: Response): Promise<string> {
   return `The server answered ${response.status}. Try again in a moment.`;
 }
 
+type Mode = "single" | "batch";
+
 export default function Playground({ loaderData }: Route.ComponentProps) {
-  const { tenant, widgetKey, maxQueryChars } = loaderData;
+  const { tenant, widgetKey, maxQueryChars, batch } = loaderData;
+  const [mode, setMode] = useState<Mode>("single");
+  return (
+    <main className="page">
+      <p className="breadcrumbs">
+        <Link to="/admin">Tenants</Link> /{" "}
+        <Link to={`/admin/tenants/${tenant.id}`}>{tenant.name}</Link> / Playground
+      </p>
+      <h1>Playground</h1>
+      <TenantNav tenantId={tenant.id} />
+      <p className="muted">
+        Ask {tenant.name}&rsquo;s knowledge base what a visitor might ask. Answers come from the
+        same service the widget uses.
+      </p>
+      <fieldset className="mode-toggle">
+        <legend className="visually-hidden">How many questions</legend>
+        {(["single", "batch"] as const).map((value) => (
+          <label key={value}>
+            <input
+              type="radio"
+              name="playground-mode"
+              value={value}
+              checked={mode === value}
+              onChange={() => setMode(value)}
+            />
+            {value === "single" ? "Single" : "Batch"}
+          </label>
+        ))}
+      </fieldset>
+      {/* Both stay mounted, so switching keeps what was typed and what was answered. */}
+      <div hidden={mode !== "single"}>
+        <SingleAsk tenant={tenant} widgetKey={widgetKey} maxQueryChars={maxQueryChars} />
+      </div>
+      <div hidden={mode !== "batch"}>
+        <BatchPlayground tenantId={tenant.id} widgetKey={widgetKey} limits={batch} />
+      </div>
+    </main>
+  );
+}
+
+function SingleAsk(props: {
+  tenant: { id: string; name: string };
+  widgetKey: string;
+  maxQueryChars: number;
+}) {
+  const { tenant, widgetKey, maxQueryChars } = props;
   const [question, setQuestion] = useState("");
   const [turns, setTurns] = useState<Turn[]>([]);
   const [sessionToken, setSessionToken] = useState<string | null>(null);
@@ -159,18 +213,7 @@ export default function Playground({ loaderData }: Route.ComponentProps) {
   }
 
   return (
-    <main className="page">
-      <p className="breadcrumbs">
-        <Link to="/admin">Tenants</Link> /{" "}
-        <Link to={`/admin/tenants/${tenant.id}`}>{tenant.name}</Link> / Playground
-      </p>
-      <h1>Playground</h1>
-      <TenantNav tenantId={tenant.id} />
-      <p className="muted">
-        Ask {tenant.name}&rsquo;s knowledge base what a visitor might ask. Answers come from the
-        same service the widget uses.
-      </p>
-
+    <>
       {earlier.length > 0 ? (
         <section aria-labelledby="earlier" className="card">
           <h2 id="earlier" className="small-heading">
@@ -264,7 +307,7 @@ export default function Playground({ loaderData }: Route.ComponentProps) {
           </button>
         </div>
       </form>
-    </main>
+    </>
   );
 }
 

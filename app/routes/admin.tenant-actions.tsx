@@ -278,7 +278,12 @@ export default function TenantActionsPage({ loaderData, actionData }: Route.Comp
         </p>
         <Form method="post" key={JSON.stringify(settings.actions)}>
           <input type="hidden" name="intent" value="save-actions" />
-          <div className="table-scroll">
+          <div
+            className="table-scroll"
+            role="region"
+            aria-label="Actions (scrolls sideways)"
+            tabIndex={0}
+          >
             <table>
               <caption className="visually-hidden">Actions and where each one runs</caption>
               <thead>
@@ -547,7 +552,12 @@ function RecordTable(props: {
               : `No ${title.toLowerCase()} yet.`}
         </p>
       ) : (
-        <div className="table-scroll">
+        <div
+          className="table-scroll"
+          role="region"
+          aria-label={`${title} (scrolls sideways)`}
+          tabIndex={0}
+        >
           <table>
             <caption className="visually-hidden">
               {title} ({props.filter}), newest first

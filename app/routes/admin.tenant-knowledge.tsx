@@ -542,7 +542,12 @@ export default function KnowledgePage({ loaderData, actionData: fresh }: Route.C
         {jobs.length === 0 ? (
           <p className="muted">Nothing has been added yet.</p>
         ) : (
-          <div className="table-scroll">
+          <div
+            className="table-scroll"
+            role="region"
+            aria-label="Ingestion jobs (scrolls sideways)"
+            tabIndex={0}
+          >
             <table>
               <caption className="visually-hidden">
                 Ingestion jobs, newest first{jobsActive ? " (updating every second)" : ""}
@@ -603,7 +608,12 @@ export default function KnowledgePage({ loaderData, actionData: fresh }: Route.C
         {documents.length === 0 ? (
           <p className="muted">No documents yet. Add some knowledge above.</p>
         ) : (
-          <div className="table-scroll">
+          <div
+            className="table-scroll"
+            role="region"
+            aria-label="Documents (scrolls sideways)"
+            tabIndex={0}
+          >
             <table>
               <caption className="visually-hidden">Documents in the knowledge base</caption>
               <thead>

@@ -5,7 +5,7 @@
 import { useEffect, useState } from "react";
 import { data, Form, Link, useNavigation } from "react-router";
 import { z } from "zod";
-import { usageByDay, type UsageDay } from "#tenants/conversations.ts";
+import { usageSeries, usageTotals, type UsageTotals } from "#tenants/usage.ts";
 import { countChunks, hasPendingJobs, listDocuments } from "#tenants/knowledge-base.ts";
 import { usePollWhile } from "#app/admin/progress.tsx";
 import { assertSameOrigin, requireTenantAccess } from "#app/server/auth.server.ts";
@@ -23,6 +23,7 @@ import { groupUnanswered, listUnanswered } from "#tenants/unanswered.ts";
 import { TenantSecurity } from "#app/admin/tenant-security.tsx";
 import { auditAdminAction } from "#app/server/audit.server.ts";
 import {
+  auditQueryOf,
   runSecurityAction,
   securityIntents,
   tenantSecurityData,
@@ -37,7 +38,7 @@ export const meta: Route.MetaFunction = ({ data }) => [
 ];
 
 const UNANSWERED_SHOWN = 20;
-const USAGE_DAYS_SHOWN = 14;
+const USAGE_DAYS_SHOWN = 30;
 
 const intentSchema = z.enum(["set-model", "set-privacy", ...securityIntents]);
 type Intent = z.infer<typeof intentSchema>;
@@ -61,7 +62,7 @@ export async function loader({ request, params }: Route.LoaderArgs) {
     },
     answerer: { name: runtime.answerer.name, model: runtime.answerer.model },
     // ---- issue 5: keys, origins, quota, audit ----
-    security: tenantSecurityData(runtime, tenant, origin),
+    security: tenantSecurityData(runtime, tenant, origin, auditQueryOf(new URL(request.url))),
     knowledge: {
       documents: documents.length,
       chunks: countChunks(db),
@@ -70,7 +71,7 @@ export async function loader({ request, params }: Route.LoaderArgs) {
       indexing: hasPendingJobs(db),
     },
     unanswered: groupUnanswered(listUnanswered(db, { limit: UNANSWERED_SHOWN })),
-    usage: usageByDay(db, USAGE_DAYS_SHOWN),
+    usage: usageTotals(usageSeries(db, { days: USAGE_DAYS_SHOWN })),
   };
 }
 
@@ -292,7 +293,12 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
             so you know what to add.
           </p>
         ) : (
-          <div className="table-scroll">
+          <div
+            className="table-scroll"
+            role="region"
+            aria-label="Unanswered questions (scrolls sideways)"
+            tabIndex={0}
+          >
             <table>
               <caption className="visually-hidden">
                 Content gaps: questions the knowledge base could not answer, similar wordings
@@ -332,7 +338,7 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
           </div>
         )}
       </section>
-      <UsageSection usage={usage} />
+      <UsageSummary tenantId={tenant.id} usage={usage} />
     </main>
   );
 }
@@ -357,52 +363,20 @@ function CopyButton({ text }: { text: string }) {
   );
 }
 
-/** The tenant's last active days, exact, from its own database (not from Prometheus). */
-function UsageSection({ usage }: { usage: UsageDay[] }) {
+/** One line about the last 30 days; the charts are on the Usage tab. */
+function UsageSummary({ tenantId, usage }: { tenantId: string; usage: UsageTotals }) {
   return (
     <section className="card" aria-labelledby="usage">
       <h2 id="usage">Usage</h2>
-      {usage.length === 0 ? (
-        <p className="muted">No questions yet.</p>
-      ) : (
-        <div className="table-scroll">
-          <table>
-            <caption className="muted">Last {usage.length} active days (UTC)</caption>
-            <thead>
-              <tr>
-                <th scope="col">Day</th>
-                <th scope="col">Questions</th>
-                <th scope="col">Abstained</th>
-                <th scope="col">From cache</th>
-                <th scope="col">Tokens in / out</th>
-                <th scope="col">Latency mean / p95</th>
-                <th scope="col">Helpful / not</th>
-              </tr>
-            </thead>
-            <tbody>
-              {[...usage].reverse().map((day) => (
-                <tr key={day.day}>
-                  <td>{day.day}</td>
-                  <td>{day.asks}</td>
-                  <td>{day.abstained}</td>
-                  <td>{day.asks > 0 ? `${Math.round((day.cacheHits / day.asks) * 100)}%` : "—"}</td>
-                  <td>
-                    {day.promptTokens} / {day.completionTokens}
-                  </td>
-                  <td>
-                    {day.latencyAvgMs === null
-                      ? "—"
-                      : `${day.latencyAvgMs} ms / ${day.latencyP95Ms ?? "—"} ms`}
-                  </td>
-                  <td>
-                    {day.helpful} / {day.unhelpful}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <p>
+        {usage.asks === 0
+          ? `No questions in the last ${USAGE_DAYS_SHOWN} days.`
+          : `${usage.asks.toLocaleString("en")} question${usage.asks === 1 ? "" : "s"} and ${usage.tokens.toLocaleString("en")} tokens in the last ${USAGE_DAYS_SHOWN} days` +
+            (usage.cacheHitRate === null
+              ? "."
+              : `; ${Math.round(usage.cacheHitRate * 100)}% answered from the cache.`)}{" "}
+        <Link to={`/admin/tenants/${tenantId}/usage`}>See the usage charts</Link>
+      </p>
     </section>
   );
 }

@@ -11,6 +11,7 @@ import {
   getWidgetKey,
   listAllowedOrigins,
   listSecretKeys,
+  normalizeOrigin,
   originListSchema,
   revokeSecretKey,
   rotateWidgetKey,
@@ -24,6 +25,8 @@ import { tenantDb } from "./tenants.server.ts";
 
 export const securityIntents = [
   "set-origins",
+  "add-origin",
+  "remove-origin",
   "rotate-widget-key",
   "create-key",
   "revoke-key",
@@ -32,8 +35,45 @@ export type SecurityIntent = (typeof securityIntents)[number];
 
 const AUDIT_SHOWN = 20;
 
-export function tenantSecurityData(runtime: Runtime, tenant: TenantRecord, appOrigin: string) {
+/** The audit log's filters and page, from the tenant page's query string (bad values: none). */
+const auditQuerySchema = z.object({
+  audit_action: z
+    .string()
+    .trim()
+    .max(80)
+    .regex(/^[a-z0-9_.]*$/)
+    .catch("")
+    .default(""),
+  audit_actor: z.string().trim().max(320).catch("").default(""),
+  audit_before: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(Number.MAX_SAFE_INTEGER)
+    .optional()
+    .catch(undefined),
+});
+export type AuditQuery = z.infer<typeof auditQuerySchema>;
+
+export function auditQueryOf(url: URL): AuditQuery {
+  return auditQuerySchema.parse(Object.fromEntries(url.searchParams));
+}
+
+export function tenantSecurityData(
+  runtime: Runtime,
+  tenant: TenantRecord,
+  appOrigin: string,
+  auditQuery: AuditQuery = { audit_action: "", audit_actor: "" },
+) {
   const widgetKey = getWidgetKey(runtime.control, tenant.id);
+  // One more than shown tells whether an older page exists.
+  const audit = listAudit(tenantDb(runtime, tenant), {
+    limit: AUDIT_SHOWN + 1,
+    before: auditQuery.audit_before,
+    action: auditQuery.audit_action,
+    actor: auditQuery.audit_actor,
+  });
+  const shown = audit.slice(0, AUDIT_SHOWN);
   return {
     widgetKey,
     snippet: embedSnippet(appOrigin, tenant.id, widgetKey),
@@ -41,7 +81,13 @@ export function tenantSecurityData(runtime: Runtime, tenant: TenantRecord, appOr
     allowedOrigins: listAllowedOrigins(runtime.control, tenant.id),
     keys: listSecretKeys(runtime.control, tenant.id),
     quota: tenantQuota(runtime.control, tenantDb(runtime, tenant), tenant.id),
-    audit: listAudit(tenantDb(runtime, tenant), { limit: AUDIT_SHOWN }).map((entry) => ({
+    auditFilter: {
+      action: auditQuery.audit_action,
+      actor: auditQuery.audit_actor,
+      paged: auditQuery.audit_before !== undefined,
+      olderThan: audit.length > AUDIT_SHOWN ? (shown.at(-1)?.id ?? null) : null,
+    },
+    audit: shown.map((entry) => ({
       id: entry.id,
       at: entry.at,
       kind: entry.kind,
@@ -83,6 +129,38 @@ export function runSecurityAction(
           ? `The widget now works on ${origins.length} site${origins.length === 1 ? "" : "s"} (and this server).`
           : "The widget now works only on this server's own pages.",
       };
+    }
+    case "add-origin": {
+      const current = listAllowedOrigins(runtime.control, tenant.id);
+      const entry = String(form.get("origin") ?? "").trim();
+      const origin = normalizeOrigin(entry);
+      if (origin === null) {
+        throw new ApiError(
+          "bad_request",
+          "Write an origin like https://shop.example.com (scheme and host, an optional port, no path).",
+        );
+      }
+      if (current.includes(origin)) {
+        throw new ApiError("conflict", `${origin} is already allowed.`);
+      }
+      const origins = originListSchema.parse([...current, origin]);
+      setAllowedOrigins(runtime.control, tenant.id, origins);
+      auditAdminAction(runtime, tenant, admin, "origins.add", { origin });
+      return { message: `The widget now also works on ${origin}.` };
+    }
+    case "remove-origin": {
+      const origin = String(form.get("origin") ?? "");
+      const current = listAllowedOrigins(runtime.control, tenant.id);
+      if (!current.includes(origin)) {
+        throw new ApiError("not_found", "That origin was already removed.");
+      }
+      setAllowedOrigins(
+        runtime.control,
+        tenant.id,
+        current.filter((o) => o !== origin),
+      );
+      auditAdminAction(runtime, tenant, admin, "origins.remove", { origin });
+      return { message: `The widget no longer works on ${origin}.` };
     }
     case "rotate-widget-key":
       rotateWidgetKey(runtime.control, tenant.id);

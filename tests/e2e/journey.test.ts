@@ -136,9 +136,9 @@ describe.skipIf(!hasChromium)("from setup link to a cited answer in the widget",
     expect(new URL(siteUrl).origin).not.toBe(new URL(server.url).origin);
     // The admin lets the customer's site embed the widget.
     await page.goto(`${server.url}/admin/tenants/${tenantId}`);
-    await page.getByLabel("Allowed origins").fill(new URL(siteUrl).origin);
-    await page.getByRole("button", { name: "Save origins" }).click();
-    await page.getByText("The widget now works on 1 site").waitFor();
+    await page.getByLabel("Add a site").fill(new URL(siteUrl).origin);
+    await page.getByRole("button", { name: "Add site" }).click();
+    await page.getByText(`The widget now also works on ${new URL(siteUrl).origin}`).waitFor();
 
     const visitor = await browser.newPage();
     await visitor.goto(siteUrl);

@@ -221,6 +221,32 @@ const cases: Case[] = [
     },
   },
   {
+    route: "tenants/:tenantId/usage",
+    name: "GET /admin/tenants/:id/usage",
+    request: () => ({ path: `/admin/tenants/${tenantA}/usage` }),
+    expect: tenantScoped(200, false),
+    redirectTo: pageOnly,
+  },
+  {
+    route: "tenants/:tenantId/conversations",
+    name: "GET /admin/tenants/:id/conversations (search, transcript)",
+    request: () => ({ path: `/admin/tenants/${tenantA}/conversations?q=x&id=cv_nosuchone` }),
+    expect: tenantScoped(200, false),
+    redirectTo: pageOnly,
+  },
+  {
+    route: "tenants/:tenantId/conversations",
+    name: "POST /admin/tenants/:id/conversations (it has no action)",
+    request: () => ({ path: `/admin/tenants/${tenantA}/conversations`, init: form({ x: "1" }) }),
+    expect: {
+      anonymous: 405,
+      forged: 405,
+      otherTenantAdmin: 405,
+      tenantAdmin: 405,
+      platformAdmin: 405,
+    },
+  },
+  {
     route: "tenants/:tenantId",
     name: "GET /admin/tenants/:id.data (client navigation)",
     request: () => ({ path: `/admin/tenants/${tenantA}.data` }),
