@@ -188,7 +188,8 @@ function wordCount(text: string): number {
  * one, and a title costs a fifth of a 150-word passage on its own (about half of it when sent
  * alone): so texts are sorted by length and encoded in runs of similar length, and the short
  * ones of several documents share one call. Returns the texts' indices in the order to send
- * them and the sizes of the runs. Measured in docs/decisions/033-encoder-throughput.md.
+ * them and the sizes of the runs. Measured in decision 033
+ * (docs/decisions/033-ingestion-throughput-for-large-uploads.md).
  */
 export function planGroups(
   texts: readonly string[],
