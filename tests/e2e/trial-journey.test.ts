@@ -260,14 +260,34 @@ describe.skipIf(!hasChromium)(
 
     it("shows the question and the usage in the tenant's dashboard", async () => {
       await page.goto(`${server.url}/admin/tenants/${tenantId}`);
+      // One question in the overview's usage summary, asked through the widget.
       const usage = page.locator("section[aria-labelledby=usage]");
-      await usage.getByRole("row").nth(1).waitFor();
-      // One question today, asked through the widget.
-      expect(await usage.getByRole("row").nth(1).getByRole("cell").nth(1).textContent()).toBe("1");
+      await expect.poll(() => usage.textContent()).toMatch(/1 question and [\d,]+ tokens/);
       // The trial's token budget counts the answer's tokens.
       const plan = (await page.getByText(/^Plan trial: [\d,]+ tokens used/).textContent()) ?? "";
       expect(Number(/([\d,]+) tokens used/.exec(plan)?.[1]?.replace(/,/g, ""))).toBeGreaterThan(0);
       await shot(page, "6-dashboard");
+      // The conversation, with the answer's citations, on the Conversations tab.
+      await page
+        .getByRole("navigation", { name: "Tenant pages" })
+        .getByRole("link", { name: "Conversations" })
+        .click();
+      const list = page.locator("section[aria-labelledby=conversation-list]");
+      await list.getByRole("link", { name: /How often must the Lumen X2 be descaled\?/ }).click();
+      const transcript = page.locator("section[aria-labelledby=transcript-heading]");
+      await transcript
+        .getByText(/3 weeks/)
+        .first()
+        .waitFor();
+      expect(await transcript.getByRole("list", { name: "Sources" }).count()).toBeGreaterThan(0);
+      await shot(page, "6b-conversation");
+      // The usage charts.
+      await page
+        .getByRole("navigation", { name: "Tenant pages" })
+        .getByRole("link", { name: "Usage" })
+        .click();
+      await page.getByRole("heading", { level: 1, name: "Usage" }).waitFor();
+      await shot(page, "6c-usage");
       await page.goto(`${server.url}/admin/tenants/${tenantId}/widget`);
       await page.getByRole("heading", { name: "Look and feel" }).waitFor();
       await expect.poll(() => page.getByLabel("Chat title").inputValue()).toBe("Ask Lumen");
