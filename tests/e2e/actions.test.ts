@@ -143,9 +143,9 @@ describe.skipIf(!hasChromium)("a visitor books and hands off through the widget"
     });
     await new Promise<void>((resolve) => customerSite.listen(0, "127.0.0.1", resolve));
     const siteUrl = `http://localhost:${(customerSite.address() as AddressInfo).port}/`;
-    await page.getByLabel("Allowed origins").fill(new URL(siteUrl).origin);
-    await page.getByRole("button", { name: "Save origins" }).click();
-    await page.getByText("The widget now works on 1 site").waitFor();
+    await page.getByLabel("Add a site").fill(new URL(siteUrl).origin);
+    await page.getByRole("button", { name: "Add site" }).click();
+    await page.getByText(`The widget now also works on ${new URL(siteUrl).origin}`).waitFor();
 
     // The Actions tab.
     await page.getByRole("navigation", { name: "Tenant pages" }).getByText("Actions").click();
