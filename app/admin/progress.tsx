@@ -5,6 +5,7 @@ import { useEffect } from "react";
 import { useRevalidator } from "react-router";
 import type { CrawlProgress } from "#tenants/crawls.ts";
 import type { DocumentOutcome, JobStage, JobState } from "#tenants/knowledge-base.ts";
+import { formatTime } from "./forms.tsx";
 
 /**
  * Revalidates the page's loaders every `ms` while `active` (one revalidation at a time, none
@@ -150,11 +151,6 @@ const CRAWL_STATE_WORDS: Record<CrawlProgress["state"], string> = {
   failed: "failed",
   cancelled: "cancelled",
 };
-
-/** UTC, so the server's and the browser's rendering agree. */
-function formatTime(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
-}
 
 /**
  * A crawl's progress: pages fetched out of pages found, pages indexed out of pages fetched,

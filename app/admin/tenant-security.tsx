@@ -4,8 +4,8 @@
 // Origins are added and removed one at a time (or edited as a list); a new key is shown once
 // with a copy button; revoking asks first; the audit log filters by action and actor and pages
 // back 20 entries at a time through the page's query string.
-import { useEffect, useState } from "react";
 import { Form, Link } from "react-router";
+import { CopyTextButton } from "#app/admin/forms.tsx";
 
 export interface TenantSecurityProps {
   tenantId: string;
@@ -57,26 +57,6 @@ function Message({ intent, result }: { intent: string; result: TenantSecurityPro
     <p role={result.ok ? "status" : "alert"} className={result.ok ? "ok" : "error"}>
       {result.message}
     </p>
-  );
-}
-
-function CopyButton({ text, label }: { text: string; label: string }) {
-  const [copied, setCopied] = useState(false);
-  useEffect(() => {
-    if (!copied) return;
-    const timer = setTimeout(() => setCopied(false), 2000);
-    return () => clearTimeout(timer);
-  }, [copied]);
-  return (
-    <button
-      type="button"
-      className="secondary"
-      onClick={() => {
-        void navigator.clipboard.writeText(text).then(() => setCopied(true));
-      }}
-    >
-      <span aria-live="polite">{copied ? "Copied" : label}</span>
-    </button>
   );
 }
 
@@ -196,7 +176,7 @@ export function TenantSecurity({ tenantId, data, result }: TenantSecurityProps) 
             <pre aria-label="New API key">
               <code>{result.secret}</code>
             </pre>
-            <CopyButton text={result.secret} label="Copy key" />
+            <CopyTextButton text={result.secret} label="Copy key" />
           </div>
         )}
         {data.keys.length > 0 && (

@@ -4,8 +4,7 @@
 // appointments are booked against; and what visitors booked, left or asked for — the
 // appointments, leads and hand-off requests, to mark done or export as CSV. Thin: the
 // settings and records live in app/server/actions/settings.server.ts and records.server.ts.
-import { useEffect, useState } from "react";
-import { data, Form, Link, useNavigation } from "react-router";
+import { data, Form, Link } from "react-router";
 import { z } from "zod";
 import { TenantNav } from "#app/admin/tenant-nav.tsx";
 import {
@@ -36,6 +35,7 @@ import { readFormData } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";
 import type { Route } from "./+types/admin.tenant-actions";
+import { CopyTextButton, FormMessage, formatTime, usePendingIntent } from "#app/admin/forms.tsx";
 
 export const meta: Route.MetaFunction = ({ data }) => [
   { title: `Actions — ${data?.tenant.name ?? "Tenant"} — BiTB admin` },
@@ -228,31 +228,6 @@ function explainCombination(fields: Record<string, string>): string {
 
 function isConfigurable(name: string): name is ActionName {
   return (CONFIGURABLE as readonly string[]).includes(name);
-}
-
-/** UTC, so the server's and the browser's rendering agree. */
-function formatTime(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
-}
-
-function usePendingIntent(): string | null {
-  const navigation = useNavigation();
-  if (navigation.state === "idle" || navigation.formMethod !== "POST") return null;
-  const intent = navigation.formData?.get("intent");
-  return typeof intent === "string" ? intent : null;
-}
-
-function FormMessage({ intent, actionData }: { intent: Intent; actionData?: ActionResult }) {
-  if (!actionData || actionData.intent !== intent) return null;
-  return actionData.ok ? (
-    <p className="ok" role="status">
-      {actionData.message}
-    </p>
-  ) : (
-    <p className="error" role="alert">
-      {actionData.message}
-    </p>
-  );
 }
 
 export default function TenantActionsPage({ loaderData, actionData }: Route.ComponentProps) {
@@ -516,7 +491,7 @@ function WebhookSecret(props: {
           <pre aria-label="New webhook signing secret">
             <code>{secret}</code>
           </pre>
-          <CopyButton text={secret} label="Copy secret" />
+          <CopyTextButton text={secret} label="Copy secret" />
         </div>
       ) : null}
     </section>
@@ -647,25 +622,5 @@ function RecordTable(props: {
         </div>
       )}
     </section>
-  );
-}
-
-function CopyButton({ text, label }: { text: string; label: string }) {
-  const [copied, setCopied] = useState(false);
-  useEffect(() => {
-    if (!copied) return;
-    const timer = setTimeout(() => setCopied(false), 2000);
-    return () => clearTimeout(timer);
-  }, [copied]);
-  return (
-    <button
-      type="button"
-      className="secondary"
-      onClick={() => {
-        void navigator.clipboard.writeText(text).then(() => setCopied(true));
-      }}
-    >
-      <span aria-live="polite">{copied ? "Copied" : label}</span>
-    </button>
   );
 }

@@ -4,7 +4,7 @@
 // with their status, passages, size and last sync, to re-sync or delete; and what failed, why,
 // and what to do about it.
 import { useEffect, useRef, useState } from "react";
-import { data, Form, Link, useNavigation } from "react-router";
+import { data, Form, Link } from "react-router";
 import { z } from "zod";
 import {
   deleteDocument,
@@ -45,6 +45,7 @@ import { readFormData } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { enqueueIngest, tenantDb } from "#app/server/tenants.server.ts";
 import type { Route } from "./+types/admin.tenant-knowledge";
+import { FormMessage, formatBytes, formatTime, usePendingIntent } from "#app/admin/forms.tsx";
 
 export const meta: Route.MetaFunction = ({ data }) => [
   { title: `Knowledge: ${data?.tenant.name ?? "tenant"} — BiTB admin` },
@@ -282,24 +283,6 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
-}
-
-/** UTC, so the server's and the browser's rendering agree. */
-function formatTime(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
-}
-
-function usePendingIntent(): string | null {
-  const navigation = useNavigation();
-  if (navigation.state === "idle" || navigation.formMethod !== "POST") return null;
-  const intent = navigation.formData?.get("intent");
-  return typeof intent === "string" ? intent : null;
-}
-
 /** A form that empties itself after its action succeeded. */
 function useResetOnSuccess(intent: Intent, actionData: ActionResult | undefined) {
   const ref = useRef<HTMLFormElement>(null);
@@ -319,19 +302,6 @@ function useLastResult(actionData: ActionResult | undefined): ActionResult | und
     if (actionData) setLast(actionData);
   }, [actionData]);
   return actionData ?? last;
-}
-
-function FormMessage({ intent, actionData }: { intent: Intent; actionData?: ActionResult }) {
-  if (!actionData || actionData.intent !== intent) return null;
-  return actionData.ok ? (
-    <p className="ok" role="status">
-      {actionData.message}
-    </p>
-  ) : (
-    <p className="error" role="alert">
-      {actionData.message}
-    </p>
-  );
 }
 
 export default function KnowledgePage({ loaderData, actionData: fresh }: Route.ComponentProps) {

@@ -2,8 +2,7 @@
 // a summary of the knowledge base (managed on the Knowledge tab, admin.tenant-knowledge.tsx),
 // the content gaps and usage; plus the embed, API key, quota and audit section
 // (app/admin/tenant-security.tsx).
-import { useEffect, useState } from "react";
-import { data, Form, Link, useNavigation } from "react-router";
+import { data, Form, Link } from "react-router";
 import { z } from "zod";
 import { usageSeries, usageTotals, type UsageTotals } from "#tenants/usage.ts";
 import { countChunks, hasPendingJobs, listDocuments } from "#tenants/knowledge-base.ts";
@@ -32,6 +31,13 @@ import {
 // ---- issue 5: keys, origins, quota, audit (end) ----
 import { TenantNav } from "#app/admin/tenant-nav.tsx";
 import type { Route } from "./+types/admin.tenant";
+import {
+  CopyTextButton,
+  FormMessage,
+  formatBytes,
+  formatTime,
+  usePendingIntent,
+} from "#app/admin/forms.tsx";
 
 export const meta: Route.MetaFunction = ({ data }) => [
   { title: `${data?.tenant.name ?? "Tenant"} — BiTB admin` },
@@ -137,37 +143,6 @@ export async function action({ request, params }: Route.ActionArgs) {
   }
 }
 
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
-}
-
-/** UTC, so the server's and the browser's rendering agree. */
-function formatTime(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
-}
-
-function usePendingIntent(): string | null {
-  const navigation = useNavigation();
-  if (navigation.state === "idle" || navigation.formMethod !== "POST") return null;
-  const intent = navigation.formData?.get("intent");
-  return typeof intent === "string" ? intent : null;
-}
-
-function FormMessage({ intent, actionData }: { intent: Intent; actionData?: ActionResult }) {
-  if (!actionData || actionData.intent !== intent) return null;
-  return actionData.ok ? (
-    <p className="ok" role="status">
-      {actionData.message}
-    </p>
-  ) : (
-    <p className="error" role="alert">
-      {actionData.message}
-    </p>
-  );
-}
-
 export default function TenantPage({ loaderData, actionData }: Route.ComponentProps) {
   const { tenant, answerer, security, knowledge, unanswered, usage } = loaderData;
   const { snippet } = security;
@@ -193,7 +168,7 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
           <code>{snippet}</code>
         </pre>
         <div className="row">
-          <CopyButton text={snippet} />
+          <CopyTextButton text={snippet} label="Copy snippet" />
           <Link className="button secondary-button" to={`/admin/tenants/${tenant.id}/playground`}>
             Open the playground
           </Link>
@@ -340,26 +315,6 @@ export default function TenantPage({ loaderData, actionData }: Route.ComponentPr
       </section>
       <UsageSummary tenantId={tenant.id} usage={usage} />
     </main>
-  );
-}
-
-function CopyButton({ text }: { text: string }) {
-  const [copied, setCopied] = useState(false);
-  useEffect(() => {
-    if (!copied) return;
-    const timer = setTimeout(() => setCopied(false), 2000);
-    return () => clearTimeout(timer);
-  }, [copied]);
-  return (
-    <button
-      type="button"
-      className="secondary"
-      onClick={() => {
-        void navigator.clipboard.writeText(text).then(() => setCopied(true));
-      }}
-    >
-      <span aria-live="polite">{copied ? "Copied" : "Copy snippet"}</span>
-    </button>
   );
 }
 
