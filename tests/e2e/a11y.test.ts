@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { RouteConfigEntry } from "@react-router/dev/routes";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import routes from "../../app/routes.ts";
 import { TENANT_PAGES } from "../../app/admin/tenant-nav.tsx";
@@ -17,6 +17,7 @@ import { hashPassword } from "../../app/server/password.server.ts";
 import type { TenantId } from "../../tenants/id.ts";
 import { waitForJobs } from "../support/admin.ts";
 import { Client, setupTokenFromLogs, startServer, type TestServer } from "../support/server.ts";
+import { launchChromium } from "../support/browser.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = fs.existsSync(CHROMIUM);
@@ -137,18 +138,7 @@ describe.skipIf(!hasChromium)("accessibility of every admin page (axe-core)", ()
   beforeAll(async () => {
     fs.mkdirSync(shots, { recursive: true });
     server = await startServer();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

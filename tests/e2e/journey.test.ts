@@ -6,9 +6,10 @@ import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setupTokenFromLogs, startServer, type TestServer } from "../support/server.ts";
+import { launchChromium } from "../support/browser.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = fs.existsSync(CHROMIUM);
@@ -33,18 +34,7 @@ describe.skipIf(!hasChromium)("from setup link to a cited answer in the widget",
   beforeAll(async () => {
     fs.mkdirSync(shots, { recursive: true });
     server = await startServer();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     // The admin pages run under a nonce-based CSP: any blocked script would be reported here.
     page.on("console", (message) => {

@@ -6,13 +6,13 @@ import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
+import { CHROMIUM, launchChromium } from "../support/browser.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant, signIn } from "../support/admin.ts";
 import { ADMIN, createAdmin } from "../support/cli.ts";
 import { startServer, tempDataDir, type TestServer } from "../support/server.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = fs.existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`knowledge e2e skipped: no Chromium at ${CHROMIUM}`);
 const shots = path.resolve(import.meta.dirname, "../../test-results");
@@ -63,10 +63,7 @@ describe.skipIf(!hasChromium)("the Knowledge tab", () => {
     await createAdmin(dataDir);
     server = await startServer({ dataDir });
     tenantId = await createTenant(await signIn(server.url), "Tea House");
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"],
-    });
+    browser = await launchChromium();
     tab = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     await tab.goto(`${server.url}/login`);
     await tab.getByLabel("E-mail").fill(ADMIN.email);

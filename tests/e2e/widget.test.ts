@@ -12,7 +12,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type Page } from "playwright-core";
+import { CHROMIUM, launchChromium } from "../support/browser.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildWidget } from "../../widget/build.ts";
 import {
@@ -24,7 +25,6 @@ import {
   writeEvent,
 } from "../../widget/test/fake-ask-server.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = fs.existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`widget e2e skipped: no Chromium at ${CHROMIUM}`);
 
@@ -117,18 +117,7 @@ describe.skipIf(!hasChromium)("the chat widget on a customer's page", () => {
     await new Promise<void>((resolve) => host.listen(0, "127.0.0.1", resolve));
     pageUrl = `http://127.0.0.1:${(host.address() as AddressInfo).port}/pricing`;
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-      ],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
     await context.grantPermissions(["clipboard-read", "clipboard-write"], {
       origin: new URL(pageUrl).origin,
