@@ -15,6 +15,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import { chromium, type Page, type Request } from "playwright-core";
+import { openControlDb } from "#app/server/control-db.server.ts";
+import { getWidgetKey, setAllowedOrigins } from "#app/server/keys.server.ts";
 import { cli } from "../../tests/support/cli.ts";
 import { startServer, tempDataDir } from "../../tests/support/server.ts";
 import { machineLine, ms, percentile } from "./support.ts";
@@ -28,11 +30,25 @@ const loads = Math.max(2, Number(values.loads) || 30);
 console.log(machineLine());
 const dataDir = tempDataDir();
 const tenantId = (await cli(dataDir, ["tenant:create", "--name", "Bench"])).stdout.trim();
+
+// The customer's page, on its own loopback origin: the widget only shows on a site the tenant
+// allows, with the tenant's publishable key (set before the server starts, as an admin would).
+let page = "";
+const host = http.createServer((_req, res) => {
+  res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(page);
+});
+await new Promise<void>((resolve) => host.listen(0, "127.0.0.1", resolve));
+const pageUrl = `http://127.0.0.1:${(host.address() as AddressInfo).port}/`;
+const control = openControlDb(dataDir);
+const widgetKey = getWidgetKey(control, tenantId);
+setAllowedOrigins(control, tenantId, [new URL(pageUrl).origin]);
+control.close();
+
 const server = await startServer({ dataDir, env: { LOG_LEVEL: "warn" } });
 
 // The page records when the parser reaches the tag, then watches for the launcher each frame,
 // and keeps the resource timings (start and end are exposed cross-origin) of the chain.
-const page = `<!doctype html><html><head><meta charset="utf-8"><title>Bench</title></head><body>
+page = `<!doctype html><html><head><meta charset="utf-8"><title>Bench</title></head><body>
 <h1>Customer page</h1>
 <script>
   const t0 = performance.now();
@@ -49,14 +65,8 @@ const page = `<!doctype html><html><head><meta charset="utf-8"><title>Bench</tit
     } else requestAnimationFrame(watch);
   })();
 </script>
-<script src="${server.url}/widget.js" data-tenant="${tenantId}" async></script>
+<script src="${server.url}/widget.js" data-tenant="${tenantId}" data-key="${widgetKey}" async></script>
 </body></html>`;
-const host = http.createServer((_req, res) => {
-  res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(page);
-});
-await new Promise<void>((resolve) => host.listen(0, "127.0.0.1", resolve));
-const pageUrl = `http://127.0.0.1:${(host.address() as AddressInfo).port}/`;
-
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
