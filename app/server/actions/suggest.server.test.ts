@@ -180,6 +180,19 @@ describe("suggestActions", () => {
       "returns_and_refunds",
     ]);
   });
+
+  it("embeds the rules' fixed questions once per embedder, in one batch", async () => {
+    const counting = new FakeEmbedder({ dimension: 16 });
+    addDocument("Opening hours", ["Our opening hours are Monday to Friday 9:00 to 18:00."]);
+    const run = () =>
+      suggestActions({ tenants: { get: () => db }, embedder: counting } as never, tenant, 9);
+    await run();
+    const queries = new Set(SUGGESTION_RULES.flatMap((r) => r.queries)).size;
+    expect(counting.calls).toBe(1);
+    expect(counting.texts).toBe(queries);
+    await run();
+    expect(counting.calls).toBe(1);
+  });
 });
 
 describe("storing and deciding", () => {

@@ -11,6 +11,7 @@
 import type { ActionSuggestion, SuggestionEvidence, SuggestionStatus } from "#app/kb-check.ts";
 import type { TenantDb } from "#tenants/store.ts";
 import type { TenantRecord } from "../control-db.server.ts";
+import type { EmbeddingProvider } from "../embeddings/provider.server.ts";
 import { retrieveWithStats } from "../retrieval/retrieve.server.ts";
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
 import type { Runtime } from "../runtime.server.ts";
@@ -288,6 +289,33 @@ export function storeSuggestions(
 }
 
 /**
+ * The rules' questions are the product's own fixed text, the same for every tenant: their
+ * vectors are computed once per embedder, in one batch, and kept. A check then costs no
+ * embedding at all instead of two dozen, queued one by one behind the tenant's ingestion.
+ * Nothing a tenant or a visitor wrote is kept here.
+ */
+const ruleQueryVectors = new WeakMap<EmbeddingProvider, Map<string, Float32Array>>();
+
+async function ruleQueryEmbedder(embedder: EmbeddingProvider): Promise<EmbeddingProvider> {
+  let vectors = ruleQueryVectors.get(embedder);
+  if (!vectors) {
+    const queries = [...new Set(SUGGESTION_RULES.flatMap((rule) => rule.queries))];
+    const embedded = await embedder.embed(queries, "query");
+    vectors = new Map(queries.map((query, i) => [query, embedded[i] as Float32Array]));
+    ruleQueryVectors.set(embedder, vectors);
+  }
+  const known = vectors;
+  return {
+    model: embedder.model,
+    dimension: embedder.dimension,
+    embed: (texts, kind) =>
+      texts.every((text) => known.has(text))
+        ? Promise.resolve(texts.map((text) => known.get(text) as Float32Array))
+        : embedder.embed(texts, kind),
+  };
+}
+
+/**
  * Runs every rule against the tenant's knowledge base (retrieval per query) and stores the
  * proposals. Returns the outcomes, proposed or not, for tests and logs.
  */
@@ -299,11 +327,12 @@ export async function suggestActions(
 ): Promise<RuleOutcome[]> {
   const db = () => runtime.tenants.get(tenant.id);
   const industry = tenantIndustry(db());
+  const embedder = await ruleQueryEmbedder(runtime.embedder);
   const outcomes: RuleOutcome[] = [];
   for (const rule of SUGGESTION_RULES) {
     const candidates: RetrievedChunk[] = [];
     for (const query of rule.queries) {
-      const { chunks } = await retrieveWithStats(db, runtime.embedder, query, {
+      const { chunks } = await retrieveWithStats(db, embedder, query, {
         topK: CANDIDATES_PER_QUERY,
       });
       candidates.push(...chunks);
