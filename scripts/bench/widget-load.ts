@@ -17,6 +17,7 @@ import { parseArgs } from "node:util";
 import { chromium, type Page, type Request } from "playwright-core";
 import { openControlDb } from "#app/server/control-db.server.ts";
 import { getWidgetKey, setAllowedOrigins } from "#app/server/keys.server.ts";
+import { isTenantId } from "#tenants/id.ts";
 import { cli } from "../../tests/support/cli.ts";
 import { startServer, tempDataDir } from "../../tests/support/server.ts";
 import { machineLine, ms, percentile } from "./support.ts";
@@ -30,6 +31,7 @@ const loads = Math.max(2, Number(values.loads) || 30);
 console.log(machineLine());
 const dataDir = tempDataDir();
 const tenantId = (await cli(dataDir, ["tenant:create", "--name", "Bench"])).stdout.trim();
+if (!isTenantId(tenantId)) throw new Error(`tenant:create printed ${tenantId}`);
 
 // The customer's page, on its own loopback origin: the widget only shows on a site the tenant
 // allows, with the tenant's publishable key (set before the server starts, as an admin would).
