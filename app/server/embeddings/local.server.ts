@@ -33,6 +33,8 @@ export interface LocalEmbedderOptions {
   /**
    * Workers reserved for queries (`kind: "query"`), so a visitor's question never waits behind
    * an ingestion batch. Default 1; 0 shares the document workers (queries go first in line).
+   * Questions that find the query workers busy also go to an idle document worker when no
+   * document batch waits.
    */
   queryWorkers?: number;
   /** Test hooks: a worker handed a batch containing one of these exact texts misbehaves. */
@@ -115,7 +117,13 @@ async function embed(model, id, texts, groups) {
   }
 }
 
-initModel(modelSource).then((model) => {
+// initModel awaits tfjs's backend and loads the model at the same time; on a busy machine the
+// model's first tensor can come before the wasm backend is ready ("Backend 'wasm' has not yet
+// been initialized"), so the backend is awaited first.
+const core = require(
+  require.resolve("@energetic-ai/core", { paths: [require("node:path").dirname(workerData.embeddingsModule)] }),
+);
+core.ready().then(() => initModel(modelSource)).then((model) => {
   parentPort.on("message", ({ id, texts, groups }) => {
     if (has(texts, faults.crash)) throw new Error("worker crash requested by a test");
     if (has(texts, faults.exit)) process.exit(3);
@@ -274,6 +282,10 @@ export class EmbeddingWorkerPool {
   private readonly normal: Part[] = [];
   private nextRequestId = 1;
   private closed = false;
+  /** A pool whose urgent parts this pool's idle workers take when none of its own wait. */
+  private borrower?: EmbeddingWorkerPool;
+  /** The pool that lends this one its idle workers. */
+  private lender?: EmbeddingWorkerPool;
 
   constructor(options: WorkerPoolOptions) {
     this.name = options.name;
@@ -320,6 +332,21 @@ export class EmbeddingWorkerPool {
     }
     this.pump();
     return result;
+  }
+
+  /**
+   * Lends this pool's idle workers to `borrower`: a worker with nothing of this pool's own to
+   * do (no part waiting in either queue) takes the borrower's waiting urgent parts. Used for
+   * elastic query capacity: the document workers take questions while no document batch
+   * waits, and a document batch that arrives waits for at most one question's encoding,
+   * while the borrower's own workers keep serving its calls whatever this pool does.
+   */
+  lendIdleWorkersTo(borrower: EmbeddingWorkerPool): void {
+    if (borrower === this || borrower.dimension !== this.dimension) {
+      throw new Error("a pool lends its workers only to another pool of the same dimension");
+    }
+    this.borrower = borrower;
+    borrower.lender = this;
   }
 
   /** Terminates every worker; calls still queued or in flight reject. */
@@ -424,8 +451,13 @@ export class EmbeddingWorkerPool {
     const idle = [...this.slots].filter((slot) => slot.ready && !slot.batch);
     idle.forEach((slot, i) => {
       // While other workers are idle too, each takes one part (a call is spread over them);
-      // the last idle worker takes what is waiting, up to maxBatch texts.
-      const parts = this.takeParts(i === idle.length - 1 ? this.maxBatch : 0);
+      // the last idle worker takes what is waiting, up to maxBatch texts. With nothing of
+      // this pool's own waiting, a worker takes the borrower's urgent parts.
+      const maxTexts = i === idle.length - 1 ? this.maxBatch : 0;
+      let parts = this.takeParts(maxTexts);
+      if (parts.length === 0 && this.borrower && !this.borrower.closed) {
+        parts = this.borrower.takeParts(maxTexts, true);
+      }
       if (parts.length === 0) return;
       const texts = parts.flatMap((part) => part.texts);
       const { order, groups } = planGroups(texts);
@@ -438,11 +470,13 @@ export class EmbeddingWorkerPool {
         groups,
       });
     });
+    // Parts still waiting here: the lender's idle workers may take them.
+    if (this.urgent.length > 0 && this.lender && !this.lender.closed) this.lender.pump();
   }
 
   /** The next waiting part (urgent first) and, from the same queue, more while they fit. */
-  private takeParts(maxTexts: number): Part[] {
-    for (const queue of [this.urgent, this.normal]) {
+  private takeParts(maxTexts: number, urgentOnly = false): Part[] {
+    for (const queue of urgentOnly ? [this.urgent] : [this.urgent, this.normal]) {
       const parts: Part[] = [];
       let count = 0;
       while (queue.length > 0) {
@@ -534,6 +568,9 @@ export async function createLocalEmbedder(
         })
       : documents;
   const pools = queries === documents ? [documents] : [documents, queries];
+  // Elastic query capacity: a question waiting for the query worker(s) goes to a document
+  // worker that has no document batch to do (decision 036).
+  if (queries !== documents) documents.lendIdleWorkersTo(queries);
   const started = await Promise.allSettled(pools.map((pool) => pool.start()));
   const failure = started.find((result) => result.status === "rejected");
   if (failure) {
