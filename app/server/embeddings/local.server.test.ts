@@ -171,7 +171,6 @@ describe("createLocalEmbedder (the real Universal Sentence Encoder Lite, in work
     await expect(exited).rejects.toThrow(
       /query worker crashed while embedding \(exited with code 3\)/,
     );
-    // Answered at once: by an idle document worker while the replacement loads the model.
     expect(await embedder.embed(["the query worker is back"], "query")).toHaveLength(1);
   }, 60_000);
 
@@ -409,7 +408,7 @@ describe("EmbeddingWorkerPool", () => {
     for (const worker of [...documents.workers, ...queries.workers]) worker.send({ type: "ready" });
     await Promise.all(started);
     expect(() => documents.pool.lendIdleWorkersTo(documents.pool)).toThrow(/another pool/);
-    documents.pool.lendIdleWorkersTo(queries.pool);
+    documents.pool.lendIdleWorkersTo(queries.pool, 1);
     const [documentWorker] = documents.workers;
     const [queryWorker] = queries.workers;
 
@@ -451,6 +450,30 @@ describe("EmbeddingWorkerPool", () => {
     await expect(sixth).rejects.toThrow(/document worker crashed/);
     queryWorker!.answer();
     expect(decode(await fourth)).toEqual([6]);
+    await Promise.all([documents.pool.close(), queries.pool.close()]);
+  });
+
+  it("lends a document worker only once enough questions wait, and then half of them", async () => {
+    const documents = fakePool(1);
+    const queries = fakePool(1);
+    const started = [documents.pool.start(), queries.pool.start()];
+    for (const worker of [...documents.workers, ...queries.workers]) worker.send({ type: "ready" });
+    await Promise.all(started);
+    documents.pool.lendIdleWorkersTo(queries.pool, 3);
+    const [documentWorker] = documents.workers;
+    const [queryWorker] = queries.workers;
+    const calls = ["1", "2", "3"].map((n) => queries.pool.embed([n], 1, true));
+    // "1" is with the query worker; two waiting are fewer than three: they stay together.
+    expect(documentWorker!.requests).toHaveLength(0);
+    const failed = queries.pool.embed(["9"], 1, true);
+    // A fourth makes three waiting: the document worker takes half of them (two).
+    calls.push(failed);
+    expect(documentWorker!.requests.at(-1)!.texts).toEqual(["2", "3"]);
+    documentWorker!.answer();
+    queryWorker!.answer();
+    expect(queryWorker!.requests.at(-1)!.texts).toEqual(["9"]);
+    queryWorker!.answer();
+    expect(decode((await Promise.all(calls)).flat())).toEqual([1, 2, 3, 9]);
     await Promise.all([documents.pool.close(), queries.pool.close()]);
   });
 

@@ -177,6 +177,14 @@ function spawnModelWorker(faults: WorkerFaults | undefined): PoolWorker {
 
 // ---- batches -------------------------------------------------------------------------------
 
+/**
+ * Questions waiting for the query worker(s) before an idle document worker takes half of them.
+ * USE-lite's cost per call is mostly fixed for short texts (measured here: 1, 2 and 4
+ * questions per call cost about the same), so below this a queue is cheaper encoded in one
+ * call by the query worker than split over two workers (decision 036).
+ */
+export const LEND_WHEN_WAITING = 8;
+
 /** Texts the model encodes in one call at most, within a worker's batch. */
 export const MAX_GROUP = 16;
 
@@ -286,6 +294,8 @@ export class EmbeddingWorkerPool {
   private borrower?: EmbeddingWorkerPool;
   /** The pool that lends this one its idle workers. */
   private lender?: EmbeddingWorkerPool;
+  /** Urgent texts the borrower must have waiting before this pool's workers take some. */
+  private minBorrow = 1;
 
   constructor(options: WorkerPoolOptions) {
     this.name = options.name;
@@ -336,17 +346,28 @@ export class EmbeddingWorkerPool {
 
   /**
    * Lends this pool's idle workers to `borrower`: a worker with nothing of this pool's own to
-   * do (no part waiting in either queue) takes the borrower's waiting urgent parts. Used for
-   * elastic query capacity: the document workers take questions while no document batch
-   * waits, and a document batch that arrives waits for at most one question's encoding,
-   * while the borrower's own workers keep serving its calls whatever this pool does.
+   * do (no part waiting in either queue) takes half of the borrower's waiting urgent texts
+   * once at least `minWaiting` of them wait. Used for elastic query capacity: the document
+   * workers take questions while no document batch waits, and a document batch that arrives
+   * waits for at most one such batch of questions, while the borrower's own workers keep
+   * serving its calls whatever this pool does. The threshold keeps small queues together:
+   * the encoder costs about as much for 2–4 short questions in one call as for one
+   * (decision 036), so splitting a short queue over two workers costs CPU and gains nothing.
    */
-  lendIdleWorkersTo(borrower: EmbeddingWorkerPool): void {
+  lendIdleWorkersTo(borrower: EmbeddingWorkerPool, minWaiting = 1): void {
     if (borrower === this || borrower.dimension !== this.dimension) {
       throw new Error("a pool lends its workers only to another pool of the same dimension");
     }
     this.borrower = borrower;
+    this.minBorrow = Math.max(1, Math.floor(minWaiting));
     borrower.lender = this;
+  }
+
+  /** Texts of not yet failed calls waiting in the urgent queue. */
+  private waitingUrgentTexts(): number {
+    let count = 0;
+    for (const part of this.urgent) if (!part.call.settled) count += part.texts.length;
+    return count;
   }
 
   /** Terminates every worker; calls still queued or in flight reject. */
@@ -455,8 +476,12 @@ export class EmbeddingWorkerPool {
       // this pool's own waiting, a worker takes the borrower's urgent parts.
       const maxTexts = i === idle.length - 1 ? this.maxBatch : 0;
       let parts = this.takeParts(maxTexts);
-      if (parts.length === 0 && this.borrower && !this.borrower.closed) {
-        parts = this.borrower.takeParts(maxTexts, true);
+      const borrower = this.borrower;
+      if (parts.length === 0 && borrower && !borrower.closed) {
+        const waiting = borrower.waitingUrgentTexts();
+        if (waiting >= this.minBorrow) {
+          parts = borrower.takeParts(Math.min(this.maxBatch, Math.ceil(waiting / 2)), true);
+        }
       }
       if (parts.length === 0) return;
       const texts = parts.flatMap((part) => part.texts);
@@ -570,7 +595,7 @@ export async function createLocalEmbedder(
   const pools = queries === documents ? [documents] : [documents, queries];
   // Elastic query capacity: a question waiting for the query worker(s) goes to a document
   // worker that has no document batch to do (decision 036).
-  if (queries !== documents) documents.lendIdleWorkersTo(queries);
+  if (queries !== documents) documents.lendIdleWorkersTo(queries, LEND_WHEN_WAITING);
   const started = await Promise.allSettled(pools.map((pool) => pool.start()));
   const failure = started.find((result) => result.status === "rejected");
   if (failure) {
