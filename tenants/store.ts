@@ -154,21 +154,9 @@ export function openTenantDb(
 /**
  * Open tenant handles, least recently used closed first. Callers take a handle for a
  * synchronous unit of work (`pool.get(id)`) and do not keep it across long awaits.
- *
- * A handle the LRU lets go of to make room is closed on the next turn of the event loop, not
- * inside the `get` that made room: closing a tenant that was written to checkpoints its WAL
- * and syncs the file (milliseconds, more on a busy disk), and the request that asked for
- * another tenant would pay for it before its own work. Deferred, the close runs while that
- * request waits (for the query embedding), and a tenant asked for again before its handle
- * is closed gets the same handle back. At most `maxClosing` handles wait to be closed, so the
- * descriptors stay bounded (decision 036). `evict`, `closeAll` and `close` close at once.
  */
 export class TenantPool {
   private readonly handles: LRUCache<string, TenantDb>;
-  /** Handles let go of by the LRU, in the order they were let go of, closed soon. */
-  private readonly closing = new Map<string, TenantDb>();
-  private readonly maxClosing: number;
-  private closeScheduled = false;
   private closed = false;
 
   constructor(
@@ -176,12 +164,10 @@ export class TenantPool {
     private readonly spec: EmbeddingSpec,
     max: number,
   ) {
-    this.maxClosing = Math.max(4, Math.ceil(max / 8));
     this.handles = new LRUCache<string, TenantDb>({
       max,
-      dispose: (db, id, reason) => {
-        if (reason === "evict" && !this.closed) this.closeSoon(id, db);
-        else if (db.open) db.close();
+      dispose: (db) => {
+        if (db.open) db.close();
       },
     });
   }
@@ -190,19 +176,12 @@ export class TenantPool {
     return this.handles.size;
   }
 
-  /** Handles let go of by the LRU that are not closed yet (at most a few). */
-  get closingSize(): number {
-    return this.closing.size;
-  }
-
   /** The open handle of a tenant that exists on disk (callers check the registry first). */
   get(id: TenantId): TenantDb {
     if (this.closed) throw new Error("the tenant pool is closed (the server is stopping)");
     let db = this.handles.get(id);
     if (!db || !db.open) {
-      const closing = this.closing.get(id);
-      this.closing.delete(id);
-      db = closing?.open ? closing : openTenantDb(this.dataDir, id, this.spec);
+      db = openTenantDb(this.dataDir, id, this.spec);
       this.handles.set(id, db);
     }
     return db;
@@ -210,7 +189,6 @@ export class TenantPool {
 
   /** Creates the tenant's file and keeps its handle open. */
   create(id: TenantId): TenantDb {
-    this.closeNow(id);
     const db = openTenantDb(this.dataDir, id, this.spec, { create: true });
     this.handles.set(id, db);
     return db;
@@ -219,12 +197,10 @@ export class TenantPool {
   /** Closes a tenant's handle (before deleting or replacing its file). */
   evict(id: TenantId): void {
     this.handles.delete(id);
-    this.closeNow(id);
   }
 
   closeAll(): void {
     this.handles.clear();
-    this.closePending();
   }
 
   /**
@@ -234,35 +210,5 @@ export class TenantPool {
   close(): void {
     this.closed = true;
     this.handles.clear();
-    this.closePending();
-  }
-
-  private closeSoon(id: string, db: TenantDb): void {
-    const earlier = this.closing.get(id);
-    if (earlier && earlier !== db && earlier.open) earlier.close();
-    this.closing.delete(id);
-    this.closing.set(id, db);
-    // Over the bound, the oldest waiting handles are closed now.
-    for (const [oldId, old] of this.closing) {
-      if (this.closing.size <= this.maxClosing) break;
-      this.closing.delete(oldId);
-      if (old.open) old.close();
-    }
-    if (!this.closeScheduled) {
-      this.closeScheduled = true;
-      setImmediate(() => this.closePending());
-    }
-  }
-
-  private closeNow(id: string): void {
-    const db = this.closing.get(id);
-    this.closing.delete(id);
-    if (db?.open) db.close();
-  }
-
-  private closePending(): void {
-    this.closeScheduled = false;
-    for (const db of this.closing.values()) if (db.open) db.close();
-    this.closing.clear();
   }
 }
