@@ -176,8 +176,7 @@ describe("createLocalEmbedder (the real Universal Sentence Encoder Lite, in work
 
   it("rejects a batch the model fails on and keeps the worker", async () => {
     await expect(embedder.embed([FAIL], "query")).rejects.toThrow(
-      // The query worker, or an idle document worker if the query worker is still reloading.
-      /local:use-lite-512 \((query|document) worker\): embedding failure requested by a test/,
+      /local:use-lite-512 \(query worker\): embedding failure requested by a test/,
     );
     expect(await embedder.embed(["still here"], "query")).toHaveLength(1);
   });
@@ -399,82 +398,6 @@ describe("EmbeddingWorkerPool", () => {
     expect(decode(await urgent)).toEqual([9]);
     expect(worker!.requests.map((r) => r.texts)).toEqual([["1"], ["9"]]);
     await pool.close();
-  });
-
-  it("lends idle document workers to waiting queries, never before its own batches", async () => {
-    const documents = fakePool(1);
-    const queries = fakePool(1);
-    const started = [documents.pool.start(), queries.pool.start()];
-    for (const worker of [...documents.workers, ...queries.workers]) worker.send({ type: "ready" });
-    await Promise.all(started);
-    expect(() => documents.pool.lendIdleWorkersTo(documents.pool)).toThrow(/another pool/);
-    documents.pool.lendIdleWorkersTo(queries.pool, 1);
-    const [documentWorker] = documents.workers;
-    const [queryWorker] = queries.workers;
-
-    // The query worker takes the first question; the idle document worker the second.
-    const first = queries.pool.embed(["1"], 1, true);
-    const second = queries.pool.embed(["2"], 1, true);
-    expect(queryWorker!.requests.at(-1)!.texts).toEqual(["1"]);
-    expect(documentWorker!.requests.at(-1)!.texts).toEqual(["2"]);
-    documentWorker!.answer();
-    expect(decode(await second)).toEqual([2]);
-
-    // A document batch waiting in its own pool goes before any borrowed question.
-    const busy = documents.pool.embed(["3"], 1);
-    const batch = documents.pool.embed(["4"], 1);
-    const third = queries.pool.embed(["5"], 1, true);
-    documentWorker!.answer();
-    expect(decode(await busy)).toEqual([3]);
-    expect(documentWorker!.requests.at(-1)!.texts).toEqual(["4"]);
-    // The query worker frees up and takes the waiting question itself.
-    queryWorker!.answer();
-    expect(decode(await first)).toEqual([1]);
-    expect(queryWorker!.requests.at(-1)!.texts).toEqual(["5"]);
-    queryWorker!.answer();
-    documentWorker!.answer();
-    expect(decode(await third)).toEqual([5]);
-    expect(decode(await batch)).toEqual([4]);
-
-    // A document worker that frees up takes a question still waiting for the query worker.
-    const fourth = queries.pool.embed(["6"], 1, true);
-    const fifth = queries.pool.embed(["7"], 1, true);
-    expect(queryWorker!.requests.at(-1)!.texts).toEqual(["6"]);
-    expect(documentWorker!.requests.at(-1)!.texts).toEqual(["7"]);
-    const sixth = queries.pool.embed(["8"], 1, true);
-    documentWorker!.answer();
-    expect(decode(await fifth)).toEqual([7]);
-    expect(documentWorker!.requests.at(-1)!.texts).toEqual(["8"]);
-    // A lent worker that crashes fails only the borrowed call it held.
-    documentWorker!.die(new Error("boom"));
-    await expect(sixth).rejects.toThrow(/document worker crashed/);
-    queryWorker!.answer();
-    expect(decode(await fourth)).toEqual([6]);
-    await Promise.all([documents.pool.close(), queries.pool.close()]);
-  });
-
-  it("lends a document worker only once enough questions wait, and then half of them", async () => {
-    const documents = fakePool(1);
-    const queries = fakePool(1);
-    const started = [documents.pool.start(), queries.pool.start()];
-    for (const worker of [...documents.workers, ...queries.workers]) worker.send({ type: "ready" });
-    await Promise.all(started);
-    documents.pool.lendIdleWorkersTo(queries.pool, 3);
-    const [documentWorker] = documents.workers;
-    const [queryWorker] = queries.workers;
-    const calls = ["1", "2", "3"].map((n) => queries.pool.embed([n], 1, true));
-    // "1" is with the query worker; two waiting are fewer than three: they stay together.
-    expect(documentWorker!.requests).toHaveLength(0);
-    const failed = queries.pool.embed(["9"], 1, true);
-    // A fourth makes three waiting: the document worker takes half of them (two).
-    calls.push(failed);
-    expect(documentWorker!.requests.at(-1)!.texts).toEqual(["2", "3"]);
-    documentWorker!.answer();
-    queryWorker!.answer();
-    expect(queryWorker!.requests.at(-1)!.texts).toEqual(["9"]);
-    queryWorker!.answer();
-    expect(decode((await Promise.all(calls)).flat())).toEqual([1, 2, 3, 9]);
-    await Promise.all([documents.pool.close(), queries.pool.close()]);
   });
 
   it("rejects a result of the wrong size and ignores stale replies", async () => {

@@ -33,8 +33,6 @@ export interface LocalEmbedderOptions {
   /**
    * Workers reserved for queries (`kind: "query"`), so a visitor's question never waits behind
    * an ingestion batch. Default 1; 0 shares the document workers (queries go first in line).
-   * Questions that find the query workers busy also go to an idle document worker when no
-   * document batch waits.
    */
   queryWorkers?: number;
   /** Test hooks: a worker handed a batch containing one of these exact texts misbehaves. */
@@ -121,7 +119,9 @@ async function embed(model, id, texts, groups) {
 // model's first tensor can come before the wasm backend is ready ("Backend 'wasm' has not yet
 // been initialized"), so the backend is awaited first.
 const core = require(
-  require.resolve("@energetic-ai/core", { paths: [require("node:path").dirname(workerData.embeddingsModule)] }),
+  require.resolve("@energetic-ai/core", {
+    paths: [require("node:path").dirname(workerData.embeddingsModule)],
+  }),
 );
 core.ready().then(() => initModel(modelSource)).then((model) => {
   parentPort.on("message", ({ id, texts, groups }) => {
@@ -176,14 +176,6 @@ function spawnModelWorker(faults: WorkerFaults | undefined): PoolWorker {
 }
 
 // ---- batches -------------------------------------------------------------------------------
-
-/**
- * Questions waiting for the query worker(s) before an idle document worker takes half of them.
- * USE-lite's cost per call is mostly fixed for short texts (measured here: 1, 2 and 4
- * questions per call cost about the same), so below this a queue is cheaper encoded in one
- * call by the query worker than split over two workers (decision 036).
- */
-export const LEND_WHEN_WAITING = 8;
 
 /** Texts the model encodes in one call at most, within a worker's batch. */
 export const MAX_GROUP = 16;
@@ -290,12 +282,6 @@ export class EmbeddingWorkerPool {
   private readonly normal: Part[] = [];
   private nextRequestId = 1;
   private closed = false;
-  /** A pool whose urgent parts this pool's idle workers take when none of its own wait. */
-  private borrower?: EmbeddingWorkerPool;
-  /** The pool that lends this one its idle workers. */
-  private lender?: EmbeddingWorkerPool;
-  /** Urgent texts the borrower must have waiting before this pool's workers take some. */
-  private minBorrow = 1;
 
   constructor(options: WorkerPoolOptions) {
     this.name = options.name;
@@ -342,32 +328,6 @@ export class EmbeddingWorkerPool {
     }
     this.pump();
     return result;
-  }
-
-  /**
-   * Lends this pool's idle workers to `borrower`: a worker with nothing of this pool's own to
-   * do (no part waiting in either queue) takes half of the borrower's waiting urgent texts
-   * once at least `minWaiting` of them wait. Used for elastic query capacity: the document
-   * workers take questions while no document batch waits, and a document batch that arrives
-   * waits for at most one such batch of questions, while the borrower's own workers keep
-   * serving its calls whatever this pool does. The threshold keeps small queues together:
-   * the encoder costs about as much for 2–4 short questions in one call as for one
-   * (decision 036), so splitting a short queue over two workers costs CPU and gains nothing.
-   */
-  lendIdleWorkersTo(borrower: EmbeddingWorkerPool, minWaiting = 1): void {
-    if (borrower === this || borrower.dimension !== this.dimension) {
-      throw new Error("a pool lends its workers only to another pool of the same dimension");
-    }
-    this.borrower = borrower;
-    this.minBorrow = Math.max(1, Math.floor(minWaiting));
-    borrower.lender = this;
-  }
-
-  /** Texts of not yet failed calls waiting in the urgent queue. */
-  private waitingUrgentTexts(): number {
-    let count = 0;
-    for (const part of this.urgent) if (!part.call.settled) count += part.texts.length;
-    return count;
   }
 
   /** Terminates every worker; calls still queued or in flight reject. */
@@ -472,17 +432,8 @@ export class EmbeddingWorkerPool {
     const idle = [...this.slots].filter((slot) => slot.ready && !slot.batch);
     idle.forEach((slot, i) => {
       // While other workers are idle too, each takes one part (a call is spread over them);
-      // the last idle worker takes what is waiting, up to maxBatch texts. With nothing of
-      // this pool's own waiting, a worker takes the borrower's urgent parts.
-      const maxTexts = i === idle.length - 1 ? this.maxBatch : 0;
-      let parts = this.takeParts(maxTexts);
-      const borrower = this.borrower;
-      if (parts.length === 0 && borrower && !borrower.closed) {
-        const waiting = borrower.waitingUrgentTexts();
-        if (waiting >= this.minBorrow) {
-          parts = borrower.takeParts(Math.min(this.maxBatch, Math.ceil(waiting / 2)), true);
-        }
-      }
+      // the last idle worker takes what is waiting, up to maxBatch texts.
+      const parts = this.takeParts(i === idle.length - 1 ? this.maxBatch : 0);
       if (parts.length === 0) return;
       const texts = parts.flatMap((part) => part.texts);
       const { order, groups } = planGroups(texts);
@@ -495,13 +446,11 @@ export class EmbeddingWorkerPool {
         groups,
       });
     });
-    // Parts still waiting here: the lender's idle workers may take them.
-    if (this.urgent.length > 0 && this.lender && !this.lender.closed) this.lender.pump();
   }
 
   /** The next waiting part (urgent first) and, from the same queue, more while they fit. */
-  private takeParts(maxTexts: number, urgentOnly = false): Part[] {
-    for (const queue of urgentOnly ? [this.urgent] : [this.urgent, this.normal]) {
+  private takeParts(maxTexts: number): Part[] {
+    for (const queue of [this.urgent, this.normal]) {
       const parts: Part[] = [];
       let count = 0;
       while (queue.length > 0) {
@@ -593,9 +542,6 @@ export async function createLocalEmbedder(
         })
       : documents;
   const pools = queries === documents ? [documents] : [documents, queries];
-  // Elastic query capacity: a question waiting for the query worker(s) goes to a document
-  // worker that has no document batch to do (decision 036).
-  if (queries !== documents) documents.lendIdleWorkersTo(queries, LEND_WHEN_WAITING);
   const started = await Promise.allSettled(pools.map((pool) => pool.start()));
   const failure = started.find((result) => result.status === "rejected");
   if (failure) {
