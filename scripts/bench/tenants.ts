@@ -62,6 +62,8 @@ const levels = values.levels.split(",").map((level) => Math.max(1, Number(level)
 const handles = Math.max(1, Number(values.handles));
 const creators = Math.max(1, Math.min(16, Number(values.creators)));
 const METRICS_TOKEN = "bench-tenants-metrics-token";
+/** Something to Atomics.wait on: a creator's pause between two attempts of a write. */
+const pause = new Int32Array(new SharedArrayBuffer(4));
 
 // Each tenant's knowledge base: a small shop's help page, named after the tenant.
 const passages = [
@@ -167,7 +169,10 @@ function retryBusy<T>(write: () => T): T {
       return write();
     } catch (error) {
       const code = (error as { code?: unknown }).code;
-      if (attempt >= 50 || typeof code !== "string" || !code.startsWith("SQLITE_BUSY")) throw error;
+      if (attempt >= 200 || typeof code !== "string" || !code.startsWith("SQLITE_BUSY"))
+        throw error;
+      // A short random pause, so the creators do not collide again at once.
+      Atomics.wait(pause, 0, 0, 1 + Math.random() * 10);
     }
   }
 }
