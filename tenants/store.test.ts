@@ -7,6 +7,7 @@ import { newTenantId, type TenantId } from "./id.ts";
 import {
   EmbeddingMismatchError,
   hasVectorCopy,
+  loadVectorExtension,
   migrate,
   openTenantDb,
   TenantFileMissingError,
@@ -133,6 +134,19 @@ describe("openTenantDb", () => {
   it("builds paths only inside the data folder", () => {
     expect(tenantFilePath(dir, "trial" as TenantId)).toBe(path.join(dir, "trial.db"));
     expect(() => tenantFilePath(dir, "../../x" as TenantId)).toThrow();
+  });
+});
+
+describe("loadVectorExtension", () => {
+  it("loads sqlite-vec into every connection it is given", () => {
+    for (let i = 0; i < 2; i++) {
+      const db = new Database(":memory:");
+      loadVectorExtension(db);
+      expect(db.prepare("SELECT vec_version() AS v").get()).toEqual({
+        v: expect.stringMatching(/^v\d/),
+      });
+      db.close();
+    }
   });
 });
 

@@ -1,21 +1,27 @@
 // Tenant fan-out benchmark: --tenants (10,000) tenants with small knowledge bases on one node,
 // and asks spread over random tenants through HTTP to the BUILT server (node server.js).
 //
-// The tenants are made fast through the product's own modules, not the HTTP API: the control
-// database registry (createTenant → TenantPool.create + insertTenant) and replaceDocument,
-// with REAL embeddings from the configured embedder computed once for a few passages and
-// reused (every tenant's knowledge base is the same few passages under its own name).
+// The tenants are made through the product's own modules, not the HTTP API: the control
+// database registry (createTenant → TenantPool.create + insertTenant), replaceDocument and
+// createSecretKey, with REAL embeddings from the configured embedder computed once for a few
+// passages and reused (every tenant's knowledge base is the same few passages under its own
+// name). Creating a tenant mostly waits for the disk (switching a new file to WAL, its first
+// migration and its close each sync it), so --creators processes create them side by side,
+// each through the same modules on its own handles.
+//
 // The server then answers with its default (extractive) answerer, so every ask opens the
 // tenant's file if it is not among the TENANT_DB_CACHE_SIZE open handles, embeds the
-// question and searches. Prints asks/s, latency, the cold-open time of a tenant database,
-// open handles, the server's file descriptors and RSS.
+// question and searches. For each concurrency level of --levels it prints asks/s and latency
+// (p50/p95/p99), the server's mean embedding time, open tenant handles (from /metrics),
+// file descriptors and RSS; before that, the cold-open time of a tenant database.
 //
-//   npm run build && npm run bench:tenants -- [--tenants 10000] [--asks 2000]
-//     [--connections 8] [--handles 64]
+//   npm run build && npm run bench:tenants -- [--tenants 10000] [--asks 400]
+//     [--levels 1,2,4,8] [--handles 64] [--creators 4] [--profile DIR]
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { createHash } from "node:crypto";
 import { parseConfig } from "#app/server/config.server.ts";
 import { openControlDb } from "#app/server/control-db.server.ts";
 import { createEmbedder } from "#app/server/embeddings/index.server.ts";
@@ -41,15 +47,23 @@ import {
 const { values } = parseArgs({
   options: {
     tenants: { type: "string", default: "10000" },
-    asks: { type: "string", default: "2000" },
-    connections: { type: "string", default: "8" },
+    asks: { type: "string", default: "400" },
+    levels: { type: "string", default: "1,2,4,8" },
     handles: { type: "string", default: "64" },
+    creators: { type: "string", default: "4" },
+    profile: { type: "string" },
+    // Internal: a creator process (DATA_DIR, first index, count, step; chunks as JSON on stdin).
+    "create-part": { type: "string" },
   },
 });
 const tenantCount = Math.max(1, Number(values.tenants));
 const askCount = Math.max(1, Number(values.asks));
-const connections = Math.max(1, Number(values.connections));
+const levels = values.levels.split(",").map((level) => Math.max(1, Number(level)));
 const handles = Math.max(1, Number(values.handles));
+const creators = Math.max(1, Math.min(16, Number(values.creators)));
+const METRICS_TOKEN = "bench-tenants-metrics-token";
+/** Something to Atomics.wait on: a creator's pause between two attempts of a write. */
+const pause = new Int32Array(new SharedArrayBuffer(4));
 
 // Each tenant's knowledge base: a small shop's help page, named after the tenant.
 const passages = [
@@ -84,102 +98,258 @@ const questions = [
   "Can I get a refund?",
   "When is my card charged?",
 ];
+const helpText = passages.map((p) => `## ${p.heading}\n\n${p.text}`).join("\n\n");
 
-console.log(machineLine());
-const dataDir = tempDataDir();
-const config = parseConfig({
-  DATA_DIR: dataDir,
-  DEMO_TENANT: "false",
-  LOG_LEVEL: "silent",
-  ...BENCH_LIMITS,
-});
-const embedder = await createEmbedder(config.embeddings, { timeoutMs: config.FETCH_TIMEOUT_MS });
-const vectors = await embedder.embed(
-  passages.map((p) => `${p.heading}\n${p.text}`),
-  "document",
-);
-const chunks: IndexedChunk[] = passages.map((p, ord) => ({
-  ord,
-  headingPath: p.heading,
-  text: p.text,
-  tokenCount: p.text.split(/\s+/).length,
-  embedding: vectors[ord] as Float32Array,
-}));
-const spec = { model: embedder.model, dimension: embedder.dimension };
-await embedder.close?.();
+interface CreatePart {
+  dataDir: string;
+  first: number;
+  count: number;
+  step: number;
+  spec: { model: string; dimension: number };
+  chunks: { ord: number; headingPath: string; text: string; tokenCount: number; v: number[] }[];
+}
 
-const control = openControlDb(dataDir);
-const pool = new TenantPool(dataDir, spec, handles);
-const ids: TenantId[] = [];
-const createStarted = performance.now();
-const text = passages.map((p) => `## ${p.heading}\n\n${p.text}`).join("\n\n");
-const contentHash = createHash("sha256").update(text).digest("hex");
-for (let i = 0; i < tenantCount; i++) {
-  const tenant = createTenant({ control, tenants: pool, config }, { name: `Shop ${i}` });
-  replaceDocument(pool.get(tenant.id as TenantId), {
-    sourceKey: "text:help",
-    sourceType: "text",
-    title: `Shop ${i} help`,
-    contentHash,
-    bytes: text.length,
-    chunks,
+if (values["create-part"] !== undefined) {
+  createPart(JSON.parse(fs.readFileSync(values["create-part"], "utf8")) as CreatePart);
+} else {
+  await main();
+}
+
+/**
+ * A creator process: tenants first, first+step, … (count of them) through the product's
+ * modules; prints `id secret` per tenant.
+ */
+function createPart(part: CreatePart): void {
+  const config = parseConfig({
+    DATA_DIR: part.dataDir,
+    DEMO_TENANT: "false",
+    LOG_LEVEL: "silent",
+    ...BENCH_LIMITS,
   });
-  ids.push(tenant.id as TenantId);
-  const { secret } = createSecretKey(control, {
-    tenantId: tenant.id,
-    name: "bench",
-    createdBy: "bench",
-  });
-  rememberSecretKey(tenant.id, secret);
-  if ((i + 1) % 1000 === 0) {
-    process.stdout.write(
-      `  ${i + 1} tenants (${((performance.now() - createStarted) / 1000).toFixed(0)} s)\n`,
+  const chunks: IndexedChunk[] = part.chunks.map(({ v, ...chunk }) => ({
+    ...chunk,
+    embedding: Float32Array.from(v),
+  }));
+  const control = openControlDb(part.dataDir);
+  // One handle at a time: a creator writes each tenant once, then moves on.
+  const pool = new TenantPool(part.dataDir, part.spec, 1);
+  const contentHash = createHash("sha256").update(helpText).digest("hex");
+  const out: string[] = [];
+  for (let k = 0; k < part.count; k++) {
+    const i = part.first + k * part.step;
+    const tenant = retryBusy(() =>
+      createTenant({ control, tenants: pool, config }, { name: `Shop ${i}` }),
     );
+    replaceDocument(pool.get(tenant.id as TenantId), {
+      sourceKey: "text:help",
+      sourceType: "text",
+      title: `Shop ${i} help`,
+      contentHash,
+      bytes: helpText.length,
+      chunks,
+    });
+    const { secret } = retryBusy(() =>
+      createSecretKey(control, { tenantId: tenant.id, name: "bench", createdBy: "bench" }),
+    );
+    out.push(`${tenant.id} ${secret}`);
+    if (out.length === 100) process.stdout.write(`${out.splice(0).join("\n")}\n`);
+  }
+  if (out.length > 0) process.stdout.write(`${out.join("\n")}\n`);
+  pool.closeAll();
+  control.close();
+}
+
+/**
+ * Runs `write` again when another creator's transaction got in first: a transaction that reads
+ * before it writes cannot wait for the lock (SQLITE_BUSY_SNAPSHOT), it has to start over.
+ */
+function retryBusy<T>(write: () => T): T {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return write();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (attempt >= 200 || typeof code !== "string" || !code.startsWith("SQLITE_BUSY"))
+        throw error;
+      // A short random pause, so the creators do not collide again at once.
+      Atomics.wait(pause, 0, 0, 1 + Math.random() * 10);
+    }
   }
 }
-pool.closeAll();
-const createSeconds = (performance.now() - createStarted) / 1000;
-const bytesOnDisk = fs
-  .readdirSync(dataDir)
-  .reduce((sum, name) => sum + fs.statSync(path.join(dataDir, name)).size, 0);
-console.log(
-  `created ${tenantCount} tenants (${chunks.length} chunks each) in ${createSeconds.toFixed(1)} s ` +
-    `(${(tenantCount / createSeconds).toFixed(0)} tenants/s); ${mb(bytesOnDisk)} on disk, ` +
-    `${(bytesOnDisk / tenantCount / 1024).toFixed(0)} KB per tenant`,
-);
 
-// Cold open: opening a tenant's file that no handle holds (what a request for a tenant
-// outside the handle cache pays), through the one function that opens tenant files.
-const coldOpens: number[] = [];
-for (let i = 0; i < Math.min(200, tenantCount); i++) {
-  const id = ids[Math.floor(Math.random() * ids.length)] as TenantId;
+/** Runs `creators` creator processes; returns the tenants' ids (their keys are remembered). */
+async function createTenants(
+  dataDir: string,
+  spec: CreatePart["spec"],
+  chunks: IndexedChunk[],
+): Promise<TenantId[]> {
+  // The control database (and its migrations) exists before the creators share it.
+  openControlDb(dataDir).close();
+  const ids: TenantId[] = [];
   const started = performance.now();
-  const db = openTenantDb(dataDir, id, spec);
-  coldOpens.push(performance.now() - started);
-  db.close();
+  let reported = 0;
+  const parts = Array.from({ length: Math.min(creators, tenantCount) }, (_, first) => {
+    const step = Math.min(creators, tenantCount);
+    const part: CreatePart = {
+      dataDir,
+      first,
+      count: Math.ceil((tenantCount - first) / step),
+      step,
+      spec,
+      chunks: chunks.map(({ embedding, ...chunk }) => ({ ...chunk, v: [...embedding] })),
+    };
+    const file = path.join(dataDir, `.bench-part-${first}.json`);
+    fs.writeFileSync(file, JSON.stringify(part));
+    return new Promise<void>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [...process.execArgv, process.argv[1] as string, "--create-part", file],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      );
+      let rest = "";
+      child.stdout.setEncoding("utf8");
+      child.stdout.on("data", (data: string) => {
+        const lines = (rest + data).split("\n");
+        rest = lines.pop() ?? "";
+        for (const line of lines) {
+          const [id, secret] = line.split(" ");
+          if (!id || !secret) continue;
+          ids.push(id as TenantId);
+          rememberSecretKey(id, secret);
+        }
+        if (ids.length - reported >= 1000) {
+          reported = ids.length;
+          const seconds = (performance.now() - started) / 1000;
+          process.stdout.write(`  ${ids.length} tenants (${seconds.toFixed(0)} s)\n`);
+        }
+      });
+      child.on("error", reject);
+      child.on("exit", (code) => {
+        fs.rmSync(file, { force: true });
+        if (code === 0) resolve();
+        else reject(new Error(`a tenant creator exited with code ${code}`));
+      });
+    });
+  });
+  await Promise.all(parts);
+  return ids;
 }
-control.close();
-console.log(
-  `cold open of a tenant database (${coldOpens.length} opens): ` +
-    `p50 ${ms(percentile(coldOpens, 50))}, p95 ${ms(percentile(coldOpens, 95))}`,
-);
 
-const server = await startServer({
-  dataDir,
-  env: {
-    TENANT_DB_CACHE_SIZE: String(handles),
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
+async function main(): Promise<void> {
+  console.log(machineLine());
+  const dataDir = tempDataDir();
+  const config = parseConfig({
+    DATA_DIR: dataDir,
+    DEMO_TENANT: "false",
+    LOG_LEVEL: "silent",
     ...BENCH_LIMITS,
-  },
-});
-try {
-  const idleRss = rssOf(server.pid);
-  const idleFds = fdsOf(server.pid);
-  let peakFds = idleFds;
-  let peakRss = idleRss;
+  });
+  const embedder = await createEmbedder(config.embeddings, { timeoutMs: config.FETCH_TIMEOUT_MS });
+  const vectors = await embedder.embed(
+    passages.map((p) => `${p.heading}\n${p.text}`),
+    "document",
+  );
+  const chunks: IndexedChunk[] = passages.map((p, ord) => ({
+    ord,
+    headingPath: p.heading,
+    text: p.text,
+    tokenCount: p.text.split(/\s+/).length,
+    embedding: vectors[ord] as Float32Array,
+  }));
+  const spec = { model: embedder.model, dimension: embedder.dimension };
+  await embedder.close?.();
+
+  const createStarted = performance.now();
+  const ids = await createTenants(dataDir, spec, chunks);
+  const createSeconds = (performance.now() - createStarted) / 1000;
+  const bytesOnDisk = fs
+    .readdirSync(dataDir)
+    .reduce((sum, name) => sum + fs.statSync(path.join(dataDir, name)).size, 0);
+  console.log(
+    `created ${ids.length} tenants (${chunks.length} chunks each) in ${createSeconds.toFixed(1)} s ` +
+      `(${(ids.length / createSeconds).toFixed(0)} tenants/s, ${creators} creator processes); ` +
+      `${mb(bytesOnDisk)} on disk, ${(bytesOnDisk / ids.length / 1024).toFixed(0)} KB per tenant`,
+  );
+
+  // Cold open: opening a tenant's file that no handle holds (what a request for a tenant
+  // outside the handle cache pays), through the one function that opens tenant files.
+  const coldOpens: number[] = [];
+  for (let i = 0; i < Math.min(200, ids.length); i++) {
+    const id = ids[Math.floor(Math.random() * ids.length)] as TenantId;
+    const started = performance.now();
+    const db = openTenantDb(dataDir, id, spec);
+    coldOpens.push(performance.now() - started);
+    db.close();
+  }
+  console.log(
+    `cold open of a tenant database (${coldOpens.length} opens): ` +
+      `p50 ${ms(percentile(coldOpens, 50))}, p95 ${ms(percentile(coldOpens, 95))}`,
+  );
+
+  const server = await startServer({
+    dataDir,
+    nodeArgs: values.profile ? ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] : [],
+    env: {
+      TENANT_DB_CACHE_SIZE: String(handles),
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
+      METRICS_TOKEN,
+      ...BENCH_LIMITS,
+    },
+  });
+  let errors = 0;
+  try {
+    const idleRss = rssOf(server.pid);
+    const idleFds = fdsOf(server.pid);
+    console.log(
+      `${askCount} asks per level over random tenants of ${ids.length}, ` +
+        `${handles} open handles at most; server idle: ${idleFds} descriptors ` +
+        `(limit ${fdLimit(server.pid)}), RSS ${mb(idleRss)}`,
+    );
+    // A few asks first, not counted: the server's first embeddings and queries are slow
+    // (JIT, the model's first calls) and would count against the first level only.
+    for (let i = 0; i < 10; i++) {
+      const id = ids[Math.floor(Math.random() * ids.length)] as string;
+      await askOnce(server.url, id, questions[i % questions.length] as string);
+    }
+    console.log(
+      "  connections  asks/s   p50       p95       p99       embed mean  handles  fds  RSS peak",
+    );
+    for (const level of levels) {
+      const result = await askLevel(server.url, server.pid, ids, level);
+      errors += result.errors;
+      console.log(
+        `  ${String(level).padStart(11)}  ${result.rate.toFixed(1).padStart(6)}   ` +
+          `${ms(result.p50).padEnd(9)} ${ms(result.p95).padEnd(9)} ${ms(result.p99).padEnd(9)} ` +
+          `${ms(result.embedMean).padEnd(11)} ${String(result.handles).padStart(7)}  ` +
+          `${String(result.peakFds).padStart(3)}  ${mb(result.peakRss)}` +
+          (result.errors > 0 ? `  errors ${result.errors}` : ""),
+      );
+      if (result.failure) console.log(`    first failure: ${result.failure}`);
+    }
+    console.log(`errors ${errors}`);
+    if (errors > 0) {
+      const logged = server
+        .logs()
+        .split("\n")
+        .filter((line) => /"level":(40|50|60)/.test(line));
+      console.log(logged.slice(0, 3).join("\n"));
+      process.exitCode = 1;
+    }
+    console.log(machineLine());
+  } finally {
+    await server.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** `askCount` asks over random tenants at `connections` at once, with the server's readings. */
+async function askLevel(url: string, pid: number, ids: readonly TenantId[], connections: number) {
+  const before = await embedStage(url);
+  let peakFds = fdsOf(pid);
+  let peakRss = rssOf(pid);
   const sampler = setInterval(() => {
-    peakFds = Math.max(peakFds, fdsOf(server.pid));
-    peakRss = Math.max(peakRss, rssOf(server.pid));
+    peakFds = Math.max(peakFds, fdsOf(pid));
+    peakRss = Math.max(peakRss, rssOf(pid));
   }, 100);
   const outcomes: AskOutcome[] = [];
   let issued = 0;
@@ -189,37 +359,41 @@ try {
       while (issued++ < askCount) {
         const id = ids[Math.floor(Math.random() * ids.length)] as string;
         const question = questions[Math.floor(Math.random() * questions.length)] as string;
-        outcomes.push(await askOnce(server.url, id, question));
+        outcomes.push(await askOnce(url, id, question));
       }
     }),
   );
   const seconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
+  const after = await embedStage(url);
   const ok = outcomes.filter((r) => r.ok);
-  const errors = outcomes.length - ok.length;
   const totals = ok.map((r) => r.totalMs);
-  console.log(
-    `${outcomes.length} asks over random tenants of ${tenantCount}, ${connections} connections, ` +
-      `${handles} open handles at most:\n` +
-      `  ${(outcomes.length / seconds).toFixed(0)} asks/s, p50 ${ms(percentile(totals, 50))}, ` +
-      `p95 ${ms(percentile(totals, 95))}, p99 ${ms(percentile(totals, 99))}; errors ${errors}\n` +
-      `  server file descriptors: idle ${idleFds}, peak ${peakFds} (limit ${fdLimit(server.pid)}); ` +
-      `RSS idle ${mb(idleRss)}, peak ${mb(peakRss)}`,
-  );
-  const failed = outcomes.find((r) => !r.ok);
-  if (failed) {
-    console.log(`  first failure: ${failed.status} ${failed.error}`);
-    const logged = server
-      .logs()
-      .split("\n")
-      .filter((line) => /"level":(40|50|60)/.test(line));
-    console.log(logged.slice(0, 3).join("\n"));
-  }
-  if (errors > 0) process.exitCode = 1;
-  console.log(machineLine());
-} finally {
-  await server.stop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  return {
+    rate: outcomes.length / seconds,
+    p50: percentile(totals, 50),
+    p95: percentile(totals, 95),
+    p99: percentile(totals, 99),
+    embedMean: ((after.sum - before.sum) * 1000) / Math.max(1, after.count - before.count),
+    handles: after.handles,
+    peakFds,
+    peakRss,
+    errors: outcomes.length - ok.length,
+    failure: outcomes.find((r) => !r.ok)?.error,
+  };
+}
+
+/** The server's embedding stage (seconds, count) and open tenant handles, from /metrics. */
+async function embedStage(url: string): Promise<{ sum: number; count: number; handles: number }> {
+  const res = await fetch(`${url}/metrics`, {
+    headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+  });
+  const text = await res.text();
+  const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
+  return {
+    sum: value(/^bitb_rag_stage_duration_seconds_sum\{stage="embed"\} (\S+)$/m),
+    count: value(/^bitb_rag_stage_duration_seconds_count\{stage="embed"\} (\S+)$/m),
+    handles: value(/^bitb_tenant_db_open_handles (\S+)$/m),
+  };
 }
 
 function fdLimit(pid: number): string {

@@ -115,7 +115,15 @@ async function embed(model, id, texts, groups) {
   }
 }
 
-initModel(modelSource).then((model) => {
+// initModel awaits tfjs's backend and loads the model at the same time; on a busy machine the
+// model's first tensor can come before the wasm backend is ready ("Backend 'wasm' has not yet
+// been initialized"), so the backend is awaited first.
+const core = require(
+  require.resolve("@energetic-ai/core", {
+    paths: [require("node:path").dirname(workerData.embeddingsModule)],
+  }),
+);
+core.ready().then(() => initModel(modelSource)).then((model) => {
   parentPort.on("message", ({ id, texts, groups }) => {
     if (has(texts, faults.crash)) throw new Error("worker crash requested by a test");
     if (has(texts, faults.exit)) process.exit(3);
