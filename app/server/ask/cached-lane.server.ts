@@ -12,6 +12,8 @@
 // doubt before admission — so the route answers those the one way it always has. A request
 // goes on only before its rate-limit tokens are taken (the cache is peeked, not counted,
 // until then), so no ask pays twice. Once admitted, the lane answers it, whatever happens.
+// Its writes are group-committed per turn of the event loop (turn-commit.server.ts), and each
+// answer is sent only after its writes are committed.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createHeaders, sendResponse } from "@mjackson/node-fetch-server";
 import type { DoneEvent } from "#app/ask-events.ts";
@@ -38,6 +40,7 @@ import {
 } from "./ask-request.server.ts";
 import { answerCacheLookup, replayCachedAsk } from "./ask.server.ts";
 import { encodeEvent, sseHeaders } from "./sse.server.ts";
+import { TurnCommit } from "./turn-commit.server.ts";
 
 /** The path the lane serves, and the route pattern its requests are counted under. */
 export const ASK_ROUTE = "/api/ask";
@@ -74,6 +77,7 @@ interface Eligible {
 
 export function createCachedAskLane(runtime: Runtime, options: AskLaneOptions): AskLane {
   const { logger } = runtime;
+  const turnCommit = new TurnCommit((tenantId) => runtime.tenants.get(tenantId));
 
   async function fallThrough(req: IncomingMessage, res: ServerResponse, body: Buffer) {
     // What node-fetch-server's request listener does, with the body the lane has read.
@@ -141,12 +145,18 @@ export function createCachedAskLane(runtime: Runtime, options: AskLaneOptions): 
     const json = wantsJson(head);
     let done: DoneEvent;
     try {
-      done = replayCachedAsk(
-        runtime,
-        { tenant, query: ask.query, conversationId: caller.conversationId, receivedAt },
-        ask.conversationId,
-        hit,
-      );
+      // The exchange, the day's usage and the audit entry, committed with the other asks of
+      // this turn (turn-commit.server.ts); the answer goes out once they are.
+      done = await turnCommit.run(tenant.id, () => {
+        const replayed = replayCachedAsk(
+          runtime,
+          { tenant, query: ask.query, conversationId: caller.conversationId, receivedAt },
+          ask.conversationId,
+          hit,
+        );
+        audit(hit.abstained ? "abstained" : "answered", replayed.usage, true);
+        return replayed;
+      });
     } catch (error) {
       // As on the route: a JSON ask gets the opaque 500, a stream ends with an error event.
       audit("internal_error");
@@ -173,7 +183,6 @@ export function createCachedAskLane(runtime: Runtime, options: AskLaneOptions): 
       cors,
       Buffer.from(json ? JSON.stringify(done) : cachedAnswerSse(hit, done)),
     );
-    audit(hit.abstained ? "abstained" : "answered", done.usage, true);
     return true;
   }
 
