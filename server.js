@@ -17,6 +17,7 @@ const {
   parseConfig,
   ConfigError,
   createHttpHandler,
+  createCachedAskLane,
   startMetricsServer,
   withBaseSecurityHeaders,
   withReplicaConsistency,
@@ -74,27 +75,24 @@ const handleRequest = withReplicaConsistency(
   { catchUpMs: config.REPLICA_CATCH_UP_MS, secureCookie: httpsOrigin },
   routerHandler,
 );
-const handle = createRequestListener(
-  async (request, client) =>
-    withBaseSecurityHeaders(
-      request,
-      await handleRequest(request, { clientAddress: client.address }),
-    ),
-  {
-    protocol: config.PUBLIC_URL ? new URL(config.PUBLIC_URL).protocol : undefined,
-    onError(error) {
-      logger.error({ err: error }, "unhandled error in a request");
-      return Response.json(
-        { error: { code: "internal_error", message: "Something went wrong on our side." } },
-        { status: 500 },
-      );
-    },
-  },
-);
+const app = async (request, client) =>
+  withBaseSecurityHeaders(request, await handleRequest(request, { clientAddress: client.address }));
+const protocol = config.PUBLIC_URL ? new URL(config.PUBLIC_URL).protocol : undefined;
+const onError = (error) => {
+  logger.error({ err: error }, "unhandled error in a request");
+  return Response.json(
+    { error: { code: "internal_error", message: "Something went wrong on our side." } },
+    { status: 500 },
+  );
+};
+const handle = createRequestListener(app, { protocol, onError });
+// A repeated question whose answer is cached is answered in front of React Router, with the
+// route's own checks; everything else goes on to the app (docs/decisions/034).
+const lane = createCachedAskLane(runtime, { protocol, app, onError });
 
-// Request ids, the request context of the logs, HTTP metrics and the access log wrap both.
+// Request ids, the request context of the logs, HTTP metrics and the access log wrap all three.
 const server = http.createServer(
-  createHttpHandler({ routes: build.routes, logger, assets, app: handle }),
+  createHttpHandler({ routes: build.routes, logger, assets, app: handle, lane }),
 );
 let metricsServer;
 try {

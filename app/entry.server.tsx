@@ -12,6 +12,7 @@ import { applyDocumentSecurityHeaders, createNonce } from "./server/security-hea
 export { startRuntime, stopRuntime } from "./server/runtime.server.ts";
 export { parseConfig, ConfigError } from "./server/config.server.ts";
 export { createHttpHandler } from "./server/http-observer.server.ts";
+export { createCachedAskLane } from "./server/ask/cached-lane.server.ts";
 export { startMetricsServer } from "./server/metrics-endpoint.server.ts";
 export { withBaseSecurityHeaders } from "./server/security-headers.server.ts";
 export { withReplicaConsistency } from "./server/replication/consistency.server.ts";

@@ -1,6 +1,7 @@
 // The audit log of one tenant database: every ask (who asked, a SHA-256 of the question,
 // latency, tokens, cache hit, outcome) and every admin action (who did what, when).
 // Only hashes of questions are kept here; the conversation itself is in messages.
+import { statement } from "./statements.ts";
 import type { TenantDb } from "./store.ts";
 
 export type AuditKind = "ask" | "admin";
@@ -28,26 +29,26 @@ export type AuditInput = Omit<AuditEntry, "id" | "at" | "detail" | "cacheHit"> &
 };
 
 export function appendAudit(db: TenantDb, entry: AuditInput): number {
+  // Every ask writes one: the statement is prepared once per handle.
   return Number(
-    db
-      .prepare(
-        `INSERT INTO audit_log (at, kind, actor, action, outcome, question_sha256, latency_ms,
-           prompt_tokens, completion_tokens, cache_hit, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        entry.at ?? Date.now(),
-        entry.kind,
-        entry.actor,
-        entry.action,
-        entry.outcome,
-        entry.questionSha256,
-        entry.latencyMs,
-        entry.promptTokens,
-        entry.completionTokens,
-        entry.cacheHit === null || entry.cacheHit === undefined ? null : entry.cacheHit ? 1 : 0,
-        entry.detail === undefined ? null : JSON.stringify(entry.detail),
-      ).lastInsertRowid,
+    statement(
+      db,
+      `INSERT INTO audit_log (at, kind, actor, action, outcome, question_sha256, latency_ms,
+         prompt_tokens, completion_tokens, cache_hit, detail)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      entry.at ?? Date.now(),
+      entry.kind,
+      entry.actor,
+      entry.action,
+      entry.outcome,
+      entry.questionSha256,
+      entry.latencyMs,
+      entry.promptTokens,
+      entry.completionTokens,
+      entry.cacheHit === null || entry.cacheHit === undefined ? null : entry.cacheHit ? 1 : 0,
+      entry.detail === undefined ? null : JSON.stringify(entry.detail),
+    ).lastInsertRowid,
   );
 }
 

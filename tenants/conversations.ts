@@ -1,5 +1,5 @@
 // Conversations, their messages and the daily usage counters of one tenant database.
-import { statement } from "./statements.ts";
+import { statement, transactionOn } from "./statements.ts";
 import type { TenantDb } from "./store.ts";
 import { recordUnanswered } from "./unanswered.ts";
 
@@ -46,69 +46,74 @@ export function loadHistory(db: TenantDb, conversationId: string, turns: number)
 export function recordExchange(db: TenantDb, exchange: ExchangeRecord): number {
   const now = exchange.now ?? Date.now();
   const day = new Date(now).toISOString().slice(0, 10);
-  // Runs on every ask: the statements are prepared once per handle (statements.ts).
-  return db.transaction(() => {
-    statement(
-      db,
-      `INSERT INTO conversations (id, created_at, updated_at) VALUES (?, ?, ?)
+  // Runs on every ask: the statements and the transaction are made once per handle
+  // (statements.ts), so the body takes this call's values as arguments.
+  return transactionOn(
+    db,
+    "recordExchange",
+    (exchange: ExchangeRecord, now: number, day: string) => {
+      statement(
+        db,
+        `INSERT INTO conversations (id, created_at, updated_at) VALUES (?, ?, ?)
        ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at`,
-    ).run(exchange.conversationId, now, now);
-    const insert = statement(
-      db,
-      `INSERT INTO messages (conversation_id, role, content, citations, provider,
+      ).run(exchange.conversationId, now, now);
+      const insert = statement(
+        db,
+        `INSERT INTO messages (conversation_id, role, content, citations, provider,
          prompt_tokens, completion_tokens, latency_ms, created_at, cached)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    insert.run(
-      exchange.conversationId,
-      "user",
-      exchange.question,
-      null,
-      null,
-      null,
-      null,
-      null,
-      now,
-      0,
-    );
-    const answer = insert.run(
-      exchange.conversationId,
-      "assistant",
-      exchange.answer,
-      JSON.stringify(exchange.citations),
-      exchange.provider,
-      exchange.promptTokens,
-      exchange.completionTokens,
-      exchange.latencyMs,
-      now,
-      exchange.cached ? 1 : 0,
-    );
-    statement(
-      db,
-      `INSERT INTO usage_daily (day, asks, abstained, prompt_tokens, completion_tokens, cache_hits)
+      );
+      insert.run(
+        exchange.conversationId,
+        "user",
+        exchange.question,
+        null,
+        null,
+        null,
+        null,
+        null,
+        now,
+        0,
+      );
+      const answer = insert.run(
+        exchange.conversationId,
+        "assistant",
+        exchange.answer,
+        JSON.stringify(exchange.citations),
+        exchange.provider,
+        exchange.promptTokens,
+        exchange.completionTokens,
+        exchange.latencyMs,
+        now,
+        exchange.cached ? 1 : 0,
+      );
+      statement(
+        db,
+        `INSERT INTO usage_daily (day, asks, abstained, prompt_tokens, completion_tokens, cache_hits)
        VALUES (?, 1, ?, ?, ?, ?)
        ON CONFLICT(day) DO UPDATE SET asks = asks + 1, abstained = abstained + excluded.abstained,
          prompt_tokens = prompt_tokens + excluded.prompt_tokens,
          completion_tokens = completion_tokens + excluded.completion_tokens,
          cache_hits = cache_hits + excluded.cache_hits`,
-    ).run(
-      day,
-      exchange.abstained ? 1 : 0,
-      exchange.promptTokens,
-      exchange.completionTokens,
-      exchange.cached ? 1 : 0,
-    );
-    const messageId = Number(answer.lastInsertRowid);
-    if (exchange.abstained) {
-      recordUnanswered(db, {
-        question: exchange.question,
-        conversationId: exchange.conversationId,
-        messageId,
-        now,
-      });
-    }
-    return messageId;
-  })();
+      ).run(
+        day,
+        exchange.abstained ? 1 : 0,
+        exchange.promptTokens,
+        exchange.completionTokens,
+        exchange.cached ? 1 : 0,
+      );
+      const messageId = Number(answer.lastInsertRowid);
+      if (exchange.abstained) {
+        recordUnanswered(db, {
+          question: exchange.question,
+          conversationId: exchange.conversationId,
+          messageId,
+          now,
+        });
+      }
+      return messageId;
+    },
+  )(exchange, now, day);
 }
 
 /**

@@ -24,3 +24,30 @@ export function statement(db: Database.Database, sql: string): Database.Statemen
   }
   return prepared;
 }
+
+type TransactionBody = (...args: never[]) => unknown;
+const transactionsByHandle = new WeakMap<Database.Database, Map<string, unknown>>();
+
+/**
+ * The transaction function `name` on this handle, made on first use: better-sqlite3 builds
+ * four wrappers for every `db.transaction(fn)`, which on the ask path cost more than the
+ * BEGIN and COMMIT. `body` must take everything it needs as arguments (it is kept: a closure
+ * over one call's values would see them on every later call).
+ */
+export function transactionOn<F extends TransactionBody>(
+  db: Database.Database,
+  name: string,
+  body: F,
+): Database.Transaction<F> {
+  let transactions = transactionsByHandle.get(db);
+  if (!transactions) {
+    transactions = new Map();
+    transactionsByHandle.set(db, transactions);
+  }
+  let transaction = transactions.get(name) as Database.Transaction<F> | undefined;
+  if (!transaction) {
+    transaction = db.transaction(body);
+    transactions.set(name, transaction);
+  }
+  return transaction;
+}

@@ -13,7 +13,7 @@ declare module "react-router" {
 const MAX_ADDRESS_LENGTH = 64;
 
 export function clientAddressOf(
-  request: Request,
+  request: { readonly headers: Pick<Headers, "get"> },
   context: { clientAddress?: string } | undefined,
   config: Pick<Config, "CLIENT_IP_HEADER">,
 ): string | null {

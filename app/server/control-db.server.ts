@@ -154,7 +154,8 @@ export function openControlDb(dataDir: string): ControlDb {
 /** A random secret kept in the control database, made on first use (e.g. cookie signing). */
 export function getOrCreateSecret(db: ControlDb, name: string): string {
   const key = `secret:${name}`;
-  const row = db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
+  // Every widget ask reads the visitor-session secret: prepared once per handle.
+  const row = statement(db, "SELECT value FROM meta WHERE key = ?").get(key) as
     { value: string } | undefined;
   if (row) return row.value;
   const value = randomBytes(32).toString("hex");

@@ -19,6 +19,7 @@ import {
 } from "./keys.server.ts";
 import { sessionSecret, verifyVisitorSession } from "./visitor-session.server.ts";
 import { clientAddressOf } from "./client-address.server.ts";
+import type { RequestHead } from "./request.server.ts";
 
 type GuardRuntime = {
   control: ControlDb;
@@ -32,7 +33,7 @@ export type Cors = Record<string, string>;
 const ALLOWED_HEADERS = "content-type, accept";
 
 /** The origins of this app itself (its pages, the admin playground, the /demo page). */
-export function appOrigins(request: Request, config: Pick<Config, "PUBLIC_URL">): Set<string> {
+export function appOrigins(request: RequestHead, config: Pick<Config, "PUBLIC_URL">): Set<string> {
   const origins = new Set([new URL(request.url).origin]);
   if (config.PUBLIC_URL) origins.add(new URL(config.PUBLIC_URL).origin);
   return origins;
@@ -53,7 +54,7 @@ export const noCors: Cors = { Vary: "Origin" };
 
 export function originAllowed(
   runtime: GuardRuntime,
-  request: Request,
+  request: RequestHead,
   origin: string,
   tenantId?: TenantId,
 ): boolean {
@@ -70,7 +71,7 @@ export function originAllowed(
  */
 export function widgetCors(
   runtime: GuardRuntime,
-  request: Request,
+  request: RequestHead,
   tenantId: TenantId,
   methods: string,
 ): Cors {
@@ -89,7 +90,7 @@ export function widgetCors(
  */
 export function preflight(
   runtime: GuardRuntime,
-  request: Request,
+  request: RequestHead,
   methods: string,
   tenantId?: TenantId,
 ): Response {
@@ -139,7 +140,7 @@ export function requireVisitorConversation(
  */
 export function secretKeyCaller(
   runtime: GuardRuntime,
-  request: Request,
+  request: RequestHead,
   tenantId: TenantId,
 ): { keyId: number } | null {
   const secret = bearerSecret(request);
@@ -162,7 +163,7 @@ export function secretKeyCaller(
  */
 export function clientIp(
   runtime: GuardRuntime,
-  request: Request,
+  request: RequestHead,
   context: AppLoadContext | undefined,
 ): string {
   return clientAddressOf(request, context, runtime.config) ?? "unknown";

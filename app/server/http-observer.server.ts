@@ -68,6 +68,12 @@ export interface HttpHandlerOptions {
   assets: (req: IncomingMessage, res: ServerResponse, next: Next) => void;
   /** The React Router app. */
   app: (req: IncomingMessage, res: ServerResponse) => void;
+  /** A lane in front of the app for the requests it takes (ask/cached-lane.server.ts). */
+  lane?: {
+    readonly route: string;
+    takes(req: IncomingMessage): boolean;
+    serve(req: IncomingMessage, res: ServerResponse): void;
+  };
 }
 
 export function createHttpHandler(options: HttpHandlerOptions) {
@@ -99,12 +105,17 @@ export function createHttpHandler(options: HttpHandlerOptions) {
       if (QUIET_ROUTES.has(route)) logger.debug(line, "request completed");
       else logger.info(line, "request completed");
     });
-    runWithRequestContext(context, () =>
+    runWithRequestContext(context, () => {
+      if (options.lane?.takes(req)) {
+        route = options.lane.route;
+        options.lane.serve(req, res);
+        return;
+      }
       options.assets(req, res, () => {
         const pathname = (req.url ?? "/").split("?")[0] ?? "/";
         route = routeOf(pathname) ?? "unmatched";
         options.app(req, res);
-      }),
-    );
+      });
+    });
   };
 }

@@ -6,6 +6,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import type { TenantId } from "#tenants/id.ts";
+import { statement } from "#tenants/statements.ts";
 import type { ControlDb } from "./control-db.server.ts";
 
 export const PUBLISHABLE_PREFIX = "pk_";
@@ -33,7 +34,8 @@ const sha256 = (value: string) => createHash("sha256").update(value).digest("hex
 
 /** The tenant's widget key, made on first use (tenants created before keys existed). */
 export function getWidgetKey(db: ControlDb, tenantId: TenantId): string {
-  const row = db.prepare("SELECT widget_key FROM tenants WHERE id = ?").get(tenantId) as
+  // Every widget ask checks its key: the statement is prepared once per handle.
+  const row = statement(db, "SELECT widget_key FROM tenants WHERE id = ?").get(tenantId) as
     { widget_key: string | null } | undefined;
   if (!row) throw new Error(`no tenant ${tenantId}`);
   if (row.widget_key) return row.widget_key;
@@ -116,9 +118,10 @@ export function setAllowedOrigins(db: ControlDb, tenantId: TenantId, origins: st
 
 export function isOriginAllowedFor(db: ControlDb, tenantId: TenantId, origin: string): boolean {
   return (
-    db
-      .prepare("SELECT 1 FROM tenant_origins WHERE tenant_id = ? AND origin = ?")
-      .get(tenantId, origin) !== undefined
+    statement(db, "SELECT 1 FROM tenant_origins WHERE tenant_id = ? AND origin = ?").get(
+      tenantId,
+      origin,
+    ) !== undefined
   );
 }
 
@@ -238,11 +241,11 @@ export function authenticateSecretKey(
   touch = true,
 ): { tenantId: TenantId; keyId: number } | null {
   if (!secretKeyPattern.test(secret)) return null;
-  const row = db
-    .prepare(
-      "SELECT id, tenant_id, last_used_at FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
-    )
-    .get(sha256(secret)) as
+  // Every server-to-server ask authenticates: the statement is prepared once per handle.
+  const row = statement(
+    db,
+    "SELECT id, tenant_id, last_used_at FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+  ).get(sha256(secret)) as
     { id: number; tenant_id: string; last_used_at: number | null } | undefined;
   if (!row) return null;
   if (touch && (row.last_used_at === null || now - row.last_used_at >= LAST_USED_RESOLUTION_MS)) {
@@ -252,7 +255,7 @@ export function authenticateSecretKey(
 }
 
 /** The secret key of an `Authorization: Bearer bitb_sk_…` header, if there is one. */
-export function bearerSecret(request: Request): string | null {
+export function bearerSecret(request: { readonly headers: Pick<Headers, "get"> }): string | null {
   const header = request.headers.get("authorization");
   if (!header) return null;
   const match = /^Bearer\s+(\S+)$/i.exec(header.trim());

@@ -5,11 +5,25 @@ import { ApiError } from "./errors.server.ts";
 
 export const DEFAULT_JSON_LIMIT = 64 * 1024;
 
-function mediaType(request: Request): string {
-  return (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+/**
+ * What the guards read of a request: its URL and headers. A Web `Request` is one; the
+ * cached-answer lane (ask/cached-lane.server.ts) passes node's request through a thin view.
+ */
+export interface RequestHead {
+  readonly url: string;
+  readonly headers: Pick<Headers, "get">;
 }
 
-export function requireMediaType(request: Request, ...allowed: string[]): string {
+/** `application/json` from `Application/JSON; charset=utf-8`; "" for none. */
+export function mediaTypeOf(contentType: string | null | undefined): string {
+  return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+function mediaType(request: RequestHead): string {
+  return mediaTypeOf(request.headers.get("content-type"));
+}
+
+export function requireMediaType(request: RequestHead, ...allowed: string[]): string {
   const type = mediaType(request);
   if (!allowed.includes(type)) {
     throw new ApiError(
@@ -58,10 +72,16 @@ export async function readJson<S extends z.ZodType>(
   maxBytes = DEFAULT_JSON_LIMIT,
 ): Promise<z.infer<S>> {
   requireMediaType(request, "application/json");
-  const bytes = await readBodyBytes(request, maxBytes);
+  return parseJsonBody(await readBodyBytes(request, maxBytes), schema);
+}
+
+const decoder = new TextDecoder();
+
+/** A JSON body already read (and capped): parsed (400) and validated by `schema` (400). */
+export function parseJsonBody<S extends z.ZodType>(bytes: Uint8Array, schema: S): z.infer<S> {
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder().decode(bytes));
+    value = JSON.parse(decoder.decode(bytes));
   } catch {
     throw new ApiError("bad_request", "The body is not valid JSON.");
   }
@@ -84,7 +104,7 @@ export function parseQuery<S extends z.ZodType>(request: Request, schema: S): z.
 
 export const noQuery = z.strictObject({});
 
-export function wantsJson(request: Request): boolean {
+export function wantsJson(request: RequestHead): boolean {
   const accept = (request.headers.get("accept") ?? "").toLowerCase();
   return accept.includes("application/json") && !accept.includes("text/event-stream");
 }

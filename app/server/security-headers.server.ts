@@ -5,6 +5,7 @@
 // widget's files (server.js) and the public API routes grant exactly what they need, and
 // admin responses grant nothing.
 import { randomBytes } from "node:crypto";
+import type { RequestHead } from "./request.server.ts";
 
 /** A fresh CSP nonce: 128 random bits, base64. */
 export function createNonce(): string {
@@ -37,14 +38,26 @@ export function contentSecurityPolicy(nonce: string): string {
   ].join("; ");
 }
 
-/** Headers every response carries; HSTS only when the request came over https. */
+const BASELINE = Object.freeze({
+  "X-Content-Type-Options": "nosniff",
+  "Referrer-Policy": "strict-origin-when-cross-origin",
+  "Permissions-Policy": PERMISSIONS_POLICY,
+});
+const BASELINE_HTTPS = Object.freeze({ ...BASELINE, "Strict-Transport-Security": HSTS });
+
+/**
+ * The baseline every response carries, as plain headers (for a response written straight to
+ * node's `res`, like the cached-answer lane's); HSTS only when the request came over https.
+ */
+export function baseSecurityHeaders(https: boolean): Readonly<Record<string, string>> {
+  return https ? BASELINE_HTTPS : BASELINE;
+}
+
+/** Adds the baseline to `headers`, keeping a value a response set itself (HSTS excepted). */
 export function applyBaseSecurityHeaders(headers: Headers, https: boolean): void {
-  if (!headers.has("X-Content-Type-Options")) headers.set("X-Content-Type-Options", "nosniff");
-  if (!headers.has("Referrer-Policy")) {
-    headers.set("Referrer-Policy", "strict-origin-when-cross-origin");
+  for (const [name, value] of Object.entries(baseSecurityHeaders(https))) {
+    if (name === "Strict-Transport-Security" || !headers.has(name)) headers.set(name, value);
   }
-  if (!headers.has("Permissions-Policy")) headers.set("Permissions-Policy", PERMISSIONS_POLICY);
-  if (https) headers.set("Strict-Transport-Security", HSTS);
 }
 
 /** The headers of a server-rendered HTML document. */
@@ -60,7 +73,7 @@ export function applyDocumentSecurityHeaders(headers: Headers, nonce: string, ht
  * request handler: documents already have theirs, resource routes and data requests get them
  * here). The headers of a few responses (Response.redirect) are immutable: those are copied.
  */
-export function withBaseSecurityHeaders(request: Request, response: Response): Response {
+export function withBaseSecurityHeaders(request: RequestHead, response: Response): Response {
   const https = new URL(request.url).protocol === "https:";
   try {
     applyBaseSecurityHeaders(response.headers, https);

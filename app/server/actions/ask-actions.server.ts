@@ -82,19 +82,33 @@ function offerable(settings: ActionSettings): ActionName[] {
   return enabledActions(settings).filter((name) => name !== "search_knowledge_base");
 }
 
+/**
+ * The actions a widget visitor's ask may be offered, with the tenant's settings; null when
+ * there are none and the visitor gets the ordinary answer (the cached-answer lane answers
+ * such asks only: cached-lane.server.ts).
+ */
+export function offerableActionsOf(
+  runtime: Pick<Runtime, "tenants">,
+  tenant: AskInput["tenant"],
+): { settings: ActionSettings; actions: ActionName[] } | null {
+  const db = tenantDb(runtime, tenant);
+  // The common case, a tenant without actions, costs one indexed read.
+  const settings = hasOfferableActions(db) ? getActionSettings(db) : null;
+  const actions = settings ? offerable(settings) : [];
+  return settings && actions.length > 0 ? { settings, actions } : null;
+}
+
 /** The ask of a widget visitor, offering actions where the tenant has any. */
 export async function* askWithActions(
   runtime: ActionAskRuntime,
   input: AskInput & { conversationId: string },
 ): AsyncGenerator<AskEvent> {
-  const db = tenantDb(runtime, input.tenant);
-  // The common case, a tenant without actions, costs one indexed read.
-  const settings = hasOfferableActions(db) ? getActionSettings(db) : null;
-  const actions = settings ? offerable(settings) : [];
-  if (!settings || actions.length === 0) {
+  const offered = offerableActionsOf(runtime, input.tenant);
+  if (!offered) {
     yield* askStream(runtime, input);
     return;
   }
+  const { settings, actions } = offered;
   const toolCaller = toolCallerFor(runtime.config);
   if (toolCaller) {
     const answered = yield* toolAsk(runtime, input, settings, toolCaller);

@@ -6,6 +6,7 @@
 // The secret is returned once by rotateWebhookSecret and never read out by getActionSettings.
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
+import { statement } from "#tenants/statements.ts";
 import type { TenantDb } from "#tenants/store.ts";
 import { ACTION_NAMES, ALWAYS_ON, type ActionName } from "./registry.server.ts";
 
@@ -204,12 +205,12 @@ export function getActionSettings(db: TenantDb): ActionSettings {
  */
 export function hasOfferableActions(db: TenantDb): boolean {
   const placeholders = ALWAYS_ON.map(() => "?").join(", ");
+  // Every widget ask asks this: the statement is prepared once per handle.
   return (
-    db
-      .prepare(
-        `SELECT 1 FROM action_settings WHERE enabled = 1 AND name NOT IN (${placeholders}) LIMIT 1`,
-      )
-      .get(...ALWAYS_ON) !== undefined
+    statement(
+      db,
+      `SELECT 1 FROM action_settings WHERE enabled = 1 AND name NOT IN (${placeholders}) LIMIT 1`,
+    ).get(...ALWAYS_ON) !== undefined
   );
 }
 

@@ -1,9 +1,10 @@
 // The ask pipeline: retrieve a tenant's passages, stream an answer that cites them, and
 // record the exchange. Yields the events of app/ask-events.ts in order:
 // sources → token* → done (or error).
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import type { Span } from "@opentelemetry/api";
-import type { AskEventMap, AskEventName, Citation } from "#app/ask-events.ts";
+import type { AskEventMap, AskEventName, Citation, DoneEvent } from "#app/ask-events.ts";
+import type { StoredTurn } from "#tenants/conversations.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import { createExtractiveAnswerer, isAbstention } from "../llm/extractive.server.ts";
 import { transcriptText } from "../pii/transcript.server.ts";
@@ -20,7 +21,12 @@ import type { RetrievedChunk } from "../retrieval/types.server.ts";
 import type { Runtime } from "../runtime.server.ts";
 import { tenantDb } from "../tenants.server.ts";
 import { endSpan, recordRetrievalSpans, recordSpan, startSpan } from "../tracing.server.ts";
-import { answerCacheKey, streamPieces, type CachedAnswer } from "./answer-cache.server.ts";
+import {
+  answerCacheKey,
+  cachedAnswerDone,
+  streamPieces,
+  type CachedAnswer,
+} from "./answer-cache.server.ts";
 import { knowledgeBaseVersion } from "./tenant-cache.server.ts";
 
 export type AskEvent = { [K in AskEventName]: { event: K; data: AskEventMap[K] } }[AskEventName];
@@ -46,8 +52,20 @@ const SNIPPET_CHARS = 240;
 const SHORT_FOLLOW_UP_WORDS = 5;
 const fallbackAnswerer = createExtractiveAnswerer();
 
+// 96 random bits per conversation id, taken from a pool filled by the CSPRNG 256 ids at a
+// time: one randomBytes call per ask cost more than the rest of the id.
+const ID_BYTES = 12;
+const idPool = Buffer.alloc(ID_BYTES * 256);
+let idPoolAt = idPool.length;
+
 export function newConversationId(): string {
-  return `cv_${randomBytes(12).toString("hex")}`;
+  if (idPoolAt === idPool.length) {
+    randomFillSync(idPool);
+    idPoolAt = 0;
+  }
+  const id = `cv_${idPool.toString("hex", idPoolAt, idPoolAt + ID_BYTES)}`;
+  idPoolAt += ID_BYTES;
+  return id;
 }
 
 export function toCitation(chunk: RetrievedChunk, n: number): Citation {
@@ -83,10 +101,11 @@ function retrievalQuery(query: string, history: ReadonlyArray<{ role: string; co
     : query;
 }
 
-export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGenerator<AskEvent> {
-  const started = performance.now();
-  // The ask's span tree (tracing.server.ts): validate, retrieve (embed, keyword, vector,
-  // fuse), prompt, llm (to the first token), stream (the rest of the answer).
+/**
+ * The ask's span (tracing.server.ts), whose tree is: validate, retrieve (embed, keyword,
+ * vector, fuse), prompt, llm (to the first token), stream (the rest of the answer).
+ */
+function startAskSpan(input: AskInput, started: number): Span {
   const span = startSpan("ask", {
     startTime: input.receivedAt ?? started,
     attributes: {
@@ -94,9 +113,15 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
       "bitb.request_id": currentRequestContext()?.requestId ?? "",
     },
   });
+  if (input.receivedAt !== undefined) recordSpan("ask.validate", span, input.receivedAt, started);
+  return span;
+}
+
+export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGenerator<AskEvent> {
+  const started = performance.now();
+  const span = startAskSpan(input, started);
   let failure: unknown = null;
   try {
-    if (input.receivedAt !== undefined) recordSpan("ask.validate", span, input.receivedAt, started);
     yield* answerAsk(runtime, input, started, span);
   } catch (error) {
     failure = error;
@@ -107,20 +132,54 @@ export async function* askStream(runtime: AskRuntime, input: AskInput): AsyncGen
   }
 }
 
-async function* answerAsk(
+/**
+ * A cached answer's replay outside the event stream (the cached-answer lane,
+ * cached-lane.server.ts): traced, recorded and counted exactly as askStream replays it;
+ * returns the `done` event's data. The caller sends the sources and tokens before it.
+ */
+export function replayCachedAsk(
   runtime: AskRuntime,
   input: AskInput,
-  started: number,
-  span: Span,
-): AsyncGenerator<AskEvent> {
+  conversationId: string,
+  hit: CachedAnswer,
+): DoneEvent {
+  const started = performance.now();
+  const span = startAskSpan(input, started);
+  let failure: unknown = null;
+  try {
+    const sourcesAt = performance.now() - started;
+    return recordCachedReplay(runtime, input, conversationId, hit, started, sourcesAt);
+  } catch (error) {
+    failure = error;
+    metrics.asks.inc({ outcome: "error" });
+    throw error;
+  } finally {
+    endSpan(span, failure);
+  }
+}
+
+/**
+ * Where a question stands with the answer cache: its conversation (a new id when the caller
+ * named none), that conversation's history and, for a first question with the cache on, the
+ * key and knowledge-base version to look it up by. A follow-up depends on its history, so it
+ * is always answered afresh.
+ */
+export interface AnswerCacheLookup {
+  conversationId: string;
+  history: StoredTurn[];
+  cache: { version: string; key: string } | null;
+}
+
+export function answerCacheLookup(
+  runtime: Pick<AskRuntime, "tenants" | "answerer" | "config" | "answerCache"> &
+    Partial<Pick<Runtime, "replication">>,
+  input: Pick<AskInput, "tenant" | "query" | "conversationId">,
+): AnswerCacheLookup {
   const conversationId = input.conversationId ?? newConversationId();
   // A conversation id the server just made has no history to look up.
   const history = input.conversationId
     ? conversationHistory(runtime, input.tenant, conversationId, runtime.config.HISTORY_TURNS)
     : [];
-
-  // A conversation's first question may have been answered before; a follow-up depends on
-  // its history, so it is always answered afresh.
   const cache =
     history.length === 0 && runtime.answerCache.enabled
       ? {
@@ -132,6 +191,17 @@ async function* answerAsk(
           ),
         }
       : null;
+  return { conversationId, history, cache };
+}
+
+async function* answerAsk(
+  runtime: AskRuntime,
+  input: AskInput,
+  started: number,
+  span: Span,
+): AsyncGenerator<AskEvent> {
+  // A conversation's first question may have been answered before.
+  const { conversationId, history, cache } = answerCacheLookup(runtime, input);
   const hit = cache && runtime.answerCache.get(input.tenant.id, cache.version, cache.key);
   if (hit) {
     yield* replayCachedAnswer(runtime, input, conversationId, hit, started);
@@ -308,6 +378,24 @@ async function* replayCachedAnswer(
   yield { event: "sources", data: { conversationId, sources: hit.sources } };
   const retrievalMs = performance.now() - started;
   for (const text of streamPieces(hit.answer)) yield { event: "token", data: { text } };
+  yield {
+    event: "done",
+    data: recordCachedReplay(runtime, input, conversationId, hit, started, retrievalMs),
+  };
+}
+
+/**
+ * Records the replay of a cached answer — the exchange (with the day's usage) and the ask's
+ * metrics — and returns its `done` event's data. `retrievalMs`: when the sources went out.
+ */
+function recordCachedReplay(
+  runtime: AskRuntime,
+  input: AskInput,
+  conversationId: string,
+  hit: CachedAnswer,
+  started: number,
+  retrievalMs: number,
+): DoneEvent {
   const totalMs = performance.now() - started;
   const messageId = recordAskExchange(runtime, input.tenant, {
     conversationId,
@@ -332,25 +420,9 @@ async function* replayCachedAnswer(
     promptTokens: 0,
     completionTokens: 0,
   });
-  yield {
-    event: "done",
-    data: {
-      conversationId,
-      messageId,
-      answer: hit.answer,
-      citations: hit.citations,
-      abstained: hit.abstained,
-      degraded: false,
-      degradedReason: null,
-      cached: true,
-      provider: hit.provider,
-      model: hit.model,
-      usage: { promptTokens: 0, completionTokens: 0, estimated: false },
-      latency: {
-        retrievalMs: Math.round(retrievalMs),
-        firstTokenMs: Math.round(retrievalMs),
-        totalMs: Math.round(totalMs),
-      },
-    },
-  };
+  return cachedAnswerDone(hit, conversationId, messageId, {
+    retrievalMs: Math.round(retrievalMs),
+    firstTokenMs: Math.round(retrievalMs),
+    totalMs: Math.round(totalMs),
+  });
 }

@@ -59,15 +59,28 @@ export class TenantCache<V extends NonNullable<unknown>> {
   get(tenantId: string, version: string, key: string): V | undefined {
     if (!this.enabled) return undefined;
     const entry = this.#tenants.get(tenantId)?.get(key);
+    const value = entry && entry.version === version ? entry.value : undefined;
+    this.countLookup(tenantId, value !== undefined);
+    return value;
+  }
+
+  /**
+   * The entry, like `get`, but neither counted nor made more recent: for a caller that decides
+   * whether to use it before counting (the cached-answer lane, which hands a miss on to the
+   * route, where `get` counts it) and then counts it with `countLookup`.
+   */
+  peek(tenantId: string, version: string, key: string): V | undefined {
+    if (!this.enabled) return undefined;
+    const entry = this.#tenants.peek(tenantId)?.peek(key);
+    return entry && entry.version === version ? entry.value : undefined;
+  }
+
+  /** Counts one lookup in the tenant's hit rate and the metrics. */
+  countLookup(tenantId: string, hit: boolean): void {
     const counts = this.#countsOf(tenantId);
-    if (entry && entry.version === version) {
-      counts.hits += 1;
-      this.#onLookup(true);
-      return entry.value;
-    }
-    counts.misses += 1;
-    this.#onLookup(false);
-    return undefined;
+    if (hit) counts.hits += 1;
+    else counts.misses += 1;
+    this.#onLookup(hit);
   }
 
   /** Stores `value` as valid at `version` (read before the value was computed). */

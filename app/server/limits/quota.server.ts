@@ -3,6 +3,7 @@
 // generated; charged afterwards with the real usage, which the ask pipeline records in the
 // tenant's usage_daily (so the check reads the same numbers the usage page shows).
 import type { TenantId } from "#tenants/id.ts";
+import { statement } from "#tenants/statements.ts";
 import type { TenantDb } from "#tenants/store.ts";
 import type { Config } from "../config.server.ts";
 import type { ControlDb } from "../control-db.server.ts";
@@ -59,9 +60,11 @@ export function tenantQuota(
   tenantId: TenantId,
   now = Date.now(),
 ): TenantQuota {
-  const row = control
-    .prepare("SELECT plan, token_budget, trial_ends_at, created_at FROM tenants WHERE id = ?")
-    .get(tenantId) as
+  // Checked on every ask: both statements are prepared once per handle.
+  const row = statement(
+    control,
+    "SELECT plan, token_budget, trial_ends_at, created_at FROM tenants WHERE id = ?",
+  ).get(tenantId) as
     | {
         plan: string;
         token_budget: number | null;
@@ -71,11 +74,10 @@ export function tenantQuota(
     | undefined;
   if (!row) throw new ApiError("not_found", "No such tenant.");
   const periodStart = periodStartOf(row.plan, row.created_at, now);
-  const used = db
-    .prepare(
-      "SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) AS n FROM usage_daily WHERE day >= ?",
-    )
-    .get(new Date(periodStart).toISOString().slice(0, 10)) as { n: number };
+  const used = statement(
+    db,
+    "SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) AS n FROM usage_daily WHERE day >= ?",
+  ).get(new Date(periodStart).toISOString().slice(0, 10)) as { n: number };
   return {
     plan: row.plan,
     tokenBudget: row.token_budget,

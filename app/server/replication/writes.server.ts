@@ -12,6 +12,7 @@ import {
   type StoredTurn,
 } from "#tenants/conversations.ts";
 import { appliedEntry } from "#tenants/replication.ts";
+import { transactionOn } from "#tenants/statements.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import type { Runtime } from "../runtime.server.ts";
 import { tenantDb } from "../tenants.server.ts";
@@ -95,9 +96,10 @@ export function appendAuditEntries(
     return;
   }
   const db = tenantDb(runtime, tenant);
-  db.transaction(() => {
-    for (const entry of stamped) appendAudit(db, entry);
-  })();
+  // Made once per handle: every ask appends its entry through here.
+  transactionOn(db, "appendAuditEntries", (batch: readonly AuditInput[]) => {
+    for (const entry of batch) appendAudit(db, entry);
+  })(stamped);
 }
 
 export interface FeedbackInput {
