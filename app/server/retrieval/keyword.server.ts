@@ -16,6 +16,8 @@ export type ColumnWeights = readonly [number, number, number];
 export const COLUMN_WEIGHTS: ColumnWeights = [3, 2, 1];
 /** Share of the document's BM25 in a chunk's keyword score; the chunk's own has the rest. */
 export const DOCUMENT_WEIGHT = 0.5;
+/** Chunk candidates per chunk asked for, before the document evidence re-orders them. */
+export const CHUNK_DEPTH = 3;
 
 export interface KeywordHit {
   chunkId: number;
@@ -38,9 +40,9 @@ function weights(columns: ColumnWeights): string {
 }
 
 /**
- * The `limit` best chunks for an FTS5 MATCH expression, best first. Candidates are the best
- * `limit` chunks by their own BM25 and the matching chunks of the best `limit` documents; each
- * gets both scores exactly (a candidate's document outside the document top is looked up).
+ * The `limit` best chunks for an FTS5 MATCH expression, best first: the best CHUNK_DEPTH ×
+ * `limit` chunks by their own BM25, re-ranked by the mean of their own and their document's
+ * BM25, each divided by the query's best.
  */
 export function keywordSearch(
   db: TenantDb,
@@ -52,53 +54,35 @@ export function keywordSearch(
   if (n === 0) return [];
   const w = weights(options.columns ?? COLUMN_WEIGHTS);
   const documentWeight = Math.min(1, Math.max(0, options.documentWeight ?? DOCUMENT_WEIGHT));
+  // Chunk candidates: the best CHUNK_DEPTH × limit by their own BM25 (a heap in FTS5, about as
+  // cheap as the top `limit`), so the chunks of strong documents are there to be lifted.
   const chunkRows = db
     .prepare(
-      `SELECT rowid, -bm25(chunks_fts, ${w}) AS score FROM chunks_fts
+      `SELECT f.rowid AS rowid, -bm25(chunks_fts, ${w}) AS score, c.document_id AS documentId
+       FROM chunks_fts f JOIN chunks c ON c.id = f.rowid
        WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, ${w}) LIMIT ?`,
     )
-    .all(ftsQuery, n) as ScoreRow[];
+    .all(ftsQuery, documentWeight === 0 ? n : n * CHUNK_DEPTH) as (ScoreRow & {
+    documentId: number;
+  })[];
   if (documentWeight === 0) return normalised(chunkRows, n);
-  const documentRows = db
+  // The best documents' scores; a candidate whose document is not among them gets 0 for it.
+  const documentScores = new Map<number, number>();
+  let bestDocument = 0;
+  for (const [id, score] of db
     .prepare(
-      `SELECT rowid, -bm25(documents_fts, ${w}) AS score FROM documents_fts
-       WHERE documents_fts MATCH ? ORDER BY bm25(documents_fts, ${w}) LIMIT ?`,
+      `SELECT rowid, -bm25(documents_fts, ${w}) FROM documents_fts WHERE documents_fts MATCH ?
+       ORDER BY bm25(documents_fts, ${w}) LIMIT ?`,
     )
-    .all(ftsQuery, n) as ScoreRow[];
-
+    .raw()
+    .all(ftsQuery, n * CHUNK_DEPTH) as [number, number][]) {
+    documentScores.set(id, Math.max(0, score));
+    bestDocument = Math.max(bestDocument, score);
+  }
   const chunkScores = new Map(chunkRows.map((row) => [row.rowid, Math.max(0, row.score)]));
-  const documentScores = new Map(documentRows.map((row) => [row.rowid, Math.max(0, row.score)]));
-  const documentOf = documentsOf(db, [...chunkScores.keys()]);
-  // Top documents none of whose chunks made the chunk top: their matching chunks join.
-  const covered = new Set(documentOf.values());
-  const uncovered = [...documentScores.keys()].filter((id) => !covered.has(id));
-  if (uncovered.length > 0) {
-    const rows = db
-      .prepare(
-        `SELECT f.rowid AS rowid, -bm25(chunks_fts, ${w}) AS score, c.document_id AS documentId
-         FROM chunks_fts f JOIN chunks c ON c.id = f.rowid
-         WHERE chunks_fts MATCH ? AND c.document_id IN (SELECT value FROM json_each(?))`,
-      )
-      .all(ftsQuery, JSON.stringify(uncovered)) as (ScoreRow & { documentId: number })[];
-    for (const row of rows) {
-      chunkScores.set(row.rowid, Math.max(0, row.score));
-      documentOf.set(row.rowid, row.documentId);
-    }
-  }
-  // Documents of top chunks outside the document top: their own score, exactly.
-  const missing = [...new Set(documentOf.values())].filter((id) => !documentScores.has(id));
-  if (missing.length > 0) {
-    const rows = db
-      .prepare(
-        `SELECT rowid, -bm25(documents_fts, ${w}) AS score FROM documents_fts
-         WHERE documents_fts MATCH ? AND rowid IN (SELECT value FROM json_each(?))`,
-      )
-      .all(ftsQuery, JSON.stringify(missing)) as ScoreRow[];
-    for (const row of rows) documentScores.set(row.rowid, Math.max(0, row.score));
-  }
+  const documentOf = new Map(chunkRows.map((row) => [row.rowid, row.documentId]));
 
   const bestChunk = Math.max(0, ...chunkScores.values());
-  const bestDocument = Math.max(0, ...documentScores.values());
   const hits: KeywordHit[] = [];
   for (const [chunkId, chunkScore] of chunkScores) {
     const documentScore = documentScores.get(documentOf.get(chunkId) ?? -1) ?? 0;
@@ -115,12 +99,4 @@ function normalised(rows: readonly ScoreRow[], n: number): KeywordHit[] {
   return rows
     .slice(0, n)
     .map((row) => ({ chunkId: row.rowid, score: best > 0 ? Math.max(0, row.score) / best : 0 }));
-}
-
-function documentsOf(db: TenantDb, chunkIds: readonly number[]): Map<number, number> {
-  if (chunkIds.length === 0) return new Map();
-  const rows = db
-    .prepare("SELECT id, document_id FROM chunks WHERE id IN (SELECT value FROM json_each(?))")
-    .all(JSON.stringify(chunkIds)) as { id: number; document_id: number }[];
-  return new Map(rows.map((row) => [row.id, row.document_id]));
 }
