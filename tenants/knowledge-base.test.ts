@@ -117,6 +117,26 @@ describe("documents", () => {
     });
   });
 
+  it("keeps one document-level keyword row per document, replaced and deleted with it", () => {
+    const documentHits = (query: string) =>
+      db
+        .prepare("SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? ORDER BY rowid")
+        .pluck()
+        .all(query) as number[];
+    const first = replaceDocument(
+      db,
+      documentInput(["The ferry leaves hourly", "Seals rest on the sandbank"]),
+    );
+    // Words of both chunks and the title find the one document row; headings too.
+    expect(documentHits("ferry AND seals AND title:visitor")).toEqual([first.documentId]);
+    expect(documentHits("heading:section")).toEqual([first.documentId]);
+    replaceDocument(db, documentInput(["Kayaks leave at dawn"], { contentHash: "v2" }));
+    expect(documentHits("ferry")).toEqual([]);
+    expect(documentHits("kayaks")).toEqual([first.documentId]);
+    deleteDocument(db, first.documentId);
+    expect(documentHits("kayaks")).toEqual([]);
+  });
+
   it("leaves an unchanged document untouched", () => {
     const first = replaceDocument(db, documentInput(["alpha text"]));
     const chunkIds = db.prepare("SELECT id FROM chunks").pluck().all();

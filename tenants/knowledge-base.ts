@@ -223,6 +223,7 @@ function deleteChunksOf(db: TenantDb, documentId: number): void {
   }
   // chunk_vectors and chunk_context_vectors rows go with their chunks (ON DELETE CASCADE).
   db.prepare("DELETE FROM chunks WHERE document_id = ?").run(documentId);
+  db.prepare("DELETE FROM documents_fts WHERE rowid = ?").run(rowid(documentId));
 }
 
 /**
@@ -301,6 +302,15 @@ export function replaceDocument(
       insertCopy?.run(chunkId, blob);
       if (chunk.contextEmbedding) insertContext.run(chunkId, vectorBlob(chunk.contextEmbedding));
     }
+    // The document as one keyword row (tenant migration 13, decision 035).
+    db.prepare("INSERT INTO documents_fts (rowid, title, heading, body) VALUES (?, ?, ?, ?)").run(
+      rowid(documentId),
+      input.title,
+      [...new Set(input.chunks.map((chunk) => chunk.headingPath).filter((h) => h !== ""))]
+        .sort()
+        .join(" "),
+      input.chunks.map((chunk) => chunk.text).join(" "),
+    );
     return { documentId, outcome: existing ? ("replaced" as const) : ("created" as const) };
   })();
 }

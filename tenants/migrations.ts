@@ -307,4 +307,23 @@ export const tenantMigrations: readonly string[] = [
     decided_at INTEGER
   ) STRICT;
   `,
+  /* 13 */ `
+  -- Document-level keyword index (docs/decisions/035): each document's title, its distinct
+  -- section headings and its chunks' text as one FTS5 row (rowid = documents.id). Retrieval
+  -- scores a chunk by its own BM25 and by its document's, because a question's words are
+  -- often spread over several chunks of the one document that answers it.
+  CREATE VIRTUAL TABLE documents_fts USING fts5(
+    title, heading, body,
+    content = '',
+    contentless_delete = 1,
+    tokenize = 'porter unicode61 remove_diacritics 2'
+  );
+  INSERT INTO documents_fts (rowid, title, heading, body)
+    SELECT d.id, d.title,
+      coalesce((SELECT group_concat(h, ' ') FROM (SELECT DISTINCT heading_path AS h
+        FROM chunks WHERE document_id = d.id AND heading_path <> '' ORDER BY h)), ''),
+      coalesce((SELECT group_concat(t, ' ') FROM (SELECT text AS t
+        FROM chunks WHERE document_id = d.id ORDER BY ord)), '')
+    FROM documents d;
+  `,
 ];

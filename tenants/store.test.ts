@@ -176,3 +176,28 @@ describe("TenantPool", () => {
     pool.closeAll();
   });
 });
+
+describe("tenant migration 13 (documents_fts)", () => {
+  it("fills the document-level keyword index from the chunks of existing documents", () => {
+    const db = new Database(":memory:");
+    migrate(db, tenantMigrations.slice(0, -1));
+    db.exec(`INSERT INTO documents (id, source_key, source_type, title, content_hash, bytes,
+        created_at, updated_at) VALUES (1, 'a', 'text', 'Ferry guide', 'h', 1, 0, 0),
+        (2, 'b', 'text', 'Empty page', 'h', 1, 0, 0);
+      INSERT INTO chunks (id, document_id, ord, heading_path, text, token_count) VALUES
+        (1, 1, 0, 'Timetable', 'The ferry leaves hourly', 4),
+        (2, 1, 1, 'Wildlife', 'Seals rest on the sandbank', 5),
+        (3, 1, 2, 'Wildlife', 'Puffins nest in May', 4);`);
+    migrate(db);
+    const hits = (query: string) =>
+      db
+        .prepare("SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? ORDER BY rowid")
+        .pluck()
+        .all(query);
+    expect(hits("hourly AND seals AND puffins AND title:ferry")).toEqual([1]);
+    expect(hits("heading:timetable AND heading:wildlife")).toEqual([1]);
+    // A document without chunks still has its title row.
+    expect(hits("title:empty")).toEqual([2]);
+    db.close();
+  });
+});

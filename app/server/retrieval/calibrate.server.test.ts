@@ -86,6 +86,12 @@ function addDocument(id: number, title: string, text: string, vector: Float32Arr
     title,
     text,
   );
+  db.prepare("INSERT INTO documents_fts (rowid, title, heading, body) VALUES (?, ?, ?, ?)").run(
+    id,
+    title,
+    title,
+    text,
+  );
   db.prepare("INSERT INTO chunks_vec (chunk_id, embedding) VALUES (?, ?)").run(BigInt(id), vector);
   // The context vector is the embedded title: calibration must not use it (it is the query).
   db.prepare("INSERT INTO chunk_context_vectors (chunk_id, embedding) VALUES (?, ?)").run(

@@ -15,6 +15,7 @@ import type { Logger } from "../logger.server.ts";
 import type { EmbeddingProvider } from "../embeddings/provider.server.ts";
 import { toFtsQuery } from "./fts-query.server.ts";
 import { fusedScores } from "./fusion.server.ts";
+import { keywordSearch } from "./keyword.server.ts";
 import { MAX_VECTOR_K, nearestChunks, scoreChunks } from "./vector-search.server.ts";
 
 /** `meta` key of the calibrated vector weight (a number in [0, 1]; keyword = 1 − it). */
@@ -101,8 +102,7 @@ export function pseudoQueries(db: TenantDb, max = MAX_PSEUDO_QUERIES): PseudoQue
 }
 
 // Body only: the pseudo-query is the title, which the title column would match trivially.
-const BODY_SQL = `SELECT rowid, -bm25(chunks_fts, 0.0, 0.0, 1.0) AS score FROM chunks_fts
-  WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 0.0, 0.0, 1.0) LIMIT ?`;
+const BODY_ONLY = [0, 0, 1] as const;
 
 /**
  * Works out the tenant's vector weight from its own documents, or null when it has too few
@@ -120,18 +120,17 @@ export async function measureCalibration(
   );
   const db = tenant();
   const documentOf = db.prepare("SELECT document_id FROM chunks WHERE id = ?").pluck();
-  const bodySearch = db.prepare(BODY_SQL);
   const reciprocalRanks = WEIGHT_GRID.map(() => [] as number[]);
   const candidates = Math.min(MAX_VECTOR_K, CANDIDATES);
   queries.forEach((query, index) => {
     const vector = vectors[index];
     if (!vector) return;
     const keyword = new Map<number, number>();
-    for (const row of bodySearch.all(`{body} : (${query.ftsQuery})`, candidates) as {
-      rowid: number;
-      score: number;
-    }[]) {
-      keyword.set(row.rowid, Math.max(0, row.score));
+    // Scored as retrieval scores (chunk and document BM25), on the body column only.
+    for (const hit of keywordSearch(db, `{body} : (${query.ftsQuery})`, candidates, {
+      columns: BODY_ONLY,
+    })) {
+      keyword.set(hit.chunkId, hit.score);
     }
     const neighbours = nearestChunks(db, vector, candidates);
     const ids = [...new Set([...keyword.keys(), ...neighbours.map((hit) => hit.chunkId)])];

@@ -81,6 +81,12 @@ function addChunk(chunk: {
     chunk.heading ?? "",
     chunk.text,
   );
+  db.prepare("INSERT INTO documents_fts (rowid, title, heading, body) VALUES (?, ?, ?, ?)").run(
+    documentId,
+    chunk.title,
+    chunk.heading ?? "",
+    chunk.text,
+  );
   db.prepare("INSERT INTO chunks_vec (chunk_id, embedding) VALUES (?, ?)").run(
     BigInt(chunk.id),
     Float32Array.from(chunk.vector),

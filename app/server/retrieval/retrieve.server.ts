@@ -9,6 +9,7 @@ import type { EmbeddingProvider } from "../embeddings/provider.server.ts";
 import { calibratedVectorWeight } from "./calibrate.server.ts";
 import { toFtsQuery } from "./fts-query.server.ts";
 import { fusedScores } from "./fusion.server.ts";
+import { keywordSearch } from "./keyword.server.ts";
 import type { RetrievedChunk } from "./types.server.ts";
 import { MAX_VECTOR_K, nearestChunks, scoreChunks } from "./vector-search.server.ts";
 
@@ -48,13 +49,6 @@ export interface RetrieveResult {
  */
 export const KEYWORD_WEIGHT = 0.55;
 export const VECTOR_WEIGHT = 0.45;
-
-/**
- * FTS5 column weights (title, heading, body): a query word in a document's title or in the
- * section heading says more about the chunk than the same word somewhere in its body.
- */
-const KEYWORD_SQL = `SELECT rowid, -bm25(chunks_fts, 3.0, 2.0, 1.0) AS score
-  FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 3.0, 2.0, 1.0) LIMIT ?`;
 
 const CHUNK_SQL = `SELECT c.id, c.document_id, c.heading_path, c.text, d.title, d.url, d.file_name
   FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?`;
@@ -152,15 +146,13 @@ export async function retrieveWithStats(
   const keywordStarted = performance.now();
   const ftsQuery = toFtsQuery(query);
   if (ftsQuery !== null) {
-    const rows = db.prepare(KEYWORD_SQL).all(ftsQuery, candidates) as {
-      rowid: number;
-      score: number;
-    }[];
-    stats.keywordHits = rows.length;
-    rows.forEach((row, index) => {
-      const entry = candidate(row.rowid);
+    // Chunk and document BM25, combined (keyword.server.ts, decision 035).
+    const hits = keywordSearch(db, ftsQuery, candidates);
+    stats.keywordHits = hits.length;
+    hits.forEach((hit, index) => {
+      const entry = candidate(hit.chunkId);
       entry.keywordRank = index + 1;
-      entry.keywordScore = Math.max(0, row.score);
+      entry.keywordScore = hit.score;
     });
   }
   stats.keywordMs = performance.now() - keywordStarted;

@@ -1,0 +1,639 @@
+// Offline retrieval lab: loads a tenant database's FTS5 index (through fts5vocab, so the
+// index's own porter stems), its chunk vectors and cached query vectors into memory, and scores
+// ranking ideas in seconds each. Not part of the product; the product's numbers come from
+// `npm run eval`. `npx tsx scripts/eval/retrieval-lab.ts <tenant.db> <beir folder> <split> <qvec.json>`
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { documentRanking, mean, ndcgAt } from "./metrics.ts";
+
+const [dbPath, folder, split, qvecPath, only] = process.argv.slice(2);
+if (!dbPath || !folder || !split) throw new Error("usage");
+
+// prettier-ignore
+const STOP_WORDS: ReadonlySet<string> = new Set([
+  "a", "about", "after", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be",
+  "been", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has",
+  "have", "he", "her", "his", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my",
+  "no", "not", "of", "on", "or", "our", "she", "so", "than", "that", "the", "their", "them",
+  "then", "there", "these", "they", "this", "those", "to", "us", "was", "we", "were", "what",
+  "when", "where", "which", "who", "why", "will", "with", "would", "you", "your",
+]);
+const WORD = /[\p{L}\p{M}\p{N}]+/gu;
+
+const db = new Database(dbPath, { readonly: true });
+const mem = new Database(":memory:");
+
+// ---- index ----
+const chunkRows = db.prepare("SELECT id, document_id FROM chunks ORDER BY id").all() as {
+  id: number;
+  document_id: number;
+}[];
+const docOfChunk = new Map(chunkRows.map((r) => [r.id, r.document_id]));
+const corpusId = new Map(
+  (
+    db.prepare("SELECT id, source_key FROM documents").all() as { id: number; source_key: string }[]
+  ).map((r) => [r.id, r.source_key.replace(/^eval:/, "")]),
+);
+db.exec("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, chunks_fts, instance)");
+interface Posting {
+  // per chunk: per column term frequencies and positions
+  tf: number[]; // [title, heading, body]
+  pos: number[]; // body+heading+title positions offset by column*100000
+}
+const index = new Map<string, Map<number, Posting>>(); // term -> chunk -> posting
+const chunkLen = new Map<number, number[]>(); // chunk -> [title, heading, body] tokens
+const colIdx: Record<string, number> = { title: 0, heading: 1, body: 2 };
+let t0 = performance.now();
+for (const row of db.prepare("SELECT term, doc, col, offset FROM temp.v").iterate() as Iterable<{
+  term: string;
+  doc: number;
+  col: string;
+  offset: number;
+}>) {
+  const c = colIdx[row.col] as number;
+  let postings = index.get(row.term);
+  if (!postings) index.set(row.term, (postings = new Map()));
+  let p = postings.get(row.doc);
+  if (!p) postings.set(row.doc, (p = { tf: [0, 0, 0], pos: [] }));
+  p.tf[c]!++;
+  p.pos.push(c * 100000 + row.offset);
+  let len = chunkLen.get(row.doc);
+  if (!len) chunkLen.set(row.doc, (len = [0, 0, 0]));
+  len[c]!++;
+}
+console.error(
+  `index loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${index.size} terms`,
+);
+const N = chunkLen.size;
+const totalLen = [...chunkLen.values()].reduce((s, l) => s + l[0]! + l[1]! + l[2]!, 0);
+const avgLen = totalLen / N;
+
+// document level: title counted once per document (each chunk repeats it)
+const docTf = new Map<string, Map<number, number[]>>();
+const docLen = new Map<number, number[]>();
+for (const [term, postings] of index) {
+  const m = new Map<number, number[]>();
+  for (const [chunk, p] of postings) {
+    const d = docOfChunk.get(chunk)!;
+    let v = m.get(d);
+    if (!v) m.set(d, (v = [0, 0, 0]));
+    v[0] = Math.max(v[0]!, p.tf[0]!);
+    v[1]! += p.tf[1]!;
+    v[2]! += p.tf[2]!;
+  }
+  docTf.set(term, m);
+}
+for (const [chunk, l] of chunkLen) {
+  const d = docOfChunk.get(chunk)!;
+  let v = docLen.get(d);
+  if (!v) docLen.set(d, (v = [0, 0, 0]));
+  v[0] = Math.max(v[0]!, l[0]!);
+  v[1]! += l[1]!;
+  v[2]! += l[2]!;
+}
+const ND = docLen.size;
+const avgDocLen = [...docLen.values()].reduce((s, l) => s + l[0]! + l[1]! + l[2]!, 0) / ND;
+const chunksOfDoc = new Map<number, number[]>();
+for (const [chunk, d] of docOfChunk) {
+  const list = chunksOfDoc.get(d) ?? [];
+  list.push(chunk);
+  chunksOfDoc.set(d, list);
+}
+
+// ---- queries ----
+function readJsonl<T>(file: string): T[] {
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as T);
+}
+const queries = new Map(
+  readJsonl<{ _id: string; text: string }>(path.join(folder, "queries.jsonl")).map((q) => [
+    q._id,
+    q.text,
+  ]),
+);
+const qrels = new Map<string, Map<string, number>>();
+for (const line of fs
+  .readFileSync(path.join(folder, "qrels", `${split}.tsv`), "utf8")
+  .split("\n")
+  .slice(1)) {
+  const [q, d, s] = line.split("\t");
+  if (!q || !d) continue;
+  if (!qrels.has(q)) qrels.set(q, new Map());
+  qrels.get(q)!.set(d, Number(s));
+}
+mem.exec(
+  "CREATE VIRTUAL TABLE q USING fts5(body, tokenize = 'porter unicode61 remove_diacritics 2')",
+);
+mem.exec("CREATE VIRTUAL TABLE temp.qv USING fts5vocab(main, q, instance)");
+const qids = [...qrels.keys()].filter((id) => queries.has(id));
+const insert = mem.prepare("INSERT INTO q (rowid, body) VALUES (?, ?)");
+qids.forEach((id, i) => {
+  const tokens = queries.get(id)!.normalize("NFKC").toLowerCase().match(WORD) ?? [];
+  const unique = [...new Set(tokens)];
+  const content = unique.filter((t) => !STOP_WORDS.has(t) && !/^[a-z]$/.test(t));
+  insert.run(i + 1, (content.length ? content : unique).join(" "));
+});
+const queryTerms: string[][] = qids.map(() => []);
+for (const row of mem
+  .prepare("SELECT term, doc, offset FROM temp.qv ORDER BY doc, offset")
+  .iterate() as Iterable<{
+  term: string;
+  doc: number;
+}>) {
+  const list = queryTerms[row.doc - 1]!;
+  if (!list.includes(row.term)) list.push(row.term);
+}
+// raw (unfiltered) stems, in order, for proximity pairs
+const qvec: Record<string, number[]> | null =
+  qvecPath && fs.existsSync(qvecPath) ? JSON.parse(fs.readFileSync(qvecPath, "utf8")) : null;
+const chunkVec = new Map<number, Float32Array>();
+const ctxVec = new Map<number, Float32Array>();
+if (qvec) {
+  for (const r of db
+    .prepare("SELECT chunk_id, embedding FROM chunk_vectors")
+    .iterate() as Iterable<{ chunk_id: number; embedding: Buffer }>) {
+    chunkVec.set(
+      r.chunk_id,
+      new Float32Array(
+        r.embedding.buffer.slice(
+          r.embedding.byteOffset,
+          r.embedding.byteOffset + r.embedding.byteLength,
+        ),
+      ),
+    );
+  }
+  for (const r of db
+    .prepare("SELECT chunk_id, embedding FROM chunk_context_vectors")
+    .iterate() as Iterable<{ chunk_id: number; embedding: Buffer }>) {
+    ctxVec.set(
+      r.chunk_id,
+      new Float32Array(
+        r.embedding.buffer.slice(
+          r.embedding.byteOffset,
+          r.embedding.byteOffset + r.embedding.byteLength,
+        ),
+      ),
+    );
+  }
+}
+console.error(
+  `${qids.length} queries, ${N} chunks, ${ND} docs, vectors ${chunkVec.size}/${ctxVec.size}`,
+);
+
+// ---- scoring ----
+function idf(n: number, total: number): number {
+  const v = Math.log((total - n + 0.5) / (n + 0.5));
+  return v <= 0 ? 1e-6 : v;
+}
+interface Params {
+  k1: number;
+  b: number;
+  w: number[];
+}
+interface Flat {
+  ids: Int32Array;
+  tf: Float64Array[]; // per column
+}
+const chunkFlat = new Map<string, Flat>();
+for (const [term, postings] of index) {
+  const ids = new Int32Array(postings.size);
+  const tf = [
+    new Float64Array(postings.size),
+    new Float64Array(postings.size),
+    new Float64Array(postings.size),
+  ];
+  let i = 0;
+  for (const [c, p] of postings) {
+    ids[i] = c;
+    tf[0]![i] = p.tf[0]!;
+    tf[1]![i] = p.tf[1]!;
+    tf[2]![i] = p.tf[2]!;
+    i++;
+  }
+  chunkFlat.set(term, { ids, tf });
+}
+const docFlat = new Map<string, Flat>();
+for (const [term, postings] of docTf) {
+  const ids = new Int32Array(postings.size);
+  const tf = [
+    new Float64Array(postings.size),
+    new Float64Array(postings.size),
+    new Float64Array(postings.size),
+  ];
+  let i = 0;
+  for (const [d, t] of postings) {
+    ids[i] = d;
+    tf[0]![i] = t[0]!;
+    tf[1]![i] = t[1]!;
+    tf[2]![i] = t[2]!;
+    i++;
+  }
+  docFlat.set(term, { ids, tf });
+}
+const maxChunk = Math.max(...chunkLen.keys()) + 1;
+const maxDoc = Math.max(...docLen.keys()) + 1;
+const chunkD = new Float64Array(maxChunk);
+for (const [c, l] of chunkLen) chunkD[c] = l[0]! + l[1]! + l[2]!;
+const docD = new Float64Array(maxDoc);
+for (const [d, l] of docLen) docD[d] = l[0]! + l[1]! + l[2]!;
+function bm25Flat(
+  flat: Map<string, Flat>,
+  total: number,
+  lens: Float64Array,
+  avg: number,
+  terms: string[],
+  p: Params,
+  termWeights?: Map<string, number>,
+): Map<number, number> {
+  const acc = new Float64Array(lens.length);
+  const touched: number[] = [];
+  for (const term of terms) {
+    const f = flat.get(term);
+    if (!f) continue;
+    const i = idf(f.ids.length, total) * (termWeights?.get(term) ?? 1);
+    if (i === 0) continue;
+    const [t0, t1, t2] = f.tf as [Float64Array, Float64Array, Float64Array];
+    for (let j = 0; j < f.ids.length; j++) {
+      const id = f.ids[j]!;
+      const tf = t0[j]! * p.w[0]! + t1[j]! * p.w[1]! + t2[j]! * p.w[2]!;
+      if (tf === 0) continue;
+      const s = (i * tf * (p.k1 + 1)) / (tf + p.k1 * (1 - p.b + (p.b * lens[id]!) / avg));
+      if (acc[id] === 0) touched.push(id);
+      acc[id]! += s;
+    }
+  }
+  return new Map(touched.map((id) => [id, acc[id]!]));
+}
+/** FTS5's bm25() over chunks. */
+function chunkBm25(
+  terms: string[],
+  p: Params,
+  termWeights?: Map<string, number>,
+): Map<number, number> {
+  return bm25Flat(chunkFlat, N, chunkD, avgLen, terms, p, termWeights);
+}
+/** BM25 of whole documents (title once + all chunk text). */
+function docBm25(
+  terms: string[],
+  p: Params,
+  termWeights?: Map<string, number>,
+): Map<number, number> {
+  return bm25Flat(docFlat, ND, docD, avgDocLen, terms, p, termWeights);
+}
+function topN(scores: Map<number, number>, n: number): [number, number][] {
+  const all = [...scores];
+  if (all.length > 4 * n) {
+    // cheap pre-filter: threshold at the n-th largest by sampling sort of values
+    const values = all.map((e) => e[1]).sort((a, b) => b - a);
+    const cut = values[n - 1]!;
+    return all
+      .filter((e) => e[1] >= cut)
+      .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+      .slice(0, n);
+  }
+  return all.sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, n);
+}
+function dot(a: Float32Array, b: number[] | Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * (b[i] as number);
+  return s;
+}
+function evalChunkRanking(
+  name: string,
+  rank: (qi: number, qid: string) => number[] /* chunk ids */,
+): number {
+  const nd: number[] = [];
+  qids.forEach((qid, qi) => {
+    const chunks = rank(qi, qid);
+    const ranking = documentRanking(chunks.map((c) => corpusId.get(docOfChunk.get(c)!)!));
+    nd.push(ndcgAt(ranking, qrels.get(qid)!, 10));
+  });
+  const half = (odd: number) => mean(nd.filter((_, i) => i % 2 === odd));
+  const v = mean(nd);
+  console.log(
+    `${name.padEnd(60)} nDCG@10 ${v.toFixed(4)}  (even ${half(0).toFixed(4)} odd ${half(1).toFixed(4)})`,
+  );
+  return v;
+}
+function evalDocRanking(
+  name: string,
+  rank: (qi: number, qid: string) => number[] /* doc ids */,
+): number {
+  return evalChunkRanking(name, (qi, qid) => rank(qi, qid).map((d) => chunksOfDoc.get(d)![0]!));
+}
+
+const P0: Params = { k1: 1.2, b: 0.75, w: [3, 2, 1] };
+const CAND = 100;
+
+/** The product's fusion over a candidate set (keyword = score / best, vector min-max). */
+function fuse(
+  qid: string,
+  kw: Map<number, number>,
+  vw: number,
+  qOverride?: Float32Array | number[],
+  docLevelVec = 0,
+): number[] {
+  const kwTop = topN(kw, CAND);
+  const cand = new Map<number, number>(kwTop);
+  if (!qvec || vw === 0) return kwTop.map(([c]) => c);
+  const q = qOverride ?? qvec[qid]!;
+  const sims: [number, number][] = [];
+  for (const [c, v] of chunkVec) sims.push([c, dot(v, q)]);
+  sims.sort((a, b) => b[1] - a[1]);
+  const neighbours = sims.slice(0, CAND);
+  for (const [c] of neighbours) if (!cand.has(c)) cand.set(c, kw.get(c) ?? 0);
+  // the product only knows keyword scores of the keyword stage's top candidates
+  const kwScore = (c: number) => (kwTop.some(([x]) => x === c) ? (kw.get(c) ?? 0) : 0);
+  const chunkSim = (c: number) =>
+    Math.max(dot(chunkVec.get(c)!, q), ctxVec.has(c) ? dot(ctxVec.get(c)!, q) : -Infinity);
+  const simOf = (c: number) => {
+    const own = chunkSim(c);
+    if (docLevelVec === 0) return own;
+    const best = Math.max(...chunksOfDoc.get(docOfChunk.get(c)!)!.map(chunkSim));
+    return (1 - docLevelVec) * own + docLevelVec * best;
+  };
+  const entries = [...cand.keys()].map((c) => ({ c, k: kwScore(c), s: simOf(c) }));
+  const bestK = Math.max(0, ...entries.map((e) => e.k));
+  const top = Math.max(...entries.map((e) => e.s));
+  const floor = neighbours.at(-1)![1];
+  const spread = top - floor;
+  return entries
+    .map((e) => ({
+      c: e.c,
+      f:
+        (1 - vw) * (bestK > 0 ? e.k / bestK : 0) +
+        vw * (spread > 0 ? Math.min(1, Math.max(0, (e.s - floor) / spread)) : 0),
+    }))
+    .sort((a, b) => b.f - a.f || a.c - b.c)
+    .map((e) => e.c);
+}
+
+// doc -> term -> tf (body+heading+title weighted later), for feedback
+const docTerms = new Map<number, Map<string, number>>();
+for (const [term, postings] of docTf) {
+  for (const [d, t] of postings) {
+    let m = docTerms.get(d);
+    if (!m) docTerms.set(d, (m = new Map()));
+    m.set(term, t[0]! + t[1]! + t[2]!);
+  }
+}
+function rm3(
+  terms: string[],
+  p: Params,
+  fbDocs: number,
+  fbTerms: number,
+  lambda: number,
+): Map<number, number> {
+  const first = topN(docBm25(terms, p), fbDocs);
+  const weights = new Map<string, number>();
+  const total = first.reduce((s, [, v]) => s + v, 0) || 1;
+  for (const [d, v] of first) {
+    const len = docD[d]! || 1;
+    for (const [t, tf] of docTerms.get(d)!)
+      weights.set(t, (weights.get(t) ?? 0) + (v / total) * (tf / len));
+  }
+  // terms with little idf are noise
+  const expansion = [...weights]
+    .filter(([t]) => idf(docFlat.get(t)!.ids.length, ND) > 1.5)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, fbTerms);
+  const sumE = expansion.reduce((s, [, v]) => s + v, 0) || 1;
+  const tw = new Map<string, number>();
+  for (const t of terms) tw.set(t, (1 - lambda) / terms.length);
+  for (const [t, v] of expansion) tw.set(t, (tw.get(t) ?? 0) + (lambda * v) / sumE);
+  // normalise so original terms have weight ~1
+  const scale = terms.length / (1 - lambda || 1);
+  for (const [t, v] of tw) tw.set(t, v * scale);
+  return docBm25([...tw.keys()], p, tw);
+}
+/** pairs of query terms that occur within `window` tokens of each other in the doc body. */
+function proximity(terms: string[], chunk: number, window: number): number {
+  let bonus = 0;
+  for (let i = 0; i < terms.length; i++)
+    for (let j = i + 1; j < terms.length; j++) {
+      const a = index.get(terms[i]!)?.get(chunk);
+      const b = index.get(terms[j]!)?.get(chunk);
+      if (!a || !b) continue;
+      let count = 0;
+      for (const x of a.pos) for (const y of b.pos) if (Math.abs(x - y) <= window) count++;
+      if (count > 0) {
+        const w = Math.min(idf(index.get(terms[i]!)!.size, N), idf(index.get(terms[j]!)!.size, N));
+        bonus += (w * count * 2.2) / (count + 1.2);
+      }
+    }
+  return bonus;
+}
+function mixed(
+  terms: string[],
+  a: number,
+  p: Params = P0,
+  docScores?: Map<number, number>,
+): Map<number, number> {
+  const cs = chunkBm25(terms, p);
+  const ds = docScores ?? docBm25(terms, p);
+  const bc = Math.max(...cs.values(), 1e-9);
+  const bd = Math.max(...ds.values(), 1e-9);
+  const out = new Map<number, number>();
+  for (const [c, s] of cs)
+    out.set(c, (1 - a) * (s / bc) + a * ((ds.get(docOfChunk.get(c)!) ?? 0) / bd));
+  return out;
+}
+
+const experiments: Record<string, () => void> = {
+  k1bdoc() {
+    for (const k1 of [0.6, 0.9, 1.2, 1.6])
+      for (const b of [0.4, 0.6, 0.75, 0.9])
+        evalDocRanking(`doc k1 ${k1} b ${b}`, (qi) =>
+          topN(docBm25(queryTerms[qi]!, { k1, b, w: [3, 2, 1] }), CAND).map(([d]) => d),
+        );
+  },
+  k1bmix() {
+    for (const k1 of [0.9, 1.2, 1.6])
+      for (const b of [0.5, 0.75, 0.9])
+        evalChunkRanking(`mix .5 k1 ${k1} b ${b}`, (qi) =>
+          topN(mixed(queryTerms[qi]!, 0.5, { k1, b, w: [3, 2, 1] }), CAND).map(([c]) => c),
+        );
+  },
+  rm3() {
+    for (const [fd, ft, l] of [
+      [3, 10, 0.2],
+      [5, 10, 0.3],
+      [10, 20, 0.3],
+      [5, 20, 0.5],
+      [3, 5, 0.1],
+      [10, 10, 0.1],
+    ] as const)
+      evalDocRanking(`doc rm3 ${fd} docs ${ft} terms λ ${l}`, (qi) =>
+        topN(rm3(queryTerms[qi]!, P0, fd, ft, l), CAND).map(([d]) => d),
+      );
+  },
+  prox() {
+    for (const [win, lam] of [
+      [2, 0.1],
+      [2, 0.3],
+      [5, 0.1],
+      [5, 0.3],
+      [10, 0.2],
+    ] as const)
+      evalChunkRanking(`mix .5 + proximity w${win} λ ${lam}`, (qi) => {
+        const terms = queryTerms[qi]!;
+        const m = topN(mixed(terms, 0.5), CAND);
+        const best = m[0]?.[1] ?? 1;
+        const bonus = m.map(([c, v]) => [c, v, proximity(terms, c, win)] as const);
+        const bp = Math.max(1e-9, ...bonus.map((x) => x[2]));
+        return bonus
+          .map(([c, v, b]) => [c, v / best + lam * (b / bp)] as const)
+          .sort((x, y) => y[1] - x[1] || x[0] - y[0])
+          .map(([c]) => c);
+      });
+  },
+  docsum() {
+    for (const [a, agg] of [
+      [0.5, "sum"],
+      [0.75, "sum"],
+      [0.5, "sumsqrt"],
+      [0.5, "maxhalf"],
+    ] as const)
+      evalChunkRanking(`chunk + doc(${agg} of chunk bm25) a ${a}`, (qi) => {
+        const cs = chunkBm25(queryTerms[qi]!, P0);
+        const ds = new Map<number, number>();
+        const byDoc = new Map<number, number[]>();
+        for (const [c, v] of cs) {
+          const d = docOfChunk.get(c)!;
+          byDoc.set(d, [...(byDoc.get(d) ?? []), v]);
+        }
+        for (const [d, list] of byDoc) {
+          const sum = list.reduce((x, y) => x + y, 0);
+          const max = Math.max(...list);
+          ds.set(
+            d,
+            agg === "sum"
+              ? sum
+              : agg === "sumsqrt"
+                ? sum / Math.sqrt(chunksOfDoc.get(d)!.length)
+                : max + 0.5 * (sum - max),
+          );
+        }
+        return topN(mixed(queryTerms[qi]!, a, P0, ds), CAND).map(([c]) => c);
+      });
+  },
+  rocchio() {
+    for (const [k, beta, vw] of [
+      [3, 0.5, 0.1],
+      [3, 1, 0.1],
+      [5, 1, 0.2],
+      [3, 1, 0.2],
+      [10, 1, 0.2],
+      [3, 2, 0.2],
+      [3, 2, 0.3],
+    ] as const)
+      evalChunkRanking(`mix .5 + fusion(rocchio top${k} β ${beta}) vw ${vw}`, (qi, qid) => {
+        const m = mixed(queryTerms[qi]!, 0.5);
+        const top = topN(m, 50);
+        const docs: number[] = [];
+        for (const [c] of top) {
+          const d = docOfChunk.get(c)!;
+          if (!docs.includes(d)) docs.push(d);
+          if (docs.length === k) break;
+        }
+        const q = Float32Array.from(qvec![qid]!);
+        for (const d of docs)
+          for (const c of chunksOfDoc.get(d)!) {
+            const v = chunkVec.get(c)!;
+            const share = beta / docs.length / chunksOfDoc.get(d)!.length;
+            for (let i = 0; i < q.length; i++) q[i]! += share * v[i]!;
+          }
+        let norm = 0;
+        for (let i = 0; i < q.length; i++) norm += q[i]! * q[i]!;
+        norm = Math.sqrt(norm);
+        for (let i = 0; i < q.length; i++) q[i]! /= norm;
+        return fuse(qid, m, vw, q);
+      });
+  },
+  docvec() {
+    for (const [dl, vw] of [
+      [0.5, 0.1],
+      [0.5, 0.2],
+      [1, 0.1],
+      [1, 0.2],
+    ] as const)
+      evalChunkRanking(`mix .5 + fusion doc-level vec ${dl} vw ${vw}`, (qi, qid) =>
+        fuse(qid, mixed(queryTerms[qi]!, 0.5), vw, undefined, dl),
+      );
+  },
+  mixfusion() {
+    for (const a of [0.5, 0.75])
+      for (const vw of [0.1, 0.2])
+        evalChunkRanking(`mix ${a} + fusion vw ${vw}`, (qi, qid) =>
+          fuse(qid, mixed(queryTerms[qi]!, a), vw),
+        );
+  },
+  base() {
+    evalChunkRanking("chunk bm25 1.2/0.75 w3,2,1", (qi) =>
+      topN(chunkBm25(queryTerms[qi]!, P0), CAND).map(([c]) => c),
+    );
+    evalChunkRanking("chunk bm25 w1,1,1", (qi) =>
+      topN(chunkBm25(queryTerms[qi]!, { ...P0, w: [1, 1, 1] }), CAND).map(([c]) => c),
+    );
+    evalDocRanking("doc bm25 1.2/0.75 w3,2,1", (qi) =>
+      topN(docBm25(queryTerms[qi]!, P0), CAND).map(([d]) => d),
+    );
+    evalDocRanking("doc bm25 1.2/0.75 w1,1,1", (qi) =>
+      topN(docBm25(queryTerms[qi]!, { ...P0, w: [1, 1, 1] }), CAND).map(([d]) => d),
+    );
+  },
+  k1b() {
+    for (const k1 of [0.6, 0.9, 1.2, 1.5, 2.0])
+      for (const b of [0.3, 0.5, 0.75, 0.9]) {
+        evalChunkRanking(`chunk k1 ${k1} b ${b}`, (qi) =>
+          topN(chunkBm25(queryTerms[qi]!, { k1, b, w: [3, 2, 1] }), CAND).map(([c]) => c),
+        );
+        evalDocRanking(`doc k1 ${k1} b ${b}`, (qi) =>
+          topN(docBm25(queryTerms[qi]!, { k1, b, w: [3, 2, 1] }), CAND).map(([d]) => d),
+        );
+      }
+  },
+  titlew() {
+    for (const tw of [1, 2, 3, 4, 6]) {
+      evalChunkRanking(`chunk title w ${tw}`, (qi) =>
+        topN(chunkBm25(queryTerms[qi]!, { ...P0, w: [tw, 2, 1] }), CAND).map(([c]) => c),
+      );
+      evalDocRanking(`doc title w ${tw}`, (qi) =>
+        topN(docBm25(queryTerms[qi]!, { ...P0, w: [tw, 2, 1] }), CAND).map(([d]) => d),
+      );
+    }
+  },
+  mix() {
+    // chunk score = (1-a)·chunk/best + a·doc(chunk's doc)/best
+    for (const a of [0, 0.25, 0.5, 0.75, 1]) {
+      evalChunkRanking(`chunk+doc mix a ${a}`, (qi) => {
+        const terms = queryTerms[qi]!;
+        const cs = chunkBm25(terms, P0);
+        const ds = docBm25(terms, P0);
+        const bc = Math.max(...cs.values(), 1e-9);
+        const bd = Math.max(...ds.values(), 1e-9);
+        const mixed = new Map<number, number>();
+        for (const [c, s] of cs)
+          mixed.set(c, (1 - a) * (s / bc) + a * ((ds.get(docOfChunk.get(c)!) ?? 0) / bd));
+        return topN(mixed, CAND).map(([c]) => c);
+      });
+    }
+  },
+  fusion() {
+    for (const vw of [0, 0.1, 0.2, 0.3])
+      evalChunkRanking(`product fusion chunk bm25, vw ${vw}`, (qi, qid) =>
+        fuse(qid, chunkBm25(queryTerms[qi]!, P0), vw),
+      );
+  },
+};
+
+for (const [name, run] of Object.entries(experiments)) {
+  if (only && !only.split(",").includes(name)) continue;
+  t0 = performance.now();
+  run();
+  console.error(`  (${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+}
