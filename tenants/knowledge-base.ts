@@ -302,7 +302,7 @@ export function replaceDocument(
       insertCopy?.run(chunkId, blob);
       if (chunk.contextEmbedding) insertContext.run(chunkId, vectorBlob(chunk.contextEmbedding));
     }
-    // The document as one keyword row (tenant migration 13, decision 035).
+    // The document as one keyword row (tenant migration 12, decision 035).
     db.prepare("INSERT INTO documents_fts (rowid, title, heading, body) VALUES (?, ?, ?, ?)").run(
       rowid(documentId),
       input.title,

@@ -307,7 +307,7 @@ export const tenantMigrations: readonly string[] = [
     decided_at INTEGER
   ) STRICT;
   `,
-  /* 13 */ `
+  /* 12 */ `
   -- Document-level keyword index (docs/decisions/035): each document's title, its distinct
   -- section headings and its chunks' text as one FTS5 row (rowid = documents.id). Retrieval
   -- scores a chunk by its own BM25 and by its document's, because a question's words are

@@ -177,7 +177,7 @@ describe("TenantPool", () => {
   });
 });
 
-describe("tenant migration 13 (documents_fts)", () => {
+describe("tenant migration 12 (documents_fts)", () => {
   it("fills the document-level keyword index from the chunks of existing documents", () => {
     const db = new Database(":memory:");
     migrate(db, tenantMigrations.slice(0, -1));

@@ -1,5 +1,5 @@
 // The keyword stage of retrieval: BM25 over chunks (`chunks_fts`) and over whole documents
-// (`documents_fts`, tenant migration 13), combined per chunk. A chunk's keyword score is the
+// (`documents_fts`, tenant migration 12), combined per chunk. A chunk's keyword score is the
 // mean of its own BM25 and its document's, each divided by the query's best, so a chunk of the
 // document that holds most of the question's words outranks a chunk that happens to repeat one
 // of them. Shared by retrieval and by the per-tenant calibration. Reads one tenant database.
