@@ -5,20 +5,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { STOP_WORDS } from "#app/server/retrieval/fts-query.server.ts";
 import { documentRanking, mean, ndcgAt } from "./metrics.ts";
 
 const [dbPath, folder, split, qvecPath, only] = process.argv.slice(2);
 if (!dbPath || !folder || !split) throw new Error("usage");
 
-// prettier-ignore
-const STOP_WORDS: ReadonlySet<string> = new Set([
-  "a", "about", "after", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be",
-  "been", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has",
-  "have", "he", "her", "his", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my",
-  "no", "not", "of", "on", "or", "our", "she", "so", "than", "that", "the", "their", "them",
-  "then", "there", "these", "they", "this", "those", "to", "us", "was", "we", "were", "what",
-  "when", "where", "which", "who", "why", "will", "with", "would", "you", "your",
-]);
 const WORD = /[\p{L}\p{M}\p{N}]+/gu;
 
 const db = new Database(dbPath, { readonly: true });
@@ -198,42 +190,24 @@ interface Flat {
   ids: Int32Array;
   tf: Float64Array[]; // per column
 }
+/** Postings as typed arrays: ids and per-column term frequencies. */
+function flatten<K extends number>(postings: Map<K, ArrayLike<number>>): Flat {
+  const ids = new Int32Array(postings.size);
+  const tf = [0, 1, 2].map(() => new Float64Array(postings.size));
+  let i = 0;
+  for (const [id, counts] of postings) {
+    ids[i] = id;
+    for (let column = 0; column < 3; column++) tf[column]![i] = counts[column]!;
+    i++;
+  }
+  return { ids, tf };
+}
 const chunkFlat = new Map<string, Flat>();
 for (const [term, postings] of index) {
-  const ids = new Int32Array(postings.size);
-  const tf = [
-    new Float64Array(postings.size),
-    new Float64Array(postings.size),
-    new Float64Array(postings.size),
-  ];
-  let i = 0;
-  for (const [c, p] of postings) {
-    ids[i] = c;
-    tf[0]![i] = p.tf[0]!;
-    tf[1]![i] = p.tf[1]!;
-    tf[2]![i] = p.tf[2]!;
-    i++;
-  }
-  chunkFlat.set(term, { ids, tf });
+  chunkFlat.set(term, flatten(new Map([...postings].map(([c, p]) => [c, p.tf]))));
 }
 const docFlat = new Map<string, Flat>();
-for (const [term, postings] of docTf) {
-  const ids = new Int32Array(postings.size);
-  const tf = [
-    new Float64Array(postings.size),
-    new Float64Array(postings.size),
-    new Float64Array(postings.size),
-  ];
-  let i = 0;
-  for (const [d, t] of postings) {
-    ids[i] = d;
-    tf[0]![i] = t[0]!;
-    tf[1]![i] = t[1]!;
-    tf[2]![i] = t[2]!;
-    i++;
-  }
-  docFlat.set(term, { ids, tf });
-}
+for (const [term, postings] of docTf) docFlat.set(term, flatten(postings));
 const maxChunk = Math.max(...chunkLen.keys()) + 1;
 const maxDoc = Math.max(...docLen.keys()) + 1;
 const chunkD = new Float64Array(maxChunk);

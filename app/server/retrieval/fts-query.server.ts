@@ -7,7 +7,7 @@
  * only add noise to BM25; kept short on purpose so domain words are never dropped.
  */
 // prettier-ignore
-const STOP_WORDS: ReadonlySet<string> = new Set([
+export const STOP_WORDS: ReadonlySet<string> = new Set([
   "a", "about", "after", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be",
   "been", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has",
   "have", "he", "her", "his", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my",
