@@ -185,21 +185,25 @@ export function createSecretKey(
   now = Date.now(),
 ): { secret: string; key: SecretKeyRecord } {
   const secret = `${SECRET_PREFIX}${randomBytes(24).toString("base64url")}`;
-  const id = db.transaction(() => {
-    const active = db
-      .prepare("SELECT count(*) AS n FROM api_keys WHERE tenant_id = ? AND revoked_at IS NULL")
-      .get(input.tenantId) as { n: number };
-    if (active.n >= MAX_ACTIVE_SECRET_KEYS) {
-      throw new TooManyKeysError(`A tenant has at most ${MAX_ACTIVE_SECRET_KEYS} active keys.`);
-    }
-    return db
-      .prepare(
-        `INSERT INTO api_keys (tenant_id, name, prefix, key_hash, created_by, created_at)
+  const id = db
+    .transaction(() => {
+      const active = db
+        .prepare("SELECT count(*) AS n FROM api_keys WHERE tenant_id = ? AND revoked_at IS NULL")
+        .get(input.tenantId) as { n: number };
+      if (active.n >= MAX_ACTIVE_SECRET_KEYS) {
+        throw new TooManyKeysError(`A tenant has at most ${MAX_ACTIVE_SECRET_KEYS} active keys.`);
+      }
+      return db
+        .prepare(
+          `INSERT INTO api_keys (tenant_id, name, prefix, key_hash, created_by, created_at)
          VALUES (?, ?, ?, ?, ?, ?)`,
-      )
-      .run(input.tenantId, input.name, secret.slice(0, 14), sha256(secret), input.createdBy, now)
-      .lastInsertRowid;
-  })();
+        )
+        .run(input.tenantId, input.name, secret.slice(0, 14), sha256(secret), input.createdBy, now)
+        .lastInsertRowid;
+      // IMMEDIATE: the count is read under the write lock, so a writer in another process (the
+      // CLI beside the server) makes this wait (busy timeout) instead of failing on a stale read.
+    })
+    .immediate();
   const row = db
     .prepare(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = ?`)
     .get(id) as SecretKeyRow;
