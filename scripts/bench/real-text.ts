@@ -3,7 +3,7 @@
 // cache of their embeddings can be resumed:
 //   1. the sets' queries (the benchmark's queries: real questions, never indexed);
 //   2. every title and sentence;
-//   3. every pair of adjacent sentences, every whole document, every triple of sentences.
+//   3. every pair of adjacent sentences, every triple, then every whole document.
 // Sentences and windows of two or three sentences are the passages a sentence encoder sees
 // when a product chunks documents finely; together they give over 100,000 real texts.
 import fs from "node:fs";
@@ -59,7 +59,7 @@ export function realTexts(evalDir = path.resolve("../shared/eval")): RealTexts {
   }
   const uniqueQueries = [...new Set(queries)];
   const asked = new Set(uniqueQueries);
-  const passages = [...new Set([...first, ...pairs, ...documents, ...triples])].filter(
+  const passages = [...new Set([...first, ...pairs, ...triples, ...documents])].filter(
     (t) => !asked.has(t),
   );
   return { queries: uniqueQueries, passages };

@@ -19,7 +19,8 @@ export function formatReport(report: EvalReport): string {
     `retrieval   ${retrieval.queries} queries: nDCG@10 ${fixed(retrieval.ndcgAt10)}  ` +
       `Recall@10 ${fixed(retrieval.recallAt10)}  Recall@100 ${fixed(retrieval.recallAt100)}  ` +
       `MRR@10 ${fixed(retrieval.mrrAt10)}`,
-    `            query latency p50 ${retrieval.latency.p50Ms} ms, p95 ${retrieval.latency.p95Ms} ms`,
+    `            query latency p50 ${retrieval.latency.p50Ms} ms, p95 ${retrieval.latency.p95Ms} ms ` +
+      `(${retrieval.concurrency} in flight)`,
   ];
   if (report.answers) {
     const answers = report.answers;

@@ -26,6 +26,7 @@ describe("runEval", () => {
     expect(report.ingestion.chunks).toBeGreaterThanOrEqual(5);
     expect(report.ingestion.documentsPerSecond).toBeGreaterThan(0);
     expect(report.retrieval.queries).toBe(4);
+    expect(report.retrieval.concurrency).toBe(os.availableParallelism());
     // Every question names its document's words: the product must rank it first.
     expect(report.retrieval.ndcgAt10).toBe(1);
     expect(report.retrieval.mrrAt10).toBe(1);

