@@ -8,6 +8,7 @@ import { LRUCache } from "lru-cache";
 import * as sqliteVec from "sqlite-vec";
 import { tenantFileName, type TenantId } from "./id.ts";
 import { tenantMigrations } from "./migrations.ts";
+import { statement } from "./statements.ts";
 
 export type TenantDb = Database.Database;
 
@@ -27,7 +28,9 @@ export class TenantFileMissingError extends Error {
 
 /** Whether the tenant has the plain copy of its chunk vectors (see ensureVectorCopy). */
 export function hasVectorCopy(db: TenantDb): boolean {
-  return db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'chunk_vectors'").get() !== undefined;
+  return (
+    statement(db, "SELECT 1 FROM sqlite_master WHERE name = 'chunk_vectors'").get() !== undefined
+  );
 }
 
 export function tenantFilePath(dataDir: string, id: TenantId): string {

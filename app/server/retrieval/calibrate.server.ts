@@ -10,6 +10,7 @@
 // Why and the figures: docs/decisions/024-per-tenant-fusion-calibration.md.
 import { z } from "zod";
 import type { TenantId } from "#tenants/id.ts";
+import { statement } from "#tenants/statements.ts";
 import type { TenantDb } from "#tenants/store.ts";
 import type { Logger } from "../logger.server.ts";
 import type { EmbeddingProvider } from "../embeddings/provider.server.ts";
@@ -227,8 +228,14 @@ export async function calibrateTenant(
 }
 
 /** The tenant's calibrated vector weight, or null when it has none. */
+function metaValue(db: TenantDb, key: string): unknown {
+  return (
+    statement(db, "SELECT value FROM meta WHERE key = ?").get(key) as { value: unknown } | undefined
+  )?.value;
+}
+
 export function calibratedVectorWeight(db: TenantDb): number | null {
-  const value = db.prepare("SELECT value FROM meta WHERE key = ?").pluck().get(VECTOR_WEIGHT_KEY);
+  const value = metaValue(db, VECTOR_WEIGHT_KEY);
   if (typeof value !== "string") return null;
   const weight = Number(value);
   return Number.isFinite(weight) && weight >= 0 && weight <= 1 ? weight : null;
@@ -236,7 +243,7 @@ export function calibratedVectorWeight(db: TenantDb): number | null {
 
 /** The stored calibration's details, or null. */
 export function readCalibration(db: TenantDb): FusionCalibration | null {
-  const value = db.prepare("SELECT value FROM meta WHERE key = ?").pluck().get(CALIBRATION_KEY);
+  const value = metaValue(db, CALIBRATION_KEY);
   if (typeof value !== "string") return null;
   try {
     const parsed = calibrationSchema.safeParse(JSON.parse(value));

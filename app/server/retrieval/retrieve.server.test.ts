@@ -295,11 +295,45 @@ describe("retrieve", () => {
       model: "test:fake",
       dimension: DIMENSION,
       async embed(texts) {
+        // Closed after the keyword stage, which runs while the question is embedded.
+        await Promise.resolve();
         db.close();
         return texts.map(() => Float32Array.from([1, 0, 0, 0]));
       },
     };
     await expect(retrieve(db, embedder, "refund", { topK: 1 })).rejects.toThrow(/closed/);
+  });
+
+  it("runs the keyword stage while the question is embedded, and fails cleanly if it throws", async () => {
+    seedShop();
+    const order: string[] = [];
+    let rejectEmbedding: (error: Error) => void = () => undefined;
+    const embedder: EmbeddingProvider = {
+      model: "test:slow",
+      dimension: DIMENSION,
+      embed: () => {
+        order.push("embed called");
+        return new Promise((_resolve, reject) => {
+          rejectEmbedding = reject;
+        });
+      },
+    };
+    // The handle is gone before the keyword stage: its error is the ask's, and the embedding,
+    // which fails later, is not left as an unhandled rejection.
+    const pending = retrieve(
+      () => {
+        order.push("handle taken");
+        if (order.length > 2) db.close();
+        return db;
+      },
+      embedder,
+      "refund",
+      { topK: 1 },
+    );
+    await expect(pending).rejects.toThrow(/not open/);
+    expect(order).toEqual(["handle taken", "embed called", "handle taken"]);
+    rejectEmbedding(new Error("worker gone"));
+    await new Promise((resolve) => setImmediate(resolve));
   });
 
   it("fails clearly when the embedder returns no vector", async () => {

@@ -4,12 +4,13 @@
 // the two are fused by a weighted sum of per-query normalised scores. Reads the tenant
 // database only; the embedder is the one network/CPU-heavy step and runs before any SQL.
 // Why score fusion and not reciprocal ranks: docs/decisions/010-retrieval-quality.md.
+import { statement } from "#tenants/statements.ts";
 import type { TenantDb } from "#tenants/store.ts";
 import type { EmbeddingProvider } from "../embeddings/provider.server.ts";
 import { calibratedVectorWeight } from "./calibrate.server.ts";
 import { toFtsQuery } from "./fts-query.server.ts";
 import { fusedScores } from "./fusion.server.ts";
-import { keywordSearch } from "./keyword.server.ts";
+import { keywordSearch, type KeywordHit } from "./keyword.server.ts";
 import type { RetrievedChunk } from "./types.server.ts";
 import { MAX_VECTOR_K, nearestChunks, scoreChunks } from "./vector-search.server.ts";
 
@@ -118,8 +119,21 @@ export async function retrieveWithStats(
   // An empty knowledge base or an empty question cannot match anything: skip the embedding.
   if (topK === 0 || query.trim() === "" || !hasChunks(handle())) return finish([]);
 
+  // The keyword stage runs while a worker embeds the question (its SQL needs no vector), so
+  // embedMs, the wait for the vector, includes keywordMs.
   const embedStarted = performance.now();
-  const [queryVector] = await embedder.embed([query], "query");
+  const embedding = embedder.embed([query], "query");
+  let keywordHits: KeywordHit[];
+  try {
+    const ftsQuery = toFtsQuery(query);
+    keywordHits = ftsQuery === null ? [] : keywordSearch(handle(), ftsQuery, candidates);
+  } catch (error) {
+    // The embedding's outcome no longer matters, but must not go unhandled.
+    embedding.catch(() => undefined);
+    throw error;
+  }
+  stats.keywordMs = performance.now() - embedStarted;
+  const [queryVector] = await embedding;
   stats.embedMs = performance.now() - embedStarted;
   if (!queryVector) throw new Error(`embedder ${embedder.model} returned no vector for the query`);
   const db = handle();
@@ -143,19 +157,13 @@ export async function retrieveWithStats(
     return entry;
   };
 
-  const keywordStarted = performance.now();
-  const ftsQuery = toFtsQuery(query);
-  if (ftsQuery !== null) {
-    // Chunk and document BM25, combined (keyword.server.ts, decision 035).
-    const hits = keywordSearch(db, ftsQuery, candidates);
-    stats.keywordHits = hits.length;
-    hits.forEach((hit, index) => {
-      const entry = candidate(hit.chunkId);
-      entry.keywordRank = index + 1;
-      entry.keywordScore = hit.score;
-    });
-  }
-  stats.keywordMs = performance.now() - keywordStarted;
+  // Chunk and document BM25, combined (keyword.server.ts, decision 035).
+  stats.keywordHits = keywordHits.length;
+  keywordHits.forEach((hit, index) => {
+    const entry = candidate(hit.chunkId);
+    entry.keywordRank = index + 1;
+    entry.keywordScore = hit.score;
+  });
 
   const vectorStarted = performance.now();
   const neighbours = nearestChunks(db, queryVector, candidates);
@@ -175,7 +183,7 @@ export async function retrieveWithStats(
 
   fuseScores([...fused.values()], neighbours, keywordWeight, vectorWeight);
   const ranked = [...fused.values()].sort(byFusedScore);
-  const loadChunk = db.prepare(CHUNK_SQL);
+  const loadChunk = statement(db, CHUNK_SQL);
   const chunks: RetrievedChunk[] = [];
   for (const entry of ranked) {
     if (chunks.length === topK) break;
@@ -227,7 +235,10 @@ export function fusionWeights(
 }
 
 function hasChunks(db: TenantDb): boolean {
-  return db.prepare("SELECT EXISTS (SELECT 1 FROM chunks) AS present").pluck().get() === 1;
+  const row = statement(db, "SELECT EXISTS (SELECT 1 FROM chunks) AS present").get() as {
+    present: number;
+  };
+  return row.present === 1;
 }
 
 /** Higher fused score first; ties go to the better single-stage rank, then the older chunk. */

@@ -2,6 +2,7 @@
 // their cosine similarities, from the tenant's vec0 index (exact scan) or, for large tenants,
 // its in-memory index with exact re-scoring (decision 011). Also scores given chunks exactly
 // (their text and context vectors), for candidates the keyword stage brought in.
+import { statement } from "#tenants/statements.ts";
 import { hasVectorCopy, type TenantDb } from "#tenants/store.ts";
 import { candidatePool, vectorIndexOf } from "./vector-index.server.ts";
 
@@ -58,7 +59,7 @@ export function nearestChunks(
         .slice(0, limit);
     }
   }
-  const rows = db.prepare(EXACT_SQL).all(query, limit) as {
+  const rows = statement(db, EXACT_SQL).all(query, limit) as {
     chunk_id: number;
     distance: number;
   }[];
@@ -68,24 +69,67 @@ export function nearestChunks(
 /** Extra candidates of the in-memory index re-scored exactly: at least this many, or k. */
 export const RERANK_MARGIN = 10;
 
-const COPY_SQL = "SELECT embedding FROM chunk_vectors WHERE chunk_id = ?";
 const VEC0_SQL = "SELECT embedding FROM chunks_vec WHERE chunk_id = ?";
+// One statement for all candidates' vectors: a point lookup per candidate costs more in calls
+// between JavaScript and SQLite than in SQLite.
+const COPIES_SQL = `SELECT j.value AS chunkId, v.embedding AS text, c.embedding AS context
+  FROM json_each(?) j
+  LEFT JOIN chunk_vectors v ON v.chunk_id = j.value
+  LEFT JOIN chunk_context_vectors c ON c.chunk_id = j.value`;
+const CONTEXT_SQL = "SELECT embedding FROM chunk_context_vectors WHERE chunk_id = ?";
+
+type Similarities = Map<number, { text: number | null; context: number | null }>;
 
 /**
- * Cosine similarity of the query with each chunk's text vector (chunks without one: none),
- * read from the plain copy, or from vec0 for a row the copy lacks (a file written without it).
+ * Cosine similarity of the query with each chunk's text vector and, where stored, its context
+ * vector (title and headings). Text vectors come from the plain copy, or from vec0 for a row
+ * the copy lacks (a file written without it); a chunk without any vector scores null.
  */
+function similaritiesOf(
+  db: TenantDb,
+  query: Float32Array,
+  chunkIds: readonly number[],
+  withContext: boolean,
+): Similarities {
+  const scores: Similarities = new Map();
+  const score = (blob: unknown) => (blob ? cosine(query, asVector(blob as Buffer)) : null);
+  if (hasVectorCopy(db)) {
+    const rows = statement(db, COPIES_SQL).all(JSON.stringify(chunkIds)) as {
+      chunkId: number;
+      text: Buffer | null;
+      context: Buffer | null;
+    }[];
+    for (const row of rows) {
+      scores.set(row.chunkId, {
+        text: score(row.text),
+        context: withContext ? score(row.context) : null,
+      });
+    }
+  } else {
+    const contextOf = withContext ? statement(db, CONTEXT_SQL) : undefined;
+    for (const chunkId of chunkIds) {
+      const context = (contextOf?.get(chunkId) as { embedding: Buffer } | undefined)?.embedding;
+      scores.set(chunkId, { text: null, context: score(context) });
+    }
+  }
+  const vec0Of = statement(db, VEC0_SQL);
+  for (const [chunkId, entry] of scores) {
+    if (entry.text !== null) continue;
+    const row = vec0Of.get(BigInt(chunkId)) as { embedding: Buffer } | undefined;
+    entry.text = score(row?.embedding);
+  }
+  return scores;
+}
+
+/** Cosine similarity of the query with each chunk's text vector (chunks without one: none). */
 function textSimilarities(
   db: TenantDb,
   query: Float32Array,
   chunkIds: readonly number[],
 ): Map<number, number> {
-  const copyOf = hasVectorCopy(db) ? db.prepare(COPY_SQL).pluck() : undefined;
-  const vec0Of = db.prepare(VEC0_SQL).pluck();
   const similarities = new Map<number, number>();
-  for (const chunkId of chunkIds) {
-    const blob = (copyOf?.get(chunkId) ?? vec0Of.get(BigInt(chunkId))) as Buffer | undefined;
-    if (blob) similarities.set(chunkId, cosine(query, asVector(blob)));
+  for (const [chunkId, { text }] of similaritiesOf(db, query, chunkIds, false)) {
+    if (text !== null) similarities.set(chunkId, text);
   }
   return similarities;
 }
@@ -124,18 +168,6 @@ export function scoreChunks(
   db: TenantDb,
   query: Float32Array,
   chunkIds: readonly number[],
-): Map<number, { text: number | null; context: number | null }> {
-  const texts = textSimilarities(db, query, chunkIds);
-  const contextOf = db
-    .prepare("SELECT embedding FROM chunk_context_vectors WHERE chunk_id = ?")
-    .pluck();
-  const scores = new Map<number, { text: number | null; context: number | null }>();
-  for (const chunkId of chunkIds) {
-    const context = contextOf.get(chunkId) as Buffer | undefined;
-    scores.set(chunkId, {
-      text: texts.get(chunkId) ?? null,
-      context: context ? cosine(query, asVector(context)) : null,
-    });
-  }
-  return scores;
+): Similarities {
+  return similaritiesOf(db, query, chunkIds, true);
 }
