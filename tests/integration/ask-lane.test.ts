@@ -17,6 +17,7 @@ import {
   widgetKeyOf,
 } from "../support/keys.ts";
 import { startServer, tempDataDir, type Client, type TestServer } from "../support/server.ts";
+import { sample, scrapeMetrics } from "../support/metrics.ts";
 
 const METRICS_TOKEN = "lane-test-metrics-token-0123456789";
 const SITE = "https://shop.example.com";
@@ -117,25 +118,7 @@ function appHeaders(headers: Headers): Record<string, string> {
   return Object.fromEntries([...headers].filter(([name]) => !skip.has(name)));
 }
 
-async function metricsText(server: TestServer): Promise<string> {
-  const res = await fetch(`${server.url}/metrics`, {
-    headers: { authorization: `Bearer ${METRICS_TOKEN}` },
-  });
-  expect(res.status).toBe(200);
-  return res.text();
-}
-
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  for (const line of text.split("\n")) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const present = Object.fromEntries(
-      [...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
-    );
-    if (Object.entries(labels).every(([k, v]) => present[k] === v)) return Number(match[3]);
-  }
-  return 0;
-}
+const metricsText = (server: TestServer) => scrapeMetrics(server.url, METRICS_TOKEN);
 
 const FERRY: [string, string][] = [
   ["Ferry", "The harbour ferry to Kestrel Island leaves every 40 minutes from pier 3."],

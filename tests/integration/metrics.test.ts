@@ -8,6 +8,7 @@ import { createTenant, signIn, waitForJobs } from "../support/admin.ts";
 import { bearer, makeSecretKey } from "../support/keys.ts";
 import { createAdmin } from "../support/cli.ts";
 import { startServer, tempDataDir, type Client, type TestServer } from "../support/server.ts";
+import { sample, scrapeMetrics } from "../support/metrics.ts";
 
 const TOKEN = "metrics-test-token-0123456789";
 const root = path.resolve(import.meta.dirname, "../..");
@@ -18,26 +19,7 @@ let admin: Client;
 let tenantId: string;
 let internalPort: number;
 
-async function scrape(): Promise<string> {
-  const res = await fetch(`${server.url}/metrics`, {
-    headers: { authorization: `Bearer ${TOKEN}` },
-  });
-  expect(res.status).toBe(200);
-  return res.text();
-}
-
-/** The value of one sample (0 when the series does not exist yet). */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  for (const line of text.split("\n")) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const present = Object.fromEntries(
-      [...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
-    );
-    if (Object.entries(labels).every(([k, v]) => present[k] === v)) return Number(match[3]);
-  }
-  return 0;
-}
+const scrape = () => scrapeMetrics(server.url, TOKEN);
 
 function logLines(): Record<string, unknown>[] {
   return server

@@ -15,7 +15,12 @@
 // Its writes are group-committed per turn of the event loop (turn-commit.server.ts), and each
 // answer is sent only after its writes are committed.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createHeaders, sendResponse } from "@mjackson/node-fetch-server";
+import {
+  createHeaders,
+  sendResponse,
+  type ClientAddress,
+  type FetchHandler,
+} from "@mjackson/node-fetch-server";
 import type { DoneEvent } from "#app/ask-events.ts";
 import { offerableActionsOf } from "../actions/ask-actions.server.ts";
 import { errorResponse } from "../errors.server.ts";
@@ -45,18 +50,12 @@ import { TurnCommit } from "./turn-commit.server.ts";
 /** The path the lane serves, and the route pattern its requests are counted under. */
 export const ASK_ROUTE = "/api/ask";
 
-export interface ClientAddress {
-  address?: string;
-  family?: string;
-  port?: number;
-}
-
 export interface AskLaneOptions {
   /** The protocol browsers reach us by (PUBLIC_URL's), as server.js gives React Router. */
   protocol?: string;
   /** server.js's fetch handler of the React Router app, for what the lane does not answer. */
-  app: (request: Request, client: ClientAddress) => Promise<Response>;
-  /** server.js's answer to an error the app throws. */
+  app: FetchHandler;
+  /** server.js's answer to an error the app or the lane throws. */
   onError: (error: unknown) => Response | Promise<Response>;
 }
 
@@ -83,11 +82,12 @@ export function createCachedAskLane(runtime: Runtime, options: AskLaneOptions): 
     // What node-fetch-server's request listener does, with the body the lane has read.
     let response: Response;
     try {
+      // As node-fetch-server's listener does: a socket closed meanwhile has no address.
       response = await options.app(bufferedRequest(req, res, body, options.protocol), {
         address: req.socket.remoteAddress,
         family: req.socket.remoteFamily,
         port: req.socket.remotePort,
-      });
+      } as ClientAddress);
     } catch (error) {
       response = await options.onError(error);
     }
@@ -206,16 +206,14 @@ export function createCachedAskLane(runtime: Runtime, options: AskLaneOptions): 
       return Number.isInteger(length) && length > 0 && length <= DEFAULT_JSON_LIMIT;
     },
     serve(req, res) {
-      serve(req, res).catch((error: unknown) => {
-        logger.error({ err: error }, "unhandled error in a request");
-        if (!res.headersSent) {
-          res.writeHead(500, { "Content-Type": "application/json" });
-          res.end(
-            JSON.stringify({
-              error: { code: "internal_error", message: "Something went wrong on our side." },
-            }),
-          );
-        } else {
+      serve(req, res).catch(async (error: unknown) => {
+        // server.js's onError logs it and makes the opaque 500; a stream already under way
+        // can only be cut.
+        try {
+          const response = await options.onError(error);
+          if (res.headersSent) res.destroy();
+          else await sendResponse(res, response);
+        } catch {
           res.destroy();
         }
       });

@@ -320,7 +320,7 @@ describe("retrieve", () => {
     };
     // The handle is gone before the keyword stage: its error is the ask's, and the embedding,
     // which fails later, is not left as an unhandled rejection.
-    const pending = retrieve(
+    const pending = retrieveWithStats(
       () => {
         order.push("handle taken");
         if (order.length > 2) db.close();
