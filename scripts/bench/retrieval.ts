@@ -11,8 +11,8 @@
 //                              [--vectors FILE.f32] [--real 20000] [--pools 200,400,800,1600]
 //
 // The vectors are real embeddings of real text (scripts/bench/real-text.ts): the queries of
-// the shared eval sets (never indexed), then their titles and sentences, pairs of sentences,
-// whole documents. They are cached under .cache/bench/ (gitignored): a run embeds what the
+// the shared eval sets (never indexed), then their titles and sentences, pairs and triples of
+// sentences, whole documents. They are cached under .cache/bench/ (gitignored): a run embeds what the
 // cache lacks, up to --real rows (resumable; the embedded encoder makes about 5–100 texts/s
 // depending on the machine's load; --real 102000 gives 100,000 real passages), or reads
 // --vectors as is. A tenant larger than the real rows is filled up with convex mixtures of
