@@ -14,11 +14,15 @@ export const LOCAL_EMBEDDING_DIMENSION = 512;
 
 /**
  * USE Lite reads the first 128 sentencepiece tokens of a text and ignores the rest: a text and
- * its first 128 tokens get the same vector (measured in decision 037). Every word is at least
- * one token, so the first 128 words always hold those tokens; sending only them gives the same
- * vector for less work (the package's tokenizer costs time quadratic in the text's length).
+ * its first 128 tokens get the same vector (measured in decision 037).
  */
-export const LOCAL_MAX_WORDS = 128;
+export const LOCAL_MAX_TOKENS = 128;
+
+/**
+ * Every word is at least one token, so a text's first LOCAL_MAX_TOKENS words always hold the
+ * tokens the model reads; sending only them gives the same vector for less work.
+ */
+export const LOCAL_MAX_WORDS = LOCAL_MAX_TOKENS;
 
 export interface LocalEmbedderOptions {
   /** Texts per model call: bigger batches are faster per text but hold more tensors. */
@@ -73,9 +77,6 @@ export function l2Normalise(values: ArrayLike<number>): Float32Array {
 export function defaultDocumentWorkers(cores = os.availableParallelism()): number {
   return Math.max(1, cores - 1);
 }
-
-/** The model's input limit: it reads a text's first 128 tokens. */
-export const LOCAL_MAX_TOKENS = 128;
 
 interface TrieNode {
   children: Record<string, TrieNode | undefined>;
@@ -132,17 +133,16 @@ export function encodeSentencePiece(
       }
     }
   }
-  const reversed: number[] = [];
+  const path: number[] = [];
   for (let at = length; at > 0;) {
     const id = ids[at] as number;
-    reversed.push(id);
+    path.push(id);
     at -= (tokenizer.vocabulary[id] as [string, number])[0].length;
   }
   // Runs of unknown tokens collapse into one, as in the package.
   const tokens: number[] = [];
-  for (let i = reversed.length - 1; i >= 0; i--) {
-    const id = reversed[i] as number;
-    if (!(id === 0 && i + 1 < reversed.length && reversed[i + 1] === 0)) tokens.push(id);
+  for (const id of path.reverse()) {
+    if (id !== 0 || tokens.at(-1) !== 0) tokens.push(id);
   }
   return tokens.slice(0, maxTokens);
 }

@@ -227,13 +227,13 @@ export async function calibrateTenant(
   return calibration;
 }
 
-/** The tenant's calibrated vector weight, or null when it has none. */
 function metaValue(db: TenantDb, key: string): unknown {
   return (
     statement(db, "SELECT value FROM meta WHERE key = ?").get(key) as { value: unknown } | undefined
   )?.value;
 }
 
+/** The tenant's calibrated vector weight, or null when it has none. */
 export function calibratedVectorWeight(db: TenantDb): number | null {
   const value = metaValue(db, VECTOR_WEIGHT_KEY);
   if (typeof value !== "string") return null;

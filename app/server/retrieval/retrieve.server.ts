@@ -2,7 +2,8 @@
 // a cosine KNN stage on `chunks_vec` propose candidates; every candidate is then scored by
 // both signals (its BM25 score, and the better of its text and context vectors' cosine) and
 // the two are fused by a weighted sum of per-query normalised scores. Reads the tenant
-// database only; the embedder is the one network/CPU-heavy step and runs before any SQL.
+// database only; the embedder is the one network/CPU-heavy step, and the keyword stage runs
+// while it embeds the question.
 // Why score fusion and not reciprocal ranks: docs/decisions/010-retrieval-quality.md.
 import { statement } from "#tenants/statements.ts";
 import type { TenantDb } from "#tenants/store.ts";

@@ -71,7 +71,9 @@ export const RERANK_MARGIN = 10;
 
 const VEC0_SQL = "SELECT embedding FROM chunks_vec WHERE chunk_id = ?";
 // One statement for all candidates' vectors: a point lookup per candidate costs more in calls
-// between JavaScript and SQLite than in SQLite.
+// between JavaScript and SQLite than in SQLite. The context vectors only when asked for.
+const TEXT_COPIES_SQL = `SELECT j.value AS chunkId, v.embedding AS text, NULL AS context
+  FROM json_each(?) j LEFT JOIN chunk_vectors v ON v.chunk_id = j.value`;
 const COPIES_SQL = `SELECT j.value AS chunkId, v.embedding AS text, c.embedding AS context
   FROM json_each(?) j
   LEFT JOIN chunk_vectors v ON v.chunk_id = j.value
@@ -92,18 +94,16 @@ function similaritiesOf(
   withContext: boolean,
 ): Similarities {
   const scores: Similarities = new Map();
-  const score = (blob: unknown) => (blob ? cosine(query, asVector(blob as Buffer)) : null);
+  const score = (blob: Buffer | null | undefined) => (blob ? cosine(query, asVector(blob)) : null);
   if (hasVectorCopy(db)) {
-    const rows = statement(db, COPIES_SQL).all(JSON.stringify(chunkIds)) as {
+    const sql = withContext ? COPIES_SQL : TEXT_COPIES_SQL;
+    const rows = statement(db, sql).all(JSON.stringify(chunkIds)) as {
       chunkId: number;
       text: Buffer | null;
       context: Buffer | null;
     }[];
     for (const row of rows) {
-      scores.set(row.chunkId, {
-        text: score(row.text),
-        context: withContext ? score(row.context) : null,
-      });
+      scores.set(row.chunkId, { text: score(row.text), context: score(row.context) });
     }
   } else {
     const contextOf = withContext ? statement(db, CONTEXT_SQL) : undefined;
