@@ -221,18 +221,47 @@ describe("KbCheckScheduler", () => {
     expect(runs).toEqual([id]);
   });
 
-  it("skips a tenant whose database cannot be read", async () => {
+  it("tries a check that could not start again, with backoff, then gives up", async () => {
     const warn = vi.fn();
+    let calls = 0;
     const scheduler = new KbCheckScheduler({
       run: async () => undefined,
       busy: () => {
+        calls++;
         throw new Error("gone");
       },
       logger: { ...silentLogger, warn } as unknown as typeof silentLogger,
-      delayMs: 5,
+      delayMs: 2,
+      retries: 2,
+    });
+    const id = "tn_0123456789abcdef0123456789abcdef" as TenantId;
+    scheduler.schedule(id);
+    await vi.waitFor(() => expect(warn).toHaveBeenCalledTimes(3));
+    expect(calls).toBe(3);
+    expect(warn.mock.calls.map(([fields]) => (fields as { retry: boolean }).retry)).toEqual([
+      true,
+      true,
+      false,
+    ]);
+    expect(scheduler.pending(id)).toBe(false);
+    await scheduler.close();
+  });
+
+  it("runs a failed check again", async () => {
+    const runs: number[] = [];
+    const scheduler = new KbCheckScheduler({
+      run: async () => {
+        runs.push(runs.length);
+        if (runs.length === 1) throw new Error("embedder restarting");
+      },
+      busy: () => false,
+      logger: silentLogger,
+      delayMs: 2,
     });
     scheduler.schedule("tn_0123456789abcdef0123456789abcdef" as TenantId);
-    await vi.waitFor(() => expect(warn).toHaveBeenCalled());
+    await vi.waitFor(() => expect(runs).toEqual([0, 1]));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(runs).toEqual([0, 1]);
     await scheduler.close();
   });
 });

@@ -41,7 +41,7 @@ import type { Replication } from "./replication/writes.server.ts";
 import { sessionSecret } from "./visitor-session.server.ts";
 import { CalibrationScheduler } from "./retrieval/calibrate.server.ts";
 import { createTenant, enqueueIngest } from "./tenants.server.ts";
-import { KbCheckScheduler, runKbCheck } from "./kb-check.server.ts";
+import { isKbCheckRunning, KbCheckScheduler, runKbCheck } from "./kb-check.server.ts";
 import { startTracing, stopTracing } from "./tracing.server.ts";
 
 export interface Runtime {
@@ -142,7 +142,8 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   // The knowledge-base check runs when a tenant's queue goes quiet after changes or failures.
   const kbChecks = new KbCheckScheduler({
     run: (id, signal) => runKbCheck(runtime, id, { trigger: "auto", signal }),
-    busy: (id) => hasPendingJobs(tenants.get(id)),
+    // A check already running counts what it found when it started: wait and check again.
+    busy: (id) => isKbCheckRunning(id) || hasPendingJobs(tenants.get(id)),
     logger: logger.child({ module: "kb-check" }),
   });
   queue.onProgress((event) => {

@@ -150,7 +150,21 @@ describe.skipIf(!hasChromium)(
         );
       }
       // The knowledge-base check runs by itself once indexing has settled.
-      await page.locator('[data-testid=kb-check][data-state="done"]').waitFor({ timeout: 60_000 });
+      await page
+        .locator('[data-testid=kb-check][data-state="done"]')
+        .waitFor({ timeout: 90_000 })
+        .catch(async (error: Error) => {
+          // Say what the page and the server's check scheduler were doing.
+          const checkLog = server
+            .logs()
+            .split("\n")
+            .filter((line) => line.includes("kb-check"))
+            .slice(-20);
+          throw new Error(
+            `${error.message}\npage: ${await page.locator("main").innerText()}\n` +
+              `server (kb-check):\n${checkLog.join("\n")}`,
+          );
+        });
       expect(await page.getByTestId("kb-count-documents").textContent()).toBe("3");
       await shot(page, "2-knowledge");
       await page.getByRole("button", { name: "Continue to styling" }).click();
