@@ -20,6 +20,10 @@
 //     [--uncached-connections 8] [--streams 500] [--token-delay 50] [--words 200]
 //     [--phases cached,uncached,streams] [--data DIR]   (DIR keeps the demo tenant for reruns)
 //     [--profile DIR]   (writes a --cpu-prof profile of the server to DIR)
+//     [--embedder local|instant]   (instant: the fake LLM's OpenAI-compatible /v1/embeddings,
+//                                   so the uncached figures are the product's own overhead
+//                                   without the embedded encoder's inference; use its own
+//                                   --data DIR)
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -29,6 +33,7 @@ import { requireTenant, tenantDb } from "#app/server/tenants.server.ts";
 import { closeRuntime, createRuntime } from "#app/server/runtime.server.ts";
 import { usageByDay } from "#tenants/conversations.ts";
 import { startFakeLlm } from "../../tests/support/fake-llm.ts";
+import { sample, scrapeMetrics } from "../../tests/support/metrics.ts";
 import { startServer, tempDataDir, type TestServer } from "../../tests/support/server.ts";
 import {
   askOnce,
@@ -62,6 +67,7 @@ const { values } = parseArgs({
     profile: { type: "string" },
     data: { type: "string" },
     phases: { type: "string", default: "cached,uncached,streams" },
+    embedder: { type: "string", default: "local" },
   },
 });
 const num = (name: keyof typeof values) => {
@@ -77,15 +83,26 @@ const uncachedConnections = Math.max(1, num("uncached-connections"));
 const tokenDelayMs = num("token-delay");
 const words = Math.max(1, num("words"));
 
+if (values.embedder !== "local" && values.embedder !== "instant") {
+  throw new Error("--embedder must be local or instant");
+}
 const documents = readCorpus(values.corpus, root);
 const questions = questionsOf(documents, num("questions"));
 console.log(machineLine());
+const llm = await startFakeLlm({ reply: "The answer is in the sources [1].", tokenDelayMs: 0 });
+// Every process that opens the demo tenant (CLI, server, the usage read) uses one embedder.
+const embedderEnv: Record<string, string> =
+  values.embedder === "instant"
+    ? { EMBEDDINGS_BASE_URL: `${llm.url}/v1`, EMBEDDINGS_MODEL: "instant" }
+    : {};
 const { dataDir, tenantId } = await demoTenant();
 await cliSecretKey(dataDir, tenantId);
 
 const recordedBefore = await recordedAsks();
-const llm = await startFakeLlm({ reply: "The answer is in the sources [1].", tokenDelayMs: 0 });
+const METRICS_TOKEN = "bench-load-metrics-token";
+const STAGES = ["embed", "retrieve", "first_token", "answer"] as const;
 const serverEnv = (extra: Record<string, string> = {}) => ({
+  ...embedderEnv,
   LLM_BASE_URL: `${llm.url}/v1`,
   LLM_MODEL: "fake",
   LLM_MAX_CONCURRENT: String(Math.max(streams, uncachedConnections, 3)),
@@ -93,6 +110,7 @@ const serverEnv = (extra: Record<string, string> = {}) => ({
   LLM_FIRST_TOKEN_TIMEOUT_MS: "120000",
   LLM_TIMEOUT_MS: "300000",
   LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
+  METRICS_TOKEN,
   ...BENCH_LIMITS,
   ...extra,
 });
@@ -137,16 +155,22 @@ if (failures > 0) process.exitCode = 1;
 async function demoTenant(): Promise<{ dataDir: string; tenantId: string }> {
   const dir = values.data ? path.resolve(values.data) : tempDataDir();
   const marker = path.join(dir, "bench-tenant-id");
+  const builtWith = path.join(dir, "bench-embedder");
   if (fs.existsSync(marker)) {
     const id = fs.readFileSync(marker, "utf8").trim();
+    const embedder = fs.existsSync(builtWith) ? fs.readFileSync(builtWith, "utf8").trim() : "local";
+    if (embedder !== values.embedder) {
+      throw new Error(`${dir} holds a demo tenant built with --embedder ${embedder}`);
+    }
     console.log(`reusing the demo tenant ${id} in ${dir}`);
     return { dataDir: dir, tenantId: id };
   }
   console.log(`building the demo tenant: ${documents.length} documents through the CLI…`);
   const started = performance.now();
-  const id = await createDemoTenant(dir, documents);
+  const id = await createDemoTenant(dir, documents, "Bench", embedderEnv);
   console.log(`  indexed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   fs.writeFileSync(marker, id);
+  fs.writeFileSync(builtWith, values.embedder);
   return { dataDir: dir, tenantId: id };
 }
 
@@ -207,13 +231,28 @@ async function cachedRun(target: TestServer) {
   return { errors, completed: total + questions.length + 1 };
 }
 
+/** The server's ask stages so far (seconds and count of each), from its /metrics. */
+async function stageSums(target: TestServer) {
+  const text = await scrapeMetrics(target.url, METRICS_TOKEN);
+  const of = (stage: string) => ({
+    sum: sample(text, "bitb_rag_stage_duration_seconds_sum", { stage }),
+    count: sample(text, "bitb_rag_stage_duration_seconds_count", { stage }),
+  });
+  return Object.fromEntries(STAGES.map((stage) => [stage, of(stage)])) as Record<
+    (typeof STAGES)[number],
+    { sum: number; count: number }
+  >;
+}
+
 /** 2. Unique questions: embedding, search, the (instant) LLM and the writes, every time. */
 async function uncachedRun(target: TestServer) {
   const unique = (i: number) => `${questions[i % questions.length]} (visitor ${i})`;
   const sequential: AskOutcome[] = [];
+  const stagesBefore = await stageSums(target);
   for (let i = 0; i < uncachedAsks; i++) {
     sequential.push(await askOnce(target.url, tenantId, unique(i)));
   }
+  const stagesAfter = await stageSums(target);
   const totals = sequential.filter((r) => r.ok).map((r) => r.totalMs);
   const firstBytes = sequential.filter((r) => r.ok).map((r) => r.firstByteMs);
   const sequentialErrors = sequential.filter((r) => !r.ok || r.cached).length;
@@ -233,9 +272,17 @@ async function uncachedRun(target: TestServer) {
   const concurrentErrors = concurrent.filter((r) => !r.ok || r.cached).length;
   const loaded = concurrent.filter((r) => r.ok).map((r) => r.totalMs);
   console.log(
-    `uncached asks (unique questions, instant fake LLM), ${uncachedAsks} sequential:\n` +
+    `uncached asks (unique questions, instant fake LLM, ${values.embedder} embedder), ` +
+      `${uncachedAsks} sequential:\n` +
       `  whole ask p50 ${ms(percentile(totals, 50))}, p95 ${ms(percentile(totals, 95))} ` +
       `(first byte p95 ${ms(percentile(firstBytes, 95))}); errors ${sequentialErrors}\n` +
+      `  server's mean per ask: ${STAGES.map(
+        (stage) =>
+          `${stage.replace("_", " ")} ${ms(
+            (1000 * (stagesAfter[stage].sum - stagesBefore[stage].sum)) /
+              Math.max(1, stagesAfter[stage].count - stagesBefore[stage].count),
+          )}`,
+      ).join(", ")} (first token and answer from the ask's start)\n` +
       `uncached asks, ${uncachedConnections} connections: ${(concurrent.length / seconds).toFixed(0)} ` +
       `asks/s, p50 ${ms(percentile(loaded, 50))}, p95 ${ms(percentile(loaded, 95))}; ` +
       `errors ${concurrentErrors}`,
@@ -290,7 +337,12 @@ async function streamsRun(target: TestServer) {
 /** The asks in the tenant's usage counters (every answered ask is recorded). */
 async function recordedAsks(): Promise<{ asks: number; hits: number }> {
   const runtime = await createRuntime({
-    config: parseConfig({ DATA_DIR: dataDir, DEMO_TENANT: "false", LOG_LEVEL: "silent" }),
+    config: parseConfig({
+      ...embedderEnv,
+      DATA_DIR: dataDir,
+      DEMO_TENANT: "false",
+      LOG_LEVEL: "silent",
+    }),
   });
   try {
     const usage = usageByDay(tenantDb(runtime, requireTenant(runtime, tenantId)), 3660);

@@ -141,9 +141,10 @@ export async function createDemoTenant(
   dataDir: string,
   documents: readonly CorpusDocument[],
   name = "Bench",
+  env: Record<string, string> = {},
 ): Promise<string> {
   const tenantId = (
-    await cli(dataDir, ["tenant:create", "--name", name], BENCH_LIMITS)
+    await cli(dataDir, ["tenant:create", "--name", name], { ...BENCH_LIMITS, ...env })
   ).stdout.trim();
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), "bitb-bench-corpus-"));
   try {
@@ -151,7 +152,7 @@ export async function createDemoTenant(
       const body = /^#\s/.test(doc.text) ? doc.text : `# ${doc.title}\n\n${doc.text}`;
       fs.writeFileSync(path.join(folder, `${String(i).padStart(5, "0")}.md`), body);
     });
-    await cli(dataDir, ["ingest", tenantId, folder], {}, 600_000);
+    await cli(dataDir, ["ingest", tenantId, folder], env, 600_000);
   } finally {
     fs.rmSync(folder, { recursive: true, force: true });
   }
