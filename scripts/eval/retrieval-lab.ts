@@ -310,6 +310,7 @@ function fuse(
   vw: number,
   qOverride?: Float32Array | number[],
   docLevelVec = 0,
+  vecMode: "max" | "text" | "context" | number = "max",
 ): number[] {
   const kwTop = topN(kw, CAND);
   const cand = new Map<number, number>(kwTop);
@@ -322,8 +323,14 @@ function fuse(
   for (const [c] of neighbours) if (!cand.has(c)) cand.set(c, kw.get(c) ?? 0);
   // the product only knows keyword scores of the keyword stage's top candidates
   const kwScore = (c: number) => (kwTop.some(([x]) => x === c) ? (kw.get(c) ?? 0) : 0);
-  const chunkSim = (c: number) =>
-    Math.max(dot(chunkVec.get(c)!, q), ctxVec.has(c) ? dot(ctxVec.get(c)!, q) : -Infinity);
+  const chunkSim = (c: number) => {
+    const text = dot(chunkVec.get(c)!, q);
+    const context = ctxVec.has(c) ? dot(ctxVec.get(c)!, q) : text;
+    if (vecMode === "text") return text;
+    if (vecMode === "context") return context;
+    if (vecMode === "max") return Math.max(text, context);
+    return (1 - vecMode) * text + vecMode * context;
+  };
   const simOf = (c: number) => {
     const own = chunkSim(c);
     if (docLevelVec === 0) return own;
@@ -418,6 +425,36 @@ function mixed(
 }
 
 const experiments: Record<string, () => void> = {
+  vecmode() {
+    for (const mode of ["max", "text", "context", 0.3, 0.5] as const)
+      for (const vw of [0.1, 0.2, 0.3])
+        evalChunkRanking(`mix .5 + fusion vec ${mode} vw ${vw}`, (qi, qid) =>
+          fuse(qid, mixed(queryTerms[qi]!, 0.5), vw, undefined, 0, mode),
+        );
+  },
+  wrrf() {
+    // Weighted reciprocal-rank fusion of the keyword mix and the vector ranking.
+    for (const [k, wv] of [
+      [60, 0.1],
+      [60, 0.2],
+      [20, 0.1],
+      [20, 0.2],
+      [5, 0.1],
+    ] as const)
+      evalChunkRanking(`mix .5 + wrrf k ${k} wv ${wv}`, (qi, qid) => {
+        const kw = topN(mixed(queryTerms[qi]!, 0.5), CAND);
+        const q = qvec![qid]!;
+        const sims: [number, number][] = [];
+        for (const [c, v] of chunkVec) sims.push([c, dot(v, q)]);
+        sims.sort((a, b) => b[1] - a[1]);
+        const score = new Map<number, number>();
+        kw.forEach(([c], i) => score.set(c, (1 - wv) / (k + i + 1)));
+        sims
+          .slice(0, CAND)
+          .forEach(([c], i) => score.set(c, (score.get(c) ?? 0) + wv / (k + i + 1)));
+        return topN(score, CAND).map(([c]) => c);
+      });
+  },
   k1bdoc() {
     for (const k1 of [0.6, 0.9, 1.2, 1.6])
       for (const b of [0.4, 0.6, 0.75, 0.9])
