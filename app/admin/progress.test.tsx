@@ -1,12 +1,13 @@
 import { renderToStaticMarkup } from "react-dom/server";
 import { createMemoryRouter, RouterProvider } from "react-router";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { CrawlProgress } from "#tenants/crawls.ts";
 import {
   CrawlProgressView,
   failureAdvice,
   JobProgressView,
   jobStatusText,
+  pollEvery,
   ProgressBar,
   type JobProgressData,
 } from "./progress.tsx";
@@ -131,5 +132,49 @@ describe("failureAdvice", () => {
     expect(failureAdvice("The document contains no text.", formats)).toMatch(/readable text/);
     expect(failureAdvice("Unsupported document type", formats)).toMatch(/\.txt, \.pdf/);
     expect(failureAdvice(null, formats)).toMatch(/server log/);
+  });
+});
+
+describe("pollEvery", () => {
+  it("polls again after each poll settles, even a failed one, until stopped", async () => {
+    vi.useFakeTimers();
+    try {
+      let calls = 0;
+      const stop = pollEvery(1000, () => {
+        calls++;
+        return calls === 2 ? Promise.reject(new Error("offline")) : Promise.resolve();
+      });
+      await vi.advanceTimersByTimeAsync(999);
+      expect(calls).toBe(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(calls).toBe(1);
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(calls).toBe(3);
+      stop();
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(calls).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("waits for a slow poll before starting the next one", async () => {
+    vi.useFakeTimers();
+    try {
+      let calls = 0;
+      let finish: () => void = () => {};
+      const stop = pollEvery(100, () => {
+        calls++;
+        return new Promise<void>((resolve) => (finish = resolve));
+      });
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(calls).toBe(1);
+      finish();
+      await vi.advanceTimersByTimeAsync(100);
+      expect(calls).toBe(2);
+      stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

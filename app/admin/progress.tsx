@@ -1,8 +1,8 @@
 // Progress for long admin operations: a labelled progress bar, an ingestion job's and a website
 // crawl's progress, and the polling hook that keeps them fresh while work is moving. The bars
 // keep a fixed size whatever their value, so polling never shifts the layout.
-import { useEffect } from "react";
-import { useRevalidator } from "react-router";
+import { useEffect, useRef } from "react";
+import { useNavigation, useRevalidator } from "react-router";
 import type { CrawlProgress } from "#tenants/crawls.ts";
 import type { DocumentOutcome, JobStage, JobState } from "#tenants/knowledge-base.ts";
 import { formatTime } from "./forms.tsx";
@@ -12,12 +12,38 @@ import { formatTime } from "./forms.tsx";
  * while a form is being submitted), so progress moves without a reload.
  */
 export function usePollWhile(active: boolean, ms = 1000): void {
-  const { revalidate, state } = useRevalidator();
+  const { revalidate } = useRevalidator();
+  const navigation = useNavigation();
+  const navigating = useRef(false);
+  navigating.current = navigation.state !== "idle";
   useEffect(() => {
-    if (!active || state !== "idle") return;
-    const timer = setTimeout(() => void revalidate(), ms);
-    return () => clearTimeout(timer);
-  }, [active, state, revalidate, ms]);
+    if (!active) return;
+    return pollEvery(ms, () => (navigating.current ? Promise.resolve() : revalidate()));
+  }, [active, revalidate, ms]);
+}
+
+/**
+ * Calls `poll` `ms` after the previous call settled, until the returned stop function runs.
+ * The next call is scheduled from the previous one's promise, not from a render: a render
+ * that React skips (a fast revalidation batched away under load) cannot stop the polling.
+ */
+export function pollEvery(ms: number, poll: () => Promise<unknown>): () => void {
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const next = () => {
+    timer = setTimeout(() => {
+      poll()
+        .catch(() => undefined)
+        .finally(() => {
+          if (!stopped) next();
+        });
+    }, ms);
+  };
+  next();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }
 
 /**
