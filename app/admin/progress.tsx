@@ -30,14 +30,11 @@ export function usePollWhile(active: boolean, ms = 1000): void {
 export function pollEvery(ms: number, poll: () => Promise<unknown>): () => void {
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const settled = () => {
+    if (!stopped) next();
+  };
   const next = () => {
-    timer = setTimeout(() => {
-      poll()
-        .catch(() => undefined)
-        .finally(() => {
-          if (!stopped) next();
-        });
-    }, ms);
+    timer = setTimeout(() => void poll().then(settled, settled), ms);
   };
   next();
   return () => {

@@ -244,6 +244,18 @@ async function stageSums(target: TestServer) {
   >;
 }
 
+/** Each stage's mean between two readings of stageSums, e.g. "embed 22.3 ms, retrieve …". */
+function stageMeans(
+  before: Awaited<ReturnType<typeof stageSums>>,
+  after: Awaited<ReturnType<typeof stageSums>>,
+): string {
+  return STAGES.map((stage) => {
+    const seconds = after[stage].sum - before[stage].sum;
+    const count = after[stage].count - before[stage].count;
+    return `${stage.replace("_", " ")} ${ms((1000 * seconds) / Math.max(1, count))}`;
+  }).join(", ");
+}
+
 /** 2. Unique questions: embedding, search, the (instant) LLM and the writes, every time. */
 async function uncachedRun(target: TestServer) {
   const unique = (i: number) => `${questions[i % questions.length]} (visitor ${i})`;
@@ -276,13 +288,8 @@ async function uncachedRun(target: TestServer) {
       `${uncachedAsks} sequential:\n` +
       `  whole ask p50 ${ms(percentile(totals, 50))}, p95 ${ms(percentile(totals, 95))} ` +
       `(first byte p95 ${ms(percentile(firstBytes, 95))}); errors ${sequentialErrors}\n` +
-      `  server's mean per ask: ${STAGES.map(
-        (stage) =>
-          `${stage.replace("_", " ")} ${ms(
-            (1000 * (stagesAfter[stage].sum - stagesBefore[stage].sum)) /
-              Math.max(1, stagesAfter[stage].count - stagesBefore[stage].count),
-          )}`,
-      ).join(", ")} (first token and answer from the ask's start)\n` +
+      `  server's mean per ask: ${stageMeans(stagesBefore, stagesAfter)} ` +
+      "(first token and answer from the ask's start)\n" +
       `uncached asks, ${uncachedConnections} connections: ${(concurrent.length / seconds).toFixed(0)} ` +
       `asks/s, p50 ${ms(percentile(loaded, 50))}, p95 ${ms(percentile(loaded, 95))}; ` +
       `errors ${concurrentErrors}`,

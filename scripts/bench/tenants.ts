@@ -30,6 +30,7 @@ import { createTenant } from "#app/server/tenants.server.ts";
 import { openTenantDb, TenantPool } from "#tenants/store.ts";
 import type { TenantId } from "#tenants/id.ts";
 import { replaceDocument, type IndexedChunk } from "#tenants/knowledge-base.ts";
+import { sample, scrapeMetrics } from "../../tests/support/metrics.ts";
 import { startServer, tempDataDir } from "../../tests/support/server.ts";
 import {
   askOnce,
@@ -384,15 +385,11 @@ async function askLevel(url: string, pid: number, ids: readonly TenantId[], conn
 
 /** The server's embedding stage (seconds, count) and open tenant handles, from /metrics. */
 async function embedStage(url: string): Promise<{ sum: number; count: number; handles: number }> {
-  const res = await fetch(`${url}/metrics`, {
-    headers: { authorization: `Bearer ${METRICS_TOKEN}` },
-  });
-  const text = await res.text();
-  const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
+  const text = await scrapeMetrics(url, METRICS_TOKEN);
   return {
-    sum: value(/^bitb_rag_stage_duration_seconds_sum\{stage="embed"\} (\S+)$/m),
-    count: value(/^bitb_rag_stage_duration_seconds_count\{stage="embed"\} (\S+)$/m),
-    handles: value(/^bitb_tenant_db_open_handles (\S+)$/m),
+    sum: sample(text, "bitb_rag_stage_duration_seconds_sum", { stage: "embed" }),
+    count: sample(text, "bitb_rag_stage_duration_seconds_count", { stage: "embed" }),
+    handles: sample(text, "bitb_tenant_db_open_handles"),
   };
 }
 
