@@ -2,6 +2,7 @@
 // index's own porter stems), its chunk vectors and cached query vectors into memory, and scores
 // ranking ideas in seconds each. Not part of the product; the product's numbers come from
 // `npm run eval`. `npx tsx scripts/eval/retrieval-lab.ts <tenant.db> <beir folder> <split> <qvec.json>`
+// (experiment `sentences` also needs SENTENCES=<prefix> from scripts/eval/embed-sentences.ts)
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -424,7 +425,89 @@ function mixed(
   return out;
 }
 
+/**
+ * Sentence vectors written by a lab script (SENTENCES=<prefix>: <prefix>.f32 holds unit vectors,
+ * <prefix>.json [chunk id, sentence count][] in the same order). For each query, each chunk's
+ * best sentence cosine, computed once and kept.
+ */
+const sentenceBest = new Map<string, Map<number, number>>();
+let sentenceRows: { chunk: number; vectors: Float32Array[] }[] | undefined;
+function bestSentence(qid: string): Map<number, number> {
+  const cached = sentenceBest.get(qid);
+  if (cached) return cached;
+  if (!sentenceRows) {
+    const prefix = process.env.SENTENCES;
+    if (!prefix) throw new Error("SENTENCES=<prefix> is required");
+    const all = new Float32Array(fs.readFileSync(prefix + ".f32").buffer.slice(0));
+    const layout = JSON.parse(fs.readFileSync(prefix + ".json", "utf8")) as [number, number][];
+    let at = 0;
+    sentenceRows = layout.map(([chunk, count]) => {
+      const vectors = Array.from({ length: count }, (_, i) =>
+        all.subarray((at + i) * 512, (at + i + 1) * 512),
+      );
+      at += count;
+      return { chunk, vectors };
+    });
+  }
+  const q = qvec![qid]!;
+  const best = new Map<number, number>();
+  for (const { chunk, vectors } of sentenceRows)
+    best.set(chunk, Math.max(-1, ...vectors.map((v) => dot(v, q))));
+  sentenceBest.set(qid, best);
+  return best;
+}
+
+/** `fuse` with another vector score: candidates are the keyword top and this score's top. */
+function fuseWith(kw: Map<number, number>, vw: number, sim: (c: number) => number): number[] {
+  const kwTop = topN(kw, CAND);
+  const kwOf = new Map(kwTop);
+  const all: [number, number][] = [...chunkVec.keys()].map((c) => [c, sim(c)]);
+  all.sort((a, b) => b[1] - a[1]);
+  const neighbours = all.slice(0, CAND);
+  const cand = new Set([...kwOf.keys(), ...neighbours.map(([c]) => c)]);
+  const entries = [...cand].map((c) => ({ c, k: kwOf.get(c) ?? 0, s: sim(c) }));
+  const bestK = Math.max(0, ...entries.map((e) => e.k));
+  const top = neighbours[0]![1];
+  const floor = neighbours.at(-1)![1];
+  const spread = top - floor;
+  return entries
+    .map((e) => ({
+      c: e.c,
+      f:
+        (1 - vw) * (bestK > 0 ? e.k / bestK : 0) +
+        vw * (spread > 0 ? Math.min(1, Math.max(0, (e.s - floor) / spread)) : 0),
+    }))
+    .sort((a, b) => b.f - a.f || a.c - b.c)
+    .map((e) => e.c);
+}
+
 const experiments: Record<string, () => void> = {
+  sentences() {
+    const q = (qid: string) => qvec![qid]!;
+    const own = (qid: string, c: number) => {
+      const text = dot(chunkVec.get(c)!, q(qid));
+      return ctxVec.has(c) ? Math.max(text, dot(ctxVec.get(c)!, q(qid))) : text;
+    };
+    evalChunkRanking("vector only: chunk max(text, context)", (_, qid) =>
+      fuseWith(new Map(), 1, (c) => own(qid, c)),
+    );
+    evalChunkRanking("vector only: best sentence", (_, qid) =>
+      fuseWith(new Map(), 1, (c) => bestSentence(qid).get(c)!),
+    );
+    evalChunkRanking("vector only: max(text, context, best sentence)", (_, qid) =>
+      fuseWith(new Map(), 1, (c) => Math.max(own(qid, c), bestSentence(qid).get(c)!)),
+    );
+    for (const vw of [0.1, 0.2, 0.3, 0.4, 0.5]) {
+      evalChunkRanking(`mix .5 + fusion, best sentence, vw ${vw}`, (qi, qid) =>
+        fuseWith(mixed(queryTerms[qi]!, 0.5), vw, (c) => bestSentence(qid).get(c)!),
+      );
+      evalChunkRanking(`mix .5 + fusion, max(own, best sentence), vw ${vw}`, (qi, qid) =>
+        fuseWith(mixed(queryTerms[qi]!, 0.5), vw, (c) =>
+          Math.max(own(qid, c), bestSentence(qid).get(c)!),
+        ),
+      );
+    }
+  },
   vecmode() {
     for (const mode of ["max", "text", "context", 0.3, 0.5] as const)
       for (const vw of [0.1, 0.2, 0.3])
