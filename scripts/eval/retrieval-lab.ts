@@ -339,10 +339,16 @@ function fuse(
     return (1 - docLevelVec) * own + docLevelVec * best;
   };
   const entries = [...cand.keys()].map((c) => ({ c, k: kwScore(c), s: simOf(c) }));
+  return rankFused(entries, vw, neighbours.at(-1)![1]);
+}
+
+/**
+ * The product's fusion of candidates' keyword (`k`) and vector (`s`) scores: keyword / best,
+ * vector min-max between the best and `floor` (the last vector neighbour's score).
+ */
+function rankFused(entries: { c: number; k: number; s: number }[], vw: number, floor: number) {
   const bestK = Math.max(0, ...entries.map((e) => e.k));
-  const top = Math.max(...entries.map((e) => e.s));
-  const floor = neighbours.at(-1)![1];
-  const spread = top - floor;
+  const spread = Math.max(...entries.map((e) => e.s)) - floor;
   return entries
     .map((e) => ({
       c: e.c,
@@ -466,19 +472,7 @@ function fuseWith(kw: Map<number, number>, vw: number, sim: (c: number) => numbe
   const neighbours = all.slice(0, CAND);
   const cand = new Set([...kwOf.keys(), ...neighbours.map(([c]) => c)]);
   const entries = [...cand].map((c) => ({ c, k: kwOf.get(c) ?? 0, s: sim(c) }));
-  const bestK = Math.max(0, ...entries.map((e) => e.k));
-  const top = neighbours[0]![1];
-  const floor = neighbours.at(-1)![1];
-  const spread = top - floor;
-  return entries
-    .map((e) => ({
-      c: e.c,
-      f:
-        (1 - vw) * (bestK > 0 ? e.k / bestK : 0) +
-        vw * (spread > 0 ? Math.min(1, Math.max(0, (e.s - floor) / spread)) : 0),
-    }))
-    .sort((a, b) => b.f - a.f || a.c - b.c)
-    .map((e) => e.c);
+  return rankFused(entries, vw, neighbours.at(-1)![1]);
 }
 
 const experiments: Record<string, () => void> = {
