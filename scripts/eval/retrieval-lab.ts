@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { LOCAL_EMBEDDING_DIMENSION as DIMENSION } from "#app/server/embeddings/local.server.ts";
 import { STOP_WORDS } from "#app/server/retrieval/fts-query.server.ts";
 import { documentRanking, mean, ndcgAt } from "./metrics.ts";
 
@@ -304,6 +305,18 @@ function evalDocRanking(
 const P0: Params = { k1: 1.2, b: 0.75, w: [3, 2, 1] };
 const CAND = 100;
 
+type VecMode = "max" | "text" | "context" | number;
+
+/** A chunk's cosine with `q`: its text vector, its context vector, their max or a mix. */
+function chunkSimilarity(c: number, q: Float32Array | number[], mode: VecMode = "max"): number {
+  const text = dot(chunkVec.get(c)!, q);
+  const context = ctxVec.has(c) ? dot(ctxVec.get(c)!, q) : text;
+  if (mode === "text") return text;
+  if (mode === "context") return context;
+  if (mode === "max") return Math.max(text, context);
+  return (1 - mode) * text + mode * context;
+}
+
 /** The product's fusion over a candidate set (keyword = score / best, vector min-max). */
 function fuse(
   qid: string,
@@ -311,7 +324,7 @@ function fuse(
   vw: number,
   qOverride?: Float32Array | number[],
   docLevelVec = 0,
-  vecMode: "max" | "text" | "context" | number = "max",
+  vecMode: VecMode = "max",
 ): number[] {
   const kwTop = topN(kw, CAND);
   const cand = new Map<number, number>(kwTop);
@@ -324,14 +337,7 @@ function fuse(
   for (const [c] of neighbours) if (!cand.has(c)) cand.set(c, kw.get(c) ?? 0);
   // the product only knows keyword scores of the keyword stage's top candidates
   const kwScore = (c: number) => (kwTop.some(([x]) => x === c) ? (kw.get(c) ?? 0) : 0);
-  const chunkSim = (c: number) => {
-    const text = dot(chunkVec.get(c)!, q);
-    const context = ctxVec.has(c) ? dot(ctxVec.get(c)!, q) : text;
-    if (vecMode === "text") return text;
-    if (vecMode === "context") return context;
-    if (vecMode === "max") return Math.max(text, context);
-    return (1 - vecMode) * text + vecMode * context;
-  };
+  const chunkSim = (c: number) => chunkSimilarity(c, q, vecMode);
   const simOf = (c: number) => {
     const own = chunkSim(c);
     if (docLevelVec === 0) return own;
@@ -444,12 +450,15 @@ function bestSentence(qid: string): Map<number, number> {
   if (!sentenceRows) {
     const prefix = process.env.SENTENCES;
     if (!prefix) throw new Error("SENTENCES=<prefix> is required");
-    const all = new Float32Array(fs.readFileSync(prefix + ".f32").buffer.slice(0));
+    const bytes = fs.readFileSync(prefix + ".f32");
+    const all = new Float32Array(
+      bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+    );
     const layout = JSON.parse(fs.readFileSync(prefix + ".json", "utf8")) as [number, number][];
     let at = 0;
     sentenceRows = layout.map(([chunk, count]) => {
       const vectors = Array.from({ length: count }, (_, i) =>
-        all.subarray((at + i) * 512, (at + i + 1) * 512),
+        all.subarray((at + i) * DIMENSION, (at + i + 1) * DIMENSION),
       );
       at += count;
       return { chunk, vectors };
@@ -477,11 +486,7 @@ function fuseWith(kw: Map<number, number>, vw: number, sim: (c: number) => numbe
 
 const experiments: Record<string, () => void> = {
   sentences() {
-    const q = (qid: string) => qvec![qid]!;
-    const own = (qid: string, c: number) => {
-      const text = dot(chunkVec.get(c)!, q(qid));
-      return ctxVec.has(c) ? Math.max(text, dot(ctxVec.get(c)!, q(qid))) : text;
-    };
+    const own = (qid: string, c: number) => chunkSimilarity(c, qvec![qid]!);
     evalChunkRanking("vector only: chunk max(text, context)", (_, qid) =>
       fuseWith(new Map(), 1, (c) => own(qid, c)),
     );
