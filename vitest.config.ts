@@ -41,7 +41,12 @@ export default defineConfig({
     ],
     coverage: {
       provider: "v8",
-      include: ["app/server/**/*.ts", "tenants/**/*.ts", "widget/src/**/*.ts", "app/ask-events.ts"],
+      include: [
+        "app/server/**/*.ts",
+        "tenants/**/*.ts",
+        "widget/src/**/*.ts",
+        "app/shared/**/*.ts",
+      ],
       exclude: ["**/*.test.ts", "**/*.d.ts"],
       reporter: ["text-summary", "json-summary"],
       thresholds: { statements: 80, branches: 75, functions: 80, lines: 80 },

@@ -9,7 +9,7 @@ import {
   type BatchQuestionState,
   type BatchResult,
   type Citation,
-} from "#app/ask-events.ts";
+} from "#app/shared/ask-events.ts";
 
 export interface BatchLimits {
   /** BATCH_MAX_QUESTIONS: questions in one batch. */

@@ -1,6 +1,6 @@
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
-import type { KbCheck } from "#app/kb-check.ts";
+import type { KbCheck } from "#app/shared/kb-check.ts";
 import { KbCheckView } from "./kb-check-view.tsx";
 
 const base: KbCheck = {

@@ -1,7 +1,7 @@
 // The knowledge-base check as the admin sees it: progress while it runs, then the counts,
 // each finding with its measurement and what to do, and how the starter questions fared.
 // Shown on the Check tab and in the trial's step 2 (docs/decisions/032).
-import type { FindingSeverity, KbCheck, KbFinding } from "#app/kb-check.ts";
+import type { FindingSeverity, KbCheck, KbFinding } from "#app/shared/kb-check.ts";
 
 const SEVERITY_LABEL: Record<FindingSeverity, string> = {
   problem: "Problem",

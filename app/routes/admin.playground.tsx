@@ -6,7 +6,7 @@
 // Batch mode (app/admin/batch-playground.tsx) sends several questions as one batch ask.
 import { useEffect, useRef, useState } from "react";
 import { Link } from "react-router";
-import { readAskEvents, type Citation, type DoneEvent } from "#app/ask-events.ts";
+import { readAskEvents, type Citation, type DoneEvent } from "#app/shared/ask-events.ts";
 import { requireTenantAccess } from "#app/server/auth.server.ts";
 import { getWidgetKey } from "#app/server/keys.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";

@@ -4,7 +4,7 @@
 // the passages that support it and Accept / Reject.
 import { data, Form, Link, useNavigation } from "react-router";
 import { z } from "zod";
-import type { ActionSuggestion } from "#app/kb-check.ts";
+import type { ActionSuggestion } from "#app/shared/kb-check.ts";
 import { KbCheckView } from "#app/admin/kb-check-view.tsx";
 import { usePollWhile } from "#app/admin/progress.tsx";
 import { TenantNav } from "#app/admin/tenant-nav.tsx";

@@ -1,5 +1,5 @@
 // POST /api/ask — a visitor's question, answered from one tenant's knowledge base.
-// Streams Server-Sent Events (vocabulary: app/ask-events.ts) or, with
+// Streams Server-Sent Events (vocabulary: app/shared/ask-events.ts) or, with
 // `Accept: application/json`, returns the `done` event's data as one JSON object.
 // A batch (`queries` instead of `query`) streams the batch events, or returns the
 // `batch_done` event's data as one JSON object.
@@ -30,7 +30,7 @@ import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { assertServing } from "#app/server/platform.server.ts";
 import { readJson, wantsJson } from "#app/server/request.server.ts";
 import { getRuntime, type Runtime } from "#app/server/runtime.server.ts";
-import type { AskEventName, AskUsage } from "#app/ask-events.ts";
+import type { AskEventName, AskUsage } from "#app/shared/ask-events.ts";
 import type { Route } from "./+types/api.ask";
 
 type StreamEvent = { event: AskEventName; data: unknown };

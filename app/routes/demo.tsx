@@ -6,7 +6,7 @@ import { DEMO_TENANT_ID } from "#tenants/id.ts";
 import { getTenant } from "#app/server/control-db.server.ts";
 import { getWidgetKey } from "#app/server/keys.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { READY_EVENT } from "../../widget/src/api.ts";
+import { READY_EVENT } from "#app/shared/widget-contract.ts";
 import type { Route } from "./+types/demo";
 
 /** The demo tenant's publishable key (null when the server runs without the demo tenant). */

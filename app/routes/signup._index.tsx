@@ -4,7 +4,7 @@
 // continues where they left off.
 import { useEffect, useRef } from "react";
 import { data, Form, Link, useNavigation } from "react-router";
-import { INDUSTRIES, signupStepPath } from "#app/admin/signup-steps.ts";
+import { INDUSTRIES, signupStepPath } from "#app/shared/signup-steps.ts";
 import { assertSameOrigin, createAdminSession, getAdmin } from "#app/server/auth.server.ts";
 import { clientAddressOf } from "#app/server/client-address.server.ts";
 import { readFormData } from "#app/server/request.server.ts";

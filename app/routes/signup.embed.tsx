@@ -2,7 +2,7 @@
 // to show the widget, and a test page; finishing leads to the tenant's dashboard.
 import { data, Form, Link, redirect, useNavigation } from "react-router";
 import { z } from "zod";
-import { signupStepPath } from "#app/admin/signup-steps.ts";
+import { signupStepPath } from "#app/shared/signup-steps.ts";
 import { EmbedPanel } from "#app/admin/widget-embed.tsx";
 import { assertSameOrigin } from "#app/server/auth.server.ts";
 import { auditAdminAction } from "#app/server/audit.server.ts";

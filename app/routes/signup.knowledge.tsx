@@ -14,7 +14,7 @@ import {
   usePollWhile,
 } from "#app/admin/progress.tsx";
 import { KbCheckView } from "#app/admin/kb-check-view.tsx";
-import { signupStepPath } from "#app/admin/signup-steps.ts";
+import { signupStepPath } from "#app/shared/signup-steps.ts";
 import { assertSameOrigin } from "#app/server/auth.server.ts";
 import { auditAdminAction } from "#app/server/audit.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";

@@ -2,7 +2,7 @@
 // the list of steps (done ones can be revisited; the saved step is where a returning person
 // continues), the trial's end and token budget once there is a tenant, and the step below.
 import { Form, Link, Outlet, useLocation } from "react-router";
-import { SIGNUP_STEPS } from "#app/admin/signup-steps.ts";
+import { SIGNUP_STEPS } from "#app/shared/signup-steps.ts";
 import { getAdmin } from "#app/server/auth.server.ts";
 import { tenantQuota } from "#app/server/limits/quota.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";

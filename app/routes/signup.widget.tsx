@@ -2,7 +2,7 @@
 // questions, voice greeting and language, with a live preview of the real widget; saving
 // moves on to the embed code.
 import { data, Link, redirect, useNavigation } from "react-router";
-import { signupStepPath } from "#app/admin/signup-steps.ts";
+import { signupStepPath } from "#app/shared/signup-steps.ts";
 import { WidgetStyleForm, type WidgetStyleErrors } from "#app/admin/widget-style-form.tsx";
 import { assertSameOrigin } from "#app/server/auth.server.ts";
 import { auditAdminAction } from "#app/server/audit.server.ts";

@@ -1,7 +1,7 @@
 // What the Check tab and its JSON API show and do (docs/decisions/032): the latest check
 // (with the last finished report while a new one runs), the suggested actions, starting a
 // check, and deciding a suggestion — with the audit entry each write leaves.
-import type { ActionSuggestion, KbCheck } from "#app/kb-check.ts";
+import type { ActionSuggestion, KbCheck } from "#app/shared/kb-check.ts";
 import {
   decideSuggestion,
   listSuggestions,

@@ -12,7 +12,7 @@ import {
   TINY_DOCUMENT_WORDS,
   type KbCounts,
   type KbFinding,
-} from "#app/kb-check.ts";
+} from "#app/shared/kb-check.ts";
 import { hasPendingJobs, listDocuments } from "#tenants/knowledge-base.ts";
 import type { TenantDb } from "#tenants/store.ts";
 

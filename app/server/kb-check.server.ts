@@ -12,14 +12,14 @@ import type {
   KbCheckTrigger,
   KbFinding,
   StarterQuestionResult,
-} from "#app/kb-check.ts";
+} from "#app/shared/kb-check.ts";
 import {
   MAX_GARBLED_SHARE,
   MIN_ALPHANUMERIC_SHARE,
   NEAR_DUPLICATE_SHARE,
   SHINGLE_WORDS,
   TINY_DOCUMENT_WORDS,
-} from "#app/kb-check.ts";
+} from "#app/shared/kb-check.ts";
 import type { TenantId } from "#tenants/id.ts";
 import type { TenantDb } from "#tenants/store.ts";
 import { toCitation } from "./ask/ask.server.ts";
@@ -34,7 +34,7 @@ import { retrieveWithStats } from "./retrieval/retrieve.server.ts";
 import type { Runtime } from "./runtime.server.ts";
 import { getWidgetSettings } from "./widget-settings.server.ts";
 
-export type { KbCheck } from "#app/kb-check.ts";
+export type { KbCheck } from "#app/shared/kb-check.ts";
 
 export type KbCheckRuntime = Pick<
   Runtime,

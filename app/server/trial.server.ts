@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import { redirect } from "react-router";
 import { z } from "zod";
-import { INDUSTRIES, signupStepPath, type SignupStep } from "#app/admin/signup-steps.ts";
+import { INDUSTRIES, signupStepPath, type SignupStep } from "#app/shared/signup-steps.ts";
 import type { TenantId } from "#tenants/id.ts";
 import type { TenantDb } from "#tenants/store.ts";
 import type { Config } from "./config.server.ts";

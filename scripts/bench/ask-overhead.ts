@@ -4,7 +4,7 @@
 //
 //   npm run build && npm run bench:ask -- [--asks 200]
 import { parseArgs } from "node:util";
-import { readAskEvents } from "#app/ask-events.ts";
+import { readAskEvents } from "#app/shared/ask-events.ts";
 import { openControlDb } from "#app/server/control-db.server.ts";
 import { createSecretKey } from "#app/server/keys.server.ts";
 import type { TenantId } from "#tenants/id.ts";

@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { readAskEvents } from "#app/ask-events.ts";
+import { readAskEvents } from "#app/shared/ask-events.ts";
 import { cli } from "../../tests/support/cli.ts";
 
 export function percentile(values: readonly number[], p: number): number {

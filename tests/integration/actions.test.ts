@@ -9,7 +9,7 @@ import { createHmac } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ActionEvent, type AskEventMap, readAskEvents } from "../../app/ask-events.ts";
+import { type ActionEvent, type AskEventMap, readAskEvents } from "../../app/shared/ask-events.ts";
 import { createTenant, signIn, uploadFixtures, waitForJobs } from "../support/admin.ts";
 import { createAdmin } from "../support/cli.ts";
 import { type FakeLlm, startFakeLlm } from "../support/fake-llm.ts";

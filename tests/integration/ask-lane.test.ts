@@ -6,7 +6,7 @@
 // which answers a cached question through the ask pipeline's replay: that is the reference
 // the lane's answers are compared with. The lane answers with a Content-Length (one write).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readAskEvents, type AskEventName, type DoneEvent } from "#app/ask-events.ts";
+import { readAskEvents, type AskEventName, type DoneEvent } from "#app/shared/ask-events.ts";
 import { createTenant, signIn, waitForJobs } from "../support/admin.ts";
 import { createAdmin } from "../support/cli.ts";
 import {

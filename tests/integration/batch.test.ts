@@ -1,7 +1,7 @@
 // Batch questions through the real HTTP surface of the built server: several questions in
 // one POST /api/ask, answered by the default extractive answerer from the fixture files.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readAskEvents, type BatchDoneEvent, type BatchResult } from "#app/ask-events.ts";
+import { readAskEvents, type BatchDoneEvent, type BatchResult } from "#app/shared/ask-events.ts";
 import {
   createTenant,
   fixtureCases,

@@ -5,7 +5,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DoneEvent } from "#app/ask-events.ts";
+import type { DoneEvent } from "#app/shared/ask-events.ts";
 import type { CrawlProgress } from "#tenants/crawls.ts";
 import { createTenant, signIn } from "../support/admin.ts";
 import { createAdmin } from "../support/cli.ts";

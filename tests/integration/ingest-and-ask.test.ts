@@ -4,7 +4,7 @@ import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readAskEvents, type DoneEvent } from "#app/ask-events.ts";
+import { readAskEvents, type DoneEvent } from "#app/shared/ask-events.ts";
 import {
   createTenant,
   fixtureCases,

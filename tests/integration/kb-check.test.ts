@@ -5,7 +5,7 @@
 // measurement, the starter question the knowledge base cannot answer, and the two actions
 // with their evidence; the admin accepts one (the action is switched on) and rejects the other.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ActionSuggestion, KbCheck } from "../../app/kb-check.ts";
+import type { ActionSuggestion, KbCheck } from "../../app/shared/kb-check.ts";
 import { createTenant, signIn, waitForJobs } from "../support/admin.ts";
 import { createAdmin } from "../support/cli.ts";
 import {

@@ -3,7 +3,7 @@
 // tenant's model override, degraded extractive answers during an outage with the breaker
 // opening and closing again, the health report, and upstream aborts when a visitor leaves.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readAskEvents, type DoneEvent } from "#app/ask-events.ts";
+import { readAskEvents, type DoneEvent } from "#app/shared/ask-events.ts";
 import { createTenant, signIn, uploadFixtures, waitForJobs } from "../support/admin.ts";
 import { createAdmin } from "../support/cli.ts";
 import { startFakeLlm, type FakeLlm } from "../support/fake-llm.ts";

@@ -5,10 +5,10 @@
 // never download it (docs/decisions/028). The chunk hands its mount function back on its
 // own <script> element (`bitbActions`), as the loader hands the settings to the bundle: no
 // global.
-import type { ActionEvent } from "#app/ask-events.ts";
+import type { ActionEvent } from "#app/shared/ask-events.ts";
 import type { Language } from "./i18n.ts";
 
-export type { ActionEvent, ActionField } from "#app/ask-events.ts";
+export type { ActionEvent, ActionField } from "#app/shared/ask-events.ts";
 
 /** What the action UI needs from the widget around it. */
 export interface ActionUiContext {

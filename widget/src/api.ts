@@ -1,7 +1,7 @@
 // The one global the widget defines, `window.BiTB`, for pages that drive the chat from their
 // own buttons (the /demo page's starter questions, for example) or listen to it. Once it
 // exists the widget also dispatches a `bitb:ready` event on window.
-import type { BatchResult, Citation, DoneEvent } from "#app/ask-events.ts";
+import type { BatchResult, Citation, DoneEvent } from "#app/shared/ask-events.ts";
 import type { ViewParts } from "./view.ts";
 
 export interface AnswerDetail {
@@ -60,7 +60,7 @@ export interface BiTBApi {
   addOn(install: (context: AddOnContext) => void): void;
 }
 
-export const READY_EVENT = "bitb:ready";
+export { READY_EVENT } from "../../app/shared/widget-contract.ts";
 
 declare global {
   interface Window {

@@ -1,7 +1,7 @@
 // The widget's client for `POST /api/ask`: sends one question, streams the answer's events
-// (the vocabulary lives in app/ask-events.ts) and settles with the `done` event or with a
+// (the vocabulary lives in app/shared/ask-events.ts) and settles with the `done` event or with a
 // failure the chat can show. It touches nothing but `fetch`, which callers may replace.
-import type { Citation, DoneEvent } from "#app/ask-events.ts";
+import type { Citation, DoneEvent } from "#app/shared/ask-events.ts";
 import type { ActionEvent } from "./actions-loader.ts";
 import { readSse } from "./sse.ts";
 

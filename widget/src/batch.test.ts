@@ -1,6 +1,6 @@
 // The batch add-on against the fake API, and its toggle in a linkedom view.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { BatchResult, DoneEvent } from "#app/ask-events.ts";
+import type { BatchResult, DoneEvent } from "#app/shared/ask-events.ts";
 import { click, createWindow, keyEvent } from "../test/dom.ts";
 import {
   citation,

@@ -4,7 +4,7 @@
 // `BiTB.askMany(questions)` work and adding a "several questions" toggle to the chat, where
 // each line of the input is one question. Answers join the conversation as they would one
 // by one.
-import type { BatchResult, DoneEvent } from "#app/ask-events.ts";
+import type { BatchResult, DoneEvent } from "#app/shared/ask-events.ts";
 import type { AddOnContext } from "./api.ts";
 import { readSse } from "./sse.ts";
 

@@ -3,7 +3,7 @@
 // conversation (its id and messages, in sessionStorage for 30 idle minutes, so it survives a
 // reload or a page change). The view subscribes to changes and re-renders the messages whose
 // object changed.
-import type { Citation, DoneEvent } from "#app/ask-events.ts";
+import type { Citation, DoneEvent } from "#app/shared/ask-events.ts";
 import {
   type AskFailure,
   type AskOptions,

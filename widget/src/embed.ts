@@ -2,7 +2,7 @@
 // configuration (the tenant's settings, fetched once per session, overridden by the tag's
 // data-* attributes), mounts the view at the end of <body> and defines `window.BiTB` (the
 // only global the widget touches), then announces itself with a `bitb:ready` event.
-import type { BatchResult } from "#app/ask-events.ts";
+import type { BatchResult } from "#app/shared/ask-events.ts";
 import type { BiTBApi, BiTBEvents } from "./api.ts";
 import { READY_EVENT } from "./api.ts";
 import { ACTIONS_CHUNK, loadActionUi } from "./actions-loader.ts";

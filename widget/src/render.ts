@@ -2,7 +2,7 @@
 // numbered list of the sources it cites. Every piece of model or knowledge-base text goes in
 // through textContent (createTextNode); no HTML string is ever parsed. Only http(s) URLs
 // become links.
-import type { Citation } from "#app/ask-events.ts";
+import type { Citation } from "#app/shared/ask-events.ts";
 import { type Inline, parseMarkdown } from "./markdown.ts";
 
 /** The words the answer's DOM needs, in the widget's language. */

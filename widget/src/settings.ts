@@ -1,6 +1,7 @@
 // Fetches the tenant's widget settings from GET /api/widget/:tenantId/config once per
 // browsing session: the answer is kept in sessionStorage for a few minutes, so the pages a
 // visitor walks through draw the launcher at once instead of each waiting for the network.
+import { settingsKey } from "../../app/shared/widget-contract.ts";
 import type { ServerSettings } from "./config.ts";
 
 export const SETTINGS_TTL_MS = 5 * 60_000;
@@ -28,9 +29,7 @@ export function prefetched(response: Promise<Response>): typeof fetch {
     });
 }
 
-export function settingsKey(tenantId: string): string {
-  return `bitb:settings:${tenantId}`;
-}
+export { settingsKey };
 
 /** The cached settings, or null when there are none or they are older than the TTL. */
 export function cachedSettings(

@@ -2,10 +2,10 @@
 // `GET /api/widget/:tenantId/config`, `POST /api/widget/:tenantId/session` (tokens
 // `tok_1`, `tok_2`, …) and `POST /api/feedback`, as real HTTP on a random port
 // with CORS like the real public API (so a page on another origin can call it), and helpers
-// to write the SSE vocabulary of app/ask-events.ts. Each test decides how to answer.
+// to write the SSE vocabulary of app/shared/ask-events.ts. Each test decides how to answer.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { AskEventMap, AskEventName, Citation, DoneEvent } from "#app/ask-events.ts";
+import type { AskEventMap, AskEventName, Citation, DoneEvent } from "#app/shared/ask-events.ts";
 
 export interface AskRequestRecord {
   headers: http.IncomingHttpHeaders;

@@ -9,7 +9,7 @@
 //   (the one retrieval computed) is matched against the enabled actions' examples; the best
 //   match above a strict threshold is offered (source "match").
 // The `action` event always comes just before `done`. Batch asks and MCP never offer actions.
-import type { Citation } from "#app/ask-events.ts";
+import type { Citation } from "#app/shared/ask-events.ts";
 import { transcriptText } from "../pii/transcript.server.ts";
 import type { Config } from "../config.server.ts";
 import type { EmbeddingProvider } from "../embeddings/provider.server.ts";

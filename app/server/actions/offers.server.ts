@@ -6,7 +6,7 @@
 // the tenant's `action_offers` table: a second claim of the same id finds its row and fails,
 // which makes an offer single use. A failed run releases the claim so the visitor can retry.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import type { ActionEvent, ActionField } from "#app/ask-events.ts";
+import type { ActionEvent, ActionField } from "#app/shared/ask-events.ts";
 import type { TenantId } from "#tenants/id.ts";
 import type { TenantDb } from "#tenants/store.ts";
 import { ACTIONS, actionJsonSchema, type ActionName, isActionName } from "./registry.server.ts";

@@ -5,7 +5,7 @@
 // knowledge-base version (tenant-cache.server.ts); a settings change changes the key.
 import { createHash } from "node:crypto";
 import { LRUCache } from "lru-cache";
-import type { AskLatency, Citation, DoneEvent } from "#app/ask-events.ts";
+import type { AskLatency, Citation, DoneEvent } from "#app/shared/ask-events.ts";
 import { normaliseQuestion } from "#tenants/question.ts";
 import type { Config } from "../config.server.ts";
 import type { TenantRecord } from "../control-db.server.ts";

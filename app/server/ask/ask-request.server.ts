@@ -5,7 +5,7 @@
 // so an ask is checked the same way whichever of them answers it.
 import type { AppLoadContext } from "react-router";
 import { z } from "zod";
-import type { AskUsage } from "#app/ask-events.ts";
+import type { AskUsage } from "#app/shared/ask-events.ts";
 import { auditAsk } from "../audit.server.ts";
 import type { Config } from "../config.server.ts";
 import type { TenantRecord } from "../control-db.server.ts";

@@ -1,9 +1,9 @@
 // The ask pipeline: retrieve a tenant's passages, stream an answer that cites them, and
-// record the exchange. Yields the events of app/ask-events.ts in order:
+// record the exchange. Yields the events of app/shared/ask-events.ts in order:
 // sources → token* → done (or error).
 import { randomFillSync } from "node:crypto";
 import type { Span } from "@opentelemetry/api";
-import type { AskEventMap, AskEventName, Citation, DoneEvent } from "#app/ask-events.ts";
+import type { AskEventMap, AskEventName, Citation, DoneEvent } from "#app/shared/ask-events.ts";
 import type { StoredTurn } from "#tenants/conversations.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import { createExtractiveAnswerer, isAbstention } from "../llm/extractive.server.ts";

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { readAskEvents, type BatchDoneEvent } from "#app/ask-events.ts";
+import { readAskEvents, type BatchDoneEvent } from "#app/shared/ask-events.ts";
 import { loadHistory, usageByDay } from "#tenants/conversations.ts";
 import { newTenantId, type TenantId } from "#tenants/id.ts";
 import { replaceDocument } from "#tenants/knowledge-base.ts";

@@ -4,7 +4,7 @@
 // question, with a fallback to one call per question when it cannot be split) or one call
 // per question with a concurrency cap (large batches, and the local extractive answerer).
 // Each answered question is recorded like a single ask. Yields the batch events of
-// app/ask-events.ts: batch → (progress | result)* → batch_done.
+// app/shared/ask-events.ts: batch → (progress | result)* → batch_done.
 //
 // Usage of a shared call is apportioned: prompt tokens evenly per question, completion
 // tokens in proportion to each answer's length (integers that add up to the call's usage).
@@ -16,7 +16,7 @@ import type {
   BatchResult,
   Citation,
   ErrorEvent,
-} from "#app/ask-events.ts";
+} from "#app/shared/ask-events.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import { createExtractiveAnswerer, isAbstention } from "../llm/extractive.server.ts";
 import { numberQuestions } from "../llm/prompt.server.ts";

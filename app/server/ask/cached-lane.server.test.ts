@@ -3,7 +3,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { readAskEvents, type DoneEvent } from "#app/ask-events.ts";
+import { readAskEvents, type DoneEvent } from "#app/shared/ask-events.ts";
 import { listAudit } from "#tenants/audit.ts";
 import { replaceDocument } from "#tenants/knowledge-base.ts";
 import { FakeEmbedder } from "../../../tests/support/fake-embedder.ts";

@@ -21,7 +21,7 @@ import {
   type ClientAddress,
   type FetchHandler,
 } from "@mjackson/node-fetch-server";
-import type { DoneEvent } from "#app/ask-events.ts";
+import type { DoneEvent } from "#app/shared/ask-events.ts";
 import { offerableActionsOf } from "../actions/ask-actions.server.ts";
 import { errorResponse } from "../errors.server.ts";
 import { assertServing } from "../platform.server.ts";

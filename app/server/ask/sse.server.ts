@@ -1,5 +1,5 @@
-// Encodes ask events as Server-Sent Events (the vocabulary lives in app/ask-events.ts).
-import type { AskEventMap, AskEventName } from "#app/ask-events.ts";
+// Encodes ask events as Server-Sent Events (the vocabulary lives in app/shared/ask-events.ts).
+import type { AskEventMap, AskEventName } from "#app/shared/ask-events.ts";
 
 const encoder = new TextEncoder();
 

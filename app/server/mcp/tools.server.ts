@@ -4,7 +4,7 @@
 // tenant of the caller's key — no argument can name another one — counted against the
 // tenant's rate limit and quota like an ask, and audited (tool-audit.server.ts).
 import { z } from "zod";
-import type { Citation } from "#app/ask-events.ts";
+import type { Citation } from "#app/shared/ask-events.ts";
 import { askStream, toCitation } from "../ask/ask.server.ts";
 import { ApiError } from "../errors.server.ts";
 import { enforceRateLimits } from "../limits/limits.server.ts";
