@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { listJobs } from "#tenants/knowledge-base.ts";
 import type { TenantId } from "#tenants/id.ts";
 import { askStream } from "#app/server/ask/ask.server.ts";
-import { AuthError, createFirstAdmin } from "#app/server/auth.server.ts";
+import { AuthError, createFirstAdmin } from "#app/server/access/auth.server.ts";
 import { parseConfig, ConfigError } from "#app/server/config.server.ts";
 import { listTenants } from "#app/server/control-db.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
@@ -31,7 +31,7 @@ import {
   importTenant,
 } from "#app/server/tenant-data.server.ts";
 import { runBackup } from "#app/server/backup.server.ts";
-import { createSecretKey } from "#app/server/keys.server.ts";
+import { createSecretKey } from "#app/server/access/keys.server.ts";
 import { ReplicationRole } from "#app/server/replication/role.server.ts";
 import { createTenant, requireTenant, tenantDb } from "#app/server/tenants.server.ts";
 

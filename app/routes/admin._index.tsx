@@ -3,7 +3,7 @@
 // a form to create a tenant.
 import { data, Form, Link, redirect, useNavigation } from "react-router";
 import { z } from "zod";
-import { assertSameOrigin, requireAdmin } from "#app/server/auth.server.ts";
+import { assertSameOrigin, requireAdmin } from "#app/server/access/auth.server.ts";
 import { extendTrial, setTenantStatus, tenantOverview } from "#app/server/platform.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { createTenant, requireTenant } from "#app/server/tenants.server.ts";

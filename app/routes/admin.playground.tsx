@@ -7,8 +7,8 @@
 import { useEffect, useRef, useState } from "react";
 import { Link } from "react-router";
 import { readAskEvents, type Citation, type DoneEvent } from "#app/shared/ask-events.ts";
-import { requireTenantAccess } from "#app/server/auth.server.ts";
-import { getWidgetKey } from "#app/server/keys.server.ts";
+import { requireTenantAccess } from "#app/server/access/auth.server.ts";
+import { getWidgetKey } from "#app/server/access/keys.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { TenantNav } from "#app/admin/tenant-nav.tsx";
 import { BatchPlayground } from "#app/admin/batch-playground.tsx";

@@ -29,7 +29,7 @@ import {
   type Weekday,
 } from "#app/server/actions/settings.server.ts";
 import { auditAdminAction } from "#app/server/audit.server.ts";
-import { assertSameOrigin, requireTenantAccess } from "#app/server/auth.server.ts";
+import { assertSameOrigin, requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";

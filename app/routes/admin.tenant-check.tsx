@@ -8,7 +8,7 @@ import type { ActionSuggestion } from "#app/shared/kb-check.ts";
 import { KbCheckView } from "#app/admin/kb-check-view.tsx";
 import { usePollWhile } from "#app/admin/progress.tsx";
 import { TenantNav } from "#app/admin/tenant-nav.tsx";
-import { assertSameOrigin, requireTenantAccess } from "#app/server/auth.server.ts";
+import { assertSameOrigin, requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
 import { checkOverview, decide, startCheck } from "#app/server/kb-check-api.server.ts";
 import { readFormData } from "#app/server/request.server.ts";

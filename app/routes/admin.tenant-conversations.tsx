@@ -6,7 +6,7 @@
 import { Form, Link, useNavigation, useSearchParams } from "react-router";
 import { z } from "zod";
 import { getTranscript, listConversations, type TranscriptMessage } from "#tenants/transcripts.ts";
-import { requireTenantAccess } from "#app/server/auth.server.ts";
+import { requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";
 import { TenantNav } from "#app/admin/tenant-nav.tsx";

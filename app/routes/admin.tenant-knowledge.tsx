@@ -22,7 +22,7 @@ import {
   usePollWhile,
 } from "#app/admin/progress.tsx";
 import { TenantNav } from "#app/admin/tenant-nav.tsx";
-import { assertSameOrigin, requireTenantAccess } from "#app/server/auth.server.ts";
+import { assertSameOrigin, requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { auditAdminAction } from "#app/server/audit.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
 import {

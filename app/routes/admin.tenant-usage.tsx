@@ -4,7 +4,7 @@
 // (tenants/usage.ts), not from Prometheus.
 import { Link } from "react-router";
 import { usageSeries, usageTotals } from "#tenants/usage.ts";
-import { requireTenantAccess } from "#app/server/auth.server.ts";
+import { requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { tenantQuota } from "#app/server/limits/quota.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";

@@ -2,8 +2,8 @@
 // the widget styling form shows in an iframe: a stand-in page running the real widget with the
 // draft settings (app/server/widget-style.server.ts). For the tenant's admins only; it may be
 // framed by the admin's own pages and nothing else.
-import { requireTenantAccess } from "#app/server/auth.server.ts";
-import { getWidgetKey } from "#app/server/keys.server.ts";
+import { requireTenantAccess } from "#app/server/access/auth.server.ts";
+import { getWidgetKey } from "#app/server/access/keys.server.ts";
 import { parseQuery } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { createNonce } from "#app/server/security-headers.server.ts";

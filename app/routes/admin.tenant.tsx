@@ -7,7 +7,7 @@ import { z } from "zod";
 import { usageSeries, usageTotals, type UsageTotals } from "#tenants/usage.ts";
 import { countChunks, hasPendingJobs, listDocuments } from "#tenants/knowledge-base.ts";
 import { usePollWhile } from "#app/admin/progress.tsx";
-import { assertSameOrigin, requireTenantAccess } from "#app/server/auth.server.ts";
+import { assertSameOrigin, requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";

@@ -1,7 +1,7 @@
 // /admin — the admin app's frame: only for signed-in admins; a top bar with the brand, the
 // tenant list, who is signed in and a sign-out button; the page below.
 import { Form, Link, Outlet } from "react-router";
-import { requireAdmin } from "#app/server/auth.server.ts";
+import { requireAdmin } from "#app/server/access/auth.server.ts";
 import type { Route } from "./+types/admin";
 
 export async function loader({ request }: Route.LoaderArgs) {

@@ -16,14 +16,14 @@ import {
   requireVisitorConversation,
   requireWidgetKey,
   widgetCors,
-} from "#app/server/embed-guard.server.ts";
+} from "#app/server/access/embed-guard.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { enforceRateLimits } from "#app/server/limits/limits.server.ts";
 import { assertServing } from "#app/server/platform.server.ts";
 import { readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { requireTenant } from "#app/server/tenants.server.ts";
-import { sessionSecret } from "#app/server/visitor-session.server.ts";
+import { sessionSecret } from "#app/server/access/visitor-session.server.ts";
 import type { Route } from "./+types/api.actions-confirm";
 
 const METHODS = "POST, OPTIONS";

@@ -12,7 +12,7 @@ import {
   requireVisitorConversation,
   requireWidgetKey,
   widgetCors,
-} from "#app/server/embed-guard.server.ts";
+} from "#app/server/access/embed-guard.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { enforceRateLimits } from "#app/server/limits/limits.server.ts";
 import { assertServing } from "#app/server/platform.server.ts";

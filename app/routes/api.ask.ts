@@ -25,7 +25,7 @@ import {
 import { askStream } from "#app/server/ask/ask.server.ts";
 import { askBatch } from "#app/server/ask/batch.server.ts";
 import { encodeEvent, sseHeaders } from "#app/server/ask/sse.server.ts";
-import { type Cors, noCors, preflight } from "#app/server/embed-guard.server.ts";
+import { type Cors, noCors, preflight } from "#app/server/access/embed-guard.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { assertServing } from "#app/server/platform.server.ts";
 import { readJson, wantsJson } from "#app/server/request.server.ts";

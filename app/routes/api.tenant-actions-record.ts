@@ -7,7 +7,7 @@ import {
   RECORD_STATUSES,
   setActionRecordStatus,
 } from "#app/server/actions/records.server.ts";
-import { requireTenantApiAccess } from "#app/server/api-access.server.ts";
+import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
 import { auditAdminAction } from "#app/server/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { readJson } from "#app/server/request.server.ts";

@@ -8,7 +8,7 @@ import {
   RECORD_KINDS,
   RECORD_STATUSES,
 } from "#app/server/actions/records.server.ts";
-import { requireTenantApiAccess } from "#app/server/api-access.server.ts";
+import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
 import { errorResponse } from "#app/server/errors.server.ts";
 import { parseQuery } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";

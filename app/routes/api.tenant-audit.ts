@@ -3,7 +3,7 @@
 // Admins of the tenant only.
 import { z } from "zod";
 import { auditToCsv, listAudit } from "#tenants/audit.ts";
-import { requireTenantAccess } from "#app/server/auth.server.ts";
+import { requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { errorResponse } from "#app/server/errors.server.ts";
 import { parseQuery } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";

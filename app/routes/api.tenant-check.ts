@@ -3,7 +3,7 @@
 // POST { wait?: boolean } — runs the check again: 202 with the running check at once, or with
 // `wait: true` 200 with the finished one. Admins of the tenant only (no API keys).
 import { z } from "zod";
-import { requireTenantApiAccess } from "#app/server/api-access.server.ts";
+import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { checkOverview, startCheck } from "#app/server/kb-check-api.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";

@@ -3,7 +3,7 @@
 // DELETE — cancels it while it runs (pages already fetched are still indexed); 204.
 // Admins of the tenant, or a server with the tenant's secret key (Authorization: Bearer).
 import { z } from "zod";
-import { requireTenantApiAccess } from "#app/server/api-access.server.ts";
+import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
 import { auditAdminAction } from "#app/server/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import {

@@ -3,7 +3,7 @@
 // { type: "text", title, text } / { type: "url", url, title? }. Answers 202 with the job ids.
 // Admins of the tenant, or a server with the tenant's secret key (Authorization: Bearer).
 import { listDocuments } from "#tenants/knowledge-base.ts";
-import { requireTenantApiAccess } from "#app/server/api-access.server.ts";
+import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
 import { auditAdminAction } from "#app/server/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import {

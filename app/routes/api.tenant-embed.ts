@@ -3,7 +3,7 @@
 // rotate_widget_key?: true } — replaces the list (https://host[:port] each) and/or makes a
 // new key (the old one stops working at once). Admins of the tenant only.
 import { z } from "zod";
-import { requireTenantApiAccess } from "#app/server/api-access.server.ts";
+import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
 import { auditAdminAction } from "#app/server/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import {
@@ -13,7 +13,7 @@ import {
   originListSchema,
   rotateWidgetKey,
   setAllowedOrigins,
-} from "#app/server/keys.server.ts";
+} from "#app/server/access/keys.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
 import { getRuntime, type Runtime } from "#app/server/runtime.server.ts";
 import type { TenantRecord } from "#app/server/control-db.server.ts";

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { requireAdmin } from "#app/server/auth.server.ts";
+import { requireAdmin } from "#app/server/access/auth.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { exportTenant } from "#app/server/tenant-data.server.ts";

@@ -2,7 +2,7 @@
 // tenant, or its secret key).
 import { z } from "zod";
 import { listJobs } from "#tenants/knowledge-base.ts";
-import { requireTenantApiAccess } from "#app/server/api-access.server.ts";
+import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
 import { errorResponse } from "#app/server/errors.server.ts";
 import { parseQuery } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";

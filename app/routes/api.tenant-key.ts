@@ -1,10 +1,10 @@
 // DELETE /api/tenants/:tenantId/keys/:keyId — revokes one of the tenant's secret keys (204);
 // it stops working at once. Another tenant's key id is a 404.
 import { z } from "zod";
-import { requireTenantApiAccess } from "#app/server/api-access.server.ts";
+import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
 import { auditAdminAction } from "#app/server/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
-import { revokeSecretKey } from "#app/server/keys.server.ts";
+import { revokeSecretKey } from "#app/server/access/keys.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import type { Route } from "./+types/api.tenant-key";
 

@@ -1,7 +1,7 @@
 // GET /api/tenants/:tenantId/keys — the tenant's secret API keys (never the secrets).
 // POST { name } — a new key; the answer (201) carries the secret, the only time it is shown.
 // Admins of the tenant only (a key cannot make keys).
-import { requireTenantApiAccess } from "#app/server/api-access.server.ts";
+import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
 import { auditAdminAction } from "#app/server/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import {
@@ -9,7 +9,7 @@ import {
   listSecretKeys,
   secretKeyNameSchema,
   TooManyKeysError,
-} from "#app/server/keys.server.ts";
+} from "#app/server/access/keys.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { z } from "zod";

@@ -3,7 +3,7 @@
 // action on (or, for an action that needs a webhook, says so): 200 { suggestion, message }.
 // A suggestion already decided: 409 conflict. Admins of the tenant only (no API keys).
 import { z } from "zod";
-import { requireTenantApiAccess } from "#app/server/api-access.server.ts";
+import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { decide } from "#app/server/kb-check-api.server.ts";
 import { readJson } from "#app/server/request.server.ts";

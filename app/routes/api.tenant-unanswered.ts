@@ -3,7 +3,7 @@
 // the same grouped by similarity into content gaps (`gaps`: tenants/unanswered.ts).
 import { z } from "zod";
 import { groupUnanswered, listUnanswered } from "#tenants/unanswered.ts";
-import { requireTenantAccess } from "#app/server/auth.server.ts";
+import { requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { errorResponse } from "#app/server/errors.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";

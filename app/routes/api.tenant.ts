@@ -5,7 +5,7 @@
 // starterQuestions, voiceGreeting, language), and mask_transcripts (PII-masked stored
 // transcripts), and — platform admins only — status: "active" | "suspended".
 // DELETE — a platform admin erases the tenant and all its data, for good (audited).
-import { assertSameOrigin, requireAdmin, requireTenantAccess } from "#app/server/auth.server.ts";
+import { assertSameOrigin, requireAdmin, requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { setTenantStatus } from "#app/server/platform.server.ts";
 import { auditAdminAction } from "#app/server/audit.server.ts";

@@ -1,7 +1,7 @@
 // GET /api/tenants — the tenants the signed-in admin manages.
 // POST /api/tenants { name } — a platform admin creates a tenant (201).
 import { z } from "zod";
-import { assertSameOrigin, requireAdmin } from "#app/server/auth.server.ts";
+import { assertSameOrigin, requireAdmin } from "#app/server/access/auth.server.ts";
 import { listTenants } from "#app/server/control-db.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { auditAdminAction } from "#app/server/audit.server.ts";

@@ -9,7 +9,7 @@ import {
   preflight,
   requireWidgetKey,
   widgetCors,
-} from "#app/server/embed-guard.server.ts";
+} from "#app/server/access/embed-guard.server.ts";
 import { errorResponse } from "#app/server/errors.server.ts";
 import { assertServing } from "#app/server/platform.server.ts";
 import { parseQuery } from "#app/server/request.server.ts";

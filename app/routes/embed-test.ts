@@ -3,7 +3,7 @@
 // It needs the tenant's publishable widget key, which the snippet makes public anyway;
 // anything else is a 404. See widget-style.server.ts for what it says about origins.
 import { z } from "zod";
-import { embedSnippet, isWidgetKeyOf } from "#app/server/keys.server.ts";
+import { embedSnippet, isWidgetKeyOf } from "#app/server/access/keys.server.ts";
 import { parseQuery } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { requireTenant } from "#app/server/tenants.server.ts";

@@ -11,7 +11,7 @@ import {
   getAdmin,
   safeRedirectPath,
   SignInLockedError,
-} from "#app/server/auth.server.ts";
+} from "#app/server/access/auth.server.ts";
 import { clientAddressOf } from "#app/server/client-address.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { landingPathFor } from "#app/server/trial.server.ts";

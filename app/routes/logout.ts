@@ -1,7 +1,7 @@
 // POST /logout — ends the admin's session. Signing out is a state change, so GET only sends
 // the visitor back to the admin app (which asks them to sign in if they are not).
 import { redirect } from "react-router";
-import { assertSameOrigin, destroyAdminSession } from "#app/server/auth.server.ts";
+import { assertSameOrigin, destroyAdminSession } from "#app/server/access/auth.server.ts";
 import type { Route } from "./+types/logout";
 
 export function loader() {

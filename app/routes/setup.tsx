@@ -8,8 +8,8 @@ import {
   createAdminSession,
   createFirstAdmin,
   setupTokenState,
-} from "#app/server/auth.server.ts";
-import { MIN_PASSWORD_LENGTH } from "#app/server/password.server.ts";
+} from "#app/server/access/auth.server.ts";
+import { MIN_PASSWORD_LENGTH } from "#app/server/access/password.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import type { Route } from "./+types/setup";
 

@@ -5,10 +5,10 @@
 import { useEffect, useRef } from "react";
 import { data, Form, Link, useNavigation } from "react-router";
 import { INDUSTRIES, signupStepPath } from "#app/shared/signup-steps.ts";
-import { assertSameOrigin, createAdminSession, getAdmin } from "#app/server/auth.server.ts";
+import { assertSameOrigin, createAdminSession, getAdmin } from "#app/server/access/auth.server.ts";
 import { clientAddressOf } from "#app/server/client-address.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
-import { MIN_PASSWORD_LENGTH } from "#app/server/password.server.ts";
+import { MIN_PASSWORD_LENGTH } from "#app/server/access/password.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";
 import {

@@ -15,7 +15,7 @@ import {
 } from "#app/admin/progress.tsx";
 import { KbCheckView } from "#app/admin/kb-check-view.tsx";
 import { signupStepPath } from "#app/shared/signup-steps.ts";
-import { assertSameOrigin } from "#app/server/auth.server.ts";
+import { assertSameOrigin } from "#app/server/access/auth.server.ts";
 import { auditAdminAction } from "#app/server/audit.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
 import { DEFAULT_MAX_PAGES, listCrawls, startCrawl } from "#app/server/ingest/crawl.server.ts";

@@ -3,7 +3,7 @@
 // continues), the trial's end and token budget once there is a tenant, and the step below.
 import { Form, Link, Outlet, useLocation } from "react-router";
 import { SIGNUP_STEPS } from "#app/shared/signup-steps.ts";
-import { getAdmin } from "#app/server/auth.server.ts";
+import { getAdmin } from "#app/server/access/auth.server.ts";
 import { tenantQuota } from "#app/server/limits/quota.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";

@@ -38,7 +38,7 @@ import { OutboxForwarder } from "./replication/forwarder.server.ts";
 import { Outbox } from "./replication/outbox.server.ts";
 import { ReplicationRole, type Role } from "./replication/role.server.ts";
 import type { Replication } from "./replication/writes.server.ts";
-import { sessionSecret } from "./visitor-session.server.ts";
+import { sessionSecret } from "./access/visitor-session.server.ts";
 import { CalibrationScheduler } from "./retrieval/calibrate.server.ts";
 import { createTenant, enqueueIngest } from "./tenants.server.ts";
 import { isKbCheckRunning, KbCheckScheduler, runKbCheck } from "./kb-check.server.ts";

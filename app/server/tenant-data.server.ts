@@ -33,7 +33,7 @@ import {
   rotateWidgetKey,
   setAllowedOrigins,
   setWidgetKey,
-} from "./keys.server.ts";
+} from "./access/keys.server.ts";
 import { initialQuota, setTenantQuota } from "./limits/quota.server.ts";
 import type { Runtime } from "./runtime.server.ts";
 import { requireTenant } from "./tenants.server.ts";

@@ -18,7 +18,7 @@ import {
   secretKeyNameSchema,
   setAllowedOrigins,
   TooManyKeysError,
-} from "./keys.server.ts";
+} from "./access/keys.server.ts";
 import { tenantQuota } from "./limits/quota.server.ts";
 import type { Runtime } from "./runtime.server.ts";
 import { tenantDb } from "./tenants.server.ts";

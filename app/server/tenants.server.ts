@@ -12,7 +12,7 @@ import {
 } from "./control-db.server.ts";
 import { ApiError } from "./errors.server.ts";
 import { setRequestTenant } from "./request-context.server.ts";
-import { rotateWidgetKey } from "./keys.server.ts";
+import { rotateWidgetKey } from "./access/keys.server.ts";
 import { initialQuota, setTenantQuota } from "./limits/quota.server.ts";
 import type { Runtime } from "./runtime.server.ts";
 

@@ -15,8 +15,8 @@ import {
 } from "./control-db.server.ts";
 import { tenantQuota } from "./limits/quota.server.ts";
 import { silentLogger } from "./logger.server.ts";
-import { verifyPassword } from "./password.server.ts";
-import { createSignInThrottle } from "./sign-in-throttle.server.ts";
+import { verifyPassword } from "./access/password.server.ts";
+import { createSignInThrottle } from "./access/sign-in-throttle.server.ts";
 import { tenantDb } from "./tenants.server.ts";
 import {
   advanceSignup,

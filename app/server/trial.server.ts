@@ -24,11 +24,11 @@ import {
   type TenantRecord,
 } from "./control-db.server.ts";
 import { auditAdminAction } from "./audit.server.ts";
-import { requireAdmin } from "./auth.server.ts";
+import { requireAdmin } from "./access/auth.server.ts";
 import { TRIAL_PLAN } from "./limits/quota.server.ts";
-import { hashPassword, MIN_PASSWORD_LENGTH } from "./password.server.ts";
+import { hashPassword, MIN_PASSWORD_LENGTH } from "./access/password.server.ts";
 import { getRuntime, type Runtime } from "./runtime.server.ts";
-import { createSignInThrottle, retryMessage } from "./sign-in-throttle.server.ts";
+import { createSignInThrottle, retryMessage } from "./access/sign-in-throttle.server.ts";
 import { createTenant, tenantDb } from "./tenants.server.ts";
 
 type TrialRuntime = Pick<Runtime, "control" | "tenants" | "config" | "logger">;

@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { newTenantId } from "#tenants/id.ts";
 import { insertTenant, openControlDb } from "./control-db.server.ts";
-import { getWidgetKey, setAllowedOrigins } from "./keys.server.ts";
+import { getWidgetKey, setAllowedOrigins } from "./access/keys.server.ts";
 import { DEFAULT_WIDGET_SETTINGS } from "./widget-settings.server.ts";
 import {
   appOriginOf,

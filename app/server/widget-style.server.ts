@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { Config } from "./config.server.ts";
 import type { ControlDb, TenantRecord } from "./control-db.server.ts";
-import { embedSnippet, getWidgetKey, listAllowedOrigins } from "./keys.server.ts";
+import { embedSnippet, getWidgetKey, listAllowedOrigins } from "./access/keys.server.ts";
 import { settingsKey } from "#app/shared/widget-contract.ts";
 import {
   MAX_STARTER_QUESTIONS,

@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { readAskEvents } from "#app/shared/ask-events.ts";
 import { openControlDb } from "#app/server/control-db.server.ts";
-import { createSecretKey } from "#app/server/keys.server.ts";
+import { createSecretKey } from "#app/server/access/keys.server.ts";
 import type { TenantId } from "#tenants/id.ts";
 import { cli } from "../../tests/support/cli.ts";
 import { startFakeLlm } from "../../tests/support/fake-llm.ts";

@@ -25,7 +25,7 @@ import { parseArgs } from "node:util";
 import { parseConfig } from "#app/server/config.server.ts";
 import { openControlDb } from "#app/server/control-db.server.ts";
 import { createEmbedder } from "#app/server/embeddings/index.server.ts";
-import { createSecretKey } from "#app/server/keys.server.ts";
+import { createSecretKey } from "#app/server/access/keys.server.ts";
 import { createTenant } from "#app/server/tenants.server.ts";
 import { openTenantDb, TenantPool } from "#tenants/store.ts";
 import type { TenantId } from "#tenants/id.ts";

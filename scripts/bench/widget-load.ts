@@ -16,7 +16,7 @@ import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import { chromium, type Page, type Request } from "playwright-core";
 import { openControlDb } from "#app/server/control-db.server.ts";
-import { getWidgetKey, setAllowedOrigins } from "#app/server/keys.server.ts";
+import { getWidgetKey, setAllowedOrigins } from "#app/server/access/keys.server.ts";
 import { isTenantId } from "#tenants/id.ts";
 import { cli } from "../../tests/support/cli.ts";
 import { startServer, tempDataDir } from "../../tests/support/server.ts";

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import routes from "../../app/routes.ts";
 import { TENANT_PAGES } from "../../app/admin/tenant-nav.tsx";
 import { grantTenant, insertAdmin, openControlDb } from "../../app/server/control-db.server.ts";
-import { hashPassword } from "../../app/server/password.server.ts";
+import { hashPassword } from "../../app/server/access/password.server.ts";
 import type { TenantId } from "../../tenants/id.ts";
 import { waitForJobs } from "../support/admin.ts";
 import { Client, setupTokenFromLogs, startServer, type TestServer } from "../support/server.ts";

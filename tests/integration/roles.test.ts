@@ -9,7 +9,7 @@ import { ADMIN, createAdmin } from "../support/cli.ts";
 import { createTenant, signIn, waitForJobs } from "../support/admin.ts";
 import { Client, startServer, tempDataDir, type TestServer } from "../support/server.ts";
 import { grantTenant, insertAdmin, openControlDb } from "../../app/server/control-db.server.ts";
-import { hashPassword } from "../../app/server/password.server.ts";
+import { hashPassword } from "../../app/server/access/password.server.ts";
 import type { TenantId } from "../../tenants/id.ts";
 
 type Who = "anonymous" | "forged" | "otherTenantAdmin" | "tenantAdmin" | "platformAdmin";

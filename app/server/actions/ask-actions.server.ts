@@ -46,7 +46,7 @@ import {
   hasOfferableActions,
 } from "./settings.server.ts";
 import { runToolLoop } from "./tool-loop.server.ts";
-import { sessionSecret } from "../visitor-session.server.ts";
+import { sessionSecret } from "../access/visitor-session.server.ts";
 
 type ActionAskRuntime = Pick<
   Runtime,

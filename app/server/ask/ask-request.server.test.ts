@@ -7,13 +7,13 @@ import { FakeEmbedder } from "../../../tests/support/fake-embedder.ts";
 import { parseConfig } from "../config.server.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
-import { createSecretKey, getWidgetKey, setAllowedOrigins } from "../keys.server.ts";
+import { createSecretKey, getWidgetKey, setAllowedOrigins } from "../access/keys.server.ts";
 import { closeLimiters } from "../limits/limits.server.ts";
 import { setTenantQuota } from "../limits/quota.server.ts";
 import { silentLogger } from "../logger.server.ts";
 import { closeRuntime, createRuntime, type Runtime } from "../runtime.server.ts";
 import { createTenant } from "../tenants.server.ts";
-import { issueVisitorSession, sessionSecret } from "../visitor-session.server.ts";
+import { issueVisitorSession, sessionSecret } from "../access/visitor-session.server.ts";
 import {
   admitAsk,
   askAuditor,

@@ -17,7 +17,7 @@ import {
   requireWidgetKey,
   secretKeyCaller,
   widgetCors,
-} from "../embed-guard.server.ts";
+} from "../access/embed-guard.server.ts";
 import { ApiError } from "../errors.server.ts";
 import { enforceRateLimits } from "../limits/limits.server.ts";
 import { assertWithinQuota, tenantQuota } from "../limits/quota.server.ts";

@@ -10,7 +10,7 @@ import { FakeEmbedder } from "../../../tests/support/fake-embedder.ts";
 import { parseConfig } from "../config.server.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import { createHttpHandler } from "../http-observer.server.ts";
-import { createSecretKey } from "../keys.server.ts";
+import { createSecretKey } from "../access/keys.server.ts";
 import { closeLimiters } from "../limits/limits.server.ts";
 import { silentLogger } from "../logger.server.ts";
 import { closeRuntime, createRuntime, type Runtime } from "../runtime.server.ts";

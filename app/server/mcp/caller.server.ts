@@ -4,7 +4,7 @@
 // tenant, so a key cannot even learn which other tenants exist. Reads the control database.
 import type { TenantRecord } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
-import { authenticateSecretKey, bearerSecret } from "../keys.server.ts";
+import { authenticateSecretKey, bearerSecret } from "../access/keys.server.ts";
 import type { Runtime } from "../runtime.server.ts";
 import { assertServing } from "../platform.server.ts";
 import { requireTenant } from "../tenants.server.ts";

@@ -17,7 +17,7 @@ import { createRetrievalCache } from "../ask/retrieval-cache.server.ts";
 import { parseConfig } from "../config.server.ts";
 import { openControlDb, type ControlDb, type TenantRecord } from "../control-db.server.ts";
 import { errorResponse } from "../errors.server.ts";
-import { createSecretKey, revokeSecretKey } from "../keys.server.ts";
+import { createSecretKey, revokeSecretKey } from "../access/keys.server.ts";
 import { closeLimiters } from "../limits/limits.server.ts";
 import { setTenantQuota } from "../limits/quota.server.ts";
 import { createExtractiveAnswerer } from "../llm/extractive.server.ts";

@@ -6,10 +6,10 @@
 // callers use a secret key (`Authorization: Bearer bitb_sk_…`) instead, and get no CORS.
 import type { AppLoadContext } from "react-router";
 import type { TenantId } from "#tenants/id.ts";
-import type { Replication } from "./replication/writes.server.ts";
-import type { Config } from "./config.server.ts";
-import type { ControlDb, TenantRecord } from "./control-db.server.ts";
-import { ApiError } from "./errors.server.ts";
+import type { Replication } from "../replication/writes.server.ts";
+import type { Config } from "../config.server.ts";
+import type { ControlDb, TenantRecord } from "../control-db.server.ts";
+import { ApiError } from "../errors.server.ts";
 import {
   authenticateSecretKey,
   bearerSecret,
@@ -18,8 +18,8 @@ import {
   isWidgetKeyOf,
 } from "./keys.server.ts";
 import { sessionSecret, verifyVisitorSession } from "./visitor-session.server.ts";
-import { clientAddressOf } from "./client-address.server.ts";
-import type { RequestHead } from "./request.server.ts";
+import { clientAddressOf } from "../client-address.server.ts";
+import type { RequestHead } from "../request.server.ts";
 
 type GuardRuntime = {
   control: ControlDb;

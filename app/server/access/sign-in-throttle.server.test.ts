@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { openControlDb, type ControlDb } from "./control-db.server.ts";
+import { openControlDb, type ControlDb } from "../control-db.server.ts";
 import { createSignInThrottle, retryMessage } from "./sign-in-throttle.server.ts";
 
 const policy = { maxPerAccount: 3, maxPerClient: 5, windowMs: 60_000, lockoutMs: 120_000 };

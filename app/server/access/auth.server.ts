@@ -9,7 +9,7 @@ import { createCookie, createSessionStorage, redirect, type SessionStorage } fro
 import { Authenticator } from "remix-auth";
 import { FormStrategy } from "remix-auth-form";
 import { z } from "zod";
-import { parseConfig, type Config } from "./config.server.ts";
+import { parseConfig, type Config } from "../config.server.ts";
 import {
   adminCanManage,
   consumeSetupToken,
@@ -25,19 +25,19 @@ import {
   type AdminRecord,
   type ControlDb,
   type TenantRecord,
-} from "./control-db.server.ts";
-import { ApiError, type ErrorCode } from "./errors.server.ts";
+} from "../control-db.server.ts";
+import { ApiError, type ErrorCode } from "../errors.server.ts";
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./password.server.ts";
-import { getRuntime, type Runtime } from "./runtime.server.ts";
+import { getRuntime, type Runtime } from "../runtime.server.ts";
 import {
   createSignInThrottle,
   retryMessage,
   type SignInLock,
   type SignInThrottle,
 } from "./sign-in-throttle.server.ts";
-import { requireTenant } from "./tenants.server.ts";
+import { requireTenant } from "../tenants.server.ts";
 
-export type { AdminRecord } from "./control-db.server.ts";
+export type { AdminRecord } from "../control-db.server.ts";
 
 /** What authentication needs from the runtime; tests pass a control DB and a parsed config. */
 export interface AuthDeps {

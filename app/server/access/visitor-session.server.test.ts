@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { TenantId } from "#tenants/id.ts";
-import type { ApiError } from "./errors.server.ts";
+import type { ApiError } from "../errors.server.ts";
 import { issueVisitorSession, verifyVisitorSession } from "./visitor-session.server.ts";
 
 const A = `tn_${"a".repeat(32)}` as TenantId;

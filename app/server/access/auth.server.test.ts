@@ -16,7 +16,7 @@ import {
   SESSION_IDLE_MS,
   type AdminAuth,
 } from "./auth.server.ts";
-import { parseConfig } from "./config.server.ts";
+import { parseConfig } from "../config.server.ts";
 import {
   countAdmins,
   createSetupToken,
@@ -27,8 +27,8 @@ import {
   openControlDb,
   type AdminRecord,
   type ControlDb,
-} from "./control-db.server.ts";
-import { ApiError } from "./errors.server.ts";
+} from "../control-db.server.ts";
+import { ApiError } from "../errors.server.ts";
 import { hashPassword } from "./password.server.ts";
 
 const ORIGIN = "http://localhost:3000";

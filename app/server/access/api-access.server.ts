@@ -2,11 +2,11 @@
 // session, same-origin check on writes), or — for the ingest and documents API — a secret API
 // key of that tenant (`Authorization: Bearer bitb_sk_…`, no cookies, so no CSRF check).
 import { assertSameOrigin, requireTenantAccess } from "./auth.server.ts";
-import type { TenantRecord } from "./control-db.server.ts";
-import { ApiError } from "./errors.server.ts";
+import type { TenantRecord } from "../control-db.server.ts";
+import { ApiError } from "../errors.server.ts";
 import { authenticateSecretKey, bearerSecret } from "./keys.server.ts";
-import { getRuntime } from "./runtime.server.ts";
-import { requireTenant } from "./tenants.server.ts";
+import { getRuntime } from "../runtime.server.ts";
+import { requireTenant } from "../tenants.server.ts";
 
 export interface TenantApiCaller {
   tenant: TenantRecord;

@@ -9,7 +9,7 @@ import {
   purgeSignInFailures,
   putSignInFailures,
   type ControlDb,
-} from "./control-db.server.ts";
+} from "../control-db.server.ts";
 
 export interface SignInThrottlePolicy {
   /** Failed attempts on one account, within the window, that lock it. */

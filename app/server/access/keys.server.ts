@@ -7,7 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import type { TenantId } from "#tenants/id.ts";
 import { statement } from "#tenants/statements.ts";
-import type { ControlDb } from "./control-db.server.ts";
+import type { ControlDb } from "../control-db.server.ts";
 
 export const PUBLISHABLE_PREFIX = "pk_";
 export const SECRET_PREFIX = "bitb_sk_";
