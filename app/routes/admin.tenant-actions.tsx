@@ -28,7 +28,7 @@ import {
   WEBHOOK_ONLY,
   type Weekday,
 } from "#app/server/actions/settings.server.ts";
-import { auditAdminAction } from "#app/server/audit.server.ts";
+import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { assertSameOrigin, requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
 import { readFormData } from "#app/server/request.server.ts";

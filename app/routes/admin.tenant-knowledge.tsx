@@ -23,7 +23,7 @@ import {
 } from "#app/admin/progress.tsx";
 import { TenantNav } from "#app/admin/tenant-nav.tsx";
 import { assertSameOrigin, requireTenantAccess } from "#app/server/access/auth.server.ts";
-import { auditAdminAction } from "#app/server/audit.server.ts";
+import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
 import {
   cancelCrawl,

@@ -7,7 +7,7 @@ import { TenantNav } from "#app/admin/tenant-nav.tsx";
 import { EmbedPanel } from "#app/admin/widget-embed.tsx";
 import { WidgetStyleForm, type WidgetStyleErrors } from "#app/admin/widget-style-form.tsx";
 import { assertSameOrigin, requireTenantAccess } from "#app/server/access/auth.server.ts";
-import { auditAdminAction } from "#app/server/audit.server.ts";
+import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { runSecurityAction } from "#app/server/tenant-security.server.ts";

@@ -20,7 +20,7 @@ import { tenantDb } from "#app/server/tenants.server.ts";
 import { groupUnanswered, listUnanswered } from "#tenants/unanswered.ts";
 // ---- issue 5: keys, origins, quota, audit (begin) ----
 import { TenantSecurity } from "#app/admin/tenant-security.tsx";
-import { auditAdminAction } from "#app/server/audit.server.ts";
+import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import {
   auditQueryOf,
   runSecurityAction,

@@ -7,7 +7,7 @@
 // Callers: the widget (publishable `key` + signed `session_token`, from an allowed origin;
 // the token names the conversation) or a server with `Authorization: Bearer bitb_sk_…` (it
 // may name its own conversation with `session_id`). Then: rate limits (IP, tenant, session),
-// the tenant's token quota, the answer, and an audit entry (app/server/audit.server.ts).
+// the tenant's token quota, the answer, and an audit entry (app/server/audit/audit.server.ts).
 import type { AppLoadContext } from "react-router";
 import { askWithActions } from "#app/server/actions/ask-actions.server.ts";
 import {

@@ -8,7 +8,7 @@ import {
   setActionRecordStatus,
 } from "#app/server/actions/records.server.ts";
 import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
-import { auditAdminAction } from "#app/server/audit.server.ts";
+import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";

@@ -2,7 +2,7 @@
 // one stops verifying at once) and returns it this once: `{secret}`. Admins of the tenant only.
 import { rotateWebhookSecret } from "#app/server/actions/settings.server.ts";
 import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
-import { auditAdminAction } from "#app/server/audit.server.ts";
+import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { noQuery, parseQuery } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";

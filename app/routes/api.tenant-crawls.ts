@@ -3,7 +3,7 @@
 // (docs/decisions/029); answers 202 { crawlId }, then GET …/crawls/:crawlId shows progress.
 // Admins of the tenant, or a server with the tenant's secret key (Authorization: Bearer).
 import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
-import { auditAdminAction } from "#app/server/audit.server.ts";
+import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { crawlInputSchema, listCrawls, startCrawl } from "#app/server/ingest/crawl.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";

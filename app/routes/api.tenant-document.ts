@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { deleteDocument, getDocument } from "#tenants/knowledge-base.ts";
 import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
-import { auditAdminAction } from "#app/server/audit.server.ts";
+import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { noQuery, parseQuery } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";

@@ -4,7 +4,7 @@
 // Admins of the tenant, or a server with the tenant's secret key (Authorization: Bearer).
 import { listDocuments } from "#tenants/knowledge-base.ts";
 import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
-import { auditAdminAction } from "#app/server/audit.server.ts";
+import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import {
   intakeFormFiles,

@@ -4,7 +4,7 @@
 // new key (the old one stops working at once). Admins of the tenant only.
 import { z } from "zod";
 import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
-import { auditAdminAction } from "#app/server/audit.server.ts";
+import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import {
   embedSnippet,

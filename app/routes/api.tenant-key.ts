@@ -2,7 +2,7 @@
 // it stops working at once. Another tenant's key id is a 404.
 import { z } from "zod";
 import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
-import { auditAdminAction } from "#app/server/audit.server.ts";
+import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { revokeSecretKey } from "#app/server/access/keys.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";

@@ -2,7 +2,7 @@
 // POST { name } — a new key; the answer (201) carries the secret, the only time it is shown.
 // Admins of the tenant only (a key cannot make keys).
 import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
-import { auditAdminAction } from "#app/server/audit.server.ts";
+import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import {
   createSecretKey,

@@ -3,7 +3,7 @@
 // admins only (budget null: unlimited; trial_ends_at in ms since epoch, null: no end).
 import { z } from "zod";
 import { requireTenantAccess, assertSameOrigin } from "#app/server/access/auth.server.ts";
-import { auditAdminAction } from "#app/server/audit.server.ts";
+import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { setTenantQuota, tenantQuota } from "#app/server/limits/quota.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";

@@ -5,10 +5,14 @@
 // starterQuestions, voiceGreeting, language), and mask_transcripts (PII-masked stored
 // transcripts), and — platform admins only — status: "active" | "suspended".
 // DELETE — a platform admin erases the tenant and all its data, for good (audited).
-import { assertSameOrigin, requireAdmin, requireTenantAccess } from "#app/server/access/auth.server.ts";
+import {
+  assertSameOrigin,
+  requireAdmin,
+  requireTenantAccess,
+} from "#app/server/access/auth.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { setTenantStatus } from "#app/server/platform.server.ts";
-import { auditAdminAction } from "#app/server/audit.server.ts";
+import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { tenantDb } from "#app/server/tenants.server.ts";

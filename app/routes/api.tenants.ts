@@ -4,7 +4,7 @@ import { z } from "zod";
 import { assertSameOrigin, requireAdmin } from "#app/server/access/auth.server.ts";
 import { listTenants } from "#app/server/control-db.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
-import { auditAdminAction } from "#app/server/audit.server.ts";
+import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { createTenant } from "#app/server/tenants.server.ts";

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { signupStepPath } from "#app/shared/signup-steps.ts";
 import { EmbedPanel } from "#app/admin/widget-embed.tsx";
 import { assertSameOrigin } from "#app/server/access/auth.server.ts";
-import { auditAdminAction } from "#app/server/audit.server.ts";
+import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { runSecurityAction } from "#app/server/tenant-security.server.ts";
 import { finishSignup, requireSignupStep } from "#app/server/trial.server.ts";

@@ -16,7 +16,7 @@ import {
 import { KbCheckView } from "#app/admin/kb-check-view.tsx";
 import { signupStepPath } from "#app/shared/signup-steps.ts";
 import { assertSameOrigin } from "#app/server/access/auth.server.ts";
-import { auditAdminAction } from "#app/server/audit.server.ts";
+import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
 import { DEFAULT_MAX_PAGES, listCrawls, startCrawl } from "#app/server/ingest/crawl.server.ts";
 import {

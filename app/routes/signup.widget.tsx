@@ -5,7 +5,7 @@ import { data, Link, redirect, useNavigation } from "react-router";
 import { signupStepPath } from "#app/shared/signup-steps.ts";
 import { WidgetStyleForm, type WidgetStyleErrors } from "#app/admin/widget-style-form.tsx";
 import { assertSameOrigin } from "#app/server/access/auth.server.ts";
-import { auditAdminAction } from "#app/server/audit.server.ts";
+import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { advanceSignup, requireSignupStep } from "#app/server/trial.server.ts";
 import { getWidgetSettings, updateWidgetSettings } from "#app/server/widget-settings.server.ts";

@@ -8,7 +8,7 @@ import {
   type DecisionResult,
   type SuggestionDecision,
 } from "./actions/suggest.server.ts";
-import { auditAdminAction } from "./audit.server.ts";
+import { auditAdminAction } from "./audit/audit.server.ts";
 import type { TenantRecord } from "./control-db.server.ts";
 import { isKbCheckRunning, latestKbCheck, latestKbReport, runKbCheck } from "./kb-check.server.ts";
 import { outsideRequest } from "./request-context.server.ts";

@@ -9,7 +9,7 @@ import {
   recordPlatformAudit,
   writeTenantStatus,
 } from "./control-db.server.ts";
-import { auditAdminAction } from "./audit.server.ts";
+import { auditAdminAction } from "./audit/audit.server.ts";
 import { ApiError } from "./errors.server.ts";
 import { setTenantQuota, tenantQuota, type TenantQuota } from "./limits/quota.server.ts";
 import type { Runtime } from "./runtime.server.ts";

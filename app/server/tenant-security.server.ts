@@ -2,7 +2,7 @@
 // what its loader shows and what its form actions do. Every change is audited.
 import { z } from "zod";
 import { listAudit } from "#tenants/audit.ts";
-import { auditAdminAction } from "./audit.server.ts";
+import { auditAdminAction } from "./audit/audit.server.ts";
 import type { AdminRecord, TenantRecord } from "./control-db.server.ts";
 import { ApiError } from "./errors.server.ts";
 import {

@@ -23,7 +23,7 @@ import {
   type ControlDb,
   type TenantRecord,
 } from "./control-db.server.ts";
-import { auditAdminAction } from "./audit.server.ts";
+import { auditAdminAction } from "./audit/audit.server.ts";
 import { requireAdmin } from "./access/auth.server.ts";
 import { TRIAL_PLAN } from "./limits/quota.server.ts";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "./access/password.server.ts";

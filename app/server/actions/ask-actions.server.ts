@@ -25,7 +25,7 @@ import { conversationHistory, recordAskExchange } from "../replication/writes.se
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
 import type { Runtime } from "../runtime.server.ts";
 import { tenantDb } from "../tenants.server.ts";
-import { auditToolCall, maskToolArguments } from "../tool-audit.server.ts";
+import { auditToolCall, maskToolArguments } from "../audit/tool-audit.server.ts";
 import { streamPieces } from "../ask/answer-cache.server.ts";
 import {
   type AskEvent,

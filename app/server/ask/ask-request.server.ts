@@ -6,7 +6,7 @@
 import type { AppLoadContext } from "react-router";
 import { z } from "zod";
 import type { AskUsage } from "#app/shared/ask-events.ts";
-import { auditAsk } from "../audit.server.ts";
+import { auditAsk } from "../audit/audit.server.ts";
 import type { Config } from "../config.server.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import {

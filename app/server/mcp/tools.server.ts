@@ -12,7 +12,7 @@ import { assertWithinQuota, tenantQuota } from "../limits/quota.server.ts";
 import { withHeldUsage } from "../replication/writes.server.ts";
 import type { Runtime } from "../runtime.server.ts";
 import { tenantDb } from "../tenants.server.ts";
-import { auditToolCall, maskToolArguments } from "../tool-audit.server.ts";
+import { auditToolCall, maskToolArguments } from "../audit/tool-audit.server.ts";
 import type { McpCaller } from "./caller.server.ts";
 
 export type McpRuntime = Pick<

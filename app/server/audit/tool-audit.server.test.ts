@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { TenantRecord } from "./control-db.server.ts";
+import type { TenantRecord } from "../control-db.server.ts";
 import { auditToolCall, maskToolArguments } from "./tool-audit.server.ts";
 
 describe("maskToolArguments", () => {

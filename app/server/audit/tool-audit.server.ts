@@ -5,10 +5,10 @@
 // the SHA-256 of its PII-masked text in question_sha256 like an ask's; every other string
 // PII-masked and cut short. Failing to audit never fails the call; it is logged instead.
 import { questionSha256 } from "./audit.server.ts";
-import type { TenantRecord } from "./control-db.server.ts";
-import { maskPii } from "./pii/mask.server.ts";
-import { appendAuditEntries } from "./replication/writes.server.ts";
-import type { Runtime } from "./runtime.server.ts";
+import type { TenantRecord } from "../control-db.server.ts";
+import { maskPii } from "../pii/mask.server.ts";
+import { appendAuditEntries } from "../replication/writes.server.ts";
+import type { Runtime } from "../runtime.server.ts";
 
 const MAX_STRING_CHARS = 120;
 const MAX_DEPTH = 4;
