@@ -29,11 +29,11 @@ import {
   eraseTenantEverywhere,
   exportTenant,
   importTenant,
-} from "#app/server/tenant-data.server.ts";
+} from "#app/server/tenancy/data.server.ts";
 import { runBackup } from "#app/server/backup.server.ts";
 import { createSecretKey } from "#app/server/access/keys.server.ts";
 import { ReplicationRole } from "#app/server/replication/role.server.ts";
-import { createTenant, requireTenant, tenantDb } from "#app/server/tenants.server.ts";
+import { createTenant, requireTenant, tenantDb } from "#app/server/tenancy/tenants.server.ts";
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
 

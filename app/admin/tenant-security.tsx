@@ -1,6 +1,6 @@
 // The tenant page's section for embeds and access: the widget key and the sites allowed to
 // embed it, secret API keys (made, shown once, revoked), the plan's token quota, and the
-// latest audit entries with CSV and JSON exports. Its actions: app/server/tenant-security.server.ts.
+// latest audit entries with CSV and JSON exports. Its actions: app/server/tenancy/security.server.ts.
 // Origins are added and removed one at a time (or edited as a list); a new key is shown once
 // with a copy button; revoking asks first; the audit log filters by action and actor and pages
 // back 20 entries at a time through the page's query string.

@@ -4,9 +4,13 @@
 import { data, Form, Link, redirect, useNavigation } from "react-router";
 import { z } from "zod";
 import { assertSameOrigin, requireAdmin } from "#app/server/access/auth.server.ts";
-import { extendTrial, setTenantStatus, tenantOverview } from "#app/server/platform.server.ts";
+import {
+  extendTrial,
+  setTenantStatus,
+  tenantOverview,
+} from "#app/server/tenancy/platform.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { createTenant, requireTenant } from "#app/server/tenants.server.ts";
+import { createTenant, requireTenant } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/admin._index";
 
 export const meta: Route.MetaFunction = () => [{ title: "Tenants — BiTB admin" }];

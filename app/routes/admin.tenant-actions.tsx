@@ -33,7 +33,7 @@ import { assertSameOrigin, requireTenantAccess } from "#app/server/access/auth.s
 import { ApiError } from "#app/server/errors.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { tenantDb } from "#app/server/tenants.server.ts";
+import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/admin.tenant-actions";
 import { CopyTextButton, FormMessage, formatTime, usePendingIntent } from "#app/admin/forms.tsx";
 

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { getTranscript, listConversations, type TranscriptMessage } from "#tenants/transcripts.ts";
 import { requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { tenantDb } from "#app/server/tenants.server.ts";
+import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import { TenantNav } from "#app/admin/tenant-nav.tsx";
 import type { Route } from "./+types/admin.tenant-conversations";
 

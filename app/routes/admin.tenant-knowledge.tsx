@@ -43,7 +43,7 @@ import {
 } from "#app/server/ingest/intake.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { enqueueIngest, tenantDb } from "#app/server/tenants.server.ts";
+import { enqueueIngest, tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/admin.tenant-knowledge";
 import { FormMessage, formatBytes, formatTime, usePendingIntent } from "#app/admin/forms.tsx";
 

@@ -7,7 +7,7 @@ import { usageSeries, usageTotals } from "#tenants/usage.ts";
 import { requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { tenantQuota } from "#app/server/limits/quota.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { tenantDb } from "#app/server/tenants.server.ts";
+import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import { TenantNav } from "#app/admin/tenant-nav.tsx";
 import { TimeChart } from "#app/admin/time-chart.tsx";
 import type { Route } from "./+types/admin.tenant-usage";

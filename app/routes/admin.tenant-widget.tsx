@@ -10,7 +10,7 @@ import { assertSameOrigin, requireTenantAccess } from "#app/server/access/auth.s
 import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { runSecurityAction } from "#app/server/tenant-security.server.ts";
+import { runSecurityAction } from "#app/server/tenancy/security.server.ts";
 import { getWidgetSettings, updateWidgetSettings } from "#app/server/widget-settings.server.ts";
 import { embedData, parseWidgetStyleForm } from "#app/server/widget-style.server.ts";
 import type { Route } from "./+types/admin.tenant-widget";

@@ -15,8 +15,8 @@ import {
   llmModelSchema,
   updateTenantMaskTranscripts,
   updateTenantModel,
-} from "#app/server/tenant-settings.server.ts";
-import { tenantDb } from "#app/server/tenants.server.ts";
+} from "#app/server/tenancy/settings.server.ts";
+import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import { groupUnanswered, listUnanswered } from "#tenants/unanswered.ts";
 // ---- issue 5: keys, origins, quota, audit (begin) ----
 import { TenantSecurity } from "#app/admin/tenant-security.tsx";
@@ -27,7 +27,7 @@ import {
   securityIntents,
   tenantSecurityData,
   type SecurityIntent,
-} from "#app/server/tenant-security.server.ts";
+} from "#app/server/tenancy/security.server.ts";
 // ---- issue 5: keys, origins, quota, audit (end) ----
 import { TenantNav } from "#app/admin/tenant-nav.tsx";
 import type { Route } from "./+types/admin.tenant";

@@ -27,7 +27,7 @@ import { askBatch } from "#app/server/ask/batch.server.ts";
 import { encodeEvent, sseHeaders } from "#app/server/ask/sse.server.ts";
 import { type Cors, noCors, preflight } from "#app/server/access/embed-guard.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
-import { assertServing } from "#app/server/platform.server.ts";
+import { assertServing } from "#app/server/tenancy/platform.server.ts";
 import { readJson, wantsJson } from "#app/server/request.server.ts";
 import { getRuntime, type Runtime } from "#app/server/runtime.server.ts";
 import type { AskEventName, AskUsage } from "#app/shared/ask-events.ts";

@@ -14,7 +14,7 @@ import {
 } from "#app/server/ingest/crawl.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { tenantDb } from "#app/server/tenants.server.ts";
+import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/api.tenant-crawl";
 
 const crawlIdSchema = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);

@@ -8,7 +8,7 @@ import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { crawlInputSchema, listCrawls, startCrawl } from "#app/server/ingest/crawl.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { tenantDb } from "#app/server/tenants.server.ts";
+import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/api.tenant-crawls";
 
 export async function loader({ request, params }: Route.LoaderArgs) {

@@ -20,7 +20,7 @@ import {
   requireMediaType,
 } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { tenantDb } from "#app/server/tenants.server.ts";
+import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/api.tenant-documents";
 
 /** Room for a few files at the size limit in one multipart request. */

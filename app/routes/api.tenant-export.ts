@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { requireAdmin } from "#app/server/access/auth.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { exportTenant } from "#app/server/tenant-data.server.ts";
+import { exportTenant } from "#app/server/tenancy/data.server.ts";
 import type { Route } from "./+types/api.tenant-export";
 
 export async function loader({ request, params }: Route.LoaderArgs) {

@@ -6,7 +6,7 @@ import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts"
 import { errorResponse } from "#app/server/errors.server.ts";
 import { parseQuery } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { tenantDb } from "#app/server/tenants.server.ts";
+import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/api.tenant-jobs";
 
 const querySchema = z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(50) });

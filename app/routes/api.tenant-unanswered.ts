@@ -6,7 +6,7 @@ import { groupUnanswered, listUnanswered } from "#tenants/unanswered.ts";
 import { requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { errorResponse } from "#app/server/errors.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { tenantDb } from "#app/server/tenants.server.ts";
+import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/api.tenant-unanswered";
 
 const querySchema = z.strictObject({

@@ -11,18 +11,18 @@ import {
   requireTenantAccess,
 } from "#app/server/access/auth.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
-import { setTenantStatus } from "#app/server/platform.server.ts";
+import { setTenantStatus } from "#app/server/tenancy/platform.server.ts";
 import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { tenantDb } from "#app/server/tenants.server.ts";
+import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import { usageByDay } from "#tenants/conversations.ts";
 import {
   tenantSettingsSchema,
   updateTenantMaskTranscripts,
   updateTenantModel,
-} from "#app/server/tenant-settings.server.ts";
-import { eraseTenantEverywhere } from "#app/server/tenant-data.server.ts";
+} from "#app/server/tenancy/settings.server.ts";
+import { eraseTenantEverywhere } from "#app/server/tenancy/data.server.ts";
 import { getWidgetSettings, updateWidgetSettings } from "#app/server/widget-settings.server.ts";
 import type { Route } from "./+types/api.tenant";
 

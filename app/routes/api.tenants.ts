@@ -7,7 +7,7 @@ import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { createTenant } from "#app/server/tenants.server.ts";
+import { createTenant } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/api.tenants";
 
 const createTenantSchema = z.strictObject({ name: z.string().trim().min(1).max(100) });

@@ -11,10 +11,10 @@ import {
   widgetCors,
 } from "#app/server/access/embed-guard.server.ts";
 import { errorResponse } from "#app/server/errors.server.ts";
-import { assertServing } from "#app/server/platform.server.ts";
+import { assertServing } from "#app/server/tenancy/platform.server.ts";
 import { parseQuery } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { requireTenant } from "#app/server/tenants.server.ts";
+import { requireTenant } from "#app/server/tenancy/tenants.server.ts";
 import { getWidgetSettings } from "#app/server/widget-settings.server.ts";
 import type { Route } from "./+types/api.widget-config";
 

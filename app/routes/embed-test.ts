@@ -6,7 +6,7 @@ import { z } from "zod";
 import { embedSnippet, isWidgetKeyOf } from "#app/server/access/keys.server.ts";
 import { parseQuery } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { requireTenant } from "#app/server/tenants.server.ts";
+import { requireTenant } from "#app/server/tenancy/tenants.server.ts";
 import { appOriginOf, testPageHeaders, testPageHtml } from "#app/server/widget-style.server.ts";
 import type { Route } from "./+types/embed-test";
 

@@ -10,7 +10,7 @@ import { clientAddressOf } from "#app/server/client-address.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { MIN_PASSWORD_LENGTH } from "#app/server/access/password.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { tenantDb } from "#app/server/tenants.server.ts";
+import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import {
   signUp,
   SignUpError,

@@ -7,7 +7,7 @@ import { EmbedPanel } from "#app/admin/widget-embed.tsx";
 import { assertSameOrigin } from "#app/server/access/auth.server.ts";
 import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
-import { runSecurityAction } from "#app/server/tenant-security.server.ts";
+import { runSecurityAction } from "#app/server/tenancy/security.server.ts";
 import { finishSignup, requireSignupStep } from "#app/server/trial.server.ts";
 import { embedData } from "#app/server/widget-style.server.ts";
 import type { Route } from "./+types/signup.embed";

@@ -6,7 +6,7 @@ import { SIGNUP_STEPS } from "#app/shared/signup-steps.ts";
 import { getAdmin } from "#app/server/access/auth.server.ts";
 import { tenantQuota } from "#app/server/limits/quota.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { tenantDb } from "#app/server/tenants.server.ts";
+import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import { signupEnabled, signupOf, signupTenant } from "#app/server/trial.server.ts";
 import "#app/admin/trial.css";
 import type { Route } from "./+types/signup";

@@ -11,7 +11,7 @@ import { S3Backups } from "./backup-s3.server.ts";
 import { parseConfig } from "./config.server.ts";
 import { insertTenant, openControlDb, type ControlDb } from "./control-db.server.ts";
 import { silentLogger } from "./logger.server.ts";
-import { eraseTenantEverywhere } from "./tenant-data.server.ts";
+import { eraseTenantEverywhere } from "./tenancy/data.server.ts";
 import { createAnswerCache } from "./ask/answer-cache.server.ts";
 import { createRetrievalCache } from "./ask/retrieval-cache.server.ts";
 import type { Runtime } from "./runtime.server.ts";

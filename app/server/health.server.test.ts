@@ -8,7 +8,7 @@ import { openControlDb, insertTenant, type ControlDb } from "./control-db.server
 import { controlDatabaseOk, pipelineHealth, providerHealth } from "./health.server.ts";
 import { createExtractiveAnswerer } from "./llm/extractive.server.ts";
 import { newTenantId } from "#tenants/id.ts";
-import { updateTenantModel, tenantSettingsSchema } from "./tenant-settings.server.ts";
+import { updateTenantModel, tenantSettingsSchema } from "./tenancy/settings.server.ts";
 
 let dir: string;
 let control: ControlDb;

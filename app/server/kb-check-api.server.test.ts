@@ -9,7 +9,7 @@ import { parseConfig } from "./config.server.ts";
 import { checkOverview, decide, startCheck } from "./kb-check-api.server.ts";
 import { silentLogger } from "./logger.server.ts";
 import { closeRuntime, createRuntime, type Runtime } from "./runtime.server.ts";
-import { createTenant } from "./tenants.server.ts";
+import { createTenant } from "./tenancy/tenants.server.ts";
 
 let dir: string;
 let runtime: Runtime | undefined;

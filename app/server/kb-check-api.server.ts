@@ -13,7 +13,7 @@ import type { TenantRecord } from "./control-db.server.ts";
 import { isKbCheckRunning, latestKbCheck, latestKbReport, runKbCheck } from "./kb-check.server.ts";
 import { outsideRequest } from "./request-context.server.ts";
 import type { Runtime } from "./runtime.server.ts";
-import { tenantDb } from "./tenants.server.ts";
+import { tenantDb } from "./tenancy/tenants.server.ts";
 
 export interface CheckOverview {
   /** The newest check, running or finished. */

@@ -19,7 +19,7 @@ import {
 import { silentLogger } from "./logger.server.ts";
 import { NO_ANSWER } from "./llm/prompt.server.ts";
 import { closeRuntime, createRuntime, type Runtime } from "./runtime.server.ts";
-import { createTenant } from "./tenants.server.ts";
+import { createTenant } from "./tenancy/tenants.server.ts";
 import { updateWidgetSettings } from "./widget-settings.server.ts";
 
 let llm: FakeLlm;

@@ -40,7 +40,7 @@ import { ReplicationRole, type Role } from "./replication/role.server.ts";
 import type { Replication } from "./replication/writes.server.ts";
 import { sessionSecret } from "./access/visitor-session.server.ts";
 import { CalibrationScheduler } from "./retrieval/calibrate.server.ts";
-import { createTenant, enqueueIngest } from "./tenants.server.ts";
+import { createTenant, enqueueIngest } from "./tenancy/tenants.server.ts";
 import { isKbCheckRunning, KbCheckScheduler, runKbCheck } from "./kb-check.server.ts";
 import { startTracing, stopTracing } from "./tracing.server.ts";
 

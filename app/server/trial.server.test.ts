@@ -17,7 +17,7 @@ import { tenantQuota } from "./limits/quota.server.ts";
 import { silentLogger } from "./logger.server.ts";
 import { verifyPassword } from "./access/password.server.ts";
 import { createSignInThrottle } from "./access/sign-in-throttle.server.ts";
-import { tenantDb } from "./tenants.server.ts";
+import { tenantDb } from "./tenancy/tenants.server.ts";
 import {
   advanceSignup,
   finishSignup,

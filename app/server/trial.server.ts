@@ -29,7 +29,7 @@ import { TRIAL_PLAN } from "./limits/quota.server.ts";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "./access/password.server.ts";
 import { getRuntime, type Runtime } from "./runtime.server.ts";
 import { createSignInThrottle, retryMessage } from "./access/sign-in-throttle.server.ts";
-import { createTenant, tenantDb } from "./tenants.server.ts";
+import { createTenant, tenantDb } from "./tenancy/tenants.server.ts";
 
 type TrialRuntime = Pick<Runtime, "control" | "tenants" | "config" | "logger">;
 

@@ -29,7 +29,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { parseConfig } from "#app/server/config.server.ts";
-import { requireTenant, tenantDb } from "#app/server/tenants.server.ts";
+import { requireTenant, tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import { closeRuntime, createRuntime } from "#app/server/runtime.server.ts";
 import { usageByDay } from "#tenants/conversations.ts";
 import { startFakeLlm } from "../../tests/support/fake-llm.ts";

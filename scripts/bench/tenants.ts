@@ -26,7 +26,7 @@ import { parseConfig } from "#app/server/config.server.ts";
 import { openControlDb } from "#app/server/control-db.server.ts";
 import { createEmbedder } from "#app/server/embeddings/index.server.ts";
 import { createSecretKey } from "#app/server/access/keys.server.ts";
-import { createTenant } from "#app/server/tenants.server.ts";
+import { createTenant } from "#app/server/tenancy/tenants.server.ts";
 import { openTenantDb, TenantPool } from "#tenants/store.ts";
 import type { TenantId } from "#tenants/id.ts";
 import { replaceDocument, type IndexedChunk } from "#tenants/knowledge-base.ts";

@@ -16,7 +16,7 @@ import { createLogger } from "#app/server/logger.server.ts";
 import { createLocalEmbedder } from "#app/server/embeddings/local.server.ts";
 import { fusionWeights, retrieveWithStats } from "#app/server/retrieval/retrieve.server.ts";
 import { closeRuntime, createRuntime, type Runtime } from "#app/server/runtime.server.ts";
-import { createTenant, enqueueIngest } from "#app/server/tenants.server.ts";
+import { createTenant, enqueueIngest } from "#app/server/tenancy/tenants.server.ts";
 import { loadBeirSet, loadQa, loadQuestions, type BeirSet, type QaItem } from "./beir.ts";
 import {
   containsGoldAnswer,

@@ -6,7 +6,7 @@ import type { TenantRecord } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
 import { authenticateSecretKey, bearerSecret } from "./keys.server.ts";
 import { getRuntime } from "../runtime.server.ts";
-import { requireTenant } from "../tenants.server.ts";
+import { requireTenant } from "../tenancy/tenants.server.ts";
 
 export interface TenantApiCaller {
   tenant: TenantRecord;

@@ -35,7 +35,7 @@ import {
   type SignInLock,
   type SignInThrottle,
 } from "./sign-in-throttle.server.ts";
-import { requireTenant } from "../tenants.server.ts";
+import { requireTenant } from "../tenancy/tenants.server.ts";
 
 export type { AdminRecord } from "../control-db.server.ts";
 

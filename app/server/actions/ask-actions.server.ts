@@ -24,7 +24,7 @@ import { recordAsk } from "../metrics.server.ts";
 import { conversationHistory, recordAskExchange } from "../replication/writes.server.ts";
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
 import type { Runtime } from "../runtime.server.ts";
-import { tenantDb } from "../tenants.server.ts";
+import { tenantDb } from "../tenancy/tenants.server.ts";
 import { auditToolCall, maskToolArguments } from "../audit/tool-audit.server.ts";
 import { streamPieces } from "../ask/answer-cache.server.ts";
 import {

@@ -8,7 +8,7 @@ import { formatZodError } from "../errors.server.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
 import { auditToolCall, maskToolArguments } from "../audit/tool-audit.server.ts";
-import { tenantDb } from "../tenants.server.ts";
+import { tenantDb } from "../tenancy/tenants.server.ts";
 import { claimOffer, completeOffer, type Offer, releaseOffer } from "./offers.server.ts";
 import { ACTIONS, type ActionName, actionJsonSchema } from "./registry.server.ts";
 import { type ActionOutcome, type ActionRuntime, runAction } from "./run.server.ts";

@@ -7,7 +7,7 @@
 import type { TenantRecord } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
 import type { Runtime } from "../runtime.server.ts";
-import { tenantDb } from "../tenants.server.ts";
+import { tenantDb } from "../tenancy/tenants.server.ts";
 import {
   bookedSlots,
   createActionRecord,

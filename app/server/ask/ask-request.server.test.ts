@@ -12,7 +12,7 @@ import { closeLimiters } from "../limits/limits.server.ts";
 import { setTenantQuota } from "../limits/quota.server.ts";
 import { silentLogger } from "../logger.server.ts";
 import { closeRuntime, createRuntime, type Runtime } from "../runtime.server.ts";
-import { createTenant } from "../tenants.server.ts";
+import { createTenant } from "../tenancy/tenants.server.ts";
 import { issueVisitorSession, sessionSecret } from "../access/visitor-session.server.ts";
 import {
   admitAsk,

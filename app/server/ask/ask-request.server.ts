@@ -24,7 +24,7 @@ import { assertWithinQuota, tenantQuota } from "../limits/quota.server.ts";
 import { withHeldUsage } from "../replication/writes.server.ts";
 import type { RequestHead } from "../request.server.ts";
 import type { Runtime } from "../runtime.server.ts";
-import { requireTenant, tenantDb } from "../tenants.server.ts";
+import { requireTenant, tenantDb } from "../tenancy/tenants.server.ts";
 
 export const ASK_METHODS = "POST, OPTIONS";
 const conversationIdPattern = /^[A-Za-z0-9_-]{8,64}$/;

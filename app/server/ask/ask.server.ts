@@ -19,7 +19,7 @@ import { conversationHistory, recordAskExchange } from "../replication/writes.se
 import { currentRequestContext } from "../request-context.server.ts";
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
 import type { Runtime } from "../runtime.server.ts";
-import { tenantDb } from "../tenants.server.ts";
+import { tenantDb } from "../tenancy/tenants.server.ts";
 import { endSpan, recordRetrievalSpans, recordSpan, startSpan } from "../tracing.server.ts";
 import {
   answerCacheKey,

@@ -32,7 +32,7 @@ import { metrics, recordTokens } from "../metrics.server.ts";
 import { recordAskExchange } from "../replication/writes.server.ts";
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
 import type { Runtime } from "../runtime.server.ts";
-import { tenantDb } from "../tenants.server.ts";
+import { tenantDb } from "../tenancy/tenants.server.ts";
 import { citedNumbers, newConversationId, toCitation } from "./ask.server.ts";
 import { splitBatchAnswer } from "./batch-parse.server.ts";
 import { normaliseQuestion } from "#tenants/question.ts";

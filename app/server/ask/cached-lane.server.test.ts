@@ -14,7 +14,7 @@ import { createSecretKey } from "../access/keys.server.ts";
 import { closeLimiters } from "../limits/limits.server.ts";
 import { silentLogger } from "../logger.server.ts";
 import { closeRuntime, createRuntime, type Runtime } from "../runtime.server.ts";
-import { createTenant } from "../tenants.server.ts";
+import { createTenant } from "../tenancy/tenants.server.ts";
 import { cachedAnswerSse } from "./answer-cache.server.ts";
 import { askStream, replayCachedAsk } from "./ask.server.ts";
 import { createCachedAskLane, requestHead } from "./cached-lane.server.ts";

@@ -24,7 +24,7 @@ import {
 import type { DoneEvent } from "#app/shared/ask-events.ts";
 import { offerableActionsOf } from "../actions/ask-actions.server.ts";
 import { errorResponse } from "../errors.server.ts";
-import { assertServing } from "../platform.server.ts";
+import { assertServing } from "../tenancy/platform.server.ts";
 import {
   DEFAULT_JSON_LIMIT,
   mediaTypeOf,

@@ -7,7 +7,7 @@ import { appendAuditEntries } from "../replication/writes.server.ts";
 import type { AdminRecord, TenantRecord } from "../control-db.server.ts";
 import { maskPii } from "../pii/mask.server.ts";
 import type { Runtime } from "../runtime.server.ts";
-import { tenantDb } from "../tenants.server.ts";
+import { tenantDb } from "../tenancy/tenants.server.ts";
 
 type AuditRuntime = Pick<Runtime, "tenants" | "logger">;
 type AskAuditRuntime = AuditRuntime & Partial<Pick<Runtime, "replication">>;

@@ -15,7 +15,7 @@ import { getMeta, openControlDb, type ControlDb } from "../control-db.server.ts"
 import { ApiError } from "../errors.server.ts";
 import { silentLogger } from "../logger.server.ts";
 import type { Runtime } from "../runtime.server.ts";
-import { eraseTenant } from "../tenant-data.server.ts";
+import { eraseTenant } from "../tenancy/data.server.ts";
 import {
   cancelCrawl,
   Crawler,

@@ -40,8 +40,8 @@ import { ApiError } from "../errors.server.ts";
 import type { Logger } from "../logger.server.ts";
 import { outsideRequest } from "../request-context.server.ts";
 import type { Runtime } from "../runtime.server.ts";
-import { onTenantErased } from "../tenant-data.server.ts";
-import { enqueueIngest } from "../tenants.server.ts";
+import { onTenantErased } from "../tenancy/data.server.ts";
+import { enqueueIngest } from "../tenancy/tenants.server.ts";
 import { ALLOW_ALL, parseRobots, type RobotsRules } from "./crawl-robots.server.ts";
 import {
   extractLinks,

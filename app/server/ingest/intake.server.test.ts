@@ -10,7 +10,7 @@ import { parseConfig } from "../config.server.ts";
 import { openControlDb, tenantsWithPendingJobs, type ControlDb } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
 import { silentLogger } from "../logger.server.ts";
-import { createTenant, requireTenant, tenantDb } from "../tenants.server.ts";
+import { createTenant, requireTenant, tenantDb } from "../tenancy/tenants.server.ts";
 import { IngestQueue } from "./queue.server.ts";
 import {
   cleanFileName,

@@ -6,8 +6,8 @@ import type { TenantRecord } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
 import { authenticateSecretKey, bearerSecret } from "../access/keys.server.ts";
 import type { Runtime } from "../runtime.server.ts";
-import { assertServing } from "../platform.server.ts";
-import { requireTenant } from "../tenants.server.ts";
+import { assertServing } from "../tenancy/platform.server.ts";
+import { requireTenant } from "../tenancy/tenants.server.ts";
 
 export interface McpCaller {
   tenant: TenantRecord;

@@ -23,7 +23,7 @@ import { setTenantQuota } from "../limits/quota.server.ts";
 import { createExtractiveAnswerer } from "../llm/extractive.server.ts";
 import type { AnswerProvider } from "../llm/provider.server.ts";
 import { silentLogger } from "../logger.server.ts";
-import { createTenant, tenantDb } from "../tenants.server.ts";
+import { createTenant, tenantDb } from "../tenancy/tenants.server.ts";
 import { handleMcpRequest, toolError } from "./mcp.server.ts";
 import type { McpRuntime } from "./tools.server.ts";
 

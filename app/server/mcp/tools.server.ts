@@ -11,7 +11,7 @@ import { enforceRateLimits } from "../limits/limits.server.ts";
 import { assertWithinQuota, tenantQuota } from "../limits/quota.server.ts";
 import { withHeldUsage } from "../replication/writes.server.ts";
 import type { Runtime } from "../runtime.server.ts";
-import { tenantDb } from "../tenants.server.ts";
+import { tenantDb } from "../tenancy/tenants.server.ts";
 import { auditToolCall, maskToolArguments } from "../audit/tool-audit.server.ts";
 import type { McpCaller } from "./caller.server.ts";
 

@@ -10,7 +10,7 @@ import { isTenantId } from "#tenants/id.ts";
 import { appliedEntry, markApplied, pruneApplied } from "#tenants/replication.ts";
 import { getOrCreateSecret, getTenant, type ControlDb } from "../control-db.server.ts";
 import type { Runtime } from "../runtime.server.ts";
-import { tenantDb } from "../tenants.server.ts";
+import { tenantDb } from "../tenancy/tenants.server.ts";
 import { rateStoredAnswer } from "./writes.server.ts";
 
 /** Applied keys are remembered this long; replicas give up resending well before. */

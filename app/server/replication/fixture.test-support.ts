@@ -9,7 +9,7 @@ import { FakeEmbedder } from "../../../tests/support/fake-embedder.ts";
 import { parseConfig } from "../config.server.ts";
 import { openControlDb, type ControlDb, type TenantRecord } from "../control-db.server.ts";
 import { silentLogger } from "../logger.server.ts";
-import { createTenant } from "../tenants.server.ts";
+import { createTenant } from "../tenancy/tenants.server.ts";
 import { Outbox } from "./outbox.server.ts";
 import { ReplicationRole } from "./role.server.ts";
 

@@ -15,7 +15,7 @@ import { appliedEntry } from "#tenants/replication.ts";
 import { transactionOn } from "#tenants/statements.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import type { Runtime } from "../runtime.server.ts";
-import { tenantDb } from "../tenants.server.ts";
+import { tenantDb } from "../tenancy/tenants.server.ts";
 import type { Outbox } from "./outbox.server.ts";
 import type { ReplicationRole } from "./role.server.ts";
 

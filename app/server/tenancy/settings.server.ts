@@ -6,9 +6,9 @@ import {
   setTenantModel,
   getTenant,
   type TenantRecord,
-} from "./control-db.server.ts";
-import type { Runtime } from "./runtime.server.ts";
-import { widgetSettingsUpdateSchema } from "./widget-settings.server.ts";
+} from "../control-db.server.ts";
+import type { Runtime } from "../runtime.server.ts";
+import { widgetSettingsUpdateSchema } from "../widget-settings.server.ts";
 
 /** A provider's model name: `llama-3.3-70b-versatile`, `qwen2.5:7b`, `org/model-name`. */
 export const llmModelSchema = z

@@ -1,8 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { listPlatformAudit } from "./control-db.server.ts";
-import { ApiError } from "./errors.server.ts";
+import { listPlatformAudit } from "../control-db.server.ts";
+import { ApiError } from "../errors.server.ts";
 import { assertServing, extendTrial, setTenantStatus, tenantOverview } from "./platform.server.ts";
-import { replicationFixture, type ReplicationFixture } from "./replication/fixture.test-support.ts";
+import {
+  replicationFixture,
+  type ReplicationFixture,
+} from "../replication/fixture.test-support.ts";
 
 let f: ReplicationFixture;
 beforeEach(() => {

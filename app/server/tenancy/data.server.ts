@@ -13,7 +13,7 @@ import {
   writeTenantCopy,
 } from "#tenants/portable.ts";
 import { tenantFilePath } from "#tenants/store.ts";
-import { removeTenantFromBackups } from "./backup.server.ts";
+import { removeTenantFromBackups } from "../backup.server.ts";
 import {
   deleteTenantRow,
   getTenant,
@@ -24,8 +24,8 @@ import {
   setTenantPendingJobs,
   type TenantRecord,
   type TenantRegistryEntry,
-} from "./control-db.server.ts";
-import { ApiError } from "./errors.server.ts";
+} from "../control-db.server.ts";
+import { ApiError } from "../errors.server.ts";
 import {
   getWidgetKey,
   listAllowedOrigins,
@@ -33,9 +33,9 @@ import {
   rotateWidgetKey,
   setAllowedOrigins,
   setWidgetKey,
-} from "./access/keys.server.ts";
-import { initialQuota, setTenantQuota } from "./limits/quota.server.ts";
-import type { Runtime } from "./runtime.server.ts";
+} from "../access/keys.server.ts";
+import { initialQuota, setTenantQuota } from "../limits/quota.server.ts";
+import type { Runtime } from "../runtime.server.ts";
 import { requireTenant } from "./tenants.server.ts";
 
 type Parts = Pick<

@@ -9,12 +9,12 @@ import {
   insertTenant,
   setTenantPendingJobs,
   type TenantRecord,
-} from "./control-db.server.ts";
-import { ApiError } from "./errors.server.ts";
-import { setRequestTenant } from "./request-context.server.ts";
-import { rotateWidgetKey } from "./access/keys.server.ts";
-import { initialQuota, setTenantQuota } from "./limits/quota.server.ts";
-import type { Runtime } from "./runtime.server.ts";
+} from "../control-db.server.ts";
+import { ApiError } from "../errors.server.ts";
+import { setRequestTenant } from "../request-context.server.ts";
+import { rotateWidgetKey } from "../access/keys.server.ts";
+import { initialQuota, setTenantQuota } from "../limits/quota.server.ts";
+import type { Runtime } from "../runtime.server.ts";
 
 type RuntimeParts = Pick<Runtime, "control" | "tenants" | "config" | "queue">;
 

@@ -2,9 +2,9 @@
 // what its loader shows and what its form actions do. Every change is audited.
 import { z } from "zod";
 import { listAudit } from "#tenants/audit.ts";
-import { auditAdminAction } from "./audit/audit.server.ts";
-import type { AdminRecord, TenantRecord } from "./control-db.server.ts";
-import { ApiError } from "./errors.server.ts";
+import { auditAdminAction } from "../audit/audit.server.ts";
+import type { AdminRecord, TenantRecord } from "../control-db.server.ts";
+import { ApiError } from "../errors.server.ts";
 import {
   createSecretKey,
   embedSnippet,
@@ -18,9 +18,9 @@ import {
   secretKeyNameSchema,
   setAllowedOrigins,
   TooManyKeysError,
-} from "./access/keys.server.ts";
-import { tenantQuota } from "./limits/quota.server.ts";
-import type { Runtime } from "./runtime.server.ts";
+} from "../access/keys.server.ts";
+import { tenantQuota } from "../limits/quota.server.ts";
+import type { Runtime } from "../runtime.server.ts";
 import { tenantDb } from "./tenants.server.ts";
 
 export const securityIntents = [

@@ -6,11 +6,11 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DEMO_TENANT_ID, newTenantId, type TenantId } from "#tenants/id.ts";
 import { REGISTRY_META_KEY, readTenantCopy } from "#tenants/portable.ts";
 import { TenantPool } from "#tenants/store.ts";
-import { FakeEmbedder } from "../../tests/support/fake-embedder.ts";
-import { createAnswerCache } from "./ask/answer-cache.server.ts";
-import { createRetrievalCache } from "./ask/retrieval-cache.server.ts";
-import { listBackupRuns, runBackup } from "./backup.server.ts";
-import { parseConfig, type Config } from "./config.server.ts";
+import { FakeEmbedder } from "../../../tests/support/fake-embedder.ts";
+import { createAnswerCache } from "../ask/answer-cache.server.ts";
+import { createRetrievalCache } from "../ask/retrieval-cache.server.ts";
+import { listBackupRuns, runBackup } from "../backup.server.ts";
+import { parseConfig, type Config } from "../config.server.ts";
 import {
   getMeta,
   getTenant,
@@ -22,12 +22,12 @@ import {
   setTenantModel,
   setWidgetSettingsJson,
   tenantsWithPendingJobs,
-} from "./control-db.server.ts";
-import { ApiError } from "./errors.server.ts";
-import { IngestQueue } from "./ingest/queue.server.ts";
-import { silentLogger } from "./logger.server.ts";
-import { retrieve } from "./retrieval/retrieve.server.ts";
-import { eraseTenant, exportTenant, importTenant, onTenantErased } from "./tenant-data.server.ts";
+} from "../control-db.server.ts";
+import { ApiError } from "../errors.server.ts";
+import { IngestQueue } from "../ingest/queue.server.ts";
+import { silentLogger } from "../logger.server.ts";
+import { retrieve } from "../retrieval/retrieve.server.ts";
+import { eraseTenant, exportTenant, importTenant, onTenantErased } from "./data.server.ts";
 import { createTenant, enqueueIngest } from "./tenants.server.ts";
 
 const FACT = "The Zorblax 9000 espresso machine must be descaled every 42 days with citric acid.";

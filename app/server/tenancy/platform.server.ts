@@ -2,17 +2,17 @@
 // suspend and resume (a suspended tenant's assistant answers nobody, while its admins keep
 // managing it), extend a trial, and the overview of every tenant with its plan, status, trial
 // end and usage. Each change is recorded in the platform audit and in the tenant's own log.
-import type { AdminRecord, TenantRecord } from "./control-db.server.ts";
+import type { AdminRecord, TenantRecord } from "../control-db.server.ts";
 import {
   getTenant,
   listTenants,
   recordPlatformAudit,
   writeTenantStatus,
-} from "./control-db.server.ts";
-import { auditAdminAction } from "./audit/audit.server.ts";
-import { ApiError } from "./errors.server.ts";
-import { setTenantQuota, tenantQuota, type TenantQuota } from "./limits/quota.server.ts";
-import type { Runtime } from "./runtime.server.ts";
+} from "../control-db.server.ts";
+import { auditAdminAction } from "../audit/audit.server.ts";
+import { ApiError } from "../errors.server.ts";
+import { setTenantQuota, tenantQuota, type TenantQuota } from "../limits/quota.server.ts";
+import type { Runtime } from "../runtime.server.ts";
 import { tenantDb } from "./tenants.server.ts";
 
 type Parts = Pick<Runtime, "control" | "tenants" | "logger">;
