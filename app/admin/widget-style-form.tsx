@@ -2,10 +2,10 @@
 // trial's step 3 (/signup/widget) and the tenant's "Widget" tab. Every change re-renders the
 // preview (the real /widget.js bundle in an iframe, app/routes/admin.tenant-widget-preview.ts)
 // with the draft settings before anything is saved. The form posts the fields that
-// app/server/widget-style.server.ts parses.
+// app/server/widget-config/style.server.ts parses.
 import { useEffect, useId, useRef, useState } from "react";
 import { Form } from "react-router";
-import type { WidgetSettings } from "#app/server/widget-settings.server.ts";
+import type { WidgetSettings } from "#app/server/widget-config/settings.server.ts";
 import "./trial.css";
 
 export type WidgetStyleErrors = Partial<Record<keyof WidgetSettings, string>>;

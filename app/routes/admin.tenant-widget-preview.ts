@@ -1,6 +1,6 @@
 // GET /admin/tenants/:tenantId/widget/preview?draft=<settings JSON>&open=1 — the live preview
 // the widget styling form shows in an iframe: a stand-in page running the real widget with the
-// draft settings (app/server/widget-style.server.ts). For the tenant's admins only; it may be
+// draft settings (app/server/widget-config/style.server.ts). For the tenant's admins only; it may be
 // framed by the admin's own pages and nothing else.
 import { requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { getWidgetKey } from "#app/server/access/keys.server.ts";
@@ -12,7 +12,7 @@ import {
   previewPageHtml,
   previewQuerySchema,
   previewSettings,
-} from "#app/server/widget-style.server.ts";
+} from "#app/server/widget-config/style.server.ts";
 import type { Route } from "./+types/admin.tenant-widget-preview";
 
 export async function loader({ request, params }: Route.LoaderArgs) {

@@ -11,8 +11,11 @@ import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { runSecurityAction } from "#app/server/tenancy/security.server.ts";
-import { getWidgetSettings, updateWidgetSettings } from "#app/server/widget-settings.server.ts";
-import { embedData, parseWidgetStyleForm } from "#app/server/widget-style.server.ts";
+import {
+  getWidgetSettings,
+  updateWidgetSettings,
+} from "#app/server/widget-config/settings.server.ts";
+import { embedData, parseWidgetStyleForm } from "#app/server/widget-config/style.server.ts";
 import type { Route } from "./+types/admin.tenant-widget";
 
 export const meta: Route.MetaFunction = ({ data }) => [

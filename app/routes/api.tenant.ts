@@ -23,7 +23,10 @@ import {
   updateTenantModel,
 } from "#app/server/tenancy/settings.server.ts";
 import { eraseTenantEverywhere } from "#app/server/tenancy/data.server.ts";
-import { getWidgetSettings, updateWidgetSettings } from "#app/server/widget-settings.server.ts";
+import {
+  getWidgetSettings,
+  updateWidgetSettings,
+} from "#app/server/widget-config/settings.server.ts";
 import type { Route } from "./+types/api.tenant";
 
 export async function loader({ request, params }: Route.LoaderArgs) {

@@ -15,7 +15,7 @@ import { assertServing } from "#app/server/tenancy/platform.server.ts";
 import { parseQuery } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { requireTenant } from "#app/server/tenancy/tenants.server.ts";
-import { getWidgetSettings } from "#app/server/widget-settings.server.ts";
+import { getWidgetSettings } from "#app/server/widget-config/settings.server.ts";
 import type { Route } from "./+types/api.widget-config";
 
 const METHODS = "GET, OPTIONS";

@@ -7,7 +7,11 @@ import { embedSnippet, isWidgetKeyOf } from "#app/server/access/keys.server.ts";
 import { parseQuery } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { requireTenant } from "#app/server/tenancy/tenants.server.ts";
-import { appOriginOf, testPageHeaders, testPageHtml } from "#app/server/widget-style.server.ts";
+import {
+  appOriginOf,
+  testPageHeaders,
+  testPageHtml,
+} from "#app/server/widget-config/style.server.ts";
 import type { Route } from "./+types/embed-test";
 
 const querySchema = z.strictObject({ key: z.string().max(100) });

@@ -9,7 +9,7 @@ import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { runSecurityAction } from "#app/server/tenancy/security.server.ts";
 import { finishSignup, requireSignupStep } from "#app/server/trial.server.ts";
-import { embedData } from "#app/server/widget-style.server.ts";
+import { embedData } from "#app/server/widget-config/style.server.ts";
 import type { Route } from "./+types/signup.embed";
 
 export const meta: Route.MetaFunction = () => [{ title: "Put it on your site — BiTB trial" }];

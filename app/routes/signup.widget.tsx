@@ -8,8 +8,11 @@ import { assertSameOrigin } from "#app/server/access/auth.server.ts";
 import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { advanceSignup, requireSignupStep } from "#app/server/trial.server.ts";
-import { getWidgetSettings, updateWidgetSettings } from "#app/server/widget-settings.server.ts";
-import { parseWidgetStyleForm } from "#app/server/widget-style.server.ts";
+import {
+  getWidgetSettings,
+  updateWidgetSettings,
+} from "#app/server/widget-config/settings.server.ts";
+import { parseWidgetStyleForm } from "#app/server/widget-config/style.server.ts";
 import type { Route } from "./+types/signup.widget";
 
 export const meta: Route.MetaFunction = () => [{ title: "Style the widget — BiTB trial" }];

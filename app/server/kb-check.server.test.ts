@@ -20,7 +20,7 @@ import { silentLogger } from "./logger.server.ts";
 import { NO_ANSWER } from "./llm/prompt.server.ts";
 import { closeRuntime, createRuntime, type Runtime } from "./runtime.server.ts";
 import { createTenant } from "./tenancy/tenants.server.ts";
-import { updateWidgetSettings } from "./widget-settings.server.ts";
+import { updateWidgetSettings } from "./widget-config/settings.server.ts";
 
 let llm: FakeLlm;
 let dir: string;

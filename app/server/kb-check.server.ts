@@ -32,7 +32,7 @@ import type { SourcePassage } from "./llm/provider.server.ts";
 import type { Logger } from "./logger.server.ts";
 import { retrieveWithStats } from "./retrieval/retrieve.server.ts";
 import type { Runtime } from "./runtime.server.ts";
-import { getWidgetSettings } from "./widget-settings.server.ts";
+import { getWidgetSettings } from "./widget-config/settings.server.ts";
 
 export type { KbCheck } from "#app/shared/kb-check.ts";
 

@@ -10,13 +10,13 @@ import {
   openControlDb,
   setWidgetSettingsJson,
   type TenantRecord,
-} from "./control-db.server.ts";
+} from "../control-db.server.ts";
 import {
   DEFAULT_WIDGET_SETTINGS,
   getWidgetSettings,
   parseStoredWidgetSettings,
   updateWidgetSettings,
-} from "./widget-settings.server.ts";
+} from "./settings.server.ts";
 
 let dir: string;
 let control: ControlDb;

@@ -4,9 +4,9 @@
 // inside an iframe of the admin page, and the test page, which embeds the snippet exactly as a
 // customer's site does. Pure functions: the routes do the auth and the database.
 import { z } from "zod";
-import type { Config } from "./config.server.ts";
-import type { ControlDb, TenantRecord } from "./control-db.server.ts";
-import { embedSnippet, getWidgetKey, listAllowedOrigins } from "./access/keys.server.ts";
+import type { Config } from "../config.server.ts";
+import type { ControlDb, TenantRecord } from "../control-db.server.ts";
+import { embedSnippet, getWidgetKey, listAllowedOrigins } from "../access/keys.server.ts";
 import { settingsKey } from "#app/shared/widget-contract.ts";
 import {
   MAX_STARTER_QUESTIONS,
@@ -14,7 +14,7 @@ import {
   widgetSettingsUpdateSchema,
   type WidgetSettings,
   type WidgetSettingsUpdate,
-} from "./widget-settings.server.ts";
+} from "./settings.server.ts";
 
 export type WidgetStyleField = keyof WidgetSettings;
 

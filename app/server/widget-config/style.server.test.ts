@@ -3,9 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { newTenantId } from "#tenants/id.ts";
-import { insertTenant, openControlDb } from "./control-db.server.ts";
-import { getWidgetKey, setAllowedOrigins } from "./access/keys.server.ts";
-import { DEFAULT_WIDGET_SETTINGS } from "./widget-settings.server.ts";
+import { insertTenant, openControlDb } from "../control-db.server.ts";
+import { getWidgetKey, setAllowedOrigins } from "../access/keys.server.ts";
+import { DEFAULT_WIDGET_SETTINGS } from "./settings.server.ts";
 import {
   appOriginOf,
   embedData,
@@ -15,7 +15,7 @@ import {
   previewSettings,
   testPageHeaders,
   testPageHtml,
-} from "./widget-style.server.ts";
+} from "./style.server.ts";
 
 function form(fields: Record<string, string>): FormData {
   const data = new FormData();
