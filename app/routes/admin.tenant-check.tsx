@@ -10,7 +10,7 @@ import { usePollWhile } from "#app/admin/progress.tsx";
 import { TenantNav } from "#app/admin/tenant-nav.tsx";
 import { assertSameOrigin, requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
-import { checkOverview, decide, startCheck } from "#app/server/kb-check-api.server.ts";
+import { checkOverview, decide, startCheck } from "#app/server/kb-check/api.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import type { Route } from "./+types/admin.tenant-check";

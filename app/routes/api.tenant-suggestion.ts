@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
-import { decide } from "#app/server/kb-check-api.server.ts";
+import { decide } from "#app/server/kb-check/api.server.ts";
 import { readJson } from "#app/server/request.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import type { Route } from "./+types/api.tenant-suggestion";

@@ -25,8 +25,8 @@ import {
   supportedExtensions,
   textIntakeSchema,
 } from "#app/server/ingest/intake.server.ts";
-import { startCheck } from "#app/server/kb-check-api.server.ts";
-import { latestKbCheck } from "#app/server/kb-check.server.ts";
+import { startCheck } from "#app/server/kb-check/api.server.ts";
+import { latestKbCheck } from "#app/server/kb-check/check.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import { advanceSignup, knowledgeSummary, requireSignupStep } from "#app/server/trial.server.ts";

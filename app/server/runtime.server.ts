@@ -41,7 +41,7 @@ import type { Replication } from "./replication/writes.server.ts";
 import { sessionSecret } from "./access/visitor-session.server.ts";
 import { CalibrationScheduler } from "./retrieval/calibrate.server.ts";
 import { createTenant, enqueueIngest } from "./tenancy/tenants.server.ts";
-import { isKbCheckRunning, KbCheckScheduler, runKbCheck } from "./kb-check.server.ts";
+import { isKbCheckRunning, KbCheckScheduler, runKbCheck } from "./kb-check/check.server.ts";
 import { startTracing, stopTracing } from "./tracing.server.ts";
 
 export interface Runtime {

@@ -1,6 +1,6 @@
 // The knowledge-base check's report and the suggested actions, as the server stores them and
 // the admin pages show them (docs/decisions/032). Types and the thresholds only: the server
-// side is app/server/kb-check.server.ts and app/server/actions/suggest.server.ts, the view
+// side is app/server/kb-check/check.server.ts and app/server/actions/suggest.server.ts, the view
 // app/admin/kb-check-view.tsx.
 
 /** Fewer words than this make a document "tiny". */

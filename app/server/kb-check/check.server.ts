@@ -22,17 +22,17 @@ import {
 } from "#app/shared/kb-check.ts";
 import type { TenantId } from "#tenants/id.ts";
 import type { TenantDb } from "#tenants/store.ts";
-import { toCitation } from "./ask/ask.server.ts";
-import { suggestActions } from "./actions/suggest.server.ts";
-import { getTenant, type TenantRecord } from "./control-db.server.ts";
-import { ApiError } from "./errors.server.ts";
-import { inspectKnowledgeBase } from "./kb-check-inspect.server.ts";
-import { isAbstention } from "./llm/extractive.server.ts";
-import type { SourcePassage } from "./llm/provider.server.ts";
-import type { Logger } from "./logger.server.ts";
-import { retrieveWithStats } from "./retrieval/retrieve.server.ts";
-import type { Runtime } from "./runtime.server.ts";
-import { getWidgetSettings } from "./widget-config/settings.server.ts";
+import { toCitation } from "../ask/ask.server.ts";
+import { suggestActions } from "../actions/suggest.server.ts";
+import { getTenant, type TenantRecord } from "../control-db.server.ts";
+import { ApiError } from "../errors.server.ts";
+import { inspectKnowledgeBase } from "./inspect.server.ts";
+import { isAbstention } from "../llm/extractive.server.ts";
+import type { SourcePassage } from "../llm/provider.server.ts";
+import type { Logger } from "../logger.server.ts";
+import { retrieveWithStats } from "../retrieval/retrieve.server.ts";
+import type { Runtime } from "../runtime.server.ts";
+import { getWidgetSettings } from "../widget-config/settings.server.ts";
 
 export type { KbCheck } from "#app/shared/kb-check.ts";
 

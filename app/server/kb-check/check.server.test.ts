@@ -4,23 +4,23 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { TenantId } from "#tenants/id.ts";
 import { replaceDocument, type IndexedChunk } from "#tenants/knowledge-base.ts";
-import { FakeEmbedder } from "../../tests/support/fake-embedder.ts";
-import { startFakeLlm, type FakeLlm } from "../../tests/support/fake-llm.ts";
-import { listSuggestions } from "./actions/suggest.server.ts";
-import { parseConfig } from "./config.server.ts";
-import { wordsOf } from "./kb-check-inspect.server.ts";
+import { FakeEmbedder } from "../../../tests/support/fake-embedder.ts";
+import { startFakeLlm, type FakeLlm } from "../../../tests/support/fake-llm.ts";
+import { listSuggestions } from "../actions/suggest.server.ts";
+import { parseConfig } from "../config.server.ts";
+import { wordsOf } from "./inspect.server.ts";
 import {
   KbCheckScheduler,
   isKbCheckRunning,
   latestKbCheck,
   latestKbReport,
   runKbCheck,
-} from "./kb-check.server.ts";
-import { silentLogger } from "./logger.server.ts";
-import { NO_ANSWER } from "./llm/prompt.server.ts";
-import { closeRuntime, createRuntime, type Runtime } from "./runtime.server.ts";
-import { createTenant } from "./tenancy/tenants.server.ts";
-import { updateWidgetSettings } from "./widget-config/settings.server.ts";
+} from "./check.server.ts";
+import { silentLogger } from "../logger.server.ts";
+import { NO_ANSWER } from "../llm/prompt.server.ts";
+import { closeRuntime, createRuntime, type Runtime } from "../runtime.server.ts";
+import { createTenant } from "../tenancy/tenants.server.ts";
+import { updateWidgetSettings } from "../widget-config/settings.server.ts";
 
 let llm: FakeLlm;
 let dir: string;

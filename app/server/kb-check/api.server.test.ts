@@ -4,12 +4,12 @@ import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { listAudit } from "#tenants/audit.ts";
 import { replaceDocument } from "#tenants/knowledge-base.ts";
-import { FakeEmbedder } from "../../tests/support/fake-embedder.ts";
-import { parseConfig } from "./config.server.ts";
-import { checkOverview, decide, startCheck } from "./kb-check-api.server.ts";
-import { silentLogger } from "./logger.server.ts";
-import { closeRuntime, createRuntime, type Runtime } from "./runtime.server.ts";
-import { createTenant } from "./tenancy/tenants.server.ts";
+import { FakeEmbedder } from "../../../tests/support/fake-embedder.ts";
+import { parseConfig } from "../config.server.ts";
+import { checkOverview, decide, startCheck } from "./api.server.ts";
+import { silentLogger } from "../logger.server.ts";
+import { closeRuntime, createRuntime, type Runtime } from "../runtime.server.ts";
+import { createTenant } from "../tenancy/tenants.server.ts";
 
 let dir: string;
 let runtime: Runtime | undefined;

@@ -7,13 +7,13 @@ import {
   listSuggestions,
   type DecisionResult,
   type SuggestionDecision,
-} from "./actions/suggest.server.ts";
-import { auditAdminAction } from "./audit/audit.server.ts";
-import type { TenantRecord } from "./control-db.server.ts";
-import { isKbCheckRunning, latestKbCheck, latestKbReport, runKbCheck } from "./kb-check.server.ts";
-import { outsideRequest } from "./request-context.server.ts";
-import type { Runtime } from "./runtime.server.ts";
-import { tenantDb } from "./tenancy/tenants.server.ts";
+} from "../actions/suggest.server.ts";
+import { auditAdminAction } from "../audit/audit.server.ts";
+import type { TenantRecord } from "../control-db.server.ts";
+import { isKbCheckRunning, latestKbCheck, latestKbReport, runKbCheck } from "./check.server.ts";
+import { outsideRequest } from "../request-context.server.ts";
+import type { Runtime } from "../runtime.server.ts";
+import { tenantDb } from "../tenancy/tenants.server.ts";
 
 export interface CheckOverview {
   /** The newest check, running or finished. */

@@ -11,14 +11,14 @@ import {
   type IndexedChunk,
 } from "#tenants/knowledge-base.ts";
 import { openTenantDb, type TenantDb } from "#tenants/store.ts";
-import { FakeEmbedder } from "../../tests/support/fake-embedder.ts";
+import { FakeEmbedder } from "../../../tests/support/fake-embedder.ts";
 import {
   characterStats,
   documentStats,
   inspectKnowledgeBase,
   overlapWords,
   wordsOf,
-} from "./kb-check-inspect.server.ts";
+} from "./inspect.server.ts";
 
 const embedder = new FakeEmbedder({ dimension: 8 });
 let dir: string;
