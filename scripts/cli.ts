@@ -30,7 +30,7 @@ import {
   exportTenant,
   importTenant,
 } from "#app/server/tenancy/data.server.ts";
-import { runBackup } from "#app/server/backup.server.ts";
+import { runBackup } from "#app/server/backup/backup.server.ts";
 import { createSecretKey } from "#app/server/access/keys.server.ts";
 import { ReplicationRole } from "#app/server/replication/role.server.ts";
 import { createTenant, requireTenant, tenantDb } from "#app/server/tenancy/tenants.server.ts";

@@ -7,8 +7,8 @@ import { DEMO_TENANT_ID, type TenantId } from "#tenants/id.ts";
 import { hasPendingJobs } from "#tenants/knowledge-base.ts";
 import { TenantPool } from "#tenants/store.ts";
 import { createAnswerCache, type AnswerCache } from "./ask/answer-cache.server.ts";
-import { scheduleBackups, type BackupSchedule } from "./backup.server.ts";
-import { S3Backups } from "./backup-s3.server.ts";
+import { scheduleBackups, type BackupSchedule } from "./backup/backup.server.ts";
+import { S3Backups } from "./backup/s3.server.ts";
 import { createRetrievalCache, type RetrievalCache } from "./ask/retrieval-cache.server.ts";
 import { parseConfig, type Config } from "./config.server.ts";
 import {

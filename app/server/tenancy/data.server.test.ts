@@ -9,7 +9,7 @@ import { TenantPool } from "#tenants/store.ts";
 import { FakeEmbedder } from "../../../tests/support/fake-embedder.ts";
 import { createAnswerCache } from "../ask/answer-cache.server.ts";
 import { createRetrievalCache } from "../ask/retrieval-cache.server.ts";
-import { listBackupRuns, runBackup } from "../backup.server.ts";
+import { listBackupRuns, runBackup } from "../backup/backup.server.ts";
 import { parseConfig, type Config } from "../config.server.ts";
 import {
   getMeta,

@@ -13,7 +13,7 @@ import {
   writeTenantCopy,
 } from "#tenants/portable.ts";
 import { tenantFilePath } from "#tenants/store.ts";
-import { removeTenantFromBackups } from "../backup.server.ts";
+import { removeTenantFromBackups } from "../backup/backup.server.ts";
 import {
   deleteTenantRow,
   getTenant,

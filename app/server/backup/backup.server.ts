@@ -8,9 +8,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { isTenantId, tenantFileName, type TenantId } from "#tenants/id.ts";
 import { writeTenantCopy } from "#tenants/portable.ts";
-import { CONTROL_FILE, listTenants } from "./control-db.server.ts";
-import type { Runtime } from "./runtime.server.ts";
-import type { S3Backups } from "./backup-s3.server.ts";
+import { CONTROL_FILE, listTenants } from "../control-db.server.ts";
+import type { Runtime } from "../runtime.server.ts";
+import type { S3Backups } from "./s3.server.ts";
 
 type Parts = Pick<Runtime, "control" | "tenants" | "logger">;
 

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newTenantId, type TenantId } from "#tenants/id.ts";
 import { readTenantCopy } from "#tenants/portable.ts";
 import { TenantPool } from "#tenants/store.ts";
-import { FakeEmbedder } from "../../tests/support/fake-embedder.ts";
+import { FakeEmbedder } from "../../../tests/support/fake-embedder.ts";
 import {
   listBackupRuns,
   removeTenantFromBackups,
@@ -14,8 +14,8 @@ import {
   runName,
   scheduleBackups,
 } from "./backup.server.ts";
-import { insertTenant, openControlDb, type ControlDb } from "./control-db.server.ts";
-import { silentLogger } from "./logger.server.ts";
+import { insertTenant, openControlDb, type ControlDb } from "../control-db.server.ts";
+import { silentLogger } from "../logger.server.ts";
 
 let dataDir: string;
 let backupDir: string;
