@@ -14,7 +14,7 @@ import {
 } from "#app/server/access/auth.server.ts";
 import { clientAddressOf } from "#app/server/client-address.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
-import { landingPathFor } from "#app/server/trial.server.ts";
+import { landingPathFor } from "#app/server/trial/trial.server.ts";
 import type { Route } from "./+types/login";
 
 export const meta: Route.MetaFunction = () => [{ title: "Sign in — BiTB" }];

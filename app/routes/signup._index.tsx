@@ -19,7 +19,7 @@ import {
   signupOf,
   signupTenant,
   type SignUpField,
-} from "#app/server/trial.server.ts";
+} from "#app/server/trial/trial.server.ts";
 import type { Route } from "./+types/signup._index";
 
 export const meta: Route.MetaFunction = () => [{ title: "Start your free trial — BiTB" }];

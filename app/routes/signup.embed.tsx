@@ -8,7 +8,7 @@ import { assertSameOrigin } from "#app/server/access/auth.server.ts";
 import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { runSecurityAction } from "#app/server/tenancy/security.server.ts";
-import { finishSignup, requireSignupStep } from "#app/server/trial.server.ts";
+import { finishSignup, requireSignupStep } from "#app/server/trial/trial.server.ts";
 import { embedData } from "#app/server/widget-config/style.server.ts";
 import type { Route } from "./+types/signup.embed";
 

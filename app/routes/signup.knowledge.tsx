@@ -29,7 +29,11 @@ import { startCheck } from "#app/server/kb-check/api.server.ts";
 import { latestKbCheck } from "#app/server/kb-check/check.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
-import { advanceSignup, knowledgeSummary, requireSignupStep } from "#app/server/trial.server.ts";
+import {
+  advanceSignup,
+  knowledgeSummary,
+  requireSignupStep,
+} from "#app/server/trial/trial.server.ts";
 import type { Route } from "./+types/signup.knowledge";
 
 export const meta: Route.MetaFunction = () => [{ title: "Add knowledge — BiTB trial" }];

@@ -7,7 +7,7 @@ import { getAdmin } from "#app/server/access/auth.server.ts";
 import { tenantQuota } from "#app/server/limits/quota.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
-import { signupEnabled, signupOf, signupTenant } from "#app/server/trial.server.ts";
+import { signupEnabled, signupOf, signupTenant } from "#app/server/trial/trial.server.ts";
 import "#app/admin/trial.css";
 import type { Route } from "./+types/signup";
 

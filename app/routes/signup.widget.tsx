@@ -7,7 +7,7 @@ import { WidgetStyleForm, type WidgetStyleErrors } from "#app/admin/widget-style
 import { assertSameOrigin } from "#app/server/access/auth.server.ts";
 import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
-import { advanceSignup, requireSignupStep } from "#app/server/trial.server.ts";
+import { advanceSignup, requireSignupStep } from "#app/server/trial/trial.server.ts";
 import {
   getWidgetSettings,
   updateWidgetSettings,

@@ -4,20 +4,20 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { listAudit } from "#tenants/audit.ts";
 import { TenantPool } from "#tenants/store.ts";
-import { FakeEmbedder } from "../../tests/support/fake-embedder.ts";
-import { parseConfig, type Config } from "./config.server.ts";
+import { FakeEmbedder } from "../../../tests/support/fake-embedder.ts";
+import { parseConfig, type Config } from "../config.server.ts";
 import {
   findAdminCredentials,
   listPlatformAudit,
   listTenants,
   openControlDb,
   type ControlDb,
-} from "./control-db.server.ts";
-import { tenantQuota } from "./limits/quota.server.ts";
-import { silentLogger } from "./logger.server.ts";
-import { verifyPassword } from "./access/password.server.ts";
-import { createSignInThrottle } from "./access/sign-in-throttle.server.ts";
-import { tenantDb } from "./tenancy/tenants.server.ts";
+} from "../control-db.server.ts";
+import { tenantQuota } from "../limits/quota.server.ts";
+import { silentLogger } from "../logger.server.ts";
+import { verifyPassword } from "../access/password.server.ts";
+import { createSignInThrottle } from "../access/sign-in-throttle.server.ts";
+import { tenantDb } from "../tenancy/tenants.server.ts";
 import {
   advanceSignup,
   finishSignup,

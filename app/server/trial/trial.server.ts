@@ -12,7 +12,7 @@ import { z } from "zod";
 import { INDUSTRIES, signupStepPath, type SignupStep } from "#app/shared/signup-steps.ts";
 import type { TenantId } from "#tenants/id.ts";
 import type { TenantDb } from "#tenants/store.ts";
-import type { Config } from "./config.server.ts";
+import type { Config } from "../config.server.ts";
 import {
   findAdminCredentials,
   getTenant,
@@ -22,14 +22,14 @@ import {
   type AdminRecord,
   type ControlDb,
   type TenantRecord,
-} from "./control-db.server.ts";
-import { auditAdminAction } from "./audit/audit.server.ts";
-import { requireAdmin } from "./access/auth.server.ts";
-import { TRIAL_PLAN } from "./limits/quota.server.ts";
-import { hashPassword, MIN_PASSWORD_LENGTH } from "./access/password.server.ts";
-import { getRuntime, type Runtime } from "./runtime.server.ts";
-import { createSignInThrottle, retryMessage } from "./access/sign-in-throttle.server.ts";
-import { createTenant, tenantDb } from "./tenancy/tenants.server.ts";
+} from "../control-db.server.ts";
+import { auditAdminAction } from "../audit/audit.server.ts";
+import { requireAdmin } from "../access/auth.server.ts";
+import { TRIAL_PLAN } from "../limits/quota.server.ts";
+import { hashPassword, MIN_PASSWORD_LENGTH } from "../access/password.server.ts";
+import { getRuntime, type Runtime } from "../runtime.server.ts";
+import { createSignInThrottle, retryMessage } from "../access/sign-in-throttle.server.ts";
+import { createTenant, tenantDb } from "../tenancy/tenants.server.ts";
 
 type TrialRuntime = Pick<Runtime, "control" | "tenants" | "config" | "logger">;
 
