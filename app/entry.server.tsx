@@ -11,9 +11,9 @@ import { applyDocumentSecurityHeaders, createNonce } from "./server/security-hea
 
 export { startRuntime, stopRuntime } from "./server/runtime.server.ts";
 export { parseConfig, ConfigError } from "./server/config.server.ts";
-export { createHttpHandler } from "./server/http-observer.server.ts";
+export { createHttpHandler } from "./server/observability/http-observer.server.ts";
 export { createCachedAskLane } from "./server/ask/cached-lane.server.ts";
-export { startMetricsServer } from "./server/metrics-endpoint.server.ts";
+export { startMetricsServer } from "./server/observability/metrics-endpoint.server.ts";
 export { withBaseSecurityHeaders } from "./server/security-headers.server.ts";
 export { withReplicaConsistency } from "./server/replication/consistency.server.ts";
 

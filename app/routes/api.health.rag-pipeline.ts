@@ -1,7 +1,7 @@
 // GET /api/health/rag-pipeline — each provider's breaker state, recent failure rate and
 // queue depth, the embedder, the databases and the ingestion workers. 200 when everything
 // answers, 503 while starting or when a part is down (answers may then be degraded).
-import { pipelineHealth } from "#app/server/health.server.ts";
+import { pipelineHealth } from "#app/server/observability/health.server.ts";
 import { getRuntime } from "#app/server/runtime.server.ts";
 
 export async function loader() {

@@ -42,7 +42,7 @@ import { sessionSecret } from "./access/visitor-session.server.ts";
 import { CalibrationScheduler } from "./retrieval/calibrate.server.ts";
 import { createTenant, enqueueIngest } from "./tenancy/tenants.server.ts";
 import { isKbCheckRunning, KbCheckScheduler, runKbCheck } from "./kb-check/check.server.ts";
-import { startTracing, stopTracing } from "./tracing.server.ts";
+import { startTracing, stopTracing } from "./observability/tracing.server.ts";
 
 export interface Runtime {
   config: Config;

@@ -21,7 +21,7 @@ import {
   recordRetrievalSpans,
   recordSpan,
   startSpan,
-} from "../../app/server/tracing.server.ts";
+} from "../../app/server/observability/tracing.server.ts";
 
 const { values } = parseArgs({ options: { iterations: { type: "string", default: "20000" } } });
 const iterations = Number(values.iterations);

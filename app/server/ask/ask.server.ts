@@ -20,7 +20,12 @@ import { currentRequestContext } from "../request-context.server.ts";
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
 import type { Runtime } from "../runtime.server.ts";
 import { tenantDb } from "../tenancy/tenants.server.ts";
-import { endSpan, recordRetrievalSpans, recordSpan, startSpan } from "../tracing.server.ts";
+import {
+  endSpan,
+  recordRetrievalSpans,
+  recordSpan,
+  startSpan,
+} from "../observability/tracing.server.ts";
 import {
   answerCacheKey,
   cachedAnswerDone,

@@ -9,7 +9,7 @@ import { replaceDocument } from "#tenants/knowledge-base.ts";
 import { FakeEmbedder } from "../../../tests/support/fake-embedder.ts";
 import { parseConfig } from "../config.server.ts";
 import type { TenantRecord } from "../control-db.server.ts";
-import { createHttpHandler } from "../http-observer.server.ts";
+import { createHttpHandler } from "../observability/http-observer.server.ts";
 import { createSecretKey } from "../access/keys.server.ts";
 import { closeLimiters } from "../limits/limits.server.ts";
 import { silentLogger } from "../logger.server.ts";

@@ -38,7 +38,7 @@ import type { EmbeddingProvider } from "../embeddings/provider.server.ts";
 import type { Logger } from "../logger.server.ts";
 import { metrics } from "../metrics.server.ts";
 import { outsideRequest } from "../request-context.server.ts";
-import { traceStages } from "../tracing.server.ts";
+import { traceStages } from "../observability/tracing.server.ts";
 import { chunkDocument, type Chunk, type ChunkOptions } from "./chunk.server.ts";
 import {
   EmptyDocumentError,

@@ -7,10 +7,10 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Config } from "./config.server.ts";
-import { ApiError, errorResponse } from "./errors.server.ts";
-import type { Logger } from "./logger.server.ts";
-import { renderMetrics } from "./metrics.server.ts";
+import type { Config } from "../config.server.ts";
+import { ApiError, errorResponse } from "../errors.server.ts";
+import type { Logger } from "../logger.server.ts";
+import { renderMetrics } from "../metrics.server.ts";
 
 type MetricsConfig = Pick<Config, "METRICS_TOKEN" | "METRICS_PORT" | "METRICS_HOST">;
 

@@ -4,8 +4,8 @@ import { Writable } from "node:stream";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHttpHandler, createRoutePatternMatcher } from "./http-observer.server.ts";
-import { metrics } from "./metrics.server.ts";
-import { requestLogFields, setRequestTenant } from "./request-context.server.ts";
+import { metrics } from "../metrics.server.ts";
+import { requestLogFields, setRequestTenant } from "../request-context.server.ts";
 
 // The shape of React Router's build.routes for a few of app/routes.ts's routes.
 const manifest = {

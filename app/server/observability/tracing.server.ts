@@ -3,8 +3,8 @@
 // span is the API's no-op span and costs next to nothing. startTracing() registers the SDK
 // (loaded on demand) with an OTLP/HTTP exporter when the endpoint is set.
 import { SpanStatusCode, context, trace, type Attributes, type Span } from "@opentelemetry/api";
-import type { Config } from "./config.server.ts";
-import type { Logger } from "./logger.server.ts";
+import type { Config } from "../config.server.ts";
+import type { Logger } from "../logger.server.ts";
 
 /** Looked up on each use: a provider registered later (startTracing, tests) takes effect. */
 export function tracer() {

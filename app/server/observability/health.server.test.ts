@@ -3,12 +3,12 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TenantPool } from "#tenants/store.ts";
-import { FakeEmbedder } from "../../tests/support/fake-embedder.ts";
-import { openControlDb, insertTenant, type ControlDb } from "./control-db.server.ts";
+import { FakeEmbedder } from "../../../tests/support/fake-embedder.ts";
+import { openControlDb, insertTenant, type ControlDb } from "../control-db.server.ts";
 import { controlDatabaseOk, pipelineHealth, providerHealth } from "./health.server.ts";
-import { createExtractiveAnswerer } from "./llm/extractive.server.ts";
+import { createExtractiveAnswerer } from "../llm/extractive.server.ts";
 import { newTenantId } from "#tenants/id.ts";
-import { updateTenantModel, tenantSettingsSchema } from "./tenancy/settings.server.ts";
+import { updateTenantModel, tenantSettingsSchema } from "../tenancy/settings.server.ts";
 
 let dir: string;
 let control: ControlDb;

@@ -7,7 +7,7 @@ import {
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { silentLogger } from "./logger.server.ts";
+import { silentLogger } from "../logger.server.ts";
 import { startSpan, startTracing, stopTracing, traceStages } from "./tracing.server.ts";
 
 afterEach(() => {

@@ -5,13 +5,13 @@
 // unbounded — then writes one access-log line.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { matchRoutes, type RouteObject } from "react-router";
-import type { Logger } from "./logger.server.ts";
-import { metrics } from "./metrics.server.ts";
+import type { Logger } from "../logger.server.ts";
+import { metrics } from "../metrics.server.ts";
 import {
   requestIdFrom,
   runWithRequestContext,
   type RequestContext,
-} from "./request-context.server.ts";
+} from "../request-context.server.ts";
 
 /** The part of React Router's build manifest (`build.routes`) the matcher reads. */
 export interface RouteManifestEntry {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "./logger.server.ts";
+import { silentLogger } from "../logger.server.ts";
 import { bearerMatches, metricsOnMainPort, startMetricsServer } from "./metrics-endpoint.server.ts";
 
 const token = "0123456789abcdef-token";
