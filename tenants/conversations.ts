@@ -1,7 +1,24 @@
 // Conversations, their messages and the daily usage counters of one tenant database.
+import { randomFillSync } from "node:crypto";
 import { statement, transactionOn } from "./statements.ts";
 import type { TenantDb } from "./store.ts";
 import { recordUnanswered } from "./unanswered.ts";
+
+// 96 random bits per conversation id, taken from a pool filled by the CSPRNG 256 ids at a
+// time: one randomBytes call per ask cost more than the rest of the id.
+const ID_BYTES = 12;
+const idPool = Buffer.alloc(ID_BYTES * 256);
+let idPoolAt = idPool.length;
+
+export function newConversationId(): string {
+  if (idPoolAt === idPool.length) {
+    randomFillSync(idPool);
+    idPoolAt = 0;
+  }
+  const id = `cv_${idPool.toString("hex", idPoolAt, idPoolAt + ID_BYTES)}`;
+  idPoolAt += ID_BYTES;
+  return id;
+}
 
 export interface StoredTurn {
   role: "user" | "assistant";

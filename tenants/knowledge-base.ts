@@ -3,6 +3,7 @@
 // `chunks_vec`) and the persisted ingestion jobs. Synchronous better-sqlite3 calls on a
 // handle from store.ts; every multi-table write is one transaction, so a crash leaves either
 // the old or the new version of a document, never a mix.
+import { statement } from "./statements.ts";
 import { hasVectorCopy, type TenantDb } from "./store.ts";
 
 export type SourceType = "file" | "text" | "url";
@@ -567,4 +568,16 @@ export function nextJobDueAt(db: TenantDb): number | undefined {
     )
     .get() as { due: number | null };
   return row.due ?? undefined;
+}
+
+const VERSION_SQL = "SELECT value FROM meta WHERE key = 'kb_version'";
+
+/**
+ * The tenant's knowledge-base version: SQL triggers (tenants/migrations.ts, migration 3) bump
+ * it on every change to the documents or to a setting kept in `meta`, in whichever process
+ * or replica the change is made.
+ */
+export function knowledgeBaseVersion(db: TenantDb): string {
+  const row = statement(db, VERSION_SQL).get() as { value: string } | undefined;
+  return row?.value ?? "0";
 }

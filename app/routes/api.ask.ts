@@ -9,7 +9,7 @@
 // may name its own conversation with `session_id`). Then: rate limits (IP, tenant, session),
 // the tenant's token quota, the answer, and an audit entry (app/server/audit/audit.server.ts).
 import type { AppLoadContext } from "react-router";
-import { askWithActions } from "#app/server/actions/ask-actions.server.ts";
+import { askWithActions } from "#app/server/ask/ask-with-actions.server.ts";
 import {
   admitAsk,
   ASK_METHODS,

@@ -4,7 +4,7 @@
 // pick another's conversation id. Stateless: nothing is stored per visitor.
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { isTenantId, type TenantId } from "#tenants/id.ts";
-import { newConversationId } from "../ask/ask.server.ts";
+import { newConversationId } from "#tenants/conversations.ts";
 import { type ControlDb, getOrCreateSecret } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
 

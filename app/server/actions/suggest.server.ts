@@ -8,7 +8,11 @@
 // written at sign-up) lowers that minimum for actions typical of it. Proposals live in
 // `action_suggestions` (tenant migration 11), one per action; the admin accepts or rejects
 // each. Touches the tenant database, the embedder, and the action settings on acceptance.
-import type { ActionSuggestion, SuggestionEvidence, SuggestionStatus } from "#app/shared/kb-check.ts";
+import type {
+  ActionSuggestion,
+  SuggestionEvidence,
+  SuggestionStatus,
+} from "#app/shared/kb-check.ts";
 import type { TenantDb } from "#tenants/store.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import type { EmbeddingProvider } from "../embeddings/provider.server.ts";

@@ -9,7 +9,7 @@ import type { AskLatency, Citation, DoneEvent } from "#app/shared/ask-events.ts"
 import { normaliseQuestion } from "#tenants/question.ts";
 import type { Config } from "../config.server.ts";
 import type { TenantRecord } from "../control-db.server.ts";
-import { TenantCache } from "./tenant-cache.server.ts";
+import { TenantCache } from "../tenant-cache.server.ts";
 
 export interface CachedAnswer {
   answer: string;

@@ -13,14 +13,9 @@ import type { TenantRecord } from "../control-db.server.ts";
 import { createExtractiveAnswerer } from "../llm/extractive.server.ts";
 import { createOpenAICompatibleAnswerer } from "../llm/openai-compatible.server.ts";
 import type { AnswerProvider } from "../llm/provider.server.ts";
+import { newConversationId } from "#tenants/conversations.ts";
 import { silentLogger } from "../logger.server.ts";
-import {
-  askStream,
-  citedNumbers,
-  newConversationId,
-  toCitation,
-  type AskEvent,
-} from "./ask.server.ts";
+import { askStream, citedNumbers, toCitation, type AskEvent } from "./ask.server.ts";
 import { createAnswerCache, streamPieces } from "./answer-cache.server.ts";
 import { createRetrievalCache } from "./retrieval-cache.server.ts";
 

@@ -1,10 +1,10 @@
 // The ask pipeline: retrieve a tenant's passages, stream an answer that cites them, and
 // record the exchange. Yields the events of app/shared/ask-events.ts in order:
 // sources → token* → done (or error).
-import { randomFillSync } from "node:crypto";
 import type { Span } from "@opentelemetry/api";
 import type { AskEventMap, AskEventName, Citation, DoneEvent } from "#app/shared/ask-events.ts";
-import type { StoredTurn } from "#tenants/conversations.ts";
+import { newConversationId, type StoredTurn } from "#tenants/conversations.ts";
+import { knowledgeBaseVersion } from "#tenants/knowledge-base.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import { createExtractiveAnswerer, isAbstention } from "../llm/extractive.server.ts";
 import { transcriptText } from "../pii/transcript.server.ts";
@@ -32,7 +32,6 @@ import {
   streamPieces,
   type CachedAnswer,
 } from "./answer-cache.server.ts";
-import { knowledgeBaseVersion } from "./tenant-cache.server.ts";
 
 export type AskEvent = { [K in AskEventName]: { event: K; data: AskEventMap[K] } }[AskEventName];
 
@@ -56,22 +55,6 @@ const SNIPPET_CHARS = 240;
 /** A follow-up this short ("and on Fly?") is searched together with the previous question. */
 const SHORT_FOLLOW_UP_WORDS = 5;
 const fallbackAnswerer = createExtractiveAnswerer();
-
-// 96 random bits per conversation id, taken from a pool filled by the CSPRNG 256 ids at a
-// time: one randomBytes call per ask cost more than the rest of the id.
-const ID_BYTES = 12;
-const idPool = Buffer.alloc(ID_BYTES * 256);
-let idPoolAt = idPool.length;
-
-export function newConversationId(): string {
-  if (idPoolAt === idPool.length) {
-    randomFillSync(idPool);
-    idPoolAt = 0;
-  }
-  const id = `cv_${idPool.toString("hex", idPoolAt, idPoolAt + ID_BYTES)}`;
-  idPoolAt += ID_BYTES;
-  return id;
-}
 
 export function toCitation(chunk: RetrievedChunk, n: number): Citation {
   const snippet =

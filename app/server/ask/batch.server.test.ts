@@ -16,7 +16,7 @@ import { createOpenAICompatibleAnswerer } from "../llm/openai-compatible.server.
 import { buildMessages, NO_ANSWER, numberQuestions } from "../llm/prompt.server.ts";
 import type { AnswerChunk, AnswerProvider, AnswerRequest } from "../llm/provider.server.ts";
 import { silentLogger } from "../logger.server.ts";
-import { newConversationId } from "./ask.server.ts";
+import { newConversationId } from "#tenants/conversations.ts";
 import { apportion, askBatch, createLimiter, type BatchEvent } from "./batch.server.ts";
 import { normaliseQuestion } from "#tenants/question.ts";
 import { createAnswerCache } from "./answer-cache.server.ts";

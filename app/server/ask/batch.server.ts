@@ -33,7 +33,8 @@ import { recordAskExchange } from "../replication/writes.server.ts";
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
 import type { Runtime } from "../runtime.server.ts";
 import { tenantDb } from "../tenancy/tenants.server.ts";
-import { citedNumbers, newConversationId, toCitation } from "./ask.server.ts";
+import { newConversationId } from "#tenants/conversations.ts";
+import { citedNumbers, toCitation } from "./ask.server.ts";
 import { splitBatchAnswer } from "./batch-parse.server.ts";
 import { normaliseQuestion } from "#tenants/question.ts";
 

@@ -22,7 +22,7 @@ import {
   type FetchHandler,
 } from "@mjackson/node-fetch-server";
 import type { DoneEvent } from "#app/shared/ask-events.ts";
-import { offerableActionsOf } from "../actions/ask-actions.server.ts";
+import { offerableActionsOf } from "./ask-with-actions.server.ts";
 import { errorResponse } from "../errors.server.ts";
 import { assertServing } from "../tenancy/platform.server.ts";
 import {

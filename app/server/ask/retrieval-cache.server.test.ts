@@ -8,7 +8,7 @@ import { TenantPool, type TenantDb } from "#tenants/store.ts";
 import { FakeEmbedder } from "../../../tests/support/fake-embedder.ts";
 import { parseConfig } from "../config.server.ts";
 import { createRetrievalCache } from "./retrieval-cache.server.ts";
-import { knowledgeBaseVersion } from "./tenant-cache.server.ts";
+import { knowledgeBaseVersion } from "#tenants/knowledge-base.ts";
 
 const embedder = new FakeEmbedder({ dimension: 16 });
 let dir: string;

@@ -10,7 +10,8 @@ import {
   type RetrieveOptions,
   type RetrieveResult,
 } from "../retrieval/retrieve.server.ts";
-import { knowledgeBaseVersion, TenantCache, type CacheCounts } from "./tenant-cache.server.ts";
+import { knowledgeBaseVersion } from "#tenants/knowledge-base.ts";
+import { TenantCache, type CacheCounts } from "../tenant-cache.server.ts";
 
 export interface CachedRetrieveResult extends RetrieveResult {
   cached: boolean;

@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ReplicationRole } from "./role.server.ts";
-import { replicationFixture, type ReplicationFixture } from "./fixture.test-support.ts";
+import {
+  replicationFixture,
+  type ReplicationFixture,
+} from "../../../tests/support/replication-fixture.ts";
 import {
   formatPosition,
   parsePositionCookie,

@@ -2,7 +2,10 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { outboxSecret, SIGNATURE_HEADER, verifyBatch } from "./apply.server.ts";
-import { replicationFixture, type ReplicationFixture } from "./fixture.test-support.ts";
+import {
+  replicationFixture,
+  type ReplicationFixture,
+} from "../../../tests/support/replication-fixture.ts";
 import { OUTBOX_PATH, OutboxForwarder } from "./forwarder.server.ts";
 
 let f: ReplicationFixture;

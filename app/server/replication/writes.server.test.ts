@@ -2,7 +2,10 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadHistory } from "#tenants/conversations.ts";
 import { readPosition } from "#tenants/replication.ts";
 import { applyOutboxBatch, signBatch, verifyBatch, outboxSecret } from "./apply.server.ts";
-import { replicationFixture, type ReplicationFixture } from "./fixture.test-support.ts";
+import {
+  replicationFixture,
+  type ReplicationFixture,
+} from "../../../tests/support/replication-fixture.ts";
 import {
   appendAuditEntries,
   conversationHistory,

@@ -14,3 +14,9 @@ export interface RetrievedChunk {
   /** Cosine similarity of the query and the chunk, when the vector stage scored it. */
   similarity: number | null;
 }
+
+export interface VectorHit {
+  chunkId: number;
+  /** Cosine similarity of the query and the chunk's text vector. */
+  similarity: number;
+}

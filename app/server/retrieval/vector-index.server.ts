@@ -10,9 +10,9 @@
 // indexes share one memory budget (least recently used dropped first); a tenant whose index
 // would not fit keeps the exact scan.
 import { LRUCache } from "lru-cache";
-import { knowledgeBaseVersion } from "#app/server/ask/tenant-cache.server.ts";
+import { knowledgeBaseVersion } from "#tenants/knowledge-base.ts";
 import { hasVectorCopy, type TenantDb } from "#tenants/store.ts";
-import type { VectorHit } from "./vector-search.server.ts";
+import type { VectorHit } from "./types.server.ts";
 
 /** Tenants with fewer chunks keep the exact scan: it is fast enough and exact. */
 export const DEFAULT_FAST_PATH_MIN_CHUNKS = 5_000;

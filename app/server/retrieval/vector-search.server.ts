@@ -4,13 +4,8 @@
 // (their text and context vectors), for candidates the keyword stage brought in.
 import { statement } from "#tenants/statements.ts";
 import { hasVectorCopy, type TenantDb } from "#tenants/store.ts";
+import type { VectorHit } from "./types.server.ts";
 import { candidatePool, vectorIndexOf } from "./vector-index.server.ts";
-
-export interface VectorHit {
-  chunkId: number;
-  /** Cosine similarity of the query and the chunk's text vector. */
-  similarity: number;
-}
 
 /** vec0's hard ceiling on `k`. */
 export const MAX_VECTOR_K = 4096;

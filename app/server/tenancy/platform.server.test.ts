@@ -5,7 +5,7 @@ import { assertServing, extendTrial, setTenantStatus, tenantOverview } from "./p
 import {
   replicationFixture,
   type ReplicationFixture,
-} from "../replication/fixture.test-support.ts";
+} from "../../../tests/support/replication-fixture.ts";
 
 let f: ReplicationFixture;
 beforeEach(() => {

@@ -1,9 +1,7 @@
 // A bounded in-memory cache with one LRU per tenant, whose entries are valid only at the
-// tenant's knowledge-base version they were computed at (see `knowledgeBaseVersion`). The
+// tenant's knowledge-base version they were computed at (see `knowledgeBaseVersion` in tenants/knowledge-base.ts). The
 // retrieval cache and the answer cache are both built on it. Tenants never share an entry.
 import { LRUCache } from "lru-cache";
-import { statement } from "#tenants/statements.ts";
-import type { TenantDb } from "#tenants/store.ts";
 
 export interface TenantCacheOptions {
   /** Entries kept per tenant; 0 turns the cache off. */
@@ -22,18 +20,6 @@ export interface CacheCounts {
 interface Entry<V> {
   version: string;
   value: V;
-}
-
-const VERSION_SQL = "SELECT value FROM meta WHERE key = 'kb_version'";
-
-/**
- * The tenant's knowledge-base version: SQL triggers (tenants/migrations.ts, migration 3) bump
- * it on every change to the documents or to a setting kept in `meta`, in whichever process
- * or replica the change is made.
- */
-export function knowledgeBaseVersion(db: TenantDb): string {
-  const row = statement(db, VERSION_SQL).get() as { value: string } | undefined;
-  return row?.value ?? "0";
 }
 
 export class TenantCache<V extends NonNullable<unknown>> {

@@ -26,26 +26,20 @@ import type { RetrievedChunk } from "../retrieval/types.server.ts";
 import type { Runtime } from "../runtime.server.ts";
 import { tenantDb } from "../tenancy/tenants.server.ts";
 import { auditToolCall, maskToolArguments } from "../audit/tool-audit.server.ts";
-import { streamPieces } from "../ask/answer-cache.server.ts";
-import {
-  type AskEvent,
-  type AskInput,
-  askStream,
-  citedNumbers,
-  toCitation,
-} from "../ask/ask.server.ts";
-import { FREE_TEXT_ARGS } from "./confirm.server.ts";
-import { matchAction } from "./match.server.ts";
-import { actionEvent, issueOffer, offerKey } from "./offers.server.ts";
-import { ACTIONS, type ActionName } from "./registry.server.ts";
-import { retrievePassages, runAction } from "./run.server.ts";
+import { streamPieces } from "./answer-cache.server.ts";
+import { type AskEvent, type AskInput, askStream, citedNumbers, toCitation } from "./ask.server.ts";
+import { FREE_TEXT_ARGS } from "../actions/confirm.server.ts";
+import { matchAction } from "../actions/match.server.ts";
+import { actionEvent, issueOffer, offerKey } from "../actions/offers.server.ts";
+import { ACTIONS, type ActionName } from "../actions/registry.server.ts";
+import { retrievePassages, runAction } from "../actions/run.server.ts";
 import {
   type ActionSettings,
   enabledActions,
   getActionSettings,
   hasOfferableActions,
-} from "./settings.server.ts";
-import { runToolLoop } from "./tool-loop.server.ts";
+} from "../actions/settings.server.ts";
+import { runToolLoop } from "../actions/tool-loop.server.ts";
 import { sessionSecret } from "../access/visitor-session.server.ts";
 
 type ActionAskRuntime = Pick<

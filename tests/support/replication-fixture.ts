@@ -5,13 +5,17 @@ import os from "node:os";
 import path from "node:path";
 import type { TenantId } from "#tenants/id.ts";
 import { TenantPool } from "#tenants/store.ts";
-import { FakeEmbedder } from "../../../tests/support/fake-embedder.ts";
-import { parseConfig } from "../config.server.ts";
-import { openControlDb, type ControlDb, type TenantRecord } from "../control-db.server.ts";
-import { silentLogger } from "../logger.server.ts";
-import { createTenant } from "../tenancy/tenants.server.ts";
-import { Outbox } from "./outbox.server.ts";
-import { ReplicationRole } from "./role.server.ts";
+import { FakeEmbedder } from "./fake-embedder.ts";
+import { parseConfig } from "../../app/server/config.server.ts";
+import {
+  openControlDb,
+  type ControlDb,
+  type TenantRecord,
+} from "../../app/server/control-db.server.ts";
+import { silentLogger } from "../../app/server/logger.server.ts";
+import { createTenant } from "../../app/server/tenancy/tenants.server.ts";
+import { Outbox } from "../../app/server/replication/outbox.server.ts";
+import { ReplicationRole } from "../../app/server/replication/role.server.ts";
 
 export interface ReplicationFixture {
   dir: string;
