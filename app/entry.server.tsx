@@ -9,7 +9,7 @@ import { ServerRouter } from "react-router";
 import { NonceContext } from "./nonce.ts";
 import { applyDocumentSecurityHeaders, createNonce } from "./server/security-headers.server.ts";
 
-export { startRuntime, stopRuntime } from "./server/runtime.server.ts";
+export { startRuntime, stopRuntime } from "./server/runtime/build.server.ts";
 export { parseConfig, ConfigError } from "./server/config.server.ts";
 export { createHttpHandler } from "./server/observability/http-observer.server.ts";
 export { createCachedAskLane } from "./server/ask/cached-lane.server.ts";

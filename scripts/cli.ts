@@ -24,7 +24,8 @@ import { parseConfig, ConfigError } from "#app/server/config.server.ts";
 import { listTenants } from "#app/server/control-db.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
 import { intakeFile, isSupportedFile } from "#app/server/ingest/intake.server.ts";
-import { closeRuntime, createRuntime, type Runtime } from "#app/server/runtime.server.ts";
+import { closeRuntime, createRuntime } from "#app/server/runtime/build.server.ts";
+import type { Runtime } from "#app/server/runtime/runtime.server.ts";
 import {
   eraseTenantEverywhere,
   exportTenant,

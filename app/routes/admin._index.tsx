@@ -9,7 +9,7 @@ import {
   setTenantStatus,
   tenantOverview,
 } from "#app/server/tenancy/platform.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { createTenant, requireTenant } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/admin._index";
 
@@ -32,8 +32,8 @@ const tenantActionForm = z.object({
 });
 
 export async function loader({ request }: Route.LoaderArgs) {
-  const admin = await requireAdmin(request);
   const runtime = await getRuntime();
+  const admin = await requireAdmin(runtime, request);
   return {
     canCreate: admin.role === "platform",
     canManage: admin.role === "platform",
@@ -43,8 +43,9 @@ export async function loader({ request }: Route.LoaderArgs) {
 }
 
 export async function action({ request }: Route.ActionArgs) {
-  assertSameOrigin(request);
-  const admin = await requireAdmin(request);
+  const runtime = await getRuntime();
+  assertSameOrigin(runtime, request);
+  const admin = await requireAdmin(runtime, request);
   if (admin.role !== "platform") {
     return data({ error: "Only platform admins can create or change tenants." }, { status: 403 });
   }
@@ -52,7 +53,6 @@ export async function action({ request }: Route.ActionArgs) {
   if (form.has("intent")) {
     const parsed = tenantActionForm.safeParse(Object.fromEntries(form));
     if (!parsed.success) return data({ error: "Unknown tenant action." }, { status: 400 });
-    const runtime = await getRuntime();
     const tenant = requireTenant(runtime, parsed.data.tenantId);
     if (parsed.data.intent === "extend") {
       extendTrial(runtime, tenant, admin, EXTEND_DAYS);

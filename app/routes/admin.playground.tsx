@@ -9,7 +9,7 @@ import { Link } from "react-router";
 import { readAskEvents, type Citation, type DoneEvent } from "#app/shared/ask-events.ts";
 import { requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { getWidgetKey } from "#app/server/access/keys.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { TenantNav } from "#app/admin/tenant-nav.tsx";
 import { BatchPlayground } from "#app/admin/batch-playground.tsx";
 import type { Route } from "./+types/admin.playground";
@@ -19,7 +19,8 @@ export const meta: Route.MetaFunction = ({ data }) => [
 ];
 
 export async function loader({ request, params }: Route.LoaderArgs) {
-  const { tenant } = await requireTenantAccess(request, params.tenantId);
+  const runtime = await getRuntime();
+  const { tenant } = await requireTenantAccess(runtime, request, params.tenantId);
   const { config, control } = await getRuntime();
   return {
     tenant: { id: tenant.id, name: tenant.name },

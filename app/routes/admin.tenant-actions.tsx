@@ -32,7 +32,7 @@ import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { assertSameOrigin, requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/admin.tenant-actions";
 import { CopyTextButton, FormMessage, formatTime, usePendingIntent } from "#app/admin/forms.tsx";
@@ -70,8 +70,8 @@ const recordStatusSchema = z.object({
 });
 
 export async function loader({ request, params }: Route.LoaderArgs) {
-  const { tenant } = await requireTenantAccess(request, params.tenantId);
   const runtime = await getRuntime();
+  const { tenant } = await requireTenantAccess(runtime, request, params.tenantId);
   const db = tenantDb(runtime, tenant);
   const filter = z
     .enum(STATUS_FILTERS)
@@ -104,9 +104,9 @@ function result(intent: Intent | null, ok: boolean, message: string, status = 20
 }
 
 export async function action({ request, params }: Route.ActionArgs) {
-  assertSameOrigin(request);
-  const { tenant, admin } = await requireTenantAccess(request, params.tenantId);
   const runtime = await getRuntime();
+  assertSameOrigin(runtime, request);
+  const { tenant, admin } = await requireTenantAccess(runtime, request, params.tenantId);
   const db = tenantDb(runtime, tenant);
   let intent: Intent | null = null;
   try {

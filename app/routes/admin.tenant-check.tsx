@@ -12,7 +12,7 @@ import { assertSameOrigin, requireTenantAccess } from "#app/server/access/auth.s
 import { ApiError } from "#app/server/errors.server.ts";
 import { checkOverview, decide, startCheck } from "#app/server/kb-check/api.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import type { Route } from "./+types/admin.tenant-check";
 
 export const meta: Route.MetaFunction = ({ data }) => [
@@ -20,8 +20,8 @@ export const meta: Route.MetaFunction = ({ data }) => [
 ];
 
 export async function loader({ request, params }: Route.LoaderArgs) {
-  const { tenant } = await requireTenantAccess(request, params.tenantId);
   const runtime = await getRuntime();
+  const { tenant } = await requireTenantAccess(runtime, request, params.tenantId);
   return { tenant: { id: tenant.id, name: tenant.name }, ...checkOverview(runtime, tenant) };
 }
 
@@ -37,9 +37,9 @@ const formSchema = z.discriminatedUnion("intent", [
 type ActionResult = { ok: boolean; message: string };
 
 export async function action({ request, params }: Route.ActionArgs) {
-  assertSameOrigin(request);
-  const { tenant, admin } = await requireTenantAccess(request, params.tenantId);
   const runtime = await getRuntime();
+  assertSameOrigin(runtime, request);
+  const { tenant, admin } = await requireTenantAccess(runtime, request, params.tenantId);
   try {
     const form = await readFormData(request, 16 * 1024);
     const input = formSchema.parse(Object.fromEntries(form));

@@ -7,7 +7,7 @@ import { Form, Link, useNavigation, useSearchParams } from "react-router";
 import { z } from "zod";
 import { getTranscript, listConversations, type TranscriptMessage } from "#tenants/transcripts.ts";
 import { requireTenantAccess } from "#app/server/access/auth.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import { TenantNav } from "#app/admin/tenant-nav.tsx";
 import type { Route } from "./+types/admin.tenant-conversations";
@@ -36,8 +36,8 @@ const querySchema = z.object({
 });
 
 export async function loader({ request, params }: Route.LoaderArgs) {
-  const { tenant } = await requireTenantAccess(request, params.tenantId);
   const runtime = await getRuntime();
+  const { tenant } = await requireTenantAccess(runtime, request, params.tenantId);
   const db = tenantDb(runtime, tenant);
   const url = new URL(request.url);
   const query = querySchema.parse(Object.fromEntries(url.searchParams));

@@ -42,7 +42,7 @@ import {
   urlIntakeSchema,
 } from "#app/server/ingest/intake.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { enqueueIngest, tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/admin.tenant-knowledge";
 import { FormMessage, formatBytes, formatTime, usePendingIntent } from "#app/admin/forms.tsx";
@@ -90,8 +90,8 @@ const crawlFormSchema = z.strictObject({
 });
 
 export async function loader({ request, params }: Route.LoaderArgs) {
-  const { tenant } = await requireTenantAccess(request, params.tenantId);
   const runtime = await getRuntime();
+  const { tenant } = await requireTenantAccess(runtime, request, params.tenantId);
   const db = tenantDb(runtime, tenant);
   const jobs = listJobs(db, { limit: JOBS_SHOWN });
   // The newest job of each source tells a document's status (being updated, update failed).
@@ -151,9 +151,9 @@ function result(intent: Intent | null, ok: boolean, message: string, status = 20
 }
 
 export async function action({ request, params }: Route.ActionArgs) {
-  assertSameOrigin(request);
-  const { tenant, admin } = await requireTenantAccess(request, params.tenantId);
   const runtime = await getRuntime();
+  assertSameOrigin(runtime, request);
+  const { tenant, admin } = await requireTenantAccess(runtime, request, params.tenantId);
   let intent: Intent | null = null;
   try {
     const form = await readFormData(

@@ -6,7 +6,7 @@ import { Link } from "react-router";
 import { usageSeries, usageTotals } from "#tenants/usage.ts";
 import { requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { tenantQuota } from "#app/server/limits/quota.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import { TenantNav } from "#app/admin/tenant-nav.tsx";
 import { TimeChart } from "#app/admin/time-chart.tsx";
@@ -19,8 +19,8 @@ export const meta: Route.MetaFunction = ({ data }) => [
 ];
 
 export async function loader({ request, params }: Route.LoaderArgs) {
-  const { tenant } = await requireTenantAccess(request, params.tenantId);
   const runtime = await getRuntime();
+  const { tenant } = await requireTenantAccess(runtime, request, params.tenantId);
   const db = tenantDb(runtime, tenant);
   const quota = tenantQuota(runtime.control, db, tenant.id);
   const series = usageSeries(db, { days: USAGE_CHART_DAYS, periodStart: quota.periodStart });

@@ -5,7 +5,7 @@
 import { requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { getWidgetKey } from "#app/server/access/keys.server.ts";
 import { parseQuery } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { createNonce } from "#app/server/security-headers.server.ts";
 import {
   previewHeaders,
@@ -16,8 +16,8 @@ import {
 import type { Route } from "./+types/admin.tenant-widget-preview";
 
 export async function loader({ request, params }: Route.LoaderArgs) {
-  const { tenant } = await requireTenantAccess(request, params.tenantId);
   const runtime = await getRuntime();
+  const { tenant } = await requireTenantAccess(runtime, request, params.tenantId);
   let query: { draft?: string; open?: "0" | "1" };
   try {
     query = parseQuery(request, previewQuerySchema);

@@ -9,7 +9,7 @@ import { WidgetStyleForm, type WidgetStyleErrors } from "#app/admin/widget-style
 import { assertSameOrigin, requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { runSecurityAction } from "#app/server/tenancy/security.server.ts";
 import {
   getWidgetSettings,
@@ -23,8 +23,8 @@ export const meta: Route.MetaFunction = ({ data }) => [
 ];
 
 export async function loader({ request, params }: Route.LoaderArgs) {
-  const { tenant } = await requireTenantAccess(request, params.tenantId);
   const runtime = await getRuntime();
+  const { tenant } = await requireTenantAccess(runtime, request, params.tenantId);
   return {
     tenant: { id: tenant.id, name: tenant.name },
     settings: getWidgetSettings(runtime, tenant),
@@ -41,9 +41,9 @@ type Result = {
 };
 
 export async function action({ request, params }: Route.ActionArgs) {
-  assertSameOrigin(request);
-  const { tenant, admin } = await requireTenantAccess(request, params.tenantId);
   const runtime = await getRuntime();
+  assertSameOrigin(runtime, request);
+  const { tenant, admin } = await requireTenantAccess(runtime, request, params.tenantId);
   const form = await readFormData(request, 64 * 1024);
   const intent = intentSchema.safeParse(form.get("intent"));
   if (!intent.success) {

@@ -10,7 +10,7 @@ import { usePollWhile } from "#app/admin/progress.tsx";
 import { assertSameOrigin, requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import {
   llmModelSchema,
   updateTenantMaskTranscripts,
@@ -50,8 +50,8 @@ const intentSchema = z.enum(["set-model", "set-privacy", ...securityIntents]);
 type Intent = z.infer<typeof intentSchema>;
 
 export async function loader({ request, params }: Route.LoaderArgs) {
-  const { tenant } = await requireTenantAccess(request, params.tenantId);
   const runtime = await getRuntime();
+  const { tenant } = await requireTenantAccess(runtime, request, params.tenantId);
   const db = tenantDb(runtime, tenant);
   const documents = listDocuments(db);
   const origin = runtime.config.PUBLIC_URL
@@ -91,9 +91,9 @@ const isSecurityIntent = (intent: Intent): intent is SecurityIntent =>
   (securityIntents as readonly string[]).includes(intent);
 
 export async function action({ request, params }: Route.ActionArgs) {
-  assertSameOrigin(request);
-  const { tenant, admin } = await requireTenantAccess(request, params.tenantId);
   const runtime = await getRuntime();
+  assertSameOrigin(runtime, request);
+  const { tenant, admin } = await requireTenantAccess(runtime, request, params.tenantId);
   let intent: Intent | null = null;
   try {
     const form = await readFormData(request, 64 * 1024);

@@ -2,10 +2,12 @@
 // tenant list, who is signed in and a sign-out button; the page below.
 import { Form, Link, Outlet } from "react-router";
 import { requireAdmin } from "#app/server/access/auth.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import type { Route } from "./+types/admin";
 
 export async function loader({ request }: Route.LoaderArgs) {
-  const admin = await requireAdmin(request);
+  const runtime = await getRuntime();
+  const admin = await requireAdmin(runtime, request);
   return { admin: { email: admin.email, role: admin.role } };
 }
 

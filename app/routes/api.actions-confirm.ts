@@ -21,7 +21,7 @@ import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { enforceRateLimits } from "#app/server/limits/limits.server.ts";
 import { assertServing } from "#app/server/tenancy/platform.server.ts";
 import { readJson } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { requireTenant } from "#app/server/tenancy/tenants.server.ts";
 import { sessionSecret } from "#app/server/access/visitor-session.server.ts";
 import type { Route } from "./+types/api.actions-confirm";

@@ -29,7 +29,8 @@ import { type Cors, noCors, preflight } from "#app/server/access/embed-guard.ser
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { assertServing } from "#app/server/tenancy/platform.server.ts";
 import { readJson, wantsJson } from "#app/server/request.server.ts";
-import { getRuntime, type Runtime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
+import type { Runtime } from "#app/server/runtime/runtime.server.ts";
 import type { AskEventName, AskUsage } from "#app/shared/ask-events.ts";
 import type { Route } from "./+types/api.ask";
 

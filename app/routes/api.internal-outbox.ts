@@ -2,7 +2,7 @@
 // (docs/decisions/023). Signed with the replication secret of the replicated control database
 // (`x-bitb-outbox-signature: t=<ms>,v1=<hmac>`); applies each entry once and answers the keys
 // the replica may forget. Not for browsers: no CORS, no cookies.
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import {
   applyOutboxBatch,

@@ -5,7 +5,7 @@
 import type { ActionFunctionArgs, LoaderFunctionArgs } from "react-router";
 import { errorResponse } from "#app/server/errors.server.ts";
 import { handleMcpRequest } from "#app/server/mcp/mcp.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 
 async function serve({ request, params }: LoaderFunctionArgs | ActionFunctionArgs) {
   try {

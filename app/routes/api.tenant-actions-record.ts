@@ -11,7 +11,7 @@ import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts"
 import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { readJson } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/api.tenant-actions-record";
 
@@ -25,14 +25,14 @@ export async function loader() {
 }
 
 export async function action({ request, params }: Route.ActionArgs) {
+  const runtime = await getRuntime();
   try {
     if (request.method !== "PATCH") throw new ApiError("bad_request", "Use PATCH.");
-    const { tenant, actor } = await requireTenantApiAccess(request, params.tenantId, {
+    const { tenant, actor } = await requireTenantApiAccess(runtime, request, params.tenantId, {
       allowSecretKey: false,
     });
     const id = Number(params.recordId);
     const body = await readJson(request, patchSchema);
-    const runtime = await getRuntime();
     const record = Number.isSafeInteger(id)
       ? setActionRecordStatus(tenantDb(runtime, tenant), body.kind, id, body.status)
       : null;

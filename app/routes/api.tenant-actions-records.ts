@@ -11,7 +11,7 @@ import {
 import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts";
 import { errorResponse } from "#app/server/errors.server.ts";
 import { parseQuery } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/api.tenant-actions-records";
 
@@ -22,8 +22,9 @@ const querySchema = z.strictObject({
 });
 
 export async function loader({ request, params }: Route.LoaderArgs) {
+  const runtime = await getRuntime();
   try {
-    const { tenant } = await requireTenantApiAccess(request, params.tenantId, {
+    const { tenant } = await requireTenantApiAccess(runtime, request, params.tenantId, {
       allowSecretKey: false,
     });
     const query = parseQuery(request, querySchema);

@@ -5,7 +5,7 @@ import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts"
 import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { noQuery, parseQuery } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/api.tenant-actions-secret";
 
@@ -16,13 +16,13 @@ export async function loader() {
 }
 
 export async function action({ request, params }: Route.ActionArgs) {
+  const runtime = await getRuntime();
   try {
     if (request.method !== "POST") throw new ApiError("bad_request", "Use POST.");
-    const { tenant, actor } = await requireTenantApiAccess(request, params.tenantId, {
+    const { tenant, actor } = await requireTenantApiAccess(runtime, request, params.tenantId, {
       allowSecretKey: false,
     });
     parseQuery(request, noQuery);
-    const runtime = await getRuntime();
     const secret = rotateWebhookSecret(tenantDb(runtime, tenant));
     auditAdminAction(runtime, tenant, actor, "actions.webhook_secret.rotate");
     return Response.json({ secret }, { status: 201, headers: { "Cache-Control": "no-store" } });

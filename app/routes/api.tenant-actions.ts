@@ -15,7 +15,7 @@ import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts"
 import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/api.tenant-actions";
 
@@ -28,12 +28,12 @@ const catalogue = ACTION_NAMES.map((name) => ({
 }));
 
 export async function loader({ request, params }: Route.LoaderArgs) {
+  const runtime = await getRuntime();
   try {
-    const { tenant } = await requireTenantApiAccess(request, params.tenantId, {
+    const { tenant } = await requireTenantApiAccess(runtime, request, params.tenantId, {
       allowSecretKey: false,
     });
     parseQuery(request, noQuery);
-    const runtime = await getRuntime();
     return Response.json({
       settings: getActionSettings(tenantDb(runtime, tenant)),
       actions: catalogue,
@@ -44,12 +44,12 @@ export async function loader({ request, params }: Route.LoaderArgs) {
 }
 
 export async function action({ request, params }: Route.ActionArgs) {
+  const runtime = await getRuntime();
   try {
     if (request.method !== "PUT") throw new ApiError("bad_request", "Use PUT.");
-    const { tenant, actor } = await requireTenantApiAccess(request, params.tenantId, {
+    const { tenant, actor } = await requireTenantApiAccess(runtime, request, params.tenantId, {
       allowSecretKey: false,
     });
-    const runtime = await getRuntime();
     const body = await readJson(request, z.record(z.string(), z.unknown()));
     let settings;
     try {

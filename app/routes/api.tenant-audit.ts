@@ -6,7 +6,7 @@ import { auditToCsv, listAudit } from "#tenants/audit.ts";
 import { requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { errorResponse } from "#app/server/errors.server.ts";
 import { parseQuery } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/api.tenant-audit";
 
@@ -18,10 +18,10 @@ const querySchema = z.strictObject({
 });
 
 export async function loader({ request, params }: Route.LoaderArgs) {
+  const runtime = await getRuntime();
   try {
-    const { tenant } = await requireTenantAccess(request, params.tenantId);
+    const { tenant } = await requireTenantAccess(runtime, request, params.tenantId);
     const query = parseQuery(request, querySchema);
-    const runtime = await getRuntime();
     const entries = listAudit(tenantDb(runtime, tenant), query);
     const next = entries.length === query.limit ? (entries.at(-1)?.id ?? null) : null;
     if (query.format === "csv") {

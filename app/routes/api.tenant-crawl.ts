@@ -13,7 +13,7 @@ import {
   scheduleRecrawl,
 } from "#app/server/ingest/crawl.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/api.tenant-crawl";
 
@@ -26,12 +26,12 @@ function parseCrawlId(raw: string): number {
 }
 
 export async function loader({ request, params }: Route.LoaderArgs) {
+  const runtime = await getRuntime();
   try {
-    const { tenant } = await requireTenantApiAccess(request, params.tenantId, {
+    const { tenant } = await requireTenantApiAccess(runtime, request, params.tenantId, {
       allowSecretKey: true,
     });
     parseQuery(request, noQuery);
-    const runtime = await getRuntime();
     const crawl = getCrawl(tenantDb(runtime, tenant), parseCrawlId(params.crawlId));
     if (!crawl) throw new ApiError("not_found", "No such crawl.");
     return Response.json({ crawl });
@@ -41,16 +41,16 @@ export async function loader({ request, params }: Route.LoaderArgs) {
 }
 
 export async function action({ request, params }: Route.ActionArgs) {
+  const runtime = await getRuntime();
   try {
     const method = request.method.toUpperCase();
     if (method !== "DELETE" && method !== "PATCH") {
       throw new ApiError("bad_request", "Use PATCH to change a crawl, DELETE to cancel it.");
     }
-    const { tenant, actor } = await requireTenantApiAccess(request, params.tenantId, {
+    const { tenant, actor } = await requireTenantApiAccess(runtime, request, params.tenantId, {
       allowSecretKey: true,
     });
     parseQuery(request, noQuery);
-    const runtime = await getRuntime();
     const db = tenantDb(runtime, tenant);
     const id = parseCrawlId(params.crawlId);
     const crawl = getCrawl(db, id);

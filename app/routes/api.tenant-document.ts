@@ -7,7 +7,7 @@ import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts"
 import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { noQuery, parseQuery } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/api.tenant-document";
 
@@ -20,12 +20,12 @@ function parseDocumentId(raw: string): number {
 }
 
 export async function loader({ request, params }: Route.LoaderArgs) {
+  const runtime = await getRuntime();
   try {
-    const { tenant } = await requireTenantApiAccess(request, params.tenantId, {
+    const { tenant } = await requireTenantApiAccess(runtime, request, params.tenantId, {
       allowSecretKey: true,
     });
     parseQuery(request, noQuery);
-    const runtime = await getRuntime();
     const document = getDocument(tenantDb(runtime, tenant), parseDocumentId(params.documentId));
     if (!document) throw new ApiError("not_found", "No such document.");
     return Response.json({ document });
@@ -35,13 +35,13 @@ export async function loader({ request, params }: Route.LoaderArgs) {
 }
 
 export async function action({ request, params }: Route.ActionArgs) {
+  const runtime = await getRuntime();
   try {
     if (request.method !== "DELETE") throw new ApiError("bad_request", "Use DELETE.");
-    const { tenant, actor } = await requireTenantApiAccess(request, params.tenantId, {
+    const { tenant, actor } = await requireTenantApiAccess(runtime, request, params.tenantId, {
       allowSecretKey: true,
     });
     parseQuery(request, noQuery);
-    const runtime = await getRuntime();
     const id = parseDocumentId(params.documentId);
     if (!deleteDocument(tenantDb(runtime, tenant), id)) {
       throw new ApiError("not_found", "No such document.");

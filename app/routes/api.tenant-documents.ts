@@ -19,7 +19,7 @@ import {
   readJson,
   requireMediaType,
 } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/api.tenant-documents";
 
@@ -27,12 +27,12 @@ import type { Route } from "./+types/api.tenant-documents";
 const MAX_FILES_PER_REQUEST = 10;
 
 export async function loader({ request, params }: Route.LoaderArgs) {
+  const runtime = await getRuntime();
   try {
-    const { tenant } = await requireTenantApiAccess(request, params.tenantId, {
+    const { tenant } = await requireTenantApiAccess(runtime, request, params.tenantId, {
       allowSecretKey: true,
     });
     parseQuery(request, noQuery);
-    const runtime = await getRuntime();
     return Response.json({ documents: listDocuments(tenantDb(runtime, tenant)) });
   } catch (error) {
     return errorResponse(error);
@@ -40,13 +40,13 @@ export async function loader({ request, params }: Route.LoaderArgs) {
 }
 
 export async function action({ request, params }: Route.ActionArgs) {
+  const runtime = await getRuntime();
   try {
     if (request.method !== "POST") throw new ApiError("bad_request", "Use POST to add knowledge.");
-    const { tenant, actor } = await requireTenantApiAccess(request, params.tenantId, {
+    const { tenant, actor } = await requireTenantApiAccess(runtime, request, params.tenantId, {
       allowSecretKey: true,
     });
     parseQuery(request, noQuery);
-    const runtime = await getRuntime();
     const type = requireMediaType(request, "application/json", "multipart/form-data");
     let jobIds: number[];
     if (type === "application/json") {

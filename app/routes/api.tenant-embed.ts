@@ -15,7 +15,8 @@ import {
   setAllowedOrigins,
 } from "#app/server/access/keys.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
-import { getRuntime, type Runtime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
+import type { Runtime } from "#app/server/runtime/runtime.server.ts";
 import type { TenantRecord } from "#app/server/control-db.server.ts";
 import type { Route } from "./+types/api.tenant-embed";
 
@@ -41,8 +42,9 @@ function embedOf(runtime: Runtime, request: Request, tenant: TenantRecord) {
 }
 
 export async function loader({ request, params }: Route.LoaderArgs) {
+  const runtime = await getRuntime();
   try {
-    const { tenant } = await requireTenantApiAccess(request, params.tenantId, {
+    const { tenant } = await requireTenantApiAccess(runtime, request, params.tenantId, {
       allowSecretKey: false,
     });
     parseQuery(request, noQuery);
@@ -53,12 +55,12 @@ export async function loader({ request, params }: Route.LoaderArgs) {
 }
 
 export async function action({ request, params }: Route.ActionArgs) {
+  const runtime = await getRuntime();
   try {
     if (request.method !== "PATCH") throw new ApiError("bad_request", "Use PATCH.");
-    const { tenant, actor } = await requireTenantApiAccess(request, params.tenantId, {
+    const { tenant, actor } = await requireTenantApiAccess(runtime, request, params.tenantId, {
       allowSecretKey: false,
     });
-    const runtime = await getRuntime();
     const body = await readJson(request, patchSchema);
     if (body.allowed_origins !== undefined) {
       setAllowedOrigins(runtime.control, tenant.id, body.allowed_origins);

@@ -6,18 +6,18 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { requireAdmin } from "#app/server/access/auth.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { exportTenant } from "#app/server/tenancy/data.server.ts";
 import type { Route } from "./+types/api.tenant-export";
 
 export async function loader({ request, params }: Route.LoaderArgs) {
+  const runtime = await getRuntime();
   let folder: string | undefined;
   try {
-    const admin = await requireAdmin(request);
+    const admin = await requireAdmin(runtime, request);
     if (admin.role !== "platform") {
       throw new ApiError("forbidden", "Only platform admins export tenants.");
     }
-    const runtime = await getRuntime();
     // Outside DATA_DIR: under LiteFS that folder holds databases only.
     folder = fs.mkdtempSync(path.join(os.tmpdir(), "bitb-export-"));
     const file = path.join(folder, "tenant.db");

@@ -5,7 +5,7 @@ import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts"
 import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { revokeSecretKey } from "#app/server/access/keys.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import type { Route } from "./+types/api.tenant-key";
 
 const keyIdSchema = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
@@ -17,13 +17,13 @@ export async function loader() {
 }
 
 export async function action({ request, params }: Route.ActionArgs) {
+  const runtime = await getRuntime();
   try {
     if (request.method !== "DELETE") throw new ApiError("bad_request", "Use DELETE.");
-    const { tenant, actor } = await requireTenantApiAccess(request, params.tenantId, {
+    const { tenant, actor } = await requireTenantApiAccess(runtime, request, params.tenantId, {
       allowSecretKey: false,
     });
     const keyId = keyIdSchema.safeParse(params.keyId);
-    const runtime = await getRuntime();
     if (!keyId.success || !revokeSecretKey(runtime.control, tenant.id, keyId.data)) {
       throw new ApiError("not_found", "No such active key.");
     }

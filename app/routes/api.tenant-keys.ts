@@ -11,19 +11,19 @@ import {
   TooManyKeysError,
 } from "#app/server/access/keys.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { z } from "zod";
 import type { Route } from "./+types/api.tenant-keys";
 
 const createSchema = z.strictObject({ name: secretKeyNameSchema });
 
 export async function loader({ request, params }: Route.LoaderArgs) {
+  const runtime = await getRuntime();
   try {
-    const { tenant } = await requireTenantApiAccess(request, params.tenantId, {
+    const { tenant } = await requireTenantApiAccess(runtime, request, params.tenantId, {
       allowSecretKey: false,
     });
     parseQuery(request, noQuery);
-    const runtime = await getRuntime();
     return Response.json({ keys: listSecretKeys(runtime.control, tenant.id) });
   } catch (error) {
     return errorResponse(error);
@@ -31,12 +31,12 @@ export async function loader({ request, params }: Route.LoaderArgs) {
 }
 
 export async function action({ request, params }: Route.ActionArgs) {
+  const runtime = await getRuntime();
   try {
     if (request.method !== "POST") throw new ApiError("bad_request", "Use POST to make a key.");
-    const { tenant, actor } = await requireTenantApiAccess(request, params.tenantId, {
+    const { tenant, actor } = await requireTenantApiAccess(runtime, request, params.tenantId, {
       allowSecretKey: false,
     });
-    const runtime = await getRuntime();
     const body = await readJson(request, createSchema, 4 * 1024);
     let made: ReturnType<typeof createSecretKey>;
     try {

@@ -7,7 +7,7 @@ import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { setTenantQuota, tenantQuota } from "#app/server/limits/quota.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/api.tenant-plan";
 
@@ -21,10 +21,10 @@ const patchSchema = z.strictObject({
 });
 
 export async function loader({ request, params }: Route.LoaderArgs) {
+  const runtime = await getRuntime();
   try {
-    const { tenant } = await requireTenantAccess(request, params.tenantId);
+    const { tenant } = await requireTenantAccess(runtime, request, params.tenantId);
     parseQuery(request, noQuery);
-    const runtime = await getRuntime();
     return Response.json(tenantQuota(runtime.control, tenantDb(runtime, tenant), tenant.id));
   } catch (error) {
     return errorResponse(error);
@@ -32,14 +32,14 @@ export async function loader({ request, params }: Route.LoaderArgs) {
 }
 
 export async function action({ request, params }: Route.ActionArgs) {
+  const runtime = await getRuntime();
   try {
     if (request.method !== "PATCH") throw new ApiError("bad_request", "Use PATCH.");
-    assertSameOrigin(request);
-    const { tenant, admin } = await requireTenantAccess(request, params.tenantId);
+    assertSameOrigin(runtime, request);
+    const { tenant, admin } = await requireTenantAccess(runtime, request, params.tenantId);
     if (admin.role !== "platform") {
       throw new ApiError("forbidden", "Only platform admins change plans and budgets.");
     }
-    const runtime = await getRuntime();
     const body = await readJson(request, patchSchema, 4 * 1024);
     const current = tenantQuota(runtime.control, tenantDb(runtime, tenant), tenant.id);
     setTenantQuota(runtime.control, tenant.id, {

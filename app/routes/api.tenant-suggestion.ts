@@ -7,7 +7,7 @@ import { requireTenantApiAccess } from "#app/server/access/api-access.server.ts"
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { decide } from "#app/server/kb-check/api.server.ts";
 import { readJson } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import type { Route } from "./+types/api.tenant-suggestion";
 
 const decisionSchema = z.strictObject({ decision: z.enum(["accept", "reject"]) });
@@ -18,15 +18,15 @@ export async function loader() {
 }
 
 export async function action({ request, params }: Route.ActionArgs) {
+  const runtime = await getRuntime();
   try {
     if (request.method !== "POST") throw new ApiError("method_not_allowed", "Use POST.");
-    const { tenant, actor } = await requireTenantApiAccess(request, params.tenantId, {
+    const { tenant, actor } = await requireTenantApiAccess(runtime, request, params.tenantId, {
       allowSecretKey: false,
     });
     const id = idSchema.safeParse(params.suggestionId);
     if (!id.success) throw new ApiError("not_found", "No such suggestion.");
     const { decision } = await readJson(request, decisionSchema);
-    const runtime = await getRuntime();
     return Response.json(decide(runtime, tenant, actor, id.data, decision));
   } catch (error) {
     return errorResponse(error);

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { groupUnanswered, listUnanswered } from "#tenants/unanswered.ts";
 import { requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { errorResponse } from "#app/server/errors.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/api.tenant-unanswered";
 
@@ -15,10 +15,10 @@ const querySchema = z.strictObject({
 });
 
 export async function loader({ request, params }: Route.LoaderArgs) {
+  const runtime = await getRuntime();
   try {
-    const { tenant } = await requireTenantAccess(request, params.tenantId);
+    const { tenant } = await requireTenantAccess(runtime, request, params.tenantId);
     const query = querySchema.parse(Object.fromEntries(new URL(request.url).searchParams));
-    const runtime = await getRuntime();
     const questions = listUnanswered(tenantDb(runtime, tenant), query);
     return Response.json({ questions, gaps: groupUnanswered(questions) });
   } catch (error) {

@@ -14,7 +14,8 @@ import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { setTenantStatus } from "#app/server/tenancy/platform.server.ts";
 import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import { noQuery, parseQuery, readJson } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
+import type { Runtime } from "#app/server/runtime/runtime.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import { usageByDay } from "#tenants/conversations.ts";
 import {
@@ -30,10 +31,10 @@ import {
 import type { Route } from "./+types/api.tenant";
 
 export async function loader({ request, params }: Route.LoaderArgs) {
+  const runtime = await getRuntime();
   try {
-    const { tenant } = await requireTenantAccess(request, params.tenantId);
+    const { tenant } = await requireTenantAccess(runtime, request, params.tenantId);
     parseQuery(request, noQuery);
-    const runtime = await getRuntime();
     return Response.json({
       tenant,
       widget: getWidgetSettings(runtime, tenant),
@@ -44,25 +45,24 @@ export async function loader({ request, params }: Route.LoaderArgs) {
   }
 }
 
-async function erase(request: Request, tenantId: string): Promise<Response> {
-  assertSameOrigin(request);
-  const admin = await requireAdmin(request);
+async function erase(runtime: Runtime, request: Request, tenantId: string): Promise<Response> {
+  assertSameOrigin(runtime, request);
+  const admin = await requireAdmin(runtime, request);
   if (admin.role !== "platform") {
     throw new ApiError("forbidden", "Only platform admins erase tenants.");
   }
-  const runtime = await getRuntime();
   const report = await eraseTenantEverywhere(runtime, tenantId, `admin:${admin.id}`);
   runtime.logger.info({ ...report, adminId: admin.id }, "tenant erased");
   return Response.json({ erased: report });
 }
 
 export async function action({ request, params }: Route.ActionArgs) {
+  const runtime = await getRuntime();
   try {
-    if (request.method === "DELETE") return await erase(request, params.tenantId);
+    if (request.method === "DELETE") return await erase(runtime, request, params.tenantId);
     if (request.method !== "PATCH") throw new ApiError("bad_request", "Use PATCH or DELETE.");
-    assertSameOrigin(request);
-    const { tenant, admin } = await requireTenantAccess(request, params.tenantId);
-    const runtime = await getRuntime();
+    assertSameOrigin(runtime, request);
+    const { tenant, admin } = await requireTenantAccess(runtime, request, params.tenantId);
     const body = await readJson(request, tenantSettingsSchema);
     let updated =
       body.status === undefined ? tenant : setTenantStatus(runtime, tenant, admin, body.status);

@@ -13,7 +13,7 @@ import {
 import { errorResponse } from "#app/server/errors.server.ts";
 import { assertServing } from "#app/server/tenancy/platform.server.ts";
 import { parseQuery } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { requireTenant } from "#app/server/tenancy/tenants.server.ts";
 import { getWidgetSettings } from "#app/server/widget-config/settings.server.ts";
 import type { Route } from "./+types/api.widget-config";

@@ -5,7 +5,7 @@ import { useSyncExternalStore } from "react";
 import { DEMO_TENANT_ID } from "#tenants/id.ts";
 import { getTenant } from "#app/server/control-db.server.ts";
 import { getWidgetKey } from "#app/server/access/keys.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { READY_EVENT } from "#app/shared/widget-contract.ts";
 import type { Route } from "./+types/demo";
 

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { embedSnippet, isWidgetKeyOf } from "#app/server/access/keys.server.ts";
 import { parseQuery } from "#app/server/request.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { requireTenant } from "#app/server/tenancy/tenants.server.ts";
 import {
   appOriginOf,

@@ -1,5 +1,5 @@
 // Liveness and readiness in one: 200 once the runtime is up and the demo tenant is loaded.
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 
 export async function loader() {
   const runtime = await getRuntime();

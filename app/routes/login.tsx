@@ -13,16 +13,17 @@ import {
   SignInLockedError,
 } from "#app/server/access/auth.server.ts";
 import { clientAddressOf } from "#app/server/client-address.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { landingPathFor } from "#app/server/trial/trial.server.ts";
 import type { Route } from "./+types/login";
 
 export const meta: Route.MetaFunction = () => [{ title: "Sign in — BiTB" }];
 
 export async function loader({ request }: Route.LoaderArgs) {
+  const runtime = await getRuntime();
   const redirectTo = safeRedirectPath(new URL(request.url).searchParams.get("redirectTo"));
-  if (await getAdmin(request)) throw redirect(redirectTo);
-  return { redirectTo, hasAdmin: await adminExists() };
+  if (await getAdmin(runtime, request)) throw redirect(redirectTo);
+  return { redirectTo, hasAdmin: await adminExists(runtime) };
 }
 
 // A document response takes its headers from here, not from the action's data().
@@ -32,17 +33,22 @@ export function headers({ actionHeaders }: Route.HeadersArgs): HeadersInit {
 }
 
 export async function action({ request, context }: Route.ActionArgs) {
-  assertSameOrigin(request);
+  const runtime = await getRuntime();
+  assertSameOrigin(runtime, request);
   const { config, control } = await getRuntime();
   // The strategy reads the body itself, so read our own fields from a copy first.
   const form = await request.clone().formData();
   const redirectTo = safeRedirectPath(form.get("redirectTo"));
   const email = String(form.get("email") ?? "");
   try {
-    const admin = await authenticateAdmin(request, clientAddressOf(request, context, config));
+    const admin = await authenticateAdmin(
+      runtime,
+      request,
+      clientAddressOf(request, context, config),
+    );
     // An unfinished trial sign-up continues at its saved step (docs/decisions/030).
     const landing = redirectTo === "/admin" ? landingPathFor(control, admin) : redirectTo;
-    return await createAdminSession(request, admin, landing);
+    return await createAdminSession(runtime, request, admin, landing);
   } catch (error) {
     if (error instanceof SignInLockedError) {
       return data(

@@ -2,6 +2,7 @@
 // the visitor back to the admin app (which asks them to sign in if they are not).
 import { redirect } from "react-router";
 import { assertSameOrigin, destroyAdminSession } from "#app/server/access/auth.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import type { Route } from "./+types/logout";
 
 export function loader() {
@@ -9,6 +10,7 @@ export function loader() {
 }
 
 export async function action({ request }: Route.ActionArgs) {
-  assertSameOrigin(request);
-  return destroyAdminSession(request);
+  const runtime = await getRuntime();
+  assertSameOrigin(runtime, request);
+  return destroyAdminSession(runtime, request);
 }

@@ -10,7 +10,7 @@ import {
   setupTokenState,
 } from "#app/server/access/auth.server.ts";
 import { MIN_PASSWORD_LENGTH } from "#app/server/access/password.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import type { Route } from "./+types/setup";
 
 export const meta: Route.MetaFunction = () => [{ title: "Set up BiTB" }];
@@ -23,12 +23,18 @@ const setupForm = z.object({
 });
 
 export async function loader({ request }: Route.LoaderArgs) {
+  const runtime = await getRuntime();
   const token = new URL(request.url).searchParams.get("token") ?? "";
-  return { token, state: await setupTokenState(token), minPasswordLength: MIN_PASSWORD_LENGTH };
+  return {
+    token,
+    state: await setupTokenState(runtime, token),
+    minPasswordLength: MIN_PASSWORD_LENGTH,
+  };
 }
 
 export async function action({ request }: Route.ActionArgs) {
-  assertSameOrigin(request);
+  const runtime = await getRuntime();
+  assertSameOrigin(runtime, request);
   const parsed = setupForm.safeParse(Object.fromEntries(await request.formData()));
   if (!parsed.success) {
     return data({ error: "Fill in every field of the form.", email: "" }, { status: 400 });
@@ -46,7 +52,7 @@ export async function action({ request }: Route.ActionArgs) {
       password,
       setupToken: token,
     });
-    return await createAdminSession(request, admin, "/admin");
+    return await createAdminSession(runtime, request, admin, "/admin");
   } catch (error) {
     if (error instanceof AuthError) return data({ error: error.message, email }, { status: 400 });
     throw error;

@@ -9,7 +9,7 @@ import { assertSameOrigin, createAdminSession, getAdmin } from "#app/server/acce
 import { clientAddressOf } from "#app/server/client-address.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { MIN_PASSWORD_LENGTH } from "#app/server/access/password.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import {
   signUp,
@@ -26,7 +26,7 @@ export const meta: Route.MetaFunction = () => [{ title: "Start your free trial â
 
 export async function loader({ request }: Route.LoaderArgs) {
   const runtime = await getRuntime();
-  const admin = await getAdmin(request);
+  const admin = await getAdmin(runtime, request);
   if (admin) {
     const progress = signupOf(runtime.control, admin.id);
     const tenant = progress ? signupTenant(runtime.control, progress) : undefined;
@@ -72,8 +72,8 @@ type ActionData = {
 };
 
 export async function action({ request, context }: Route.ActionArgs) {
-  assertSameOrigin(request);
   const runtime = await getRuntime();
+  assertSameOrigin(runtime, request);
   const form = await readFormData(request, 16 * 1024);
   const text = (name: string) => {
     const value = form.get(name);
@@ -90,7 +90,7 @@ export async function action({ request, context }: Route.ActionArgs) {
       { ...values, password: text("password") },
       clientAddressOf(request, context, runtime.config),
     );
-    return await createAdminSession(request, admin, signupStepPath(2));
+    return await createAdminSession(runtime, request, admin, signupStepPath(2));
   } catch (error) {
     if (error instanceof SignUpValidationError) {
       return data<ActionData>({ values, fieldErrors: error.fieldErrors }, { status: 400 });

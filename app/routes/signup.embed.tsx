@@ -10,20 +10,23 @@ import { readFormData } from "#app/server/request.server.ts";
 import { runSecurityAction } from "#app/server/tenancy/security.server.ts";
 import { finishSignup, requireSignupStep } from "#app/server/trial/trial.server.ts";
 import { embedData } from "#app/server/widget-config/style.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import type { Route } from "./+types/signup.embed";
 
 export const meta: Route.MetaFunction = () => [{ title: "Put it on your site — BiTB trial" }];
 
 export async function loader({ request }: Route.LoaderArgs) {
-  const { tenant, runtime } = await requireSignupStep(request, 4);
+  const runtime = await getRuntime();
+  const { tenant } = await requireSignupStep(runtime, request, 4);
   return { tenantId: tenant.id, embed: embedData(runtime, tenant, request) };
 }
 
 const intentSchema = z.enum(["set-origins", "finish"]);
 
 export async function action({ request }: Route.ActionArgs) {
-  assertSameOrigin(request);
-  const { tenant, admin, runtime } = await requireSignupStep(request, 4);
+  const runtime = await getRuntime();
+  assertSameOrigin(runtime, request);
+  const { tenant, admin } = await requireSignupStep(runtime, request, 4);
   const form = await readFormData(request, 64 * 1024);
   const intent = intentSchema.safeParse(form.get("intent"));
   if (!intent.success) {

@@ -34,6 +34,7 @@ import {
   knowledgeSummary,
   requireSignupStep,
 } from "#app/server/trial/trial.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import type { Route } from "./+types/signup.knowledge";
 
 export const meta: Route.MetaFunction = () => [{ title: "Add knowledge — BiTB trial" }];
@@ -64,7 +65,8 @@ const crawlFormSchema = z.strictObject({
 });
 
 export async function loader({ request }: Route.LoaderArgs) {
-  const { tenant, runtime } = await requireSignupStep(request, 2);
+  const runtime = await getRuntime();
+  const { tenant } = await requireSignupStep(runtime, request, 2);
   const db = tenantDb(runtime, tenant);
   return {
     tenantId: tenant.id,
@@ -92,8 +94,9 @@ export async function loader({ request }: Route.LoaderArgs) {
 }
 
 export async function action({ request }: Route.ActionArgs) {
-  assertSameOrigin(request);
-  const { tenant, admin, runtime } = await requireSignupStep(request, 2);
+  const runtime = await getRuntime();
+  assertSameOrigin(runtime, request);
+  const { tenant, admin } = await requireSignupStep(runtime, request, 2);
   let intent: Intent | null = null;
   const result = (ok: boolean, message: string, status = 200) =>
     data<ActionResult>({ intent, ok, message }, { status });

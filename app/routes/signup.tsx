@@ -5,7 +5,7 @@ import { Form, Link, Outlet, useLocation } from "react-router";
 import { SIGNUP_STEPS } from "#app/shared/signup-steps.ts";
 import { getAdmin } from "#app/server/access/auth.server.ts";
 import { tenantQuota } from "#app/server/limits/quota.server.ts";
-import { getRuntime } from "#app/server/runtime.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import { signupEnabled, signupOf, signupTenant } from "#app/server/trial/trial.server.ts";
 import "#app/admin/trial.css";
@@ -13,7 +13,7 @@ import type { Route } from "./+types/signup";
 
 export async function loader({ request }: Route.LoaderArgs) {
   const runtime = await getRuntime();
-  const admin = await getAdmin(request);
+  const admin = await getAdmin(runtime, request);
   const progress = admin ? signupOf(runtime.control, admin.id) : undefined;
   const tenant = progress ? signupTenant(runtime.control, progress) : undefined;
   const quota = tenant ? tenantQuota(runtime.control, tenantDb(runtime, tenant), tenant.id) : null;

@@ -13,18 +13,21 @@ import {
   updateWidgetSettings,
 } from "#app/server/widget-config/settings.server.ts";
 import { parseWidgetStyleForm } from "#app/server/widget-config/style.server.ts";
+import { getRuntime } from "#app/server/runtime/build.server.ts";
 import type { Route } from "./+types/signup.widget";
 
 export const meta: Route.MetaFunction = () => [{ title: "Style the widget — BiTB trial" }];
 
 export async function loader({ request }: Route.LoaderArgs) {
-  const { tenant, runtime } = await requireSignupStep(request, 3);
+  const runtime = await getRuntime();
+  const { tenant } = await requireSignupStep(runtime, request, 3);
   return { tenantId: tenant.id, settings: getWidgetSettings(runtime, tenant) };
 }
 
 export async function action({ request }: Route.ActionArgs) {
-  assertSameOrigin(request);
-  const { tenant, admin, runtime } = await requireSignupStep(request, 3);
+  const runtime = await getRuntime();
+  assertSameOrigin(runtime, request);
+  const { tenant, admin } = await requireSignupStep(runtime, request, 3);
   const parsed = parseWidgetStyleForm(await readFormData(request, 64 * 1024));
   if (!parsed.ok) {
     return data(

@@ -30,7 +30,7 @@ import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { parseConfig } from "#app/server/config.server.ts";
 import { requireTenant, tenantDb } from "#app/server/tenancy/tenants.server.ts";
-import { closeRuntime, createRuntime } from "#app/server/runtime.server.ts";
+import { closeRuntime, createRuntime } from "#app/server/runtime/build.server.ts";
 import { usageByDay } from "#tenants/conversations.ts";
 import { startFakeLlm } from "../../tests/support/fake-llm.ts";
 import { sample, scrapeMetrics } from "../../tests/support/metrics.ts";

@@ -15,7 +15,8 @@ import { getTenant, type TenantRecord } from "#app/server/control-db.server.ts";
 import { createLogger } from "#app/server/logger.server.ts";
 import { createLocalEmbedder } from "#app/server/embeddings/local.server.ts";
 import { fusionWeights, retrieveWithStats } from "#app/server/retrieval/retrieve.server.ts";
-import { closeRuntime, createRuntime, type Runtime } from "#app/server/runtime.server.ts";
+import { closeRuntime, createRuntime } from "#app/server/runtime/build.server.ts";
+import type { Runtime } from "#app/server/runtime/runtime.server.ts";
 import { createTenant, enqueueIngest } from "#app/server/tenancy/tenants.server.ts";
 import { loadBeirSet, loadQa, loadQuestions, type BeirSet, type QaItem } from "./beir.ts";
 import {

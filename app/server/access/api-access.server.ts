@@ -5,7 +5,7 @@ import { assertSameOrigin, requireTenantAccess } from "./auth.server.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
 import { authenticateSecretKey, bearerSecret } from "./keys.server.ts";
-import { getRuntime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { requireTenant } from "../tenancy/tenants.server.ts";
 
 export interface TenantApiCaller {
@@ -18,6 +18,7 @@ export interface TenantApiCaller {
 const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 export async function requireTenantApiAccess(
+  runtime: Pick<Runtime, "control" | "config" | "replication">,
   request: Request,
   tenantId: string,
   options: { allowSecretKey: boolean },
@@ -27,7 +28,6 @@ export async function requireTenantApiAccess(
     if (!options.allowSecretKey) {
       throw new ApiError("forbidden", "API keys cannot use this endpoint; sign in as an admin.");
     }
-    const runtime = await getRuntime();
     const found = authenticateSecretKey(
       runtime.control,
       secret,
@@ -43,7 +43,7 @@ export async function requireTenantApiAccess(
       via: "key",
     };
   }
-  if (WRITES.has(request.method.toUpperCase())) assertSameOrigin(request);
-  const { tenant, admin } = await requireTenantAccess(request, tenantId);
+  if (WRITES.has(request.method.toUpperCase())) assertSameOrigin(runtime, request);
+  const { tenant, admin } = await requireTenantAccess(runtime, request, tenantId);
   return { tenant, actor: { email: admin.email }, via: "admin" };
 }

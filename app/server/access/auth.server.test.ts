@@ -10,7 +10,7 @@ import {
   createAdminAuth,
   createFirstAdmin,
   safeRedirectPath,
-  setupTokenStateIn,
+  setupTokenState,
   SignInLockedError,
   SESSION_ABSOLUTE_MS,
   SESSION_IDLE_MS,
@@ -388,14 +388,14 @@ describe("createFirstAdmin and setup tokens", () => {
 
   it("creates a platform admin with a valid token and uses the token up", async () => {
     const token = createSetupToken(empty, 60_000);
-    expect(setupTokenStateIn({ control: empty }, token)).toBe("valid");
+    expect(setupTokenState({ control: empty }, token)).toBe("valid");
     const created = await createFirstAdmin(
       { control: empty },
       { email: " First@Example.com", password: PASSWORD, setupToken: token },
     );
     expect(created).toMatchObject({ email: "first@example.com", role: "platform" });
     expect(isSetupTokenValid(empty, token)).toBe(false);
-    expect(setupTokenStateIn({ control: empty }, token)).toBe("admin-exists");
+    expect(setupTokenState({ control: empty }, token)).toBe("admin-exists");
     const signedIn = await createAdminAuth({
       control: empty,
       config: { NODE_ENV: "test", PUBLIC_URL: undefined },
@@ -404,8 +404,8 @@ describe("createFirstAdmin and setup tokens", () => {
   });
 
   it("refuses a wrong, expired or used token and creates nobody", async () => {
-    expect(setupTokenStateIn({ control: empty }, "made-up")).toBe("invalid");
-    expect(setupTokenStateIn({ control: empty }, undefined)).toBe("invalid");
+    expect(setupTokenState({ control: empty }, "made-up")).toBe("invalid");
+    expect(setupTokenState({ control: empty }, undefined)).toBe("invalid");
     const expired = createSetupToken(empty, 1000, Date.now() - 5000);
     for (const setupToken of ["made-up", expired]) {
       await expect(

@@ -9,7 +9,7 @@ import { createCookie, createSessionStorage, redirect, type SessionStorage } fro
 import { Authenticator } from "remix-auth";
 import { FormStrategy } from "remix-auth-form";
 import { z } from "zod";
-import { parseConfig, type Config } from "../config.server.ts";
+import type { Config } from "../config.server.ts";
 import {
   adminCanManage,
   consumeSetupToken,
@@ -28,7 +28,6 @@ import {
 } from "../control-db.server.ts";
 import { ApiError, type ErrorCode } from "../errors.server.ts";
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./password.server.ts";
-import { getRuntime, type Runtime } from "../runtime.server.ts";
 import {
   createSignInThrottle,
   retryMessage,
@@ -377,92 +376,81 @@ export function adminAuthFor(deps: AuthDeps): AdminAuth {
   return auth;
 }
 
-async function processAuth(): Promise<AdminAuth> {
-  return adminAuthFor(await getRuntime());
-}
-
 // ---- the request-level API the routes use ---------------------------------------------
+// Each takes the runtime's parts (the routes pass their runtime) and a request.
 
 /**
  * Checks the posted e-mail and password; throws AuthError with a message for the form, or
  * SignInLockedError (429) after too many failures for the account or the client address.
  */
-export async function authenticateAdmin(
+export function authenticateAdmin(
+  deps: AuthDeps,
   request: Request,
   clientAddress: string | null,
 ): Promise<AdminRecord> {
-  return (await processAuth()).authenticateAdmin(request, clientAddress);
+  return adminAuthFor(deps).authenticateAdmin(request, clientAddress);
 }
 
 /** Signs the admin in with a fresh session id and redirects (same-site paths only). */
-export async function createAdminSession(
+export function createAdminSession(
+  deps: AuthDeps,
   request: Request,
   admin: AdminRecord,
   redirectTo: string,
 ): Promise<Response> {
-  return (await processAuth()).createAdminSession(request, admin, redirectTo);
+  return adminAuthFor(deps).createAdminSession(request, admin, redirectTo);
 }
 
 /** Ends the session and redirects to /login. */
-export async function destroyAdminSession(request: Request): Promise<Response> {
-  return (await processAuth()).destroyAdminSession(request);
+export function destroyAdminSession(deps: AuthDeps, request: Request): Promise<Response> {
+  return adminAuthFor(deps).destroyAdminSession(request);
 }
 
-export async function getAdmin(request: Request): Promise<AdminRecord | null> {
-  return (await processAuth()).getAdmin(request);
+export function getAdmin(deps: AuthDeps, request: Request): Promise<AdminRecord | null> {
+  return adminAuthFor(deps).getAdmin(request);
 }
 
 /** The signed-in admin; else a 401 ApiError under /api/, a redirect to /login elsewhere. */
-export async function requireAdmin(request: Request): Promise<AdminRecord> {
-  return (await processAuth()).requireAdmin(request);
+export function requireAdmin(deps: AuthDeps, request: Request): Promise<AdminRecord> {
+  return adminAuthFor(deps).requireAdmin(request);
 }
 
 /**
  * The signed-in admin and a tenant they manage. An invalid, unknown or unmanaged tenant id is
  * the same 404 (an ApiError under /api/, a 404 Response on pages).
  */
-export async function requireTenantAccess(
+export function requireTenantAccess(
+  deps: AuthDeps,
   request: Request,
   tenantId: string,
 ): Promise<{ admin: AdminRecord; tenant: TenantRecord }> {
-  return (await processAuth()).requireTenantAccess(request, tenantId);
+  return adminAuthFor(deps).requireTenantAccess(request, tenantId);
 }
-
-let environmentConfig: Config | undefined;
 
 /**
  * CSRF defence for state-changing requests: Origin (else Referer) must be this server's
  * origin or PUBLIC_URL's. Throws 403 (ApiError under /api/, a Response on pages).
- * Synchronous so that no caller can forget to await it; it therefore reads PUBLIC_URL from
- * the configuration parser directly (the same environment the runtime was started from).
+ * Synchronous so that no caller can forget to await it.
  */
-export function assertSameOrigin(request: Request): void {
-  environmentConfig ??= parseConfig();
-  checkSameOrigin(request, environmentConfig);
+export function assertSameOrigin(deps: Pick<AuthDeps, "config">, request: Request): void {
+  checkSameOrigin(request, deps.config);
 }
 
 // ---- the first admin -------------------------------------------------------------------
 
 /** Whether any admin exists (the login page says how to create the first one if not). */
-export async function adminExists(): Promise<boolean> {
-  return countAdmins((await getRuntime()).control) > 0;
+export function adminExists(deps: Pick<AuthDeps, "control">): boolean {
+  return countAdmins(deps.control) > 0;
 }
 
 export type SetupTokenState = "valid" | "invalid" | "admin-exists";
 
 /** Whether /setup may create the first admin with this token. */
-export function setupTokenStateIn(
-  deps: Pick<AuthDeps, "control">,
-  token: unknown,
-): SetupTokenState {
+export function setupTokenState(deps: Pick<AuthDeps, "control">, token: unknown): SetupTokenState {
   if (countAdmins(deps.control) > 0) return "admin-exists";
   return typeof token === "string" && token !== "" && isSetupTokenValid(deps.control, token)
     ? "valid"
     : "invalid";
-}
-
-export async function setupTokenState(token: unknown): Promise<SetupTokenState> {
-  return setupTokenStateIn(await getRuntime(), token);
 }
 
 /**
@@ -471,7 +459,7 @@ export async function setupTokenState(token: unknown): Promise<SetupTokenState> 
  * Throws AuthError with a message for the form when the input or the token is not acceptable.
  */
 export async function createFirstAdmin(
-  runtime: Pick<Runtime, "control">,
+  runtime: Pick<AuthDeps, "control">,
   input: { email: string; password: string; setupToken?: string },
 ): Promise<AdminRecord> {
   const parsed = firstAdminSchema.safeParse({

@@ -18,7 +18,7 @@ import type { TenantRecord } from "../control-db.server.ts";
 import type { EmbeddingProvider } from "../embeddings/provider.server.ts";
 import { retrieveWithStats } from "../retrieval/retrieve.server.ts";
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { ApiError } from "../errors.server.ts";
 import { ACTIONS, isActionName, type ActionName } from "./registry.server.ts";
 import {

@@ -11,7 +11,8 @@ import { createSecretKey, getWidgetKey, setAllowedOrigins } from "../access/keys
 import { closeLimiters } from "../limits/limits.server.ts";
 import { setTenantQuota } from "../limits/quota.server.ts";
 import { silentLogger } from "../logger.server.ts";
-import { closeRuntime, createRuntime, type Runtime } from "../runtime.server.ts";
+import { closeRuntime, createRuntime } from "../runtime/build.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { createTenant } from "../tenancy/tenants.server.ts";
 import { issueVisitorSession, sessionSecret } from "../access/visitor-session.server.ts";
 import {

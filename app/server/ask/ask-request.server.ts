@@ -23,7 +23,7 @@ import { enforceRateLimits } from "../limits/limits.server.ts";
 import { assertWithinQuota, tenantQuota } from "../limits/quota.server.ts";
 import { withHeldUsage } from "../replication/writes.server.ts";
 import type { RequestHead } from "../request.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { requireTenant, tenantDb } from "../tenancy/tenants.server.ts";
 
 export const ASK_METHODS = "POST, OPTIONS";

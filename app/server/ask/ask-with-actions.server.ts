@@ -23,7 +23,7 @@ import {
 import { recordAsk } from "../metrics.server.ts";
 import { conversationHistory, recordAskExchange } from "../replication/writes.server.ts";
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { tenantDb } from "../tenancy/tenants.server.ts";
 import { auditToolCall, maskToolArguments } from "../audit/tool-audit.server.ts";
 import { streamPieces } from "./answer-cache.server.ts";

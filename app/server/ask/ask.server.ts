@@ -18,7 +18,7 @@ import { recordAsk, metrics } from "../metrics.server.ts";
 import { conversationHistory, recordAskExchange } from "../replication/writes.server.ts";
 import { currentRequestContext } from "../request-context.server.ts";
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { tenantDb } from "../tenancy/tenants.server.ts";
 import {
   endSpan,

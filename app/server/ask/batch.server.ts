@@ -31,7 +31,7 @@ import type {
 import { metrics, recordTokens } from "../metrics.server.ts";
 import { recordAskExchange } from "../replication/writes.server.ts";
 import type { RetrievedChunk } from "../retrieval/types.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { tenantDb } from "../tenancy/tenants.server.ts";
 import { newConversationId } from "#tenants/conversations.ts";
 import { citedNumbers, toCitation } from "./ask.server.ts";

@@ -32,7 +32,7 @@ import {
   type RequestHead,
   wantsJson,
 } from "../request.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { baseSecurityHeaders, withBaseSecurityHeaders } from "../security-headers.server.ts";
 import { cachedAnswerSse, type CachedAnswer } from "./answer-cache.server.ts";
 import {

@@ -6,7 +6,7 @@ import { appendAudit } from "#tenants/audit.ts";
 import { appendAuditEntries } from "../replication/writes.server.ts";
 import type { AdminRecord, TenantRecord } from "../control-db.server.ts";
 import { maskPii } from "../pii/mask.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { tenantDb } from "../tenancy/tenants.server.ts";
 
 type AuditRuntime = Pick<Runtime, "tenants" | "logger">;

@@ -8,7 +8,7 @@ import { questionSha256 } from "./audit.server.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import { maskPii } from "../pii/mask.server.ts";
 import { appendAuditEntries } from "../replication/writes.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 
 const MAX_STRING_CHARS = 120;
 const MAX_DEPTH = 4;

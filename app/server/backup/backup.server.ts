@@ -9,16 +9,15 @@ import path from "node:path";
 import { isTenantId, tenantFileName, type TenantId } from "#tenants/id.ts";
 import { writeTenantCopy } from "#tenants/portable.ts";
 import { CONTROL_FILE, listTenants } from "../control-db.server.ts";
-import type { Runtime } from "../runtime.server.ts";
-import type { S3Backups } from "./s3.server.ts";
+import type { CoreParts } from "../parts.server.ts";
+import { MANIFEST_FILE, type S3Backups } from "./s3.server.ts";
 
-type Parts = Pick<Runtime, "control" | "tenants" | "logger">;
+type Parts = Pick<CoreParts, "control" | "tenants" | "logger">;
 
 const RUN_NAME = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/;
 const PARTIAL_PREFIX = ".partial-";
 /** A partial run older than this was left by a crash: it is removed. */
 const STALE_PARTIAL_MS = 6 * 3_600_000;
-export const MANIFEST_FILE = "manifest.json";
 
 export interface BackupManifest {
   startedAt: string;

@@ -14,7 +14,7 @@ import { silentLogger } from "../logger.server.ts";
 import { eraseTenantEverywhere } from "../tenancy/data.server.ts";
 import { createAnswerCache } from "../ask/answer-cache.server.ts";
 import { createRetrievalCache } from "../ask/retrieval-cache.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 
 let s3: FakeS3;
 let dataDir: string;

@@ -9,7 +9,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { AwsClient } from "aws4fetch";
 import { isTenantId, tenantFileName, type TenantId } from "#tenants/id.ts";
-import { MANIFEST_FILE } from "./backup.server.ts";
+
+export const MANIFEST_FILE = "manifest.json";
 
 export interface S3Target {
   /** The bucket's path-style URL with an optional key prefix, no trailing slash. */

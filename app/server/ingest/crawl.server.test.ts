@@ -14,7 +14,7 @@ import type { Config } from "../config.server.ts";
 import { getMeta, openControlDb, type ControlDb } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
 import { silentLogger } from "../logger.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { eraseTenant } from "../tenancy/data.server.ts";
 import {
   cancelCrawl,

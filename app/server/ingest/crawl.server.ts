@@ -39,9 +39,8 @@ import type { ControlDb } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
 import type { Logger } from "../logger.server.ts";
 import { outsideRequest } from "../request-context.server.ts";
-import type { Runtime } from "../runtime.server.ts";
-import { onTenantErased } from "../tenancy/data.server.ts";
-import { enqueueIngest } from "../tenancy/tenants.server.ts";
+import type { CoreParts } from "../parts.server.ts";
+import { enqueueIngest, onTenantErased } from "../tenancy/tenants.server.ts";
 import { ALLOW_ALL, parseRobots, type RobotsRules } from "./crawl-robots.server.ts";
 import {
   extractLinks,
@@ -51,7 +50,13 @@ import {
   parseSitemap,
   sameOrigin,
 } from "./crawl-urls.server.ts";
-import { FetchError, fetchSource, type EnqueueInput, type FetchedSource } from "./queue.server.ts";
+import {
+  FetchError,
+  fetchSource,
+  type EnqueueInput,
+  type FetchedSource,
+  type IngestQueue,
+} from "./queue.server.ts";
 
 export type { CrawlProgress, Recrawl } from "#tenants/crawls.ts";
 
@@ -82,7 +87,10 @@ export type CrawlInput = z.infer<typeof crawlInputSchema>;
 /** PATCH /api/tenants/:id/crawls/:crawlId: the re-crawl schedule. */
 export const crawlPatchSchema = z.strictObject({ recrawl: recrawlSchema });
 
-type CrawlRuntime = Pick<Runtime, "config" | "control" | "tenants" | "queue" | "crawler">;
+type CrawlRuntime = Pick<CoreParts, "config" | "control" | "tenants"> & {
+  queue: IngestQueue;
+  crawler: Crawler;
+};
 
 // --- the tenants with crawl work, in the control database's meta table -------------------
 // One key per tenant, `crawl:<tenantId>`, whose value is when something is next due there:
@@ -174,7 +182,7 @@ export function cancelCrawl(db: TenantDb, id: number, now = Date.now()): boolean
 
 /** Turns a crawl's scheduled re-crawl on or off; false for an unknown crawl. */
 export function scheduleRecrawl(
-  runtime: Pick<Runtime, "control" | "tenants">,
+  runtime: Pick<CoreParts, "control" | "tenants">,
   tenantId: TenantId,
   id: number,
   recrawl: Recrawl,
@@ -625,7 +633,7 @@ function pageLimitNote(maxPages: number): string {
 
 /** The crawler of a runtime: its tenants' databases, control database and ingestion queue. */
 export function createCrawler(
-  runtime: Pick<Runtime, "config" | "control" | "tenants" | "queue" | "logger">,
+  runtime: Pick<CoreParts, "config" | "control" | "tenants" | "logger"> & { queue: IngestQueue },
 ): Crawler {
   const { config } = runtime;
   return new Crawler({

@@ -3,7 +3,7 @@
 import { z } from "zod";
 import type { TenantRecord } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { enqueueIngest } from "../tenancy/tenants.server.ts";
 import { SUPPORTED_EXTENSIONS } from "./parse.server.ts";
 

@@ -8,7 +8,8 @@ import { FakeEmbedder } from "../../../tests/support/fake-embedder.ts";
 import { parseConfig } from "../config.server.ts";
 import { checkOverview, decide, startCheck } from "./api.server.ts";
 import { silentLogger } from "../logger.server.ts";
-import { closeRuntime, createRuntime, type Runtime } from "../runtime.server.ts";
+import { closeRuntime, createRuntime } from "../runtime/build.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { createTenant } from "../tenancy/tenants.server.ts";
 
 let dir: string;

@@ -12,7 +12,7 @@ import { auditAdminAction } from "../audit/audit.server.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import { isKbCheckRunning, latestKbCheck, latestKbReport, runKbCheck } from "./check.server.ts";
 import { outsideRequest } from "../request-context.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { tenantDb } from "../tenancy/tenants.server.ts";
 
 export interface CheckOverview {

@@ -5,7 +5,7 @@
 import type { TenantRecord } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
 import { authenticateSecretKey, bearerSecret } from "../access/keys.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { assertServing } from "../tenancy/platform.server.ts";
 import { requireTenant } from "../tenancy/tenants.server.ts";
 

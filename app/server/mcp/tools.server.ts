@@ -10,7 +10,7 @@ import { ApiError } from "../errors.server.ts";
 import { enforceRateLimits } from "../limits/limits.server.ts";
 import { assertWithinQuota, tenantQuota } from "../limits/quota.server.ts";
 import { withHeldUsage } from "../replication/writes.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { tenantDb } from "../tenancy/tenants.server.ts";
 import { auditToolCall, maskToolArguments } from "../audit/tool-audit.server.ts";
 import type { McpCaller } from "./caller.server.ts";

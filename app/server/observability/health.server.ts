@@ -1,7 +1,7 @@
 // Health of the answering pipeline for operators and orchestrators: each answer provider's
 // circuit breaker and queue, the embedder (probed, at most every few seconds), the control
 // database, open tenant handles and the ingestion workers.
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 
 export interface ProviderHealthReport {
   provider: string;

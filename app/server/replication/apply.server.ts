@@ -9,7 +9,7 @@ import { recordExchange } from "#tenants/conversations.ts";
 import { isTenantId } from "#tenants/id.ts";
 import { appliedEntry, markApplied, pruneApplied } from "#tenants/replication.ts";
 import { getOrCreateSecret, getTenant, type ControlDb } from "../control-db.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { CoreParts } from "../parts.server.ts";
 import { tenantDb } from "../tenancy/tenants.server.ts";
 import { rateStoredAnswer } from "./writes.server.ts";
 
@@ -79,7 +79,7 @@ export interface ApplyResult {
   dropped: number;
 }
 
-type ApplyRuntime = Pick<Runtime, "tenants" | "control" | "logger">;
+type ApplyRuntime = Pick<CoreParts, "tenants" | "control" | "logger">;
 
 export function applyOutboxBatch(runtime: ApplyRuntime, batch: OutboxBatch): ApplyResult {
   const result: ApplyResult = { acknowledged: [], applied: 0, duplicates: 0, dropped: 0 };

@@ -14,7 +14,7 @@ import { isTenantId, type TenantId } from "#tenants/id.ts";
 import { bumpPosition, readPosition } from "#tenants/replication.ts";
 import { getMeta, getTenant, setMeta } from "../control-db.server.ts";
 import { errorBody } from "../errors.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 
 export const POSITION_COOKIE = "bitb_pos";
 const CONTROL_POSITION_KEY = "replication_position";

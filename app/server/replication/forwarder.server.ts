@@ -4,7 +4,7 @@
 // wait, and the interval backs off (doubling, up to `maxBackoffMs`); nothing is dropped. When
 // this machine becomes the primary itself, it applies its own outbox directly.
 import type { Logger } from "../logger.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { CoreParts } from "../parts.server.ts";
 import {
   applyOutboxBatch,
   outboxSecret,
@@ -23,7 +23,7 @@ export interface ForwarderOptions {
   role: ReplicationRole;
   /** The primary's base URL, given its hostname (from the `.primary` file). */
   primaryUrl: (primaryHost: string) => string;
-  runtime: Pick<Runtime, "tenants" | "control" | "logger">;
+  runtime: Pick<CoreParts, "tenants" | "control" | "logger">;
   logger: Logger;
   intervalMs: number;
   batchSize: number;

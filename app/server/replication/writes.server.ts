@@ -14,7 +14,7 @@ import {
 import { appliedEntry } from "#tenants/replication.ts";
 import { transactionOn } from "#tenants/statements.ts";
 import type { TenantRecord } from "../control-db.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { CoreParts } from "../parts.server.ts";
 import { tenantDb } from "../tenancy/tenants.server.ts";
 import type { Outbox } from "./outbox.server.ts";
 import type { ReplicationRole } from "./role.server.ts";
@@ -26,7 +26,7 @@ export interface Replication {
 }
 
 /** Without `replication` (unit tests of the ask path) this machine writes its files itself. */
-type WritesRuntime = Pick<Runtime, "tenants"> & Partial<Pick<Runtime, "replication">>;
+type WritesRuntime = Pick<CoreParts, "tenants"> & { replication?: Replication };
 
 /**
  * Message ids a replica hands out before the primary has stored the answer: 2^52 and above,

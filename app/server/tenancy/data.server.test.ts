@@ -27,7 +27,8 @@ import { ApiError } from "../errors.server.ts";
 import { IngestQueue } from "../ingest/queue.server.ts";
 import { silentLogger } from "../logger.server.ts";
 import { retrieve } from "../retrieval/retrieve.server.ts";
-import { eraseTenant, exportTenant, importTenant, onTenantErased } from "./data.server.ts";
+import { eraseTenant, exportTenant, importTenant } from "./data.server.ts";
+import { onTenantErased } from "./tenants.server.ts";
 import { createTenant, enqueueIngest } from "./tenants.server.ts";
 
 const FACT = "The Zorblax 9000 espresso machine must be descaled every 42 days with citric acid.";

@@ -35,8 +35,8 @@ import {
   setWidgetKey,
 } from "../access/keys.server.ts";
 import { initialQuota, setTenantQuota } from "../limits/quota.server.ts";
-import type { Runtime } from "../runtime.server.ts";
-import { requireTenant } from "./tenants.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
+import { erasureHooks, requireTenant } from "./tenants.server.ts";
 
 type Parts = Pick<
   Runtime,
@@ -50,22 +50,6 @@ export type Actor = string;
 /** The format an export declares, so a later version can read older files. */
 export const EXPORT_FORMAT = "bitb-tenant-export";
 export const EXPORT_FORMAT_VERSION = 1;
-
-// ---- erasure hooks -----------------------------------------------------------------------
-
-type ErasureHook = (tenantId: TenantId) => void;
-const erasureHooks = new Set<ErasureHook>();
-
-/**
- * Registers work that must also forget an erased tenant, beyond its database file, registry
- * rows, admin links, cached handles, caches and backups (which eraseTenant handles itself).
- * The replica outbox (usage, audit and conversations queued for the primary) registers the
- * deletion of the tenant's queued entries here. Returns the unregister function.
- */
-export function onTenantErased(hook: ErasureHook): () => void {
-  erasureHooks.add(hook);
-  return () => erasureHooks.delete(hook);
-}
 
 // ---- export ------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import {
 import { auditAdminAction } from "../audit/audit.server.ts";
 import { ApiError } from "../errors.server.ts";
 import { setTenantQuota, tenantQuota, type TenantQuota } from "../limits/quota.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { tenantDb } from "./tenants.server.ts";
 
 type Parts = Pick<Runtime, "control" | "tenants" | "logger">;

@@ -20,7 +20,7 @@ import {
   TooManyKeysError,
 } from "../access/keys.server.ts";
 import { tenantQuota } from "../limits/quota.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { tenantDb } from "./tenants.server.ts";
 
 export const securityIntents = [

@@ -7,7 +7,7 @@ import {
   getTenant,
   type TenantRecord,
 } from "../control-db.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { widgetSettingsUpdateSchema } from "../widget-config/settings.server.ts";
 
 /** A provider's model name: `llama-3.3-70b-versatile`, `qwen2.5:7b`, `org/model-name`. */

@@ -14,12 +14,13 @@ import { ApiError } from "../errors.server.ts";
 import { setRequestTenant } from "../request-context.server.ts";
 import { rotateWidgetKey } from "../access/keys.server.ts";
 import { initialQuota, setTenantQuota } from "../limits/quota.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { IngestQueue } from "../ingest/queue.server.ts";
+import type { CoreParts } from "../parts.server.ts";
 
-type RuntimeParts = Pick<Runtime, "control" | "tenants" | "config" | "queue">;
+type RuntimeParts = Pick<CoreParts, "control" | "tenants" | "config"> & { queue: IngestQueue };
 
 /** The registered, active tenant with this id, or a 404 ApiError. */
-export function requireTenant(runtime: Pick<Runtime, "control">, rawId: unknown): TenantRecord {
+export function requireTenant(runtime: Pick<CoreParts, "control">, rawId: unknown): TenantRecord {
   const tenant = isTenantId(rawId) ? getTenant(runtime.control, rawId) : undefined;
   if (!tenant) throw new ApiError("not_found", "No such tenant.");
   setRequestTenant(tenant.id);
@@ -27,12 +28,12 @@ export function requireTenant(runtime: Pick<Runtime, "control">, rawId: unknown)
 }
 
 /** The open database of a tenant that requireTenant accepted. */
-export function tenantDb(runtime: Pick<Runtime, "tenants">, tenant: TenantRecord): TenantDb {
+export function tenantDb(runtime: Pick<CoreParts, "tenants">, tenant: TenantRecord): TenantDb {
   return runtime.tenants.get(tenant.id);
 }
 
 export function createTenant(
-  runtime: Pick<Runtime, "control" | "tenants" | "config">,
+  runtime: Pick<CoreParts, "control" | "tenants" | "config">,
   input: { name: string; id?: TenantId; plan?: string },
 ): TenantRecord {
   const id = input.id ?? newTenantId();
@@ -54,9 +55,23 @@ export function createTenant(
   }
 }
 
-export type IngestInput = Parameters<Runtime["queue"]["enqueue"]>[1];
+export type IngestInput = Parameters<IngestQueue["enqueue"]>[1];
 
 export function enqueueIngest(runtime: RuntimeParts, id: TenantId, input: IngestInput): number {
   setTenantPendingJobs(runtime.control, id, true);
   return runtime.queue.enqueue(id, input);
+}
+
+type ErasureHook = (tenantId: TenantId) => void;
+export const erasureHooks = new Set<ErasureHook>();
+
+/**
+ * Registers work that must also forget an erased tenant, beyond its database file, registry
+ * rows, admin links, cached handles, caches and backups (which eraseTenant handles itself).
+ * The replica outbox (usage, audit and conversations queued for the primary) registers the
+ * deletion of the tenant's queued entries here. Returns the unregister function.
+ */
+export function onTenantErased(hook: ErasureHook): () => void {
+  erasureHooks.add(hook);
+  return () => erasureHooks.delete(hook);
 }

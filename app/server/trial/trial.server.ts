@@ -27,7 +27,7 @@ import { auditAdminAction } from "../audit/audit.server.ts";
 import { requireAdmin } from "../access/auth.server.ts";
 import { TRIAL_PLAN } from "../limits/quota.server.ts";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "../access/password.server.ts";
-import { getRuntime, type Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 import { createSignInThrottle, retryMessage } from "../access/sign-in-throttle.server.ts";
 import { createTenant, tenantDb } from "../tenancy/tenants.server.ts";
 
@@ -294,9 +294,12 @@ export function signupTenant(
  * their sign-up and its tenant. A step not reached yet redirects to the saved one; steps
  * already done stay open, so a person can go back.
  */
-export async function requireSignupStep(request: Request, step: Exclude<SignupStep, 1>) {
-  const admin = await requireAdmin(request);
-  const runtime = await getRuntime();
+export async function requireSignupStep(
+  runtime: Runtime,
+  request: Request,
+  step: Exclude<SignupStep, 1>,
+) {
+  const admin = await requireAdmin(runtime, request);
   const progress = signupOf(runtime.control, admin.id);
   if (!progress) throw redirect("/signup");
   const tenant = signupTenant(runtime.control, progress);
@@ -304,7 +307,7 @@ export async function requireSignupStep(request: Request, step: Exclude<SignupSt
   if (progress.completedAt === null && step > progress.step) {
     throw redirect(signupStepPath(progress.step));
   }
-  return { admin, tenant, progress, runtime };
+  return { admin, tenant, progress };
 }
 
 export interface KnowledgeSummary {

@@ -9,7 +9,7 @@ import {
   setWidgetSettingsJson,
   type TenantRecord,
 } from "../control-db.server.ts";
-import type { Runtime } from "../runtime.server.ts";
+import type { Runtime } from "../runtime/runtime.server.ts";
 
 // Hex, rgb()/hsl() and named colours — the same rule the widget applies to data-color, so a
 // stored colour can never end a CSS declaration.

@@ -4,11 +4,13 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { listDocuments } from "#tenants/knowledge-base.ts";
 import type { TenantId } from "#tenants/id.ts";
-import { startFakeLlm, type FakeLlm } from "../../tests/support/fake-llm.ts";
-import { parseConfig } from "./config.server.ts";
-import { countAdmins, getTenant } from "./control-db.server.ts";
-import { silentLogger } from "./logger.server.ts";
-import { closeRuntime, createRuntime, demoDocumentFiles, type Runtime } from "./runtime.server.ts";
+import { startFakeLlm, type FakeLlm } from "../../../tests/support/fake-llm.ts";
+import { parseConfig } from "../config.server.ts";
+import { countAdmins, getTenant } from "../control-db.server.ts";
+import { silentLogger } from "../logger.server.ts";
+import { demoDocumentFiles } from "../tenancy/demo.server.ts";
+import { closeRuntime, createRuntime } from "./build.server.ts";
+import type { Runtime } from "./runtime.server.ts";
 
 let llm: FakeLlm;
 let dir: string;
