@@ -5,7 +5,8 @@
 // when the tenant masks transcripts). Reads only (tenants/transcripts.ts).
 import { Form, Link, useNavigation, useSearchParams } from "react-router";
 import { z } from "zod";
-import { getTranscript, listConversations, type TranscriptMessage } from "#tenants/transcripts.ts";
+import { getTranscript, listConversations } from "#app/server/tenancy/reads.server.ts";
+import type { TranscriptMessage } from "#tenants/transcripts.ts";
 import { requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";

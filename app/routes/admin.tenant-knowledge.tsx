@@ -11,8 +11,8 @@ import {
   getDocument,
   listDocuments,
   listJobs,
-  type IngestJob,
-} from "#tenants/knowledge-base.ts";
+} from "#app/server/tenancy/reads.server.ts";
+import type { IngestJob } from "#tenants/knowledge-base.ts";
 import type { TenantId } from "#tenants/id.ts";
 import {
   CrawlProgressView,

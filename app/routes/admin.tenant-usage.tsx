@@ -3,7 +3,7 @@
 // each with its numbers as a table. Exact figures from the tenant's own database
 // (tenants/usage.ts), not from Prometheus.
 import { Link } from "react-router";
-import { usageSeries, usageTotals } from "#tenants/usage.ts";
+import { usageSeries, usageTotals } from "#app/server/tenancy/reads.server.ts";
 import { requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { tenantQuota } from "#app/server/limits/quota.server.ts";
 import { getRuntime } from "#app/server/runtime/build.server.ts";

@@ -4,8 +4,9 @@
 // (app/admin/tenant-security.tsx).
 import { data, Form, Link } from "react-router";
 import { z } from "zod";
-import { usageSeries, usageTotals, type UsageTotals } from "#tenants/usage.ts";
-import { countChunks, hasPendingJobs, listDocuments } from "#tenants/knowledge-base.ts";
+import { usageSeries, usageTotals } from "#app/server/tenancy/reads.server.ts";
+import type { UsageTotals } from "#tenants/usage.ts";
+import { countChunks, hasPendingJobs, listDocuments } from "#app/server/tenancy/reads.server.ts";
 import { usePollWhile } from "#app/admin/progress.tsx";
 import { assertSameOrigin, requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
@@ -17,8 +18,7 @@ import {
   updateTenantModel,
 } from "#app/server/tenancy/settings.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
-import { groupUnanswered, listUnanswered } from "#tenants/unanswered.ts";
-// ---- issue 5: keys, origins, quota, audit (begin) ----
+import { groupUnanswered, listUnanswered } from "#app/server/tenancy/reads.server.ts";
 import { TenantSecurity } from "#app/admin/tenant-security.tsx";
 import { auditAdminAction } from "#app/server/audit/audit.server.ts";
 import {
@@ -28,7 +28,6 @@ import {
   tenantSecurityData,
   type SecurityIntent,
 } from "#app/server/tenancy/security.server.ts";
-// ---- issue 5: keys, origins, quota, audit (end) ----
 import { TenantNav } from "#app/admin/tenant-nav.tsx";
 import type { Route } from "./+types/admin.tenant";
 import {
@@ -67,7 +66,6 @@ export async function loader({ request, params }: Route.LoaderArgs) {
       maskTranscripts: tenant.maskTranscripts,
     },
     answerer: { name: runtime.answerer.name, model: runtime.answerer.model },
-    // ---- issue 5: keys, origins, quota, audit ----
     security: tenantSecurityData(runtime, tenant, origin, auditQueryOf(new URL(request.url))),
     knowledge: {
       documents: documents.length,
@@ -100,7 +98,6 @@ export async function action({ request, params }: Route.ActionArgs) {
     const parsedIntent = intentSchema.safeParse(form.get("intent"));
     if (!parsedIntent.success) return result(null, false, "Unknown action.", 400);
     intent = parsedIntent.data;
-    // ---- issue 5: keys, origins, quota, audit ----
     if (isSecurityIntent(intent)) {
       const done = runSecurityAction(runtime, tenant, admin, intent, form);
       return data<ActionResult>(

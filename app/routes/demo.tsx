@@ -2,7 +2,7 @@
 // tag), answering from the demo tenant, whose knowledge base is BiTB's own README and docs.
 // The starter questions drive the widget through its one global, window.BiTB.
 import { useSyncExternalStore } from "react";
-import { DEMO_TENANT_ID } from "#tenants/id.ts";
+import { DEMO_TENANT_ID } from "#app/server/tenancy/demo.server.ts";
 import { getTenant } from "#app/server/control-db.server.ts";
 import { getWidgetKey } from "#app/server/access/keys.server.ts";
 import { getRuntime } from "#app/server/runtime/build.server.ts";

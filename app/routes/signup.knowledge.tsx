@@ -5,7 +5,7 @@
 import { useEffect, useRef } from "react";
 import { data, Form, Link, redirect, useNavigation } from "react-router";
 import { z } from "zod";
-import { listJobs } from "#tenants/knowledge-base.ts";
+import { listJobs } from "#app/server/tenancy/reads.server.ts";
 import {
   CrawlProgressView,
   failureAdvice,

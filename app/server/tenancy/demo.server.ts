@@ -10,6 +10,8 @@ import { DEMO_PLAN } from "../limits/quota.server.ts";
 import type { Runtime } from "../runtime/runtime.server.ts";
 import { createTenant, enqueueIngest } from "./tenants.server.ts";
 
+export { DEMO_TENANT_ID };
+
 /** The documents of the demo tenant: this project's README and docs. */
 export function demoDocumentFiles(root = process.cwd()): string[] {
   const files = ["README.md"];
