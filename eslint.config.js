@@ -3,8 +3,8 @@ import globals from "globals";
 import reactHooks from "eslint-plugin-react-hooks";
 import tseslint from "typescript-eslint";
 
-// The layout's import boundaries (docs/ARCHITECTURE.md, docs/decisions/040); the architecture
-// test (scripts/architecture.test.ts) checks the same rules and import cycles.
+// The layout's import boundaries (README, "Where things live"; docs/decisions/040). The
+// architecture test (scripts/architecture.test.ts) checks the same rules and import cycles.
 const serverBoundaries = [
   {
     regex: "(^|/)runtime/build\\.server(\\.ts)?$",

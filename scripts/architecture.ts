@@ -1,4 +1,4 @@
-// The project's import graph and the layout rules it must keep (docs/ARCHITECTURE.md,
+// The project's import graph and the layout rules it must keep (README, "Where things live";
 // docs/decisions/040). Read by scripts/architecture.test.ts; `npx tsx scripts/architecture.ts`
 // prints every broken rule. Only the repository's own source is read: package imports are
 // left out, type-only imports are kept (a cycle of types is still a knot).
