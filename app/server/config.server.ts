@@ -124,6 +124,8 @@ export const envSchema = z.object({
   RATE_LIMIT_TENANT_PER_MINUTE: int(0, 1_000_000).default(120),
   RATE_LIMIT_SESSION_PER_MINUTE: int(0, 1_000_000).default(20),
   RATE_LIMIT_IP_PER_MINUTE: int(0, 1_000_000).default(60),
+  /** Each secret key's own bucket (asks and MCP calls), inside its tenant's. */
+  RATE_LIMIT_KEY_PER_MINUTE: int(0, 1_000_000).default(60),
   /** Machines that keep their own limiter file (each gets 1/N of every limit). */
   RATE_LIMIT_INSTANCES: int(1, 1000).default(1),
   /** Where the limiter's SQLite file lives: local to the host, never a replicated mount. */
