@@ -92,6 +92,7 @@ const lane = createCachedAskLane(runtime, { protocol, app, onError });
 
 // Request ids, the request context of the logs, HTTP metrics and the access log wrap all three.
 const server = http.createServer(
+  { connectionsCheckingInterval: 1000 },
   createHttpHandler({ routes: build.routes, logger, assets, app: handle, lane }),
 );
 let metricsServer;
@@ -105,6 +106,28 @@ try {
   process.exit(1);
 }
 server.keepAliveTimeout = 65_000;
+// Slow clients (slowloris) get HTTP_HEADERS_TIMEOUT_MS for their headers and
+// HTTP_REQUEST_TIMEOUT_MS for the whole request, checked every second; one client address may
+// hold at most maxConnectionsPerAddress connections, more are closed on arrival.
+server.headersTimeout = config.HTTP_HEADERS_TIMEOUT_MS;
+server.requestTimeout = config.HTTP_REQUEST_TIMEOUT_MS;
+const connectionsByAddress = new Map();
+server.on("connection", (socket) => {
+  const cap = config.maxConnectionsPerAddress;
+  const address = socket.remoteAddress;
+  if (cap === 0 || address === undefined) return;
+  const open = connectionsByAddress.get(address) ?? 0;
+  if (open >= cap) {
+    socket.destroy();
+    return;
+  }
+  connectionsByAddress.set(address, open + 1);
+  socket.once("close", () => {
+    const left = (connectionsByAddress.get(address) ?? 1) - 1;
+    if (left <= 0) connectionsByAddress.delete(address);
+    else connectionsByAddress.set(address, left);
+  });
+});
 server.on("error", (error) => {
   logger.fatal({ err: error }, `cannot listen on ${config.HOST}:${config.PORT}: ${error.message}`);
   process.exit(1);

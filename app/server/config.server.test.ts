@@ -114,4 +114,24 @@ describe("parseConfig", () => {
         .litefs,
     ).toEqual({ dir: "/mnt/l", primaryUrl: "http://{primary}:3000" });
   });
+
+  it("guards the HTTP server against slow and greedy clients by default", () => {
+    const none = parseConfig({});
+    expect(none.HTTP_HEADERS_TIMEOUT_MS).toBe(10_000);
+    expect(none.HTTP_REQUEST_TIMEOUT_MS).toBe(120_000);
+    expect(none.maxConnectionsPerAddress).toBe(64);
+    // Behind a proxy every connection comes from the proxy: no per-address cap unless asked.
+    expect(parseConfig({ CLIENT_IP_HEADER: "fly-client-ip" }).maxConnectionsPerAddress).toBe(0);
+    expect(
+      parseConfig({ CLIENT_IP_HEADER: "fly-client-ip", HTTP_MAX_CONNECTIONS_PER_ADDRESS: "500" })
+        .maxConnectionsPerAddress,
+    ).toBe(500);
+    expect(() => parseConfig({ HTTP_HEADERS_TIMEOUT_MS: "5" })).toThrow(/HTTP_HEADERS_TIMEOUT_MS/);
+    expect(() =>
+      parseConfig({ HTTP_HEADERS_TIMEOUT_MS: "60000", HTTP_REQUEST_TIMEOUT_MS: "30000" }),
+    ).toThrow(/HTTP_HEADERS_TIMEOUT_MS: must not be larger/);
+    expect(() => parseConfig({ HTTP_MAX_CONNECTIONS_PER_ADDRESS: "-1" })).toThrow(
+      /HTTP_MAX_CONNECTIONS_PER_ADDRESS/,
+    );
+  });
 });

@@ -38,6 +38,18 @@ export const envSchema = z.object({
         .optional(),
     )
     .transform((v) => v?.toLowerCase()),
+  // ---- the HTTP server's defences against slow and greedy clients (server.js) ----
+  /** How long a client may take to send a request's headers (slowloris). */
+  HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000),
+  /** How long a client may take to send a whole request, body included (slow uploads). */
+  HTTP_REQUEST_TIMEOUT_MS: int(1000, 3_600_000).default(120_000),
+  /**
+   * Open connections one client address may hold at once; more are closed on arrival (0: no
+   * cap). Unset: 64, or off with CLIENT_IP_HEADER (every connection then comes from the proxy).
+   */
+  HTTP_MAX_CONNECTIONS_PER_ADDRESS: optionalString.pipe(
+    z.coerce.number<string | undefined>().int().min(0).max(1_000_000).optional(),
+  ),
   SIGN_IN_MAX_FAILURES: int(1, 1000).default(5),
   SIGN_IN_MAX_FAILURES_PER_CLIENT: int(1, 100_000).default(20),
   SIGN_IN_LOCKOUT_MS: int(1000, 7 * 24 * 3_600_000).default(15 * 60 * 1000),
@@ -181,6 +193,8 @@ export const envSchema = z.object({
 export type Env = z.infer<typeof envSchema>;
 
 export type Config = Env & {
+  /** HTTP_MAX_CONNECTIONS_PER_ADDRESS with its default applied (0: no cap). */
+  maxConnectionsPerAddress: number;
   /** DATA_DIR resolved to an absolute path. */
   dataDir: string;
   /** RATE_LIMIT_STATE_DIR (default DATA_DIR) resolved to an absolute path. */
@@ -253,6 +267,11 @@ export function parseConfig(source: Record<string, string | undefined> = process
         "(how replicas reach the primary, e.g. http://{primary}:3000)",
     );
   }
+  if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(
+      "Invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not be larger than HTTP_REQUEST_TIMEOUT_MS",
+    );
+  }
   const embeddings: Config["embeddings"] = env.EMBEDDINGS_BASE_URL
     ? {
         kind: "openai",
@@ -274,6 +293,8 @@ export function parseConfig(source: Record<string, string | undefined> = process
       : { kind: "extractive" };
   return {
     ...env,
+    maxConnectionsPerAddress:
+      env.HTTP_MAX_CONNECTIONS_PER_ADDRESS ?? (env.CLIENT_IP_HEADER ? 0 : 64),
     dataDir: path.resolve(env.DATA_DIR),
     limitsDir: path.resolve(env.RATE_LIMIT_STATE_DIR ?? env.DATA_DIR),
     backupDir: env.BACKUP_DIR === undefined ? undefined : path.resolve(env.BACKUP_DIR),
