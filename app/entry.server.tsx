@@ -14,6 +14,7 @@ export { parseConfig, ConfigError } from "./server/config.server.ts";
 export { createHttpHandler } from "./server/http-observer.server.ts";
 export { createCachedAskLane } from "./server/ask/cached-lane.server.ts";
 export { startMetricsServer } from "./server/metrics-endpoint.server.ts";
+export { createLogger } from "./server/logger.server.ts";
 export { withBaseSecurityHeaders } from "./server/security-headers.server.ts";
 export { withReplicaConsistency } from "./server/replication/consistency.server.ts";
 
