@@ -16,6 +16,8 @@ const {
   stopRuntime,
   parseConfig,
   ConfigError,
+  assertServingConfig,
+  withAllowedHosts,
   createHttpHandler,
   createCachedAskLane,
   startMetricsServer,
@@ -27,6 +29,7 @@ const {
 let config;
 try {
   config = parseConfig();
+  assertServingConfig(config);
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(error.message);
@@ -42,9 +45,14 @@ const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV =
 // Requests that arrive meanwhile wait for the app.
 let handleHttp;
 const httpReady = new Promise((resolve) => (handleHttp = resolve));
-const server = http.createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
-  void httpReady.then((handler) => handler(req, res));
-});
+// A request naming a Host that is not this server's (PUBLIC_URL, ALLOWED_HOSTS) gets 421 here:
+// no embed snippet, redirect, CSRF check or link is ever built from a foreign Host.
+const server = http.createServer(
+  { connectionsCheckingInterval: 1000 },
+  withAllowedHosts(config, (req, res) => {
+    void httpReady.then((handler) => handler(req, res));
+  }),
+);
 server.keepAliveTimeout = 65_000;
 // Slow clients (slowloris) get HTTP_HEADERS_TIMEOUT_MS for their headers and
 // HTTP_REQUEST_TIMEOUT_MS for the whole request, checked every second; one client address may
@@ -96,6 +104,11 @@ try {
 }
 
 const runtime = await startRuntime({ config, logger });
+if (config.allowedHosts.length === 0) {
+  logger.warn(
+    "neither PUBLIC_URL nor ALLOWED_HOSTS is set: answering only localhost, 127.0.0.1 and [::1]",
+  );
+}
 
 // Behind a TLS-terminating proxy PUBLIC_URL says whether browsers reach us over https.
 const httpsOrigin = config.PUBLIC_URL?.startsWith("https:") ?? false;

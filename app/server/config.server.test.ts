@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "./config.server.ts";
+import { assertServingConfig, ConfigError, parseConfig } from "./config.server.ts";
 
 describe("parseConfig", () => {
   it("works with no variables at all: local embeddings, extractive answers", () => {
@@ -133,5 +133,33 @@ describe("parseConfig", () => {
     expect(() => parseConfig({ HTTP_MAX_CONNECTIONS_PER_ADDRESS: "-1" })).toThrow(
       /HTTP_MAX_CONNECTIONS_PER_ADDRESS/,
     );
+  });
+
+  it("takes the app's host names from PUBLIC_URL and ALLOWED_HOSTS, required to serve in production", () => {
+    expect(parseConfig({}).allowedHosts).toEqual([]);
+    expect(
+      parseConfig({
+        PUBLIC_URL: "https://Chat.Example.com",
+        ALLOWED_HOSTS: "a.example, .b.example",
+      }).allowedHosts,
+    ).toEqual(["chat.example.com", "a.example", ".b.example"]);
+    expect(parseConfig({ FLY_APP_NAME: "bitb" }).allowedHosts).toEqual(["bitb.fly.dev"]);
+    expect(() => parseConfig({ ALLOWED_HOSTS: "https://a.example" })).toThrow(/ALLOWED_HOSTS/);
+    expect(() => parseConfig({ ALLOWED_HOSTS: "a.example:3000" })).toThrow(/ALLOWED_HOSTS/);
+
+    // The CLI parses the same environment and needs no public origin; a server does.
+    const production = parseConfig({ NODE_ENV: "production" });
+    expect(() => assertServingConfig(production)).toThrow(ConfigError);
+    expect(() => assertServingConfig(production)).toThrow(
+      /PUBLIC_URL: required with NODE_ENV=production/,
+    );
+    expect(() =>
+      assertServingConfig(parseConfig({ NODE_ENV: "production", PUBLIC_URL: "https://c.example" })),
+    ).not.toThrow();
+    expect(() =>
+      assertServingConfig(parseConfig({ NODE_ENV: "production", ALLOWED_HOSTS: "c.example" })),
+    ).not.toThrow();
+    // Unset NODE_ENV (npm start on a laptop) serves, answering loopback names only.
+    expect(() => assertServingConfig(parseConfig({}))).not.toThrow();
   });
 });

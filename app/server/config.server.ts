@@ -22,6 +22,19 @@ export const envSchema = z.object({
   PORT: int(0, 65535).default(3000),
   HOST: z.string().min(1).default("0.0.0.0"),
   PUBLIC_URL: optionalUrl,
+  /**
+   * Host names this server answers to besides PUBLIC_URL's, comma-separated; `.example.com`
+   * also allows its subdomains. Requests naming another Host get 421.
+   */
+  ALLOWED_HOSTS: optionalString.pipe(
+    z
+      .string()
+      .regex(
+        /^\s*\.?(?:[a-z0-9-]+\.)*[a-z0-9-]+\s*(?:,\s*\.?(?:[a-z0-9-]+\.)*[a-z0-9-]+\s*)*$/i,
+        "comma-separated host names without scheme or port (e.g. chat.example.com,.example.org)",
+      )
+      .optional(),
+  ),
   DATA_DIR: z.string().min(1).default("./data"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   DEMO_TENANT: bool.default(true),
@@ -193,6 +206,13 @@ export const envSchema = z.object({
 export type Env = z.infer<typeof envSchema>;
 
 export type Config = Env & {
+  /**
+   * The Host names this server answers to: PUBLIC_URL's and ALLOWED_HOSTS, lower-case. Empty:
+   * loopback names only (allowed-hosts.server.ts).
+   */
+  allowedHosts: string[];
+  /** NODE_ENV=production was set explicitly: serving then needs PUBLIC_URL or ALLOWED_HOSTS. */
+  productionExplicit: boolean;
   /** HTTP_MAX_CONNECTIONS_PER_ADDRESS with its default applied (0: no cap). */
   maxConnectionsPerAddress: number;
   /** DATA_DIR resolved to an absolute path. */
@@ -293,6 +313,16 @@ export function parseConfig(source: Record<string, string | undefined> = process
       : { kind: "extractive" };
   return {
     ...env,
+    allowedHosts: [
+      ...(env.PUBLIC_URL ? [new URL(env.PUBLIC_URL).hostname.toLowerCase()] : []),
+      ...(env.ALLOWED_HOSTS ?? "")
+        .split(",")
+        .map((h) => h.trim().toLowerCase())
+        .filter((h) => h !== ""),
+      // On Fly.io the app's own name under fly.dev is always this app's.
+      ...(env.FLY_APP_NAME ? [`${env.FLY_APP_NAME.toLowerCase()}.fly.dev`] : []),
+    ],
+    productionExplicit: source.NODE_ENV?.trim() === "production",
     maxConnectionsPerAddress:
       env.HTTP_MAX_CONNECTIONS_PER_ADDRESS ?? (env.CLIENT_IP_HEADER ? 0 : 64),
     dataDir: path.resolve(env.DATA_DIR),
@@ -315,4 +345,19 @@ export function parseConfig(source: Record<string, string | undefined> = process
     embeddings,
     llm,
   };
+}
+
+/**
+ * The checks only a serving process makes (the CLI needs no public origin): with
+ * NODE_ENV=production, the app's own origin must come from PUBLIC_URL or ALLOWED_HOSTS, never
+ * from whatever Host a request names.
+ */
+export function assertServingConfig(config: Pick<Config, "allowedHosts" | "productionExplicit">) {
+  if (config.productionExplicit && config.allowedHosts.length === 0) {
+    throw new ConfigError(
+      "Invalid configuration:\n  PUBLIC_URL: required with NODE_ENV=production: the origin " +
+        "browsers reach this server at (e.g. https://chat.example.com), or name its host " +
+        "names in ALLOWED_HOSTS",
+    );
+  }
 }

@@ -19,6 +19,7 @@ export type ErrorCode =
   | "wrong_instance"
   | "suspended"
   | "unavailable"
+  | "misdirected"
   // Actions (docs/decisions/027).
   | "invalid_request"
   | "consent_required"
@@ -46,6 +47,8 @@ const statusOf: Record<ErrorCode, number> = {
   /** The tenant is suspended by a platform admin: its assistant answers nobody. */
   suspended: 403,
   unavailable: 503,
+  /** The request's Host is not one this server answers to (PUBLIC_URL, ALLOWED_HOSTS). */
+  misdirected: 421,
   /** Bad arguments of an action; `error.fields` names each one. */
   invalid_request: 400,
   consent_required: 400,

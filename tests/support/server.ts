@@ -58,6 +58,8 @@ export async function startServer(
       PORT: String(port),
       DATA_DIR: dataDir,
       DEMO_TENANT: "false",
+      // The names tests reach the server by (NODE_ENV=production needs them, or PUBLIC_URL).
+      ALLOWED_HOSTS: "127.0.0.1,localhost",
       LOG_LEVEL: "info",
       INGEST_POLL_MS: "100",
       INGEST_ALLOW_PRIVATE_URLS: "true",
