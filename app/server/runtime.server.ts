@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { DEMO_TENANT_ID, type TenantId } from "#tenants/id.ts";
+import { DEMO_TENANT_ID, isTenantId, type TenantId } from "#tenants/id.ts";
 import { hasPendingJobs } from "#tenants/knowledge-base.ts";
 import { TenantPool } from "#tenants/store.ts";
 import { createAnswerCache, type AnswerCache } from "./ask/answer-cache.server.ts";
@@ -23,6 +23,7 @@ import {
   tenantsWithPendingJobs,
   type ControlDb,
 } from "./control-db.server.ts";
+import { reportStorageFailuresTo } from "./errors.server.ts";
 import { createEmbedder } from "./embeddings/index.server.ts";
 import type { EmbeddingProvider } from "./embeddings/provider.server.ts";
 import { createCrawler, type Crawler } from "./ingest/crawl.server.ts";
@@ -37,6 +38,7 @@ import { outboxSecret } from "./replication/apply.server.ts";
 import { OutboxForwarder } from "./replication/forwarder.server.ts";
 import { Outbox } from "./replication/outbox.server.ts";
 import { ReplicationRole, type Role } from "./replication/role.server.ts";
+import { currentRequestContext } from "./request-context.server.ts";
 import type { Replication } from "./replication/writes.server.ts";
 import { sessionSecret } from "./visitor-session.server.ts";
 import { CalibrationScheduler } from "./retrieval/calibrate.server.ts";
@@ -101,6 +103,19 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     config.dataDir,
     { model: embedder.model, dimension: embedder.dimension },
     config.TENANT_DB_CACHE_SIZE,
+    {
+      // One line and one count per failure; every other tenant goes on answering.
+      unavailable(tenantId, reason) {
+        metrics.tenantUnavailableEvents.inc();
+        logger.error(
+          { tenantId, reason },
+          "tenant database unavailable: its visitors get 503 until its file is restored",
+        );
+      },
+      available(tenantId) {
+        logger.info({ tenantId }, "tenant database available again");
+      },
+    },
   );
   const answerer = createAnswerer(config.llm, {
     maxTokens: config.LLM_MAX_TOKENS,
@@ -200,6 +215,11 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     // OTLP when configured.
     metrics.sources.openTenantHandles = () => tenants.size;
     metrics.sources.runningIngestJobs = () => queue.activeJobs;
+    metrics.sources.unavailableTenants = () => tenants.unavailableCount;
+    reportStorageFailuresTo((error) => {
+      const tenantId = currentRequestContext()?.tenantId;
+      return isTenantId(tenantId) && tenants.reportFailure(tenantId, error);
+    });
     await startTracing(config, logger);
     if (config.litefs) followRole(runtime, Boolean(options.runQueue));
   }

@@ -33,7 +33,7 @@ import {
   type JobState,
   type SourceType,
 } from "#tenants/knowledge-base.ts";
-import type { TenantDb } from "#tenants/store.ts";
+import { type TenantDb, TenantUnavailableError } from "#tenants/store.ts";
 import type { EmbeddingProvider } from "../embeddings/provider.server.ts";
 import type { Logger } from "../logger.server.ts";
 import { metrics } from "../metrics.server.ts";
@@ -598,6 +598,11 @@ export class IngestQueue {
       try {
         db = this.deps.openTenant(tenantId);
       } catch (error) {
+        if (error instanceof TenantUnavailableError) {
+          // Logged once by the pool; its jobs stay pending for when its file is restored.
+          this.known.delete(tenantId);
+          continue;
+        }
         this.deps.logger.error({ err: error, tenantId }, "cannot open tenant for ingestion");
         this.forget(tenantId);
         continue;
