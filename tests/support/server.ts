@@ -82,12 +82,18 @@ export async function startServer(
       await exited;
     },
   };
+  const level = options.env?.LOG_LEVEL ?? "info";
+  const quiet = !["info", "debug", "trace"].includes(level);
   const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
     try {
       const res = await fetch(`${url}/healthz`);
-      if (res.status === 200 || (res.status === 503 && options.waitForReady === false)) break;
+      // The port is bound before the runtime starts (server.js): wait for its start-up lines
+      // too (the setup link, "listening"), which reach us on another pipe than the answer.
+      const started = quiet || output.includes("BiTB listening");
+      if (started && (res.status === 200 || (res.status === 503 && options.waitForReady === false)))
+        break;
     } catch {
       // not listening yet
     }
