@@ -16,9 +16,12 @@ const {
   stopRuntime,
   parseConfig,
   ConfigError,
+  assertServingConfig,
+  withAllowedHosts,
   createHttpHandler,
   createCachedAskLane,
   startMetricsServer,
+  createLogger,
   withBaseSecurityHeaders,
   withReplicaConsistency,
 } = build.entry.module;
@@ -26,6 +29,7 @@ const {
 let config;
 try {
   config = parseConfig();
+  assertServingConfig(config);
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(error.message);
@@ -33,8 +37,78 @@ try {
   }
   throw error;
 }
-const runtime = await startRuntime({ config });
-const { logger } = runtime;
+const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === "development" });
+
+// Both ports are bound before anything else starts: a process that cannot listen exits here,
+// before it opens a database, starts the ingestion queue or any background duty (or a second
+// process on a taken port would run a queue and seed the demo tenant beside the first).
+// Requests that arrive meanwhile wait for the app.
+let handleHttp;
+const httpReady = new Promise((resolve) => (handleHttp = resolve));
+// A request naming a Host that is not this server's (PUBLIC_URL, ALLOWED_HOSTS) gets 421 here:
+// no embed snippet, redirect, CSRF check or link is ever built from a foreign Host.
+const server = http.createServer(
+  { connectionsCheckingInterval: 1000 },
+  withAllowedHosts(config, (req, res) => {
+    void httpReady.then((handler) => handler(req, res));
+  }),
+);
+server.keepAliveTimeout = 65_000;
+// Slow clients (slowloris) get HTTP_HEADERS_TIMEOUT_MS for their headers and
+// HTTP_REQUEST_TIMEOUT_MS for the whole request, checked every second; one client address may
+// hold at most maxConnectionsPerAddress connections, more are closed on arrival.
+server.headersTimeout = config.HTTP_HEADERS_TIMEOUT_MS;
+server.requestTimeout = config.HTTP_REQUEST_TIMEOUT_MS;
+const connectionsByAddress = new Map();
+server.on("connection", (socket) => {
+  const cap = config.maxConnectionsPerAddress;
+  const address = socket.remoteAddress;
+  if (cap === 0 || address === undefined) return;
+  const open = connectionsByAddress.get(address) ?? 0;
+  if (open >= cap) {
+    socket.destroy();
+    return;
+  }
+  connectionsByAddress.set(address, open + 1);
+  socket.once("close", () => {
+    const left = (connectionsByAddress.get(address) ?? 1) - 1;
+    if (left <= 0) connectionsByAddress.delete(address);
+    else connectionsByAddress.set(address, left);
+  });
+});
+try {
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.PORT, config.HOST, () => {
+      server.off("error", reject);
+      resolve(undefined);
+    });
+  });
+} catch (error) {
+  logger.fatal({ err: error }, `cannot listen on ${config.HOST}:${config.PORT}: ${error.message}`);
+  process.exit(1);
+}
+server.on("error", (error) => {
+  logger.fatal({ err: error }, `server error on ${config.HOST}:${config.PORT}: ${error.message}`);
+  process.exit(1);
+});
+let metricsServer;
+try {
+  metricsServer = await startMetricsServer(config, logger);
+} catch (error) {
+  logger.fatal(
+    { err: error },
+    `cannot listen on ${config.METRICS_HOST}:${config.METRICS_PORT} for metrics`,
+  );
+  process.exit(1);
+}
+
+const runtime = await startRuntime({ config, logger });
+if (config.allowedHosts.length === 0) {
+  logger.warn(
+    "neither PUBLIC_URL nor ALLOWED_HOSTS is set: answering only localhost, 127.0.0.1 and [::1]",
+  );
+}
 
 // Behind a TLS-terminating proxy PUBLIC_URL says whether browsers reach us over https.
 const httpsOrigin = config.PUBLIC_URL?.startsWith("https:") ?? false;
@@ -91,30 +165,12 @@ const handle = createRequestListener(app, { protocol, onError });
 const lane = createCachedAskLane(runtime, { protocol, app, onError });
 
 // Request ids, the request context of the logs, HTTP metrics and the access log wrap all three.
-const server = http.createServer(
-  createHttpHandler({ routes: build.routes, logger, assets, app: handle, lane }),
-);
-let metricsServer;
-try {
-  metricsServer = await startMetricsServer(config, logger);
-} catch (error) {
-  logger.fatal(
-    { err: error },
-    `cannot listen on ${config.METRICS_HOST}:${config.METRICS_PORT} for metrics`,
-  );
-  process.exit(1);
-}
-server.keepAliveTimeout = 65_000;
-server.on("error", (error) => {
-  logger.fatal({ err: error }, `cannot listen on ${config.HOST}:${config.PORT}: ${error.message}`);
-  process.exit(1);
-});
-
-server.listen(config.PORT, config.HOST, () => {
+handleHttp(createHttpHandler({ routes: build.routes, logger, assets, app: handle, lane }));
+{
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
   logger.info({ port, host: config.HOST }, `BiTB listening on http://localhost:${port}`);
-});
+}
 
 // ---- shutdown (deploy: docs/decisions/021) ------------------------------------------------
 // Stop accepting connections, let requests in flight (a streamed answer) and running ingestion

@@ -99,7 +99,7 @@ start() { # name, extra env...
   shift
   # No systemd here to time the HEALTHCHECK: it is run by hand below.
   podman run -d --name "$cname" --init --network host -v "${volume}:/data" --health-interval=disable \
-    -e HOST=127.0.0.1 -e "PORT=${port}" "$@" "$image" >/dev/null 2>>"$work/podman.log" \
+    -e HOST=127.0.0.1 -e "PORT=${port}" -e ALLOWED_HOSTS=127.0.0.1,localhost "$@" "$image" >/dev/null 2>>"$work/podman.log" \
     || { cat "$work/podman.log"; fail "podman run $cname"; }
   local s0
   s0=$(date +%s)

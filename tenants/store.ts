@@ -1,6 +1,8 @@
 // The tenant store: the only code that opens a tenant's SQLite file. It loads sqlite-vec,
 // applies the numbered migrations, sets the pragmas, creates the vector index for the
-// configured embedding dimension, and keeps open handles in a bounded LRU.
+// configured embedding dimension, and keeps open handles in a bounded LRU. A tenant whose
+// file cannot be opened or read is marked unavailable (TenantUnavailableError) until its file
+// is restored; every other tenant goes on as before.
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -24,6 +26,56 @@ export class EmbeddingMismatchError extends Error {
 
 export class TenantFileMissingError extends Error {
   override name = "TenantFileMissingError";
+}
+
+/** The tenant's file exists but is not its database (emptied, zeroed, overwritten). */
+export class TenantFileDamagedError extends Error {
+  override name = "TenantFileDamagedError";
+}
+
+/** The tenant's file failed to open or its checks; it stays so until the file changes. */
+export class TenantUnavailableError extends Error {
+  override name = "TenantUnavailableError";
+  constructor(
+    readonly tenantId: TenantId,
+    readonly reason: string,
+  ) {
+    super(`tenant ${tenantId} is unavailable: ${reason}`);
+  }
+}
+
+/**
+ * Whether an error says a tenant's file itself is missing, damaged or unreadable — not a busy
+ * lock, a constraint or a bad query.
+ */
+export function isStorageFailure(error: unknown): boolean {
+  if (error instanceof TenantFileMissingError || error instanceof TenantFileDamagedError) {
+    return true;
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^SQLITE_(CORRUPT|NOTADB|IOERR|CANTOPEN)/.test(code);
+}
+
+const SQLITE_HEADER = Buffer.from("SQLite format 3\0", "latin1");
+
+/** Why the file at this path is not a database file, or undefined when its header is one's. */
+function headerProblem(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "r");
+  } catch {
+    return "its file is missing";
+  }
+  try {
+    const head = Buffer.alloc(SQLITE_HEADER.length);
+    const read = fs.readSync(fd, head, 0, head.length, 0);
+    if (read === 0) return "its file is empty";
+    return read === head.length && head.equals(SQLITE_HEADER)
+      ? undefined
+      : "its file is not a database";
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Whether the tenant has the plain copy of its chunk vectors (see ensureVectorCopy). */
@@ -58,7 +110,8 @@ function applyPragmas(db: TenantDb): void {
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
-  db.pragma("mmap_size = 268435456");
+  // No mmap_size: a mapped file that shrinks under the process (truncated, restored, damaged)
+  // delivers SIGBUS and kills it, every tenant with it; read() only fails the one tenant.
   db.pragma("temp_store = MEMORY");
 }
 
@@ -155,6 +208,11 @@ export function openTenantDb(
   fs.mkdirSync(dataDir, { recursive: true });
   const db = new Database(file, { fileMustExist: !options.create });
   try {
+    // SQLite takes an emptied file for a new database: never silently start a tenant afresh
+    // (checked before the pragmas, which would write to it).
+    if (!options.create && (db.pragma("user_version", { simple: true }) as number) === 0) {
+      throw new TenantFileDamagedError(`the database file of tenant ${id} is empty`);
+    }
     loadVectorExtension(db);
     applyPragmas(db);
     migrate(db);
@@ -166,22 +224,51 @@ export function openTenantDb(
   }
 }
 
+/** Told when a tenant becomes unavailable (once) and when it is available again. */
+export interface TenantPoolObserver {
+  unavailable?(id: TenantId, reason: string): void;
+  available?(id: TenantId): void;
+}
+
+/** How often an open handle's file header, and an unavailable tenant's file, are looked at. */
+export const TENANT_FILE_CHECK_MS = 1000;
+
+/** Identifies one version of a file: a restore (copy or rename) changes it. */
+function fileStamp(file: string): string {
+  try {
+    const stat = fs.statSync(file);
+    return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+  } catch {
+    return "missing";
+  }
+}
+
 /**
  * Open tenant handles, least recently used closed first. Callers take a handle for a
  * synchronous unit of work (`pool.get(id)`) and do not keep it across long awaits.
+ *
+ * A tenant whose file fails to open, fails `PRAGMA quick_check` after a storage error, or
+ * whose open file stops looking like a database (looked at once a second: SQLite's page cache
+ * would go on serving a truncated or overwritten file) is unavailable: `get` throws
+ * TenantUnavailableError without touching the file, until the file changes and opens cleanly.
  */
 export class TenantPool {
   private readonly handles: LRUCache<string, TenantDb>;
   private closed = false;
+  /** When each open handle's file was last looked at, and its inode then. */
+  private readonly looked = new Map<string, { at: number; ino: number }>();
+  private readonly down = new Map<string, { reason: string; stamp: string; at: number }>();
 
   constructor(
     private readonly dataDir: string,
     private readonly spec: EmbeddingSpec,
     max: number,
+    private readonly observer: TenantPoolObserver = {},
   ) {
     this.handles = new LRUCache<string, TenantDb>({
       max,
-      dispose: (db) => {
+      dispose: (db, id) => {
+        this.looked.delete(id);
         if (db.open) db.close();
       },
     });
@@ -191,27 +278,134 @@ export class TenantPool {
     return this.handles.size;
   }
 
+  /** How many tenants are unavailable now. */
+  get unavailableCount(): number {
+    return this.down.size;
+  }
+
   /** The open handle of a tenant that exists on disk (callers check the registry first). */
   get(id: TenantId): TenantDb {
     if (this.closed) throw new Error("the tenant pool is closed (the server is stopping)");
+    const down = this.down.get(id);
+    if (down) return this.recover(id, down);
     let db = this.handles.get(id);
-    if (!db || !db.open) {
-      db = openTenantDb(this.dataDir, id, this.spec);
-      this.handles.set(id, db);
+    if (db?.open) {
+      const problem = this.lookAtFile(id);
+      if (problem === undefined) return db;
+      if (problem !== "replaced") throw this.markUnavailable(id, problem);
+    }
+    try {
+      db = this.open(id);
+    } catch (error) {
+      if (isStorageFailure(error)) throw this.markUnavailable(id, messageOf(error));
+      throw error;
     }
     return db;
   }
 
   /** Creates the tenant's file and keeps its handle open. */
   create(id: TenantId): TenantDb {
+    this.down.delete(id);
     const db = openTenantDb(this.dataDir, id, this.spec, { create: true });
-    this.handles.set(id, db);
+    this.keep(id, db);
     return db;
   }
 
   /** Closes a tenant's handle (before deleting or replacing its file). */
   evict(id: TenantId): void {
     this.handles.delete(id);
+    this.down.delete(id);
+  }
+
+  /**
+   * A storage error (isStorageFailure) met while using a tenant's handle: the handle is closed
+   * and the file opened afresh and quick-checked. Returns whether the tenant is now
+   * unavailable (false: the file is sound, or the error was not about storage).
+   */
+  reportFailure(id: TenantId, error: unknown): boolean {
+    if (this.closed || !isStorageFailure(error)) return false;
+    if (this.down.has(id)) return true;
+    this.handles.delete(id);
+    try {
+      this.open(id, { check: true });
+      return false;
+    } catch (reopenError) {
+      this.markUnavailable(id, messageOf(isStorageFailure(reopenError) ? reopenError : error));
+      return true;
+    }
+  }
+
+  private open(id: TenantId, options: { check?: boolean } = {}): TenantDb {
+    const db = openTenantDb(this.dataDir, id, this.spec);
+    if (options.check) {
+      const result = db.pragma("quick_check", { simple: true });
+      if (result !== "ok") {
+        db.close();
+        throw new TenantFileDamagedError(`quick_check: ${String(result)}`);
+      }
+    }
+    this.keep(id, db);
+    return db;
+  }
+
+  private keep(id: TenantId, db: TenantDb): void {
+    this.handles.set(id, db);
+    let ino = 0;
+    try {
+      ino = fs.statSync(tenantFilePath(this.dataDir, id)).ino;
+    } catch {
+      // Gone already: the next look finds it missing.
+    }
+    this.looked.set(id, { at: Date.now(), ino });
+  }
+
+  /** At most once a second: what is wrong with an open handle's file, if anything. */
+  private lookAtFile(id: TenantId): string | undefined {
+    const last = this.looked.get(id);
+    const now = Date.now();
+    if (last && now - last.at < TENANT_FILE_CHECK_MS) return undefined;
+    const file = tenantFilePath(this.dataDir, id);
+    const problem = headerProblem(file);
+    if (problem) return problem;
+    const ino = fs.statSync(file).ino;
+    if (last && last.ino !== ino) {
+      // Replaced by another file (a restore by rename): reopen it, checked as any other open.
+      this.handles.delete(id);
+      return "replaced";
+    }
+    this.looked.set(id, { at: now, ino });
+    return undefined;
+  }
+
+  private markUnavailable(id: TenantId, reason: string): TenantUnavailableError {
+    this.handles.delete(id);
+    if (!this.down.has(id)) {
+      const stamp = fileStamp(tenantFilePath(this.dataDir, id));
+      this.down.set(id, { reason, stamp, at: Date.now() });
+      this.observer.unavailable?.(id, reason);
+    }
+    return new TenantUnavailableError(id, this.down.get(id)?.reason ?? reason);
+  }
+
+  /** An unavailable tenant comes back once its file has changed and opens and checks clean. */
+  private recover(id: TenantId, down: { reason: string; stamp: string; at: number }): TenantDb {
+    const now = Date.now();
+    const stamp = fileStamp(tenantFilePath(this.dataDir, id));
+    if (now - down.at < TENANT_FILE_CHECK_MS || stamp === down.stamp) {
+      throw new TenantUnavailableError(id, down.reason);
+    }
+    down.at = now;
+    down.stamp = stamp;
+    try {
+      const db = this.open(id, { check: true });
+      this.down.delete(id);
+      this.observer.available?.(id);
+      return db;
+    } catch (error) {
+      if (!isStorageFailure(error)) throw error;
+      down.reason = messageOf(error);
+      throw new TenantUnavailableError(id, down.reason);
+    }
   }
 
   closeAll(): void {
@@ -226,4 +420,8 @@ export class TenantPool {
     this.closed = true;
     this.handles.clear();
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "./config.server.ts";
+import { assertServingConfig, ConfigError, parseConfig } from "./config.server.ts";
 
 describe("parseConfig", () => {
   it("works with no variables at all: local embeddings, extractive answers", () => {
@@ -113,5 +113,53 @@ describe("parseConfig", () => {
       parseConfig({ LITEFS: "true", PRIMARY_URL: "http://{primary}:3000", LITEFS_DIR: "/mnt/l" })
         .litefs,
     ).toEqual({ dir: "/mnt/l", primaryUrl: "http://{primary}:3000" });
+  });
+
+  it("guards the HTTP server against slow and greedy clients by default", () => {
+    const none = parseConfig({});
+    expect(none.HTTP_HEADERS_TIMEOUT_MS).toBe(10_000);
+    expect(none.HTTP_REQUEST_TIMEOUT_MS).toBe(120_000);
+    expect(none.maxConnectionsPerAddress).toBe(64);
+    // Behind a proxy every connection comes from the proxy: no per-address cap unless asked.
+    expect(parseConfig({ CLIENT_IP_HEADER: "fly-client-ip" }).maxConnectionsPerAddress).toBe(0);
+    expect(
+      parseConfig({ CLIENT_IP_HEADER: "fly-client-ip", HTTP_MAX_CONNECTIONS_PER_ADDRESS: "500" })
+        .maxConnectionsPerAddress,
+    ).toBe(500);
+    expect(() => parseConfig({ HTTP_HEADERS_TIMEOUT_MS: "5" })).toThrow(/HTTP_HEADERS_TIMEOUT_MS/);
+    expect(() =>
+      parseConfig({ HTTP_HEADERS_TIMEOUT_MS: "60000", HTTP_REQUEST_TIMEOUT_MS: "30000" }),
+    ).toThrow(/HTTP_HEADERS_TIMEOUT_MS: must not be larger/);
+    expect(() => parseConfig({ HTTP_MAX_CONNECTIONS_PER_ADDRESS: "-1" })).toThrow(
+      /HTTP_MAX_CONNECTIONS_PER_ADDRESS/,
+    );
+  });
+
+  it("takes the app's host names from PUBLIC_URL and ALLOWED_HOSTS, required to serve in production", () => {
+    expect(parseConfig({}).allowedHosts).toEqual([]);
+    expect(
+      parseConfig({
+        PUBLIC_URL: "https://Chat.Example.com",
+        ALLOWED_HOSTS: "a.example, .b.example",
+      }).allowedHosts,
+    ).toEqual(["chat.example.com", "a.example", ".b.example"]);
+    expect(parseConfig({ FLY_APP_NAME: "bitb" }).allowedHosts).toEqual(["bitb.fly.dev"]);
+    expect(() => parseConfig({ ALLOWED_HOSTS: "https://a.example" })).toThrow(/ALLOWED_HOSTS/);
+    expect(() => parseConfig({ ALLOWED_HOSTS: "a.example:3000" })).toThrow(/ALLOWED_HOSTS/);
+
+    // The CLI parses the same environment and needs no public origin; a server does.
+    const production = parseConfig({ NODE_ENV: "production" });
+    expect(() => assertServingConfig(production)).toThrow(ConfigError);
+    expect(() => assertServingConfig(production)).toThrow(
+      /PUBLIC_URL: required with NODE_ENV=production/,
+    );
+    expect(() =>
+      assertServingConfig(parseConfig({ NODE_ENV: "production", PUBLIC_URL: "https://c.example" })),
+    ).not.toThrow();
+    expect(() =>
+      assertServingConfig(parseConfig({ NODE_ENV: "production", ALLOWED_HOSTS: "c.example" })),
+    ).not.toThrow();
+    // Unset NODE_ENV (npm start on a laptop) serves, answering loopback names only.
+    expect(() => assertServingConfig(parseConfig({}))).not.toThrow();
   });
 });

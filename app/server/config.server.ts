@@ -22,6 +22,19 @@ export const envSchema = z.object({
   PORT: int(0, 65535).default(3000),
   HOST: z.string().min(1).default("0.0.0.0"),
   PUBLIC_URL: optionalUrl,
+  /**
+   * Host names this server answers to besides PUBLIC_URL's, comma-separated; `.example.com`
+   * also allows its subdomains. Requests naming another Host get 421.
+   */
+  ALLOWED_HOSTS: optionalString.pipe(
+    z
+      .string()
+      .regex(
+        /^\s*\.?(?:[a-z0-9-]+\.)*[a-z0-9-]+\s*(?:,\s*\.?(?:[a-z0-9-]+\.)*[a-z0-9-]+\s*)*$/i,
+        "comma-separated host names without scheme or port (e.g. chat.example.com,.example.org)",
+      )
+      .optional(),
+  ),
   DATA_DIR: z.string().min(1).default("./data"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   DEMO_TENANT: bool.default(true),
@@ -38,6 +51,18 @@ export const envSchema = z.object({
         .optional(),
     )
     .transform((v) => v?.toLowerCase()),
+  // ---- the HTTP server's defences against slow and greedy clients (server.js) ----
+  /** How long a client may take to send a request's headers (slowloris). */
+  HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000),
+  /** How long a client may take to send a whole request, body included (slow uploads). */
+  HTTP_REQUEST_TIMEOUT_MS: int(1000, 3_600_000).default(120_000),
+  /**
+   * Open connections one client address may hold at once; more are closed on arrival (0: no
+   * cap). Unset: 64, or off with CLIENT_IP_HEADER (every connection then comes from the proxy).
+   */
+  HTTP_MAX_CONNECTIONS_PER_ADDRESS: optionalString.pipe(
+    z.coerce.number<string | undefined>().int().min(0).max(1_000_000).optional(),
+  ),
   SIGN_IN_MAX_FAILURES: int(1, 1000).default(5),
   SIGN_IN_MAX_FAILURES_PER_CLIENT: int(1, 100_000).default(20),
   SIGN_IN_LOCKOUT_MS: int(1000, 7 * 24 * 3_600_000).default(15 * 60 * 1000),
@@ -124,6 +149,8 @@ export const envSchema = z.object({
   RATE_LIMIT_TENANT_PER_MINUTE: int(0, 1_000_000).default(120),
   RATE_LIMIT_SESSION_PER_MINUTE: int(0, 1_000_000).default(20),
   RATE_LIMIT_IP_PER_MINUTE: int(0, 1_000_000).default(60),
+  /** Each secret key's own bucket (asks and MCP calls), inside its tenant's. */
+  RATE_LIMIT_KEY_PER_MINUTE: int(0, 1_000_000).default(60),
   /** Machines that keep their own limiter file (each gets 1/N of every limit). */
   RATE_LIMIT_INSTANCES: int(1, 1000).default(1),
   /** Where the limiter's SQLite file lives: local to the host, never a replicated mount. */
@@ -179,6 +206,15 @@ export const envSchema = z.object({
 export type Env = z.infer<typeof envSchema>;
 
 export type Config = Env & {
+  /**
+   * The Host names this server answers to: PUBLIC_URL's and ALLOWED_HOSTS, lower-case. Empty:
+   * loopback names only (allowed-hosts.server.ts).
+   */
+  allowedHosts: string[];
+  /** NODE_ENV=production was set explicitly: serving then needs PUBLIC_URL or ALLOWED_HOSTS. */
+  productionExplicit: boolean;
+  /** HTTP_MAX_CONNECTIONS_PER_ADDRESS with its default applied (0: no cap). */
+  maxConnectionsPerAddress: number;
   /** DATA_DIR resolved to an absolute path. */
   dataDir: string;
   /** RATE_LIMIT_STATE_DIR (default DATA_DIR) resolved to an absolute path. */
@@ -251,6 +287,11 @@ export function parseConfig(source: Record<string, string | undefined> = process
         "(how replicas reach the primary, e.g. http://{primary}:3000)",
     );
   }
+  if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(
+      "Invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not be larger than HTTP_REQUEST_TIMEOUT_MS",
+    );
+  }
   const embeddings: Config["embeddings"] = env.EMBEDDINGS_BASE_URL
     ? {
         kind: "openai",
@@ -272,6 +313,18 @@ export function parseConfig(source: Record<string, string | undefined> = process
       : { kind: "extractive" };
   return {
     ...env,
+    allowedHosts: [
+      ...(env.PUBLIC_URL ? [new URL(env.PUBLIC_URL).hostname.toLowerCase()] : []),
+      ...(env.ALLOWED_HOSTS ?? "")
+        .split(",")
+        .map((h) => h.trim().toLowerCase())
+        .filter((h) => h !== ""),
+      // On Fly.io the app's own name under fly.dev is always this app's.
+      ...(env.FLY_APP_NAME ? [`${env.FLY_APP_NAME.toLowerCase()}.fly.dev`] : []),
+    ],
+    productionExplicit: source.NODE_ENV?.trim() === "production",
+    maxConnectionsPerAddress:
+      env.HTTP_MAX_CONNECTIONS_PER_ADDRESS ?? (env.CLIENT_IP_HEADER ? 0 : 64),
     dataDir: path.resolve(env.DATA_DIR),
     limitsDir: path.resolve(env.RATE_LIMIT_STATE_DIR ?? env.DATA_DIR),
     backupDir: env.BACKUP_DIR === undefined ? undefined : path.resolve(env.BACKUP_DIR),
@@ -292,4 +345,19 @@ export function parseConfig(source: Record<string, string | undefined> = process
     embeddings,
     llm,
   };
+}
+
+/**
+ * The checks only a serving process makes (the CLI needs no public origin): with
+ * NODE_ENV=production, the app's own origin must come from PUBLIC_URL or ALLOWED_HOSTS, never
+ * from whatever Host a request names.
+ */
+export function assertServingConfig(config: Pick<Config, "allowedHosts" | "productionExplicit">) {
+  if (config.productionExplicit && config.allowedHosts.length === 0) {
+    throw new ConfigError(
+      "Invalid configuration:\n  PUBLIC_URL: required with NODE_ENV=production: the origin " +
+        "browsers reach this server at (e.g. https://chat.example.com), or name its host " +
+        "names in ALLOWED_HOSTS",
+    );
+  }
 }

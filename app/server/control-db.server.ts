@@ -134,6 +134,12 @@ const controlMigrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX signup_attempts_by_client ON signup_attempts (client_key, at);
   `,
+  /* 9 */ `
+  -- Failed sign-ins are now kept under keyed hashes of the e-mail and client address
+  -- (sign-in-throttle.server.ts). SQL cannot compute those, so the rows that named them in
+  -- plain text go: their windows and locks end at once, which is at most one lockout early.
+  DELETE FROM sign_in_failures;
+  `,
 ];
 
 export const CONTROL_FILE = "control.db";

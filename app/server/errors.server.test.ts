@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { ApiError, errorResponse, formatZodError } from "./errors.server.ts";
+import type { TenantId } from "#tenants/id.ts";
+import { TenantUnavailableError } from "#tenants/store.ts";
+import {
+  ApiError,
+  errorResponse,
+  formatZodError,
+  reportStorageFailuresTo,
+} from "./errors.server.ts";
 
 describe("errorResponse", () => {
   it("gives ApiErrors their status and the one error shape", async () => {
@@ -38,5 +45,34 @@ describe("errorResponse", () => {
   it("returns thrown Responses as they are", () => {
     const thrown = new Response(null, { status: 302 });
     expect(errorResponse(thrown)).toBe(thrown);
+  });
+
+  it("answers 503 tenant_unavailable for an unavailable tenant, and for a storage error the runtime confirms", async () => {
+    const id = `tn_${"f".repeat(32)}` as TenantId;
+    const down = errorResponse(new TenantUnavailableError(id, "its file is empty"), { "x-a": "1" });
+    expect(down.status).toBe(503);
+    expect(down.headers.get("retry-after")).toBe("30");
+    expect(down.headers.get("x-a")).toBe("1");
+    const body = (await down.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("tenant_unavailable");
+    expect(body.error.message).not.toContain(id);
+
+    const corrupt = Object.assign(new Error("database disk image is malformed"), {
+      code: "SQLITE_CORRUPT",
+    });
+    const seen: unknown[] = [];
+    try {
+      reportStorageFailuresTo((error) => (seen.push(error), true));
+      expect(errorResponse(corrupt).status).toBe(503);
+      reportStorageFailuresTo(() => false);
+      expect(errorResponse(corrupt).status).toBe(500);
+      // Not a storage error: the runtime is not even asked.
+      expect(errorResponse(Object.assign(new Error("busy"), { code: "SQLITE_BUSY" })).status).toBe(
+        500,
+      );
+      expect(seen).toEqual([corrupt]);
+    } finally {
+      reportStorageFailuresTo(undefined);
+    }
   });
 });

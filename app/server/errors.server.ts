@@ -1,5 +1,6 @@
 // The one error shape of the JSON API: { "error": { "code", "message" } } with the right status.
 import { z } from "zod";
+import { isStorageFailure, TenantUnavailableError } from "#tenants/store.ts";
 
 export type ErrorCode =
   | "bad_request"
@@ -19,6 +20,8 @@ export type ErrorCode =
   | "wrong_instance"
   | "suspended"
   | "unavailable"
+  | "misdirected"
+  | "tenant_unavailable"
   // Actions (docs/decisions/027).
   | "invalid_request"
   | "consent_required"
@@ -46,6 +49,10 @@ const statusOf: Record<ErrorCode, number> = {
   /** The tenant is suspended by a platform admin: its assistant answers nobody. */
   suspended: 403,
   unavailable: 503,
+  /** The request's Host is not one this server answers to (PUBLIC_URL, ALLOWED_HOSTS). */
+  misdirected: 421,
+  /** The tenant's database file failed to open or its checks: only that tenant is down. */
+  tenant_unavailable: 503,
   /** Bad arguments of an action; `error.fields` names each one. */
   invalid_request: 400,
   consent_required: 400,
@@ -75,9 +82,31 @@ export function errorBody(code: ErrorCode, message: string, fields?: Record<stri
   return { error: fields ? { code, message, fields } : { code, message } };
 }
 
+/**
+ * Decides whether a storage error met while answering makes the request's tenant unavailable
+ * (set by the runtime: it closes the handle and quick-checks the file).
+ */
+let storageFailureReporter: ((error: unknown) => boolean) | undefined;
+
+export function reportStorageFailuresTo(reporter: ((error: unknown) => boolean) | undefined) {
+  storageFailureReporter = reporter;
+}
+
 /** Turns any thrown value into the API's error response; unknown errors become an opaque 500. */
 export function errorResponse(error: unknown, extraHeaders: Record<string, string> = {}): Response {
   if (error instanceof Response) return error;
+  if (
+    error instanceof TenantUnavailableError ||
+    (isStorageFailure(error) && storageFailureReporter?.(error) === true)
+  ) {
+    return Response.json(
+      errorBody(
+        "tenant_unavailable",
+        "This assistant is unavailable at the moment. Please try again later.",
+      ),
+      { status: 503, headers: { ...extraHeaders, "Retry-After": "30" } },
+    );
+  }
   if (error instanceof z.ZodError) {
     return Response.json(errorBody("validation_failed", formatZodError(error)), {
       status: 400,

@@ -15,6 +15,7 @@ const JOB_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600]
 export interface ScrapeSources {
   openTenantHandles?: () => number;
   runningIngestJobs?: () => number;
+  unavailableTenants?: () => number;
 }
 
 function createMetrics() {
@@ -140,6 +141,19 @@ function createMetrics() {
       collect() {
         this.set(sources.runningIngestJobs?.() ?? 0);
       },
+    }),
+    tenantsUnavailable: new client.Gauge({
+      name: "bitb_tenants_unavailable",
+      help: "Tenants whose database file failed to open or its checks (503 tenant_unavailable).",
+      registers: [registry],
+      collect() {
+        this.set(sources.unavailableTenants?.() ?? 0);
+      },
+    }),
+    tenantUnavailableEvents: new client.Counter({
+      name: "bitb_tenant_unavailable_total",
+      help: "Times a tenant was marked unavailable because its database file failed.",
+      registers: [registry],
     }),
     tenantDbOpen: new client.Gauge({
       name: "bitb_tenant_db_open_handles",

@@ -71,6 +71,7 @@ const server = await startServer({
     RATE_LIMIT_TENANT_PER_MINUTE: "0",
     RATE_LIMIT_SESSION_PER_MINUTE: "0",
     RATE_LIMIT_IP_PER_MINUTE: "0",
+    RATE_LIMIT_KEY_PER_MINUTE: "0",
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
   },
 });

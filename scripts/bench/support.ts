@@ -102,14 +102,17 @@ export function questionsOf(documents: readonly CorpusDocument[], count: number)
 }
 
 /**
- * The server settings every benchmark runs with: the per-tenant, per-session and per-address
- * rate limits are off (one loopback client plays thousands of visitors), and new tenants get
+ * The server settings every benchmark runs with: the per-tenant, per-session, per-key and
+ * per-address rate limits and the per-address connection cap are off (one loopback client
+ * plays thousands of visitors), and new tenants get
  * an effectively unlimited token budget (the fake LLM's tokens are not the point).
  */
 export const BENCH_LIMITS = {
   RATE_LIMIT_TENANT_PER_MINUTE: "0",
   RATE_LIMIT_SESSION_PER_MINUTE: "0",
   RATE_LIMIT_IP_PER_MINUTE: "0",
+  RATE_LIMIT_KEY_PER_MINUTE: "0",
+  HTTP_MAX_CONNECTIONS_PER_ADDRESS: "0",
   TRIAL_TOKEN_BUDGET: "1000000000000",
 } as const;
 

@@ -1,5 +1,7 @@
 // Sign-in lockout through the real form (and across a restart), and the security headers and
 // CORS grants of the built server's pages, admin API, public API and widget files.
+import path from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant, signIn } from "../support/admin.ts";
 import { ADMIN, createAdmin } from "../support/cli.ts";
@@ -30,6 +32,27 @@ afterAll(async () => {
 });
 
 describe("sign-in lockout", () => {
+  it("keeps no typed e-mail or client address in the control database after a failed sign-in", async () => {
+    expect((await signInAttempt("wrong password", "Frank.PII@example.org")).status).toBe(400);
+    const control = new Database(path.join(dataDir, "control.db"), { readonly: true });
+    try {
+      const tables = control
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .all() as Array<{ name: string }>;
+      const stored = tables
+        .map(({ name }) => JSON.stringify(control.prepare(`SELECT * FROM "${name}"`).all()))
+        .join("\n")
+        .toLowerCase();
+      expect(control.prepare("SELECT count(*) AS n FROM sign_in_failures").get()).toEqual({
+        n: 2,
+      });
+      expect(stored).not.toContain("frank.pii");
+      expect(stored).not.toContain("127.0.0.1");
+    } finally {
+      control.close();
+    }
+  });
+
   it("locks the account after 5 failures with 429 and Retry-After, and a restart keeps the lock", async () => {
     for (let i = 0; i < 4; i++) {
       const res = await signInAttempt("wrong password");

@@ -58,6 +58,8 @@ export async function startServer(
       PORT: String(port),
       DATA_DIR: dataDir,
       DEMO_TENANT: "false",
+      // The names tests reach the server by (NODE_ENV=production needs them, or PUBLIC_URL).
+      ALLOWED_HOSTS: "127.0.0.1,localhost",
       LOG_LEVEL: "info",
       INGEST_POLL_MS: "100",
       INGEST_ALLOW_PRIVATE_URLS: "true",
@@ -80,12 +82,18 @@ export async function startServer(
       await exited;
     },
   };
+  const level = options.env?.LOG_LEVEL ?? "info";
+  const quiet = !["info", "debug", "trace"].includes(level);
   const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
     try {
       const res = await fetch(`${url}/healthz`);
-      if (res.status === 200 || (res.status === 503 && options.waitForReady === false)) break;
+      // The port is bound before the runtime starts (server.js): wait for its start-up lines
+      // too (the setup link, "listening"), which reach us on another pipe than the answer.
+      const started = quiet || output.includes("BiTB listening");
+      if (started && (res.status === 200 || (res.status === 503 && options.waitForReady === false)))
+        break;
     } catch {
       // not listening yet
     }

@@ -2,7 +2,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { openControlDb, type ControlDb } from "../control-db.server.ts";
+import Database from "better-sqlite3";
+import { CONTROL_FILE, openControlDb, type ControlDb } from "../control-db.server.ts";
 import { createSignInThrottle, retryMessage } from "./sign-in-throttle.server.ts";
 
 const policy = { maxPerAccount: 3, maxPerClient: 5, windowMs: 60_000, lockoutMs: 120_000 };
@@ -76,6 +77,43 @@ describe("sign-in throttle", () => {
     control = openControlDb(tmp);
     const second = createSignInThrottle(control, policy);
     expect(second.recordFailure(attempt, 2)).not.toBeNull();
+  });
+
+  it("stores neither the typed e-mail nor the client address, only keyed hashes", () => {
+    const throttle = createSignInThrottle(control, policy);
+    throttle.recordFailure({ email: "Frank.PII@example.org", clientAddress: "203.0.113.9" }, 0);
+    const rows = control.prepare("SELECT * FROM sign_in_failures").all();
+    expect(rows).toHaveLength(2);
+    const stored = JSON.stringify(rows).toLowerCase();
+    for (const part of ["frank", "example.org", "203.0.113.9"]) expect(stored).not.toContain(part);
+    // Another server's secret gives other keys: the hashes cannot be looked up elsewhere.
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), "bitb-throttle-"));
+    const otherControl = openControlDb(other);
+    createSignInThrottle(otherControl, policy).recordFailure(
+      { email: "frank.pii@example.org", clientAddress: null },
+      0,
+    );
+    const otherKey = (
+      otherControl.prepare("SELECT key FROM sign_in_failures").get() as { key: string }
+    ).key;
+    otherControl.close();
+    fs.rmSync(other, { recursive: true, force: true });
+    expect(stored).not.toContain(otherKey.toLowerCase());
+  });
+
+  it("drops the plain-text rows an older version stored, when the control database migrates", () => {
+    control.close();
+    const file = path.join(tmp, CONTROL_FILE);
+    const old = new Database(file);
+    old.pragma("user_version = 8");
+    old
+      .prepare(
+        "INSERT INTO sign_in_failures (key, failures, window_started_at, locked_until) VALUES (?, 3, 0, 0)",
+      )
+      .run("account:frank.pii@example.org");
+    old.close();
+    control = openControlDb(tmp);
+    expect(control.prepare("SELECT * FROM sign_in_failures").all()).toEqual([]);
   });
 
   it("says how long to wait", () => {

@@ -2,9 +2,13 @@
 // one e-mail address, or `maxPerClient` from one client address, within `windowMs`, further
 // attempts are refused for `lockoutMs` — before any password is checked, with the same answer
 // whether the password would have been right. Counters live in the control database
-// (sign_in_failures), so a restart does not reset them. Touches only that table.
+// (sign_in_failures), so a restart does not reset them, under keyed hashes (HMAC-SHA256 with a
+// secret of the control database) so the table names no e-mail address and no client address.
+// Touches only that table and that secret.
+import { createHmac } from "node:crypto";
 import {
   clearSignInFailures,
+  getOrCreateSecret,
   getSignInFailures,
   purgeSignInFailures,
   putSignInFailures,
@@ -41,11 +45,20 @@ export interface SignInLock {
   retryAfterMs: number;
 }
 
-function keysOf(attempt: SignInAttempt): Array<{ key: string; kind: "account" | "client" }> {
+/** The control database's secret that keys the hashes of sign_in_failures. */
+export const SIGN_IN_SECRET = "sign-in-failures";
+
+function keysOf(
+  secret: string,
+  attempt: SignInAttempt,
+): Array<{ key: string; kind: "account" | "client" }> {
+  const hashed = (prefix: string, identifier: string) =>
+    `${prefix}:${createHmac("sha256", secret).update(`${prefix}:${identifier}`).digest("hex")}`;
   const keys: Array<{ key: string; kind: "account" | "client" }> = [
-    { key: `account:${attempt.email.trim().toLowerCase()}`, kind: "account" },
+    { key: hashed("account", attempt.email.trim().toLowerCase()), kind: "account" },
   ];
-  if (attempt.clientAddress) keys.push({ key: `ip:${attempt.clientAddress}`, kind: "client" });
+  if (attempt.clientAddress)
+    keys.push({ key: hashed("ip", attempt.clientAddress), kind: "client" });
   return keys;
 }
 
@@ -65,10 +78,14 @@ export function createSignInThrottle(
   const maxOf = (kind: "account" | "client") =>
     kind === "account" ? policy.maxPerAccount : policy.maxPerClient;
   let lastPurge = 0;
+  // Read on first use: under LiteFS the primary makes it (runtime.server.ts), replicas read it.
+  let secret: string | undefined;
+  const keysOfAttempt = (attempt: SignInAttempt) =>
+    keysOf((secret ??= getOrCreateSecret(control, SIGN_IN_SECRET)), attempt);
 
   function check(attempt: SignInAttempt, now = Date.now()): SignInLock | null {
     let until = 0;
-    for (const { key } of keysOf(attempt)) {
+    for (const { key } of keysOfAttempt(attempt)) {
       const row = getSignInFailures(control, key);
       if (row && row.lockedUntil > now) until = Math.max(until, row.lockedUntil);
     }
@@ -77,7 +94,7 @@ export function createSignInThrottle(
 
   const recordFailure = control.transaction(
     (attempt: SignInAttempt, now: number): SignInLock | null => {
-      for (const { key, kind } of keysOf(attempt)) {
+      for (const { key, kind } of keysOfAttempt(attempt)) {
         const row = getSignInFailures(control, key);
         const fresh = !row || row.windowStartedAt + policy.windowMs <= now;
         const failures = (fresh ? 0 : row.failures) + 1;
@@ -109,7 +126,7 @@ export function createSignInThrottle(
     check,
     recordFailure: (attempt, now = Date.now()) => recordFailure(attempt, now),
     recordSuccess(attempt) {
-      clearSignInFailures(control, keysOf(attempt)[0]?.key ?? "");
+      clearSignInFailures(control, keysOfAttempt(attempt)[0]?.key ?? "");
     },
   };
 }

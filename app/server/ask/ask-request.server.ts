@@ -179,9 +179,10 @@ export function askAuditor(
 }
 
 /**
- * Admits an ask: takes a token from each of its rate-limit buckets and checks the tenant's
- * quota. A refusal (429) is audited here, and nothing else is written; the caller adds the
- * CORS grant to the error. Runs once per ask, right before it is answered.
+ * Admits an ask: takes a token per question (a batch of N takes N) from each of its rate-limit
+ * buckets and checks the tenant's quota. A refusal (429) is audited here, and nothing else is
+ * written; the caller adds the CORS grant to the error. Runs once per ask, right before it is
+ * answered.
  */
 export function admitAsk(
   runtime: Pick<Runtime, "config" | "control" | "tenants"> & Partial<Pick<Runtime, "replication">>,
@@ -189,19 +190,24 @@ export function admitAsk(
   context: AppLoadContext | undefined,
   caller: Caller,
   audit: AskAuditor,
+  questions = 1,
 ): void {
   const { tenant } = caller;
   try {
-    // A secret key is one backend serving many people from one address: only the tenant's
-    // bucket applies to it. Widget visitors also have their address and session buckets.
+    // A secret key is one backend serving many people from one address: its address is not
+    // limited, its tenant's bucket and its own (per key) are. Widget visitors also have their
+    // address's bucket.
     enforceRateLimits(
       runtime.config,
       caller.viaKey
-        ? [{ scope: "tenant", id: tenant.id }]
+        ? [
+            { scope: "tenant", id: tenant.id, cost: questions },
+            { scope: "key", id: caller.sessionKey, cost: questions },
+          ]
         : [
-            { scope: "ip", id: clientIp(runtime, request, context) },
-            { scope: "tenant", id: tenant.id },
-            { scope: "session", id: caller.sessionKey },
+            { scope: "ip", id: clientIp(runtime, request, context), cost: questions },
+            { scope: "tenant", id: tenant.id, cost: questions },
+            { scope: "session", id: caller.sessionKey, cost: questions },
           ],
     );
     assertWithinQuota(

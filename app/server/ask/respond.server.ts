@@ -33,7 +33,7 @@ export async function respondToAsk(
   const questions = body.queries ?? [body.query as string];
   const audit = askAuditor(runtime, caller, questions, body.queries !== undefined);
   // Refused before answering: audited, nothing else written (the caller adds the CORS).
-  admitAsk(runtime, request, context, caller, audit);
+  admitAsk(runtime, request, context, caller, audit, questions.length);
 
   const upstream = new AbortController();
   request.signal.addEventListener("abort", () => upstream.abort(), { once: true });

@@ -5,7 +5,10 @@ import { eventStream, type StreamEvent } from "./sse.server.ts";
 async function chunksOf(stream: ReadableStream<Uint8Array>): Promise<string[]> {
   const decoder = new TextDecoder();
   const chunks: string[] = [];
-  for await (const chunk of stream) chunks.push(decoder.decode(chunk));
+  const reader = stream.getReader();
+  for (let next = await reader.read(); !next.done; next = await reader.read()) {
+    chunks.push(decoder.decode(next.value));
+  }
   return chunks;
 }
 

@@ -8,7 +8,7 @@ import { createHash, randomUUID } from "node:crypto";
 import dns from "node:dns";
 import http from "node:http";
 import https from "node:https";
-import net from "node:net";
+import type net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -33,7 +33,7 @@ import {
   type JobState,
   type SourceType,
 } from "#tenants/knowledge-base.ts";
-import type { TenantDb } from "#tenants/store.ts";
+import { type TenantDb, TenantUnavailableError } from "#tenants/store.ts";
 import type { EmbeddingProvider } from "../embeddings/provider.server.ts";
 import type { Logger } from "../logger.server.ts";
 import { metrics } from "../metrics.server.ts";
@@ -46,6 +46,7 @@ import {
   UnsupportedDocumentError,
   type ParsedDocument,
 } from "./parse.server.ts";
+import { isPrivateAddress } from "./private-address.server.ts";
 
 export interface IngestQueueDeps {
   openTenant: (id: TenantId) => TenantDb;
@@ -203,39 +204,8 @@ export function contextText(title: string, chunk: Pick<Chunk, "headingPath">): s
 
 // --- fetching URL sources -----------------------------------------------------------------
 
-const blockedAddresses = new net.BlockList();
-for (const [network, prefix] of [
-  ["0.0.0.0", 8],
-  ["10.0.0.0", 8],
-  ["100.64.0.0", 10],
-  ["127.0.0.0", 8],
-  ["169.254.0.0", 16],
-  ["172.16.0.0", 12],
-  ["192.0.0.0", 24],
-  ["192.168.0.0", 16],
-  ["198.18.0.0", 15],
-  ["224.0.0.0", 4],
-  ["240.0.0.0", 4],
-] as const) {
-  blockedAddresses.addSubnet(network, prefix, "ipv4");
-}
-for (const [network, prefix] of [
-  ["::", 128],
-  ["::1", 128],
-  ["64:ff9b::", 96],
-  ["fc00::", 7],
-  ["fe80::", 10],
-  ["ff00::", 8],
-] as const) {
-  blockedAddresses.addSubnet(network, prefix, "ipv6");
-}
-
-/** Loopback, private, link-local (cloud metadata), multicast and reserved addresses. */
-export function isPrivateAddress(address: string): boolean {
-  const family = net.isIP(address);
-  if (family === 0) return false;
-  return blockedAddresses.check(address, family === 4 ? "ipv4" : "ipv6");
-}
+// Which literal addresses are private: private-address.server.ts (re-exported for callers).
+export { isPrivateAddress };
 
 type LookupCallback = (
   error: NodeJS.ErrnoException | null,
@@ -628,6 +598,11 @@ export class IngestQueue {
       try {
         db = this.deps.openTenant(tenantId);
       } catch (error) {
+        if (error instanceof TenantUnavailableError) {
+          // Logged once by the pool; its jobs stay pending for when its file is restored.
+          this.known.delete(tenantId);
+          continue;
+        }
         this.deps.logger.error({ err: error, tenantId }, "cannot open tenant for ingestion");
         this.forget(tenantId);
         continue;

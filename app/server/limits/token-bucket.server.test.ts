@@ -31,6 +31,16 @@ describe("TokenBucketStore", () => {
     store.close();
   });
 
+  it("takes a batch's cost all at once, or none of it", () => {
+    const store = new TokenBucketStore(tempDir());
+    const spec = { capacity: 5, refillPerSecond: 1 };
+    expect(store.tryTake("k", spec, 0, 4)).toEqual({ allowed: true, remaining: 1 });
+    expect(store.tryTake("k", spec, 0, 2)).toEqual({ allowed: false, retryAfterMs: 1000 });
+    // The refused batch took nothing: the one token left is still there.
+    expect(store.tryTake("k", spec, 0, 1)).toEqual({ allowed: true, remaining: 0 });
+    store.close();
+  });
+
   it("shares buckets between two handles on one file (two processes)", () => {
     const dir = tempDir();
     const one = new TokenBucketStore(dir);
@@ -58,6 +68,7 @@ describe("limits", () => {
     const config = {
       RATE_LIMIT_TENANT_PER_MINUTE: 1,
       RATE_LIMIT_SESSION_PER_MINUTE: 0,
+      RATE_LIMIT_KEY_PER_MINUTE: 0,
       RATE_LIMIT_IP_PER_MINUTE: 0,
       RATE_LIMIT_INSTANCES: 1,
       limitsDir: tempDir(),
@@ -81,6 +92,25 @@ describe("limits", () => {
       expect((error as ApiError).headers["Retry-After"]).toBe("60");
     }
     expect(await rejections()).toBe(before + 1);
+    store.close();
+  });
+
+  it("charges a batch of N questions N tokens, and refuses one larger than the bucket", () => {
+    const config = {
+      RATE_LIMIT_TENANT_PER_MINUTE: 20,
+      RATE_LIMIT_SESSION_PER_MINUTE: 0,
+      RATE_LIMIT_KEY_PER_MINUTE: 0,
+      RATE_LIMIT_IP_PER_MINUTE: 0,
+      RATE_LIMIT_INSTANCES: 1,
+      limitsDir: tempDir(),
+    };
+    const store = new TokenBucketStore(config.limitsDir);
+    const batch = (cost: number) => [{ scope: "tenant" as const, id: "t", cost }];
+    enforceRateLimits(config, batch(20), store, 0);
+    expect(() => enforceRateLimits(config, batch(1), store, 0)).toThrow(/Try again in 3 s/);
+    expect(() => enforceRateLimits(config, batch(21), store, 0)).toThrow(
+      /more than this tenant's limit of 20 a minute/,
+    );
     store.close();
   });
 

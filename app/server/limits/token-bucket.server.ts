@@ -20,7 +20,7 @@ export type TakeResult =
 
 export class TokenBucketStore {
   private readonly db: Database.Database;
-  private readonly take: (key: string, spec: BucketSpec, now: number) => TakeResult;
+  private readonly take: (key: string, spec: BucketSpec, now: number, cost: number) => TakeResult;
   private sinceSweep = 0;
 
   constructor(dir: string) {
@@ -38,33 +38,40 @@ export class TokenBucketStore {
       `INSERT INTO buckets (key, tokens, updated_ms) VALUES (?, ?, ?)
        ON CONFLICT(key) DO UPDATE SET tokens = excluded.tokens, updated_ms = excluded.updated_ms`,
     );
-    const step = this.db.transaction((key: string, spec: BucketSpec, now: number): TakeResult => {
-      const row = read.get(key) as { tokens: number; updated_ms: number } | undefined;
-      const elapsed = row ? Math.max(0, now - row.updated_ms) / 1000 : 0;
-      const tokens = row
-        ? Math.min(spec.capacity, row.tokens + elapsed * spec.refillPerSecond)
-        : spec.capacity;
-      if (tokens >= 1) {
-        write.run(key, tokens - 1, now);
-        return { allowed: true, remaining: Math.floor(tokens - 1) };
-      }
-      write.run(key, tokens, now);
-      const retryAfterMs =
-        spec.refillPerSecond > 0 ? Math.ceil(((1 - tokens) / spec.refillPerSecond) * 1000) : 60_000;
-      return { allowed: false, retryAfterMs };
-    });
+    const step = this.db.transaction(
+      (key: string, spec: BucketSpec, now: number, cost: number): TakeResult => {
+        const row = read.get(key) as { tokens: number; updated_ms: number } | undefined;
+        const elapsed = row ? Math.max(0, now - row.updated_ms) / 1000 : 0;
+        const tokens = row
+          ? Math.min(spec.capacity, row.tokens + elapsed * spec.refillPerSecond)
+          : spec.capacity;
+        if (tokens >= cost) {
+          write.run(key, tokens - cost, now);
+          return { allowed: true, remaining: Math.floor(tokens - cost) };
+        }
+        write.run(key, tokens, now);
+        const retryAfterMs =
+          spec.refillPerSecond > 0
+            ? Math.ceil(((cost - tokens) / spec.refillPerSecond) * 1000)
+            : 60_000;
+        return { allowed: false, retryAfterMs };
+      },
+    );
     // IMMEDIATE takes the write lock before reading, so two processes never read the same
     // count and both take the last token.
-    this.take = (key, spec, now) => step.immediate(key, spec, now);
+    this.take = (key, spec, now, cost) => step.immediate(key, spec, now, cost);
   }
 
-  /** Takes one token from the bucket `key`, or says how long until one is there. */
-  tryTake(key: string, spec: BucketSpec, now = Date.now()): TakeResult {
+  /**
+   * Takes `cost` tokens (one per question of a batch) from the bucket `key`, all or none, or
+   * says how long until they are there.
+   */
+  tryTake(key: string, spec: BucketSpec, now = Date.now(), cost = 1): TakeResult {
     if (++this.sinceSweep >= 10_000) {
       this.sinceSweep = 0;
       this.sweep(now);
     }
-    return this.take(key, spec, now);
+    return this.take(key, spec, now, cost);
   }
 
   /** Forgets buckets untouched for an hour (full again by then at any sensible rate). */

@@ -184,9 +184,12 @@ async function guardedCall<T>(
       // The same answer as an unknown tenant: a key cannot probe for other tenants.
       throw new ApiError("not_found", "No such tenant.");
     }
-    // A secret key serves many people from one backend: the tenant's bucket applies (like
-    // an ask with a key), then the plan's quota.
-    enforceRateLimits(runtime.config, [{ scope: "tenant", id: caller.tenant.id }]);
+    // A secret key serves many people from one backend: the tenant's bucket and the key's
+    // own apply (like an ask with a key), then the plan's quota.
+    enforceRateLimits(runtime.config, [
+      { scope: "tenant", id: caller.tenant.id },
+      { scope: "key", id: `key:${caller.keyId}` },
+    ]);
     assertWithinQuota(
       withHeldUsage(
         runtime,

@@ -56,6 +56,7 @@ export function startPrimaryDuties(runtime: Runtime): void {
     outboxSecret(runtime.control);
     sessionSecret(runtime.control);
     getOrCreateSecret(runtime.control, "session");
+    getOrCreateSecret(runtime.control, "sign-in-failures"); // access/sign-in-throttle.server.ts
   }
   if (config.backupDir && !runtime.backups) {
     runtime.backups = scheduleBackups(runtime, {

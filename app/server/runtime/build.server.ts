@@ -2,7 +2,7 @@
 // control database, tenant pool, embedder, answerer, the ingestion queue and the schedulers)
 // and closes them. Only entry points import this module: routes (through getRuntime()), the
 // server entry, the CLI, the benchmarks and the eval; server modules receive the parts.
-import { DEMO_TENANT_ID, type TenantId } from "#tenants/id.ts";
+import { DEMO_TENANT_ID, isTenantId, type TenantId } from "#tenants/id.ts";
 import { hasPendingJobs } from "#tenants/knowledge-base.ts";
 import { TenantPool } from "#tenants/store.ts";
 import { printSetupLinkIfNoAdmin } from "../access/setup-link.server.ts";
@@ -15,6 +15,7 @@ import {
   setTenantPendingJobs,
   tenantsWithPendingJobs,
 } from "../control-db.server.ts";
+import { reportStorageFailuresTo } from "../errors.server.ts";
 import { createEmbedder } from "../embeddings/index.server.ts";
 import type { EmbeddingProvider } from "../embeddings/provider.server.ts";
 import { createCrawler } from "../ingest/crawl.server.ts";
@@ -29,6 +30,7 @@ import { startTracing, stopTracing } from "../observability/tracing.server.ts";
 import { followRole, startPrimaryDuties } from "../replication/duties.server.ts";
 import { Outbox } from "../replication/outbox.server.ts";
 import { ReplicationRole } from "../replication/role.server.ts";
+import { currentRequestContext } from "../request-context.server.ts";
 import { CalibrationScheduler } from "../retrieval/calibrate.server.ts";
 import { seedDemoTenant } from "../tenancy/demo.server.ts";
 import type { Runtime } from "./runtime.server.ts";
@@ -59,6 +61,19 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     config.dataDir,
     { model: embedder.model, dimension: embedder.dimension },
     config.TENANT_DB_CACHE_SIZE,
+    {
+      // One line and one count per failure; every other tenant goes on answering.
+      unavailable(tenantId, reason) {
+        metrics.tenantUnavailableEvents.inc();
+        logger.error(
+          { tenantId, reason },
+          "tenant database unavailable: its visitors get 503 until its file is restored",
+        );
+      },
+      available(tenantId) {
+        logger.info({ tenantId }, "tenant database available again");
+      },
+    },
   );
   const answerer = createAnswerer(config.llm, {
     maxTokens: config.LLM_MAX_TOKENS,
@@ -158,6 +173,11 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     // OTLP when configured.
     metrics.sources.openTenantHandles = () => tenants.size;
     metrics.sources.runningIngestJobs = () => queue.activeJobs;
+    metrics.sources.unavailableTenants = () => tenants.unavailableCount;
+    reportStorageFailuresTo((error) => {
+      const tenantId = currentRequestContext()?.tenantId;
+      return isTenantId(tenantId) && tenants.reportFailure(tenantId, error);
+    });
     await startTracing(config, logger);
     if (config.litefs) followRole(runtime, Boolean(options.runQueue));
   }
