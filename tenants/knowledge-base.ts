@@ -226,6 +226,28 @@ export function chunkTextsByDocument(
     .iterate() as IterableIterator<{ document_id: number; text: string }>;
 }
 
+export interface KnowledgeSummary {
+  documents: number;
+  chunks: number;
+  /** Words in the indexed text (chunks overlap a little, so slightly more than the sources). */
+  words: number;
+}
+
+/** What the knowledge base holds, in numbers a person can check against what they added. */
+export function knowledgeSummary(db: TenantDb): KnowledgeSummary {
+  return db
+    .prepare(
+      `SELECT (SELECT count(*) FROM documents) AS documents, count(*) AS chunks,
+         coalesce(sum(length(trim(text)) - length(replace(trim(text), ' ', '')) + 1), 0) AS words
+       FROM chunks WHERE trim(text) <> ''`,
+    )
+    .get() as KnowledgeSummary;
+}
+
+export function countDocuments(db: TenantDb): number {
+  return (db.prepare("SELECT count(*) AS n FROM documents").get() as { n: number }).n;
+}
+
 /** Removes a document's chunks from the table, the FTS index and the vector index. */
 function deleteChunksOf(db: TenantDb, documentId: number): void {
   const ids = db

@@ -175,6 +175,11 @@ export function setMeta(db: ControlDb, key: string, value: string): void {
   ).run(key, value);
 }
 
+/** Forgets which demo documents were queued (meta `demo-file:*`), so all are queued again. */
+export function forgetDemoFiles(db: ControlDb): void {
+  db.prepare("DELETE FROM meta WHERE key LIKE 'demo-file:%'").run();
+}
+
 // ---- tenants ---------------------------------------------------------------------------
 
 export interface TenantRecord {
@@ -225,6 +230,33 @@ export function insertTenant(
     now,
   );
   return getTenant(db, tenant.id) as TenantRecord;
+}
+
+/** A tenant's plan and token budget, as the quota reads them. */
+export interface TenantQuotaRow {
+  plan: string;
+  token_budget: number | null;
+  trial_ends_at: number | null;
+  created_at: number;
+}
+
+/** Read on every ask: prepared once per handle. */
+export function tenantQuotaRow(db: ControlDb, id: TenantId): TenantQuotaRow | undefined {
+  return statement(
+    db,
+    "SELECT plan, token_budget, trial_ends_at, created_at FROM tenants WHERE id = ?",
+  ).get(id) as TenantQuotaRow | undefined;
+}
+
+/** Sets a tenant's budget and trial end; its plan too when `plan` is given. */
+export function updateTenantQuota(
+  db: ControlDb,
+  id: TenantId,
+  quota: { plan?: string; tokenBudget: number | null; trialEndsAt: number | null },
+): void {
+  db.prepare(
+    "UPDATE tenants SET plan = coalesce(?, plan), token_budget = ?, trial_ends_at = ? WHERE id = ?",
+  ).run(quota.plan ?? null, quota.tokenBudget, quota.trialEndsAt, id);
 }
 
 export function getTenant(db: ControlDb, id: string): TenantRecord | undefined {

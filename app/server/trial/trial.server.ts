@@ -11,7 +11,7 @@ import { redirect } from "react-router";
 import { z } from "zod";
 import { INDUSTRIES, signupStepPath, type SignupStep } from "#app/shared/signup-steps.ts";
 import type { TenantId } from "#tenants/id.ts";
-import type { TenantDb } from "#tenants/store.ts";
+import { setIndustry } from "#tenants/business.ts";
 import type { Config } from "../config.server.ts";
 import {
   findAdminCredentials,
@@ -203,11 +203,7 @@ export async function signUp(
     return made;
   })();
   if (industry) {
-    tenantDb(runtime, tenant)
-      .prepare(
-        "INSERT INTO meta (key, value) VALUES ('industry', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-      )
-      .run(industry);
+    setIndustry(tenantDb(runtime, tenant), industry);
   }
   auditAdminAction(runtime, tenant, admin, "trial.signup", { industry: industry ?? null });
   runtime.logger.info({ tenantId: tenant.id, adminId: admin.id }, "trial sign-up");
@@ -310,21 +306,5 @@ export async function requireSignupStep(
   return { admin, tenant, progress };
 }
 
-export interface KnowledgeSummary {
-  documents: number;
-  chunks: number;
-  /** Words in the indexed text (chunks overlap a little, so slightly more than the sources). */
-  words: number;
-}
-
-/** What the knowledge base holds, in numbers a person can check against what they added. */
-export function knowledgeSummary(db: TenantDb): KnowledgeSummary {
-  const row = db
-    .prepare(
-      `SELECT (SELECT count(*) FROM documents) AS documents, count(*) AS chunks,
-         coalesce(sum(length(trim(text)) - length(replace(trim(text), ' ', '')) + 1), 0) AS words
-       FROM chunks WHERE trim(text) <> ''`,
-    )
-    .get() as KnowledgeSummary;
-  return row;
-}
+/** What the knowledge base holds, for the knowledge step of the sign-up. */
+export { knowledgeSummary, type KnowledgeSummary } from "#tenants/knowledge-base.ts";
