@@ -175,6 +175,29 @@ export function setMeta(db: ControlDb, key: string, value: string): void {
   ).run(key, value);
 }
 
+export function deleteMeta(db: ControlDb, key: string): void {
+  db.prepare("DELETE FROM meta WHERE key = ?").run(key);
+}
+
+/**
+ * The keys starting with `prefix` whose value, read as an integer (a time in ms), is at most
+ * `dueBy`, in key order (the crawl scheduler's `crawl:<tenantId>` keys).
+ */
+export function metaKeysDueBy(db: ControlDb, prefix: string, dueBy: number): string[] {
+  const rows = db
+    .prepare(
+      `SELECT key FROM meta WHERE key >= ? AND key < ? AND CAST(value AS INTEGER) <= ?
+       ORDER BY key`,
+    )
+    .all(prefix, `${prefix}\uffff`, dueBy) as { key: string }[];
+  return rows.map((row) => row.key);
+}
+
+/** Whether the control database answers a query (the health check). */
+export function controlDbResponds(db: ControlDb): boolean {
+  return db.prepare("SELECT 1 AS ok").get() !== undefined;
+}
+
 /** Forgets which demo documents were queued (meta `demo-file:*`), so all are queued again. */
 export function forgetDemoFiles(db: ControlDb): void {
   db.prepare("DELETE FROM meta WHERE key LIKE 'demo-file:%'").run();
