@@ -512,6 +512,73 @@ export function purgeSignInFailures(db: ControlDb, before: number): number {
     .run(before, before).changes;
 }
 
+// ---- trial sign-ups -----------------------------------------------------------------------
+
+/** Drops the sign-up attempts made at or before `before` (the per-client limit's window). */
+export function pruneSignupAttempts(db: ControlDb, before: number): void {
+  db.prepare("DELETE FROM signup_attempts WHERE at <= ?").run(before);
+}
+
+/** A client's sign-up attempts after `since`: how many, and when the oldest was. */
+export function signupAttemptsSince(
+  db: ControlDb,
+  clientKey: string,
+  since: number,
+): { n: number; oldest: number | null } {
+  return db
+    .prepare(
+      "SELECT count(*) AS n, min(at) AS oldest FROM signup_attempts WHERE client_key = ? AND at > ?",
+    )
+    .get(clientKey, since) as { n: number; oldest: number | null };
+}
+
+export function recordSignupAttempt(db: ControlDb, clientKey: string, at: number): void {
+  db.prepare("INSERT INTO signup_attempts (client_key, at) VALUES (?, ?)").run(clientKey, at);
+}
+
+export interface SignupRow {
+  tenant_id: string;
+  admin_id: number;
+  step: number;
+  created_at: number;
+  completed_at: number | null;
+}
+
+/** A new sign-up, at step 2 (step 1 made the account). */
+export function insertSignup(
+  db: ControlDb,
+  tenantId: TenantId,
+  adminId: number,
+  now: number,
+): void {
+  db.prepare("INSERT INTO signups (tenant_id, admin_id, step, created_at) VALUES (?, ?, 2, ?)").run(
+    tenantId,
+    adminId,
+    now,
+  );
+}
+
+/** The admin's newest sign-up, if any. */
+export function latestSignupRow(db: ControlDb, adminId: number): SignupRow | undefined {
+  return db
+    .prepare(
+      "SELECT * FROM signups WHERE admin_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
+    )
+    .get(adminId) as SignupRow | undefined;
+}
+
+/** Moves a sign-up's step forward to `step`, never back. */
+export function raiseSignupStep(db: ControlDb, tenantId: TenantId, step: number): void {
+  db.prepare("UPDATE signups SET step = max(step, ?) WHERE tenant_id = ?").run(step, tenantId);
+}
+
+/** Marks a sign-up complete (step 4); a second call keeps the first completion time. */
+export function completeSignup(db: ControlDb, tenantId: TenantId, now: number): void {
+  db.prepare(
+    "UPDATE signups SET step = 4, completed_at = coalesce(completed_at, ?) WHERE tenant_id = ?",
+  ).run(now, tenantId);
+}
+
 // ---- platform audit and tenant removal (deploy: export, import, erasure) -----------------
 
 export interface PlatformAuditEntry {
