@@ -2,12 +2,18 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { findCycles, importsOf, layoutViolations, type ImportEdge } from "./architecture.ts";
+import {
+  findCycles,
+  hasSqlLiteral,
+  importsOf,
+  layoutViolations,
+  type ImportEdge,
+} from "./architecture.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 
 describe("the layout", () => {
-  it("holds: no cycle, core files import no folder, only entry points build the runtime", () => {
+  it("holds: no cycle, core files import no folder, only entry points build the runtime, no SQL in app/ outside the allowed files", () => {
     expect(layoutViolations(root)).toEqual([]);
   });
 });
@@ -51,6 +57,46 @@ describe("the layout rules", () => {
       "server imports the widget's code: app/server/widget-config/style.server.ts → widget/src/settings.ts",
       "product code imports tests: app/server/replication/fixture.server.ts → tests/support/fake-embedder.ts",
     ]);
+  });
+
+  describe("SQL outside tenants/", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bitb-architecture-sql-"));
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const write = (file: string, text: string) => {
+      fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+      fs.writeFileSync(path.join(dir, file), text);
+    };
+
+    it("flags a tenant query in app/, in a string or a template, but not in comments or tests", () => {
+      write(
+        "app/server/kb-check/count.server.ts",
+        'export const count = (db) => db.prepare("SELECT count(*) FROM chunks").get();',
+      );
+      write(
+        "app/routes/signup.tsx",
+        "const sql = (key) => `UPDATE meta SET value = 1 WHERE key = '${key}'`;",
+      );
+      write("app/server/ask/note.server.ts", "// SELECT * FROM chunks: not here\nexport {};");
+      write("app/server/ask/note.server.test.ts", 'db.prepare("DELETE FROM chunks").run();');
+      write("tenants/search.ts", 'export const sql = "SELECT 1 FROM chunks";');
+      write("app/server/control-db.server.ts", 'export const sql = "INSERT INTO meta VALUES (1)";');
+      const problems = layoutViolations(dir, []);
+      expect(problems.filter((line) => line.startsWith("SQL in app/"))).toEqual([
+        "SQL in app/ (tenant data access lives in tenants/): app/routes/signup.tsx",
+        "SQL in app/ (tenant data access lives in tenants/): app/server/kb-check/count.server.ts",
+      ]);
+      // An allowed file that holds no SQL (here: missing) is to be dropped from the list.
+      expect(problems).toContain(
+        "allowed to hold SQL but holds none (drop it from SQL_ALLOWED): app/server/access/keys.server.ts",
+      );
+      expect(problems.join("\n")).not.toContain("app/server/control-db.server.ts");
+    });
+
+    it("reads statements in literals only: not a word in prose, not a comment", () => {
+      expect(hasSqlLiteral("a.ts", 'const tags = ["SELECT", "INPUT"];')).toBe(true);
+      expect(hasSqlLiteral("a.ts", 'const words = "select what you need";')).toBe(false);
+      expect(hasSqlLiteral("a.ts", "/* DELETE FROM chunks */ const x = 1;")).toBe(false);
+    });
   });
 
   describe("reading imports", () => {

@@ -171,9 +171,69 @@ const isStylesheet = (file: string) => file.endsWith(".css");
 /** Layers that may only import downwards: ask → retrieval → embeddings. */
 const LAYERS = ["ask", "retrieval", "embeddings"];
 
+/** The opening words of an SQL statement, looked for in string and template literals. */
+const SQL_STATEMENT = /\b(SELECT|INSERT INTO|UPDATE\s+\w+\s+SET|DELETE FROM)\b/;
+
+/**
+ * The files under app/ that may hold SQL, and why: tenant data access lives in tenants/
+ * (issue 21), so what remains here runs on other databases. Keep it short: control-db SQL
+ * belongs in control-db.server.ts unless moving it is more than a small change.
+ */
+export const SQL_ALLOWED: Readonly<Record<string, string>> = {
+  "app/server/control-db.server.ts": "the control database's own module",
+  "app/server/access/keys.server.ts":
+    "API keys, widget keys and allowed origins: control-db tables (api_keys, tenants, tenant_origins)",
+  "app/server/limits/token-bucket.server.ts": "the rate limiter's host-local limits.db",
+  "app/server/replication/outbox.server.ts": "a replica's host-local outbox.db",
+  "app/server/ingest/parse.server.ts": "no SQL: SELECT is an HTML tag name in a list of them",
+};
+
+/** Whether a file's string or template literals hold an SQL statement (comments do not count). */
+export function hasSqlLiteral(file: string, text: string): boolean {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false);
+  let found = false;
+  const visit = (node: ts.Node) => {
+    if (found) return;
+    if (
+      ts.isStringLiteral(node) ||
+      ts.isNoSubstitutionTemplateLiteral(node) ||
+      ts.isTemplateHead(node) ||
+      ts.isTemplateMiddle(node) ||
+      ts.isTemplateTail(node)
+    ) {
+      found = SQL_STATEMENT.test(node.text);
+      return;
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
+/** SQL in app/ outside the allowed files, and allowed files that no longer hold any. */
+export function sqlViolations(root: string, files = sourceFiles(root)): string[] {
+  const problems: string[] = [];
+  const present = new Set(files);
+  for (const file of files) {
+    if (!file.startsWith("app/") || isTest(file) || file in SQL_ALLOWED) continue;
+    if (hasSqlLiteral(file, fs.readFileSync(path.join(root, file), "utf8"))) {
+      problems.push(`SQL in app/ (tenant data access lives in tenants/): ${file}`);
+    }
+  }
+  for (const file of Object.keys(SQL_ALLOWED)) {
+    if (
+      !present.has(file) ||
+      !hasSqlLiteral(file, fs.readFileSync(path.join(root, file), "utf8"))
+    ) {
+      problems.push(`allowed to hold SQL but holds none (drop it from SQL_ALLOWED): ${file}`);
+    }
+  }
+  return problems;
+}
+
 /** Every broken layout rule, one line each (empty when the layout holds). */
 export function layoutViolations(root: string, edges = importGraph(root)): string[] {
-  const problems: string[] = [];
+  const problems: string[] = sqlViolations(root);
   for (const cycle of findCycles(edges)) problems.push(`import cycle: ${cycle.join(" → ")}`);
   for (const { from, to, typeOnly } of edges) {
     if (isTest(from)) continue;

@@ -210,6 +210,44 @@ export function countChunks(db: TenantDb): number {
   return (db.prepare("SELECT count(*) AS n FROM chunks").get() as { n: number }).n;
 }
 
+/** The tokens of every chunk, summed. */
+export function totalChunkTokens(db: TenantDb): number {
+  return (
+    db.prepare("SELECT coalesce(sum(token_count), 0) AS n FROM chunks").get() as { n: number }
+  ).n;
+}
+
+/** Every chunk's text, a document's chunks together and in order; read lazily. */
+export function chunkTextsByDocument(
+  db: TenantDb,
+): IterableIterator<{ document_id: number; text: string }> {
+  return db
+    .prepare("SELECT document_id, text FROM chunks ORDER BY document_id, ord")
+    .iterate() as IterableIterator<{ document_id: number; text: string }>;
+}
+
+export interface KnowledgeSummary {
+  documents: number;
+  chunks: number;
+  /** Words in the indexed text (chunks overlap a little, so slightly more than the sources). */
+  words: number;
+}
+
+/** What the knowledge base holds, in numbers a person can check against what they added. */
+export function knowledgeSummary(db: TenantDb): KnowledgeSummary {
+  return db
+    .prepare(
+      `SELECT (SELECT count(*) FROM documents) AS documents, count(*) AS chunks,
+         coalesce(sum(length(trim(text)) - length(replace(trim(text), ' ', '')) + 1), 0) AS words
+       FROM chunks WHERE trim(text) <> ''`,
+    )
+    .get() as KnowledgeSummary;
+}
+
+export function countDocuments(db: TenantDb): number {
+  return (db.prepare("SELECT count(*) AS n FROM documents").get() as { n: number }).n;
+}
+
 /** Removes a document's chunks from the table, the FTS index and the vector index. */
 function deleteChunksOf(db: TenantDb, documentId: number): void {
   const ids = db
@@ -554,6 +592,38 @@ export function hasPendingJobs(db: TenantDb): boolean {
     db.prepare("SELECT 1 FROM ingest_jobs WHERE state IN ('queued', 'running') LIMIT 1").get() !==
     undefined
   );
+}
+
+export function countPendingJobs(db: TenantDb): number {
+  return (
+    db
+      .prepare("SELECT count(*) AS n FROM ingest_jobs WHERE state IN ('queued', 'running')")
+      .get() as { n: number }
+  ).n;
+}
+
+/** A source whose latest ingestion job failed. */
+export interface FailedSourceJob {
+  id: number;
+  title: string;
+  source_key: string;
+  error: string | null;
+  /** The source's document still indexed from an earlier version, if any. */
+  document_id: number | null;
+}
+
+/** The sources whose latest job failed, oldest job first. */
+export function latestFailedJobs(db: TenantDb): FailedSourceJob[] {
+  return db
+    .prepare(
+      `SELECT j.id, j.title, j.source_key, j.error,
+         (SELECT d.id FROM documents d WHERE d.source_key = j.source_key) AS document_id
+       FROM ingest_jobs j
+       WHERE j.state = 'failed'
+         AND j.id = (SELECT max(o.id) FROM ingest_jobs o WHERE o.source_key = j.source_key)
+       ORDER BY j.id`,
+    )
+    .all() as FailedSourceJob[];
 }
 
 /**

@@ -3,7 +3,8 @@
 // usage_daily (kept by recordExchange in the ask's own transaction); the exact 95th percentile
 // of each day's answer latencies is computed from the window's messages only, found by their
 // ids (which grow with time) rather than by an index the ask would have to maintain
-// (docs/decisions/031). Reads only; for admin views.
+// (docs/decisions/031). Reads only; for admin views, and the quota's tokens used.
+import { statement } from "./statements.ts";
 import type { TenantDb } from "./store.ts";
 
 export const DAY_MS = 86_400_000;
@@ -43,6 +44,19 @@ export interface UsageSeriesOptions {
 }
 
 const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/**
+ * Prompt and completion tokens used from `day` (UTC, YYYY-MM-DD) on. The quota checks it on
+ * every ask: prepared once per handle.
+ */
+export function tokensUsedSince(db: TenantDb, day: string): number {
+  return (
+    statement(
+      db,
+      "SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) AS n FROM usage_daily WHERE day >= ?",
+    ).get(day) as { n: number }
+  ).n;
+}
 
 /**
  * The id of the first message created at or after `at`, by binary search over the ids:

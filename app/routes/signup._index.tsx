@@ -10,6 +10,7 @@ import { clientAddressOf } from "#app/server/client-address.server.ts";
 import { readFormData } from "#app/server/request.server.ts";
 import { MIN_PASSWORD_LENGTH } from "#app/server/access/password.server.ts";
 import { getRuntime } from "#app/server/runtime/build.server.ts";
+import { storedIndustry } from "#app/server/tenancy/reads.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import {
   signUp,
@@ -31,10 +32,7 @@ export async function loader({ request }: Route.LoaderArgs) {
     const progress = signupOf(runtime.control, admin.id);
     const tenant = progress ? signupTenant(runtime.control, progress) : undefined;
     if (progress && tenant) {
-      const industry = tenantDb(runtime, tenant)
-        .prepare("SELECT value FROM meta WHERE key = 'industry'")
-        .pluck()
-        .get() as string | undefined;
+      const industry = storedIndustry(tenantDb(runtime, tenant));
       return {
         state: "account" as const,
         email: admin.email,

@@ -181,6 +181,34 @@ export function setMeta(db: ControlDb, key: string, value: string): void {
   ).run(key, value);
 }
 
+export function deleteMeta(db: ControlDb, key: string): void {
+  db.prepare("DELETE FROM meta WHERE key = ?").run(key);
+}
+
+/**
+ * The keys starting with `prefix` whose value, read as an integer (a time in ms), is at most
+ * `dueBy`, in key order (the crawl scheduler's `crawl:<tenantId>` keys).
+ */
+export function metaKeysDueBy(db: ControlDb, prefix: string, dueBy: number): string[] {
+  const rows = db
+    .prepare(
+      `SELECT key FROM meta WHERE key >= ? AND key < ? AND CAST(value AS INTEGER) <= ?
+       ORDER BY key`,
+    )
+    .all(prefix, `${prefix}\uffff`, dueBy) as { key: string }[];
+  return rows.map((row) => row.key);
+}
+
+/** Whether the control database answers a query (the health check). */
+export function controlDbResponds(db: ControlDb): boolean {
+  return db.prepare("SELECT 1 AS ok").get() !== undefined;
+}
+
+/** Forgets which demo documents were queued (meta `demo-file:*`), so all are queued again. */
+export function forgetDemoFiles(db: ControlDb): void {
+  db.prepare("DELETE FROM meta WHERE key LIKE 'demo-file:%'").run();
+}
+
 // ---- tenants ---------------------------------------------------------------------------
 
 export interface TenantRecord {
@@ -231,6 +259,33 @@ export function insertTenant(
     now,
   );
   return getTenant(db, tenant.id) as TenantRecord;
+}
+
+/** A tenant's plan and token budget, as the quota reads them. */
+export interface TenantQuotaRow {
+  plan: string;
+  token_budget: number | null;
+  trial_ends_at: number | null;
+  created_at: number;
+}
+
+/** Read on every ask: prepared once per handle. */
+export function tenantQuotaRow(db: ControlDb, id: TenantId): TenantQuotaRow | undefined {
+  return statement(
+    db,
+    "SELECT plan, token_budget, trial_ends_at, created_at FROM tenants WHERE id = ?",
+  ).get(id) as TenantQuotaRow | undefined;
+}
+
+/** Sets a tenant's budget and trial end; its plan too when `plan` is given. */
+export function updateTenantQuota(
+  db: ControlDb,
+  id: TenantId,
+  quota: { plan?: string; tokenBudget: number | null; trialEndsAt: number | null },
+): void {
+  db.prepare(
+    "UPDATE tenants SET plan = coalesce(?, plan), token_budget = ?, trial_ends_at = ? WHERE id = ?",
+  ).run(quota.plan ?? null, quota.tokenBudget, quota.trialEndsAt, id);
 }
 
 export function getTenant(db: ControlDb, id: string): TenantRecord | undefined {
@@ -461,6 +516,73 @@ export function purgeSignInFailures(db: ControlDb, before: number): number {
   return db
     .prepare("DELETE FROM sign_in_failures WHERE locked_until < ? AND window_started_at < ?")
     .run(before, before).changes;
+}
+
+// ---- trial sign-ups -----------------------------------------------------------------------
+
+/** Drops the sign-up attempts made at or before `before` (the per-client limit's window). */
+export function pruneSignupAttempts(db: ControlDb, before: number): void {
+  db.prepare("DELETE FROM signup_attempts WHERE at <= ?").run(before);
+}
+
+/** A client's sign-up attempts after `since`: how many, and when the oldest was. */
+export function signupAttemptsSince(
+  db: ControlDb,
+  clientKey: string,
+  since: number,
+): { n: number; oldest: number | null } {
+  return db
+    .prepare(
+      "SELECT count(*) AS n, min(at) AS oldest FROM signup_attempts WHERE client_key = ? AND at > ?",
+    )
+    .get(clientKey, since) as { n: number; oldest: number | null };
+}
+
+export function recordSignupAttempt(db: ControlDb, clientKey: string, at: number): void {
+  db.prepare("INSERT INTO signup_attempts (client_key, at) VALUES (?, ?)").run(clientKey, at);
+}
+
+export interface SignupRow {
+  tenant_id: string;
+  admin_id: number;
+  step: number;
+  created_at: number;
+  completed_at: number | null;
+}
+
+/** A new sign-up, at step 2 (step 1 made the account). */
+export function insertSignup(
+  db: ControlDb,
+  tenantId: TenantId,
+  adminId: number,
+  now: number,
+): void {
+  db.prepare("INSERT INTO signups (tenant_id, admin_id, step, created_at) VALUES (?, ?, 2, ?)").run(
+    tenantId,
+    adminId,
+    now,
+  );
+}
+
+/** The admin's newest sign-up, if any. */
+export function latestSignupRow(db: ControlDb, adminId: number): SignupRow | undefined {
+  return db
+    .prepare(
+      "SELECT * FROM signups WHERE admin_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
+    )
+    .get(adminId) as SignupRow | undefined;
+}
+
+/** Moves a sign-up's step forward to `step`, never back. */
+export function raiseSignupStep(db: ControlDb, tenantId: TenantId, step: number): void {
+  db.prepare("UPDATE signups SET step = max(step, ?) WHERE tenant_id = ?").run(step, tenantId);
+}
+
+/** Marks a sign-up complete (step 4); a second call keeps the first completion time. */
+export function completeSignup(db: ControlDb, tenantId: TenantId, now: number): void {
+  db.prepare(
+    "UPDATE signups SET step = 4, completed_at = coalesce(completed_at, ?) WHERE tenant_id = ?",
+  ).run(now, tenantId);
 }
 
 // ---- platform audit and tenant removal (deploy: export, import, erasure) -----------------

@@ -8,6 +8,12 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { ActionEvent, ActionField } from "#app/shared/ask-events.ts";
 import type { TenantId } from "#tenants/id.ts";
+import {
+  deleteOfferClaimsExpiredBefore,
+  deleteRunningOfferClaim,
+  insertOfferClaim,
+  markOfferClaimDone,
+} from "#tenants/actions.ts";
 import type { TenantDb } from "#tenants/store.ts";
 import { ACTIONS, actionJsonSchema, type ActionName, isActionName } from "./registry.server.ts";
 import type { ActionSettings } from "./settings.server.ts";
@@ -102,27 +108,28 @@ function rowId(offer: Offer): string {
 /** Claims an offer for one run; false when it was used (or is being run) already. */
 export function claimOffer(db: TenantDb, offer: Offer, now = Date.now()): boolean {
   // Old rows are kept a day past their expiry, then swept by later claims.
-  db.prepare("DELETE FROM action_offers WHERE expires_at < ?").run(now - 24 * 60 * 60 * 1000);
-  const result = db
-    .prepare(
-      `INSERT INTO action_offers (id, name, conversation_id, source, state, expires_at, created_at)
-       VALUES (?, ?, ?, ?, 'running', ?, ?) ON CONFLICT(id) DO NOTHING`,
-    )
-    .run(rowId(offer), offer.name, offer.conversationId, offer.source, offer.expiresAt, now);
-  return result.changes === 1;
+  deleteOfferClaimsExpiredBefore(db, now - 24 * 60 * 60 * 1000);
+  return insertOfferClaim(
+    db,
+    {
+      id: rowId(offer),
+      name: offer.name,
+      conversationId: offer.conversationId,
+      source: offer.source,
+      expiresAt: offer.expiresAt,
+    },
+    now,
+  );
 }
 
 /** The run succeeded: the offer stays used. */
 export function completeOffer(db: TenantDb, offer: Offer, recordId: number | null): void {
-  db.prepare("UPDATE action_offers SET state = 'done', record_id = ? WHERE id = ?").run(
-    recordId,
-    rowId(offer),
-  );
+  markOfferClaimDone(db, rowId(offer), recordId);
 }
 
 /** The run failed (a taken slot, a webhook down): the visitor may try the offer again. */
 export function releaseOffer(db: TenantDb, offer: Offer): void {
-  db.prepare("DELETE FROM action_offers WHERE id = ? AND state = 'running'").run(rowId(offer));
+  deleteRunningOfferClaim(db, rowId(offer));
 }
 
 // ---- the form the widget shows --------------------------------------------------------------

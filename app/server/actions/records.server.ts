@@ -3,7 +3,17 @@
 // visitor is given, open until an admin marks it done; listed and exported as CSV for the
 // admin app. Contact details are here only because the visitor gave them with consent.
 // An appointment holds its slot through a unique index, so two visitors cannot book one slot.
+// The SQL is in tenants/actions.ts; this module makes references and shapes the records.
 import { randomInt } from "node:crypto";
+import {
+  actionRecordRow,
+  actionRecordRows,
+  allActionRecordRows,
+  appointmentSlotStarts,
+  insertActionRecord,
+  updateActionRecordStatus,
+  type ActionRecordRow,
+} from "#tenants/actions.ts";
 import type { TenantDb } from "#tenants/store.ts";
 
 export const RECORD_KINDS = ["appointment", "lead", "handoff"] as const;
@@ -46,20 +56,6 @@ export class SlotTakenError extends Error {
   override name = "SlotTakenError";
 }
 
-interface RecordRow {
-  id: number;
-  kind: ActionRecordKind;
-  status: ActionRecordStatus;
-  reference: string;
-  created_at: number;
-  summary: string;
-  contact: string | null;
-  details: string;
-  conversation_id: string | null;
-}
-
-const COLUMNS =
-  "id, kind, status, reference, created_at, summary, contact, details, conversation_id";
 // No 0/O, 1/I: the visitor may read the reference out over the phone.
 const REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 const MAX_LIST = 1000;
@@ -83,12 +79,12 @@ function parseObject(json: string | null): Record<string, string> | null {
   }
 }
 
-function toRecord(row: RecordRow): ActionRecord {
+function toRecord(row: ActionRecordRow): ActionRecord {
   const contact = parseObject(row.contact);
   return {
     id: row.id,
-    kind: row.kind,
-    status: row.status,
+    kind: row.kind as ActionRecordKind,
+    status: row.status as ActionRecordStatus,
     reference: row.reference,
     createdAt: row.created_at,
     summary: row.summary,
@@ -119,26 +115,18 @@ export function createActionRecord(db: TenantDb, record: NewActionRecord): Actio
           phone: record.contact.phone ?? "",
         })
       : null;
-  const insert = db.prepare(
-    `INSERT INTO action_records
-       (kind, status, reference, summary, details, contact, conversation_id, slot_start,
-        created_at, updated_at)
-     VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?, ?)
-     RETURNING ${COLUMNS}`,
-  );
   for (let attempt = 0; ; attempt++) {
     try {
-      const row = insert.get(
-        record.kind,
-        newReference(),
-        record.summary,
-        JSON.stringify(record.details),
+      const row = insertActionRecord(db, {
+        kind: record.kind,
+        reference: newReference(),
+        summary: record.summary,
+        details: JSON.stringify(record.details),
         contact,
-        record.conversationId,
-        record.kind === "appointment" ? (record.slotStart ?? null) : null,
+        conversationId: record.conversationId,
+        slotStart: record.kind === "appointment" ? (record.slotStart ?? null) : null,
         now,
-        now,
-      ) as RecordRow;
+      });
       return toRecord(row);
     } catch (error) {
       if (isUniqueViolation(error, "slot_start")) {
@@ -157,19 +145,7 @@ export function listActionRecords(
   options: { status?: ActionRecordStatus; limit?: number } = {},
 ): ActionRecord[] {
   const limit = Math.min(Math.max(options.limit ?? MAX_LIST, 1), MAX_LIST);
-  const rows = (
-    options.status
-      ? db
-          .prepare(
-            `SELECT ${COLUMNS} FROM action_records WHERE kind = ? AND status = ?
-             ORDER BY id DESC LIMIT ?`,
-          )
-          .all(kind, options.status, limit)
-      : db
-          .prepare(`SELECT ${COLUMNS} FROM action_records WHERE kind = ? ORDER BY id DESC LIMIT ?`)
-          .all(kind, limit)
-  ) as RecordRow[];
-  return rows.map(toRecord);
+  return actionRecordRows(db, kind, options.status, limit).map(toRecord);
 }
 
 export function getActionRecord(
@@ -177,9 +153,7 @@ export function getActionRecord(
   kind: ActionRecordKind,
   id: number,
 ): ActionRecord | null {
-  const row = db
-    .prepare(`SELECT ${COLUMNS} FROM action_records WHERE kind = ? AND id = ?`)
-    .get(kind, id) as RecordRow | undefined;
+  const row = actionRecordRow(db, kind, id);
   return row ? toRecord(row) : null;
 }
 
@@ -191,24 +165,13 @@ export function setActionRecordStatus(
   status: ActionRecordStatus,
   now = Date.now(),
 ): ActionRecord | null {
-  const row = db
-    .prepare(
-      `UPDATE action_records SET status = ?, updated_at = ? WHERE kind = ? AND id = ?
-       RETURNING ${COLUMNS}`,
-    )
-    .get(status, now, kind, id) as RecordRow | undefined;
+  const row = updateActionRecordStatus(db, kind, id, status, now);
   return row ? toRecord(row) : null;
 }
 
 /** Start times (UTC ms) of the appointments booked in [from, to). */
 export function bookedSlots(db: TenantDb, from: number, to: number): Set<number> {
-  const rows = db
-    .prepare(
-      `SELECT slot_start FROM action_records
-       WHERE kind = 'appointment' AND slot_start >= ? AND slot_start < ?`,
-    )
-    .all(from, to) as { slot_start: number }[];
-  return new Set(rows.map((row) => row.slot_start));
+  return new Set(appointmentSlotStarts(db, from, to));
 }
 
 // A cell a spreadsheet would run as a formula is prefixed with a quote (CSV injection).
@@ -232,10 +195,7 @@ export function actionRecordsCsv(db: TenantDb, kind: ActionRecordKind): string {
     "conversation_id",
   ];
   const lines = [header.join(",")];
-  const rows = db
-    .prepare(`SELECT ${COLUMNS} FROM action_records WHERE kind = ? ORDER BY id DESC`)
-    .all(kind) as RecordRow[];
-  for (const row of rows.map(toRecord)) {
+  for (const row of allActionRecordRows(db, kind).map(toRecord)) {
     lines.push(
       [
         String(row.id),

@@ -6,7 +6,13 @@
 // The secret is returned once by rotateWebhookSecret and never read out by getActionSettings.
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import { statement } from "#tenants/statements.ts";
+import {
+  actionConfigRow,
+  actionSettingRows,
+  anyActionEnabledExcept,
+  writeActionSettings,
+  writeWebhookSecret,
+} from "#tenants/actions.ts";
 import type { TenantDb } from "#tenants/store.ts";
 import { ACTION_NAMES, ALWAYS_ON, type ActionName } from "./registry.server.ts";
 
@@ -136,19 +142,6 @@ export interface SaveOptions {
   allowHttp?: boolean;
 }
 
-interface SettingRow {
-  name: string;
-  enabled: number;
-  backend: string;
-  webhook_url: string | null;
-}
-interface ConfigRow {
-  hours: string;
-  slot_minutes: number;
-  timezone: string;
-  webhook_secret: string | null;
-}
-
 function readHours(json: string): Record<Weekday, DayHours | null> {
   let value: unknown;
   try {
@@ -165,20 +158,11 @@ function readHours(json: string): Record<Weekday, DayHours | null> {
   return hours;
 }
 
-function configRow(db: TenantDb): ConfigRow | undefined {
-  return db
-    .prepare("SELECT hours, slot_minutes, timezone, webhook_secret FROM action_config WHERE id = 1")
-    .get() as ConfigRow | undefined;
-}
-
 export function getActionSettings(db: TenantDb): ActionSettings {
   const actions = Object.fromEntries(
     ACTION_NAMES.map((name) => [name, defaultSetting(name)]),
   ) as Record<ActionName, ActionSetting>;
-  const rows = db
-    .prepare("SELECT name, enabled, backend, webhook_url FROM action_settings")
-    .all() as SettingRow[];
-  for (const row of rows) {
+  for (const row of actionSettingRows(db)) {
     if (!(ACTION_NAMES as string[]).includes(row.name)) continue;
     const name = row.name as ActionName;
     actions[name] = {
@@ -187,7 +171,7 @@ export function getActionSettings(db: TenantDb): ActionSettings {
       webhookUrl: row.webhook_url,
     };
   }
-  const config = configRow(db);
+  const config = actionConfigRow(db);
   const slotMinutes = config?.slot_minutes ?? DEFAULT_SLOT_MINUTES;
   const timezone = config?.timezone ?? DEFAULT_TIMEZONE;
   return {
@@ -204,14 +188,7 @@ export function getActionSettings(db: TenantDb): ActionSettings {
  * ask path, which reads the whole settings only when this is true.
  */
 export function hasOfferableActions(db: TenantDb): boolean {
-  const placeholders = ALWAYS_ON.map(() => "?").join(", ");
-  // Every widget ask asks this: the statement is prepared once per handle.
-  return (
-    statement(
-      db,
-      `SELECT 1 FROM action_settings WHERE enabled = 1 AND name NOT IN (${placeholders}) LIMIT 1`,
-    ).get(...ALWAYS_ON) !== undefined
-  );
+  return anyActionEnabledExcept(db, ALWAYS_ON);
 }
 
 /** The actions a tenant has switched on (always including search_knowledge_base). */
@@ -306,37 +283,26 @@ export function saveActionSettings(
   if (update.timezone !== undefined) next.timezone = update.timezone;
   checkCombination(next, current.webhookSecretSet, options);
 
-  const upsertAction = db.prepare(
-    `INSERT INTO action_settings (name, enabled, backend, webhook_url) VALUES (?, ?, ?, ?)
-     ON CONFLICT(name) DO UPDATE SET enabled = excluded.enabled, backend = excluded.backend,
-       webhook_url = excluded.webhook_url`,
+  writeActionSettings(
+    db,
+    ACTION_NAMES.map((name) => ({ name, ...next.actions[name] })),
+    { hours: JSON.stringify(next.hours), slotMinutes: next.slotMinutes, timezone: next.timezone },
   );
-  db.transaction(() => {
-    for (const name of ACTION_NAMES) {
-      const action = next.actions[name];
-      upsertAction.run(name, action.enabled ? 1 : 0, action.backend, action.webhookUrl);
-    }
-    db.prepare(
-      `INSERT INTO action_config (id, hours, slot_minutes, timezone) VALUES (1, ?, ?, ?)
-       ON CONFLICT(id) DO UPDATE SET hours = excluded.hours,
-         slot_minutes = excluded.slot_minutes, timezone = excluded.timezone`,
-    ).run(JSON.stringify(next.hours), next.slotMinutes, next.timezone);
-  })();
   return next;
 }
 
 /** A new webhook signing secret, replacing the old one. Returned here only: shown once. */
 export function rotateWebhookSecret(db: TenantDb): string {
   const secret = `whsec_${randomBytes(32).toString("base64url")}`;
-  db.prepare(
-    `INSERT INTO action_config (id, hours, slot_minutes, timezone, webhook_secret)
-     VALUES (1, ?, ?, ?, ?)
-     ON CONFLICT(id) DO UPDATE SET webhook_secret = excluded.webhook_secret`,
-  ).run(JSON.stringify(DEFAULT_HOURS), DEFAULT_SLOT_MINUTES, DEFAULT_TIMEZONE, secret);
+  writeWebhookSecret(db, secret, {
+    hours: JSON.stringify(DEFAULT_HOURS),
+    slotMinutes: DEFAULT_SLOT_MINUTES,
+    timezone: DEFAULT_TIMEZONE,
+  });
   return secret;
 }
 
 /** The secret webhook calls are signed with; null until one is created. Never log it. */
 export function webhookSecret(db: TenantDb): string | null {
-  return configRow(db)?.webhook_secret ?? null;
+  return actionConfigRow(db)?.webhook_secret ?? null;
 }

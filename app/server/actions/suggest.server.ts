@@ -8,11 +8,15 @@
 // written at sign-up) lowers that minimum for actions typical of it. Proposals live in
 // `action_suggestions` (tenant migration 11), one per action; the admin accepts or rejects
 // each. Touches the tenant database, the embedder, and the action settings on acceptance.
-import type {
-  ActionSuggestion,
-  SuggestionEvidence,
-  SuggestionStatus,
-} from "#app/shared/kb-check.ts";
+import type { ActionSuggestion, SuggestionEvidence } from "#app/shared/kb-check.ts";
+import {
+  actionSuggestionRow,
+  actionSuggestionRows,
+  writeSuggestionDecision,
+  writeSuggestionOutcomes,
+  type ActionSuggestionRow,
+} from "#tenants/actions.ts";
+import { storedIndustry } from "#tenants/business.ts";
 import type { TenantDb } from "#tenants/store.ts";
 import type { TenantRecord } from "../control-db.server.ts";
 import type { EmbeddingProvider } from "../embeddings/provider.server.ts";
@@ -114,9 +118,7 @@ export const SUGGESTION_RULES: readonly SuggestionRule[] = [
 
 /** The business's industry, as the trial's sign-up stored it (absent for older tenants). */
 export function tenantIndustry(db: TenantDb): string | null {
-  const row = db.prepare("SELECT value FROM meta WHERE key = 'industry'").get() as
-    { value: string } | undefined;
-  const value = row?.value.trim().toLowerCase();
+  const value = storedIndustry(db)?.trim().toLowerCase();
   return value ? value : null;
 }
 
@@ -198,21 +200,7 @@ export function judgeRule(
 
 // ---- storage ---------------------------------------------------------------------------
 
-interface SuggestionRow {
-  id: number;
-  action: string;
-  status: SuggestionStatus;
-  reason: string;
-  evidence: string;
-  check_id: number | null;
-  outcome: string | null;
-  decided_by: string | null;
-  created_at: number;
-  updated_at: number;
-  decided_at: number | null;
-}
-
-function toSuggestion(row: SuggestionRow): ActionSuggestion {
+function toSuggestion(row: ActionSuggestionRow): ActionSuggestion {
   let evidence: SuggestionEvidence[] = [];
   try {
     evidence = JSON.parse(row.evidence) as SuggestionEvidence[];
@@ -237,7 +225,7 @@ function toSuggestion(row: SuggestionRow): ActionSuggestion {
 
 /** Every suggestion, proposed ones first, then in the order of the rules. */
 export function listSuggestions(db: TenantDb): ActionSuggestion[] {
-  const rows = db.prepare("SELECT * FROM action_suggestions").all() as SuggestionRow[];
+  const rows = actionSuggestionRows(db);
   const order = new Map(SUGGESTION_RULES.map((rule, i) => [rule.action as string, i]));
   const statusOrder = { proposed: 0, accepted: 1, rejected: 2 } as const;
   return rows
@@ -250,8 +238,7 @@ export function listSuggestions(db: TenantDb): ActionSuggestion[] {
 }
 
 export function getSuggestion(db: TenantDb, id: number): ActionSuggestion | null {
-  const row = db.prepare("SELECT * FROM action_suggestions WHERE id = ?").get(id) as
-    SuggestionRow | undefined;
+  const row = actionSuggestionRow(db, id);
   return row ? toSuggestion(row) : null;
 }
 
@@ -266,30 +253,17 @@ export function storeSuggestions(
   checkId: number | null,
   now: number,
 ): void {
-  const existing = db.prepare("SELECT id, status FROM action_suggestions WHERE action = ?");
-  const insert = db.prepare(
-    `INSERT INTO action_suggestions (action, status, reason, evidence, check_id, created_at, updated_at)
-     VALUES (?, 'proposed', ?, ?, ?, ?, ?)`,
+  writeSuggestionOutcomes(
+    db,
+    outcomes.map((outcome) => ({
+      action: outcome.rule.action,
+      proposed: outcome.proposed,
+      reason: outcome.reason,
+      evidence: JSON.stringify(outcome.evidence),
+    })),
+    checkId,
+    now,
   );
-  const refresh = db.prepare(
-    "UPDATE action_suggestions SET reason = ?, evidence = ?, check_id = ?, updated_at = ? WHERE id = ?",
-  );
-  const withdraw = db.prepare(
-    "DELETE FROM action_suggestions WHERE id = ? AND status = 'proposed'",
-  );
-  db.transaction(() => {
-    for (const outcome of outcomes) {
-      const row = existing.get(outcome.rule.action) as
-        { id: number; status: SuggestionStatus } | undefined;
-      const evidence = JSON.stringify(outcome.evidence);
-      if (outcome.proposed) {
-        if (row) refresh.run(outcome.reason, evidence, checkId, now, row.id);
-        else insert.run(outcome.rule.action, outcome.reason, evidence, checkId, now, now);
-      } else if (row) {
-        withdraw.run(row.id);
-      }
-    }
-  })();
 }
 
 /**
@@ -412,10 +386,12 @@ export function decideSuggestion(
             : `“${title}” is on, with the built-in back-end; adjust it on the Actions tab.`;
       }
     }
-    db.prepare(
-      `UPDATE action_suggestions SET status = ?, outcome = ?, decided_by = ?, decided_at = ?,
-         updated_at = ? WHERE id = ?`,
-    ).run(decision === "accept" ? "accepted" : "rejected", outcome, actor, now, now, id);
+    writeSuggestionDecision(db, id, {
+      status: decision === "accept" ? "accepted" : "rejected",
+      outcome,
+      actor,
+      now,
+    });
     return { suggestion: getSuggestion(db, id) as ActionSuggestion, message };
   })();
 }

@@ -35,7 +35,7 @@ import {
 } from "#tenants/crawls.ts";
 import { isTenantId, type TenantId } from "#tenants/id.ts";
 import type { TenantDb } from "#tenants/store.ts";
-import type { ControlDb } from "../control-db.server.ts";
+import { deleteMeta, metaKeysDueBy, setMeta, type ControlDb } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
 import type { Logger } from "../logger.server.ts";
 import { outsideRequest } from "../request-context.server.ts";
@@ -99,26 +99,17 @@ type CrawlRuntime = Pick<CoreParts, "config" | "control" | "tenants"> & {
 const KEY_PREFIX = "crawl:";
 
 export function markCrawlTenant(control: ControlDb, tenantId: TenantId, dueAt: number): void {
-  control
-    .prepare(
-      `INSERT INTO meta (key, value) VALUES (?, ?)
-       ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
-    )
-    .run(`${KEY_PREFIX}${tenantId}`, String(dueAt));
+  setMeta(control, `${KEY_PREFIX}${tenantId}`, String(dueAt));
 }
 
 function unmarkCrawlTenant(control: ControlDb, tenantId: TenantId): void {
-  control.prepare("DELETE FROM meta WHERE key = ?").run(`${KEY_PREFIX}${tenantId}`);
+  deleteMeta(control, `${KEY_PREFIX}${tenantId}`);
 }
 
 function dueCrawlTenants(control: ControlDb, now: number): TenantId[] {
-  const rows = control
-    .prepare(
-      `SELECT key FROM meta WHERE key >= ? AND key < ? AND CAST(value AS INTEGER) <= ?
-       ORDER BY key`,
-    )
-    .all(KEY_PREFIX, `${KEY_PREFIX}\uffff`, now) as { key: string }[];
-  return rows.map((row) => row.key.slice(KEY_PREFIX.length)).filter(isTenantId) as TenantId[];
+  return metaKeysDueBy(control, KEY_PREFIX, now)
+    .map((key) => key.slice(KEY_PREFIX.length))
+    .filter(isTenantId) as TenantId[];
 }
 
 // --- the contract: start, list, get, cancel -----------------------------------------------

@@ -21,6 +21,16 @@ import {
   TINY_DOCUMENT_WORDS,
 } from "#app/shared/kb-check.ts";
 import type { TenantId } from "#tenants/id.ts";
+import {
+  failKbCheck,
+  finishKbCheck,
+  insertKbCheck,
+  kbCheckRow,
+  latestDoneKbCheckRow,
+  latestKbCheckRow,
+  updateKbCheckProgress,
+  type KbCheckRow,
+} from "#tenants/kb-checks.ts";
 import type { TenantDb } from "#tenants/store.ts";
 import { toCitation } from "../ask/ask.server.ts";
 import { suggestActions } from "../actions/suggest.server.ts";
@@ -44,19 +54,6 @@ export type KbCheckRuntime = Pick<
 /** A check still "running" after this long was cut short (the process stopped). */
 const STALE_RUNNING_MS = 15 * 60 * 1000;
 
-interface KbCheckRow {
-  id: number;
-  trigger: KbCheckTrigger;
-  state: KbCheckState;
-  step: string | null;
-  progress_done: number;
-  progress_total: number;
-  report: string | null;
-  error: string | null;
-  started_at: number;
-  finished_at: number | null;
-}
-
 function toCheck(row: KbCheckRow): KbCheck {
   let report: KbCheckReport | null = null;
   if (row.report) {
@@ -68,8 +65,8 @@ function toCheck(row: KbCheckRow): KbCheck {
   }
   return {
     id: row.id,
-    trigger: row.trigger,
-    state: row.state,
+    trigger: row.trigger as KbCheckTrigger,
+    state: row.state as KbCheckState,
     step: row.step,
     progress: { done: row.progress_done, total: row.progress_total },
     startedAt: row.started_at,
@@ -81,47 +78,33 @@ function toCheck(row: KbCheckRow): KbCheck {
 
 /** The newest check of the tenant (running or finished), or null when none ran yet. */
 export function latestKbCheck(db: TenantDb): KbCheck | null {
-  const row = db.prepare("SELECT * FROM kb_checks ORDER BY id DESC LIMIT 1").get() as
-    KbCheckRow | undefined;
+  const row = latestKbCheckRow(db);
   return row ? toCheck(row) : null;
 }
 
 export function getKbCheck(db: TenantDb, id: number): KbCheck | null {
-  const row = db.prepare("SELECT * FROM kb_checks WHERE id = ?").get(id) as KbCheckRow | undefined;
+  const row = kbCheckRow(db, id);
   return row ? toCheck(row) : null;
 }
 
 /** The newest finished report, for pages that show results while a new check runs. */
 export function latestKbReport(db: TenantDb): KbCheck | null {
-  const row = db
-    .prepare("SELECT * FROM kb_checks WHERE state = 'done' ORDER BY id DESC LIMIT 1")
-    .get() as KbCheckRow | undefined;
+  const row = latestDoneKbCheckRow(db);
   return row ? toCheck(row) : null;
 }
 
 function startRow(db: TenantDb, trigger: KbCheckTrigger, now: number): number {
-  return db.transaction(() => {
-    // A check left running by a process that stopped will never finish.
-    db.prepare(
-      `UPDATE kb_checks SET state = 'failed', error = 'The check was interrupted.', finished_at = ?
-       WHERE state = 'running' AND started_at < ?`,
-    ).run(now, now - STALE_RUNNING_MS);
-    // Only the last few runs are worth keeping.
-    db.prepare("DELETE FROM kb_checks WHERE id <= (SELECT max(id) FROM kb_checks) - 20").run();
-    return Number(
-      db
-        .prepare(
-          `INSERT INTO kb_checks (trigger, state, step, started_at) VALUES (?, 'running', ?, ?)`,
-        )
-        .run(trigger, "Measuring documents", now).lastInsertRowid,
-    );
-  })();
+  // A check left running by a process that stopped will never finish.
+  return insertKbCheck(db, {
+    trigger,
+    step: "Measuring documents",
+    now,
+    staleBefore: now - STALE_RUNNING_MS,
+  });
 }
 
 function setProgress(db: TenantDb, id: number, step: string, done: number, total: number): void {
-  db.prepare(
-    "UPDATE kb_checks SET step = ?, progress_done = ?, progress_total = ? WHERE id = ?",
-  ).run(step, done, total, id);
+  updateKbCheckProgress(db, id, step, done, total);
 }
 
 /**
@@ -307,12 +290,7 @@ async function performCheck(
         maxGarbledShare: MAX_GARBLED_SHARE,
       },
     };
-    db()
-      .prepare(
-        `UPDATE kb_checks SET state = 'done', step = NULL, progress_done = progress_total,
-           report = ?, finished_at = ? WHERE id = ?`,
-      )
-      .run(JSON.stringify(report), now(), id);
+    finishKbCheck(db(), id, JSON.stringify(report), now());
     log(runtime.logger).info(
       {
         tenantId: tenant.id,
@@ -329,11 +307,7 @@ async function performCheck(
       "knowledge-base check failed",
     );
     try {
-      db()
-        .prepare(
-          "UPDATE kb_checks SET state = 'failed', step = NULL, error = ?, finished_at = ? WHERE id = ?",
-        )
-        .run(message, now(), id);
+      failKbCheck(db(), id, message, now());
     } catch (recordError) {
       log(runtime.logger).error(
         { err: recordError, tenantId: tenant.id },

@@ -13,7 +13,14 @@ import {
   type KbCounts,
   type KbFinding,
 } from "#app/shared/kb-check.ts";
-import { hasPendingJobs, listDocuments } from "#tenants/knowledge-base.ts";
+import {
+  chunkTextsByDocument,
+  countPendingJobs,
+  hasPendingJobs,
+  latestFailedJobs,
+  listDocuments,
+  totalChunkTokens,
+} from "#tenants/knowledge-base.ts";
 import type { TenantDb } from "#tenants/store.ts";
 
 /** Shingles kept per knowledge base before sampling starts (bounds memory on big tenants). */
@@ -112,9 +119,7 @@ function printable(sequence: string): string {
 /** Per-document measurements, reading each document's chunks once in order. */
 export function documentStats(db: TenantDb): DocumentStats[] {
   const documents = listDocuments(db);
-  const totalTokens = (
-    db.prepare("SELECT coalesce(sum(token_count), 0) AS n FROM chunks").get() as { n: number }
-  ).n;
+  const totalTokens = totalChunkTokens(db);
   // Keep every shingle of a normal knowledge base; on a huge one, a fixed hash-based sample.
   const sampleEvery = Math.max(1, Math.ceil(totalTokens / MAX_SHINGLES));
   const byId = new Map<number, DocumentStats>();
@@ -149,10 +154,7 @@ export function documentStats(db: TenantDb): DocumentStats[] {
     }
   };
   let reading = null as Reading | null;
-  const rows = db
-    .prepare("SELECT document_id, text FROM chunks ORDER BY document_id, ord")
-    .iterate() as IterableIterator<{ document_id: number; text: string }>;
-  for (const row of rows) {
+  for (const row of chunkTextsByDocument(db)) {
     const stats = byId.get(row.document_id);
     if (!stats) continue;
     if (reading?.stats !== stats) {
@@ -325,29 +327,11 @@ export function garbledFindings(stats: readonly DocumentStats[]): KbFinding[] {
   return findings;
 }
 
-interface FailedJobRow {
-  id: number;
-  title: string;
-  source_key: string;
-  error: string | null;
-  document_id: number | null;
-}
-
 const EMPTY_ERROR = /\b(is empty|contains no text|holds no text|no text)\b/i;
 
 /** Sources whose latest ingestion failed, with the reason the job gave. */
 export function failedJobFindings(db: TenantDb): KbFinding[] {
-  const rows = db
-    .prepare(
-      `SELECT j.id, j.title, j.source_key, j.error,
-         (SELECT d.id FROM documents d WHERE d.source_key = j.source_key) AS document_id
-       FROM ingest_jobs j
-       WHERE j.state = 'failed'
-         AND j.id = (SELECT max(o.id) FROM ingest_jobs o WHERE o.source_key = j.source_key)
-       ORDER BY j.id`,
-    )
-    .all() as FailedJobRow[];
-  return rows.map((row) => {
+  return latestFailedJobs(db).map((row) => {
     const reason = row.error ?? "No reason was recorded.";
     const empty = EMPTY_ERROR.test(reason);
     const previous =
@@ -378,13 +362,7 @@ export function inspectKnowledgeBase(db: TenantDb): Inspection {
     chunks: stats.reduce((sum, doc) => sum + doc.chunkCount, 0),
     words: stats.reduce((sum, doc) => sum + doc.words, 0),
     failedJobs: failed.length,
-    pendingJobs: hasPendingJobs(db)
-      ? (
-          db
-            .prepare("SELECT count(*) AS n FROM ingest_jobs WHERE state IN ('queued', 'running')")
-            .get() as { n: number }
-        ).n
-      : 0,
+    pendingJobs: hasPendingJobs(db) ? countPendingJobs(db) : 0,
   };
   const findings: KbFinding[] = [];
   if (stats.length === 0) {

@@ -3,10 +3,10 @@
 // generated; charged afterwards with the real usage, which the ask pipeline records in the
 // tenant's usage_daily (so the check reads the same numbers the usage page shows).
 import type { TenantId } from "#tenants/id.ts";
-import { statement } from "#tenants/statements.ts";
 import type { TenantDb } from "#tenants/store.ts";
+import { tokensUsedSince } from "#tenants/usage.ts";
 import type { Config } from "../config.server.ts";
-import type { ControlDb } from "../control-db.server.ts";
+import { tenantQuotaRow, updateTenantQuota, type ControlDb } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
 import { onRateLimited } from "./limits.server.ts";
 
@@ -41,11 +41,7 @@ export function setTenantQuota(
   tenantId: TenantId,
   quota: { plan?: string; tokenBudget: number | null; trialEndsAt: number | null },
 ): void {
-  control
-    .prepare(
-      "UPDATE tenants SET plan = coalesce(?, plan), token_budget = ?, trial_ends_at = ? WHERE id = ?",
-    )
-    .run(quota.plan ?? null, quota.tokenBudget, quota.trialEndsAt, tenantId);
+  updateTenantQuota(control, tenantId, quota);
 }
 
 function periodStartOf(plan: string, createdAt: number, now: number): number {
@@ -60,30 +56,17 @@ export function tenantQuota(
   tenantId: TenantId,
   now = Date.now(),
 ): TenantQuota {
-  // Checked on every ask: both statements are prepared once per handle.
-  const row = statement(
-    control,
-    "SELECT plan, token_budget, trial_ends_at, created_at FROM tenants WHERE id = ?",
-  ).get(tenantId) as
-    | {
-        plan: string;
-        token_budget: number | null;
-        trial_ends_at: number | null;
-        created_at: number;
-      }
-    | undefined;
+  // Checked on every ask: both reads use statements prepared once per handle.
+  const row = tenantQuotaRow(control, tenantId);
   if (!row) throw new ApiError("not_found", "No such tenant.");
   const periodStart = periodStartOf(row.plan, row.created_at, now);
-  const used = statement(
-    db,
-    "SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) AS n FROM usage_daily WHERE day >= ?",
-  ).get(new Date(periodStart).toISOString().slice(0, 10)) as { n: number };
+  const usedTokens = tokensUsedSince(db, new Date(periodStart).toISOString().slice(0, 10));
   return {
     plan: row.plan,
     tokenBudget: row.token_budget,
     trialEndsAt: row.trial_ends_at,
     periodStart,
-    usedTokens: used.n,
+    usedTokens,
   };
 }
 

@@ -1,6 +1,7 @@
 // Health of the answering pipeline for operators and orchestrators: each answer provider's
 // circuit breaker and queue, the embedder (probed, at most every few seconds), the control
 // database, open tenant handles and the ingestion workers.
+import { controlDbResponds } from "../control-db.server.ts";
 import type { Runtime } from "../runtime/runtime.server.ts";
 
 export interface ProviderHealthReport {
@@ -83,7 +84,7 @@ export function providerHealth(answerer: Runtime["answerer"]): ProviderHealthRep
 
 export function controlDatabaseOk(runtime: Pick<Runtime, "control">): boolean {
   try {
-    return runtime.control.prepare("SELECT 1 AS ok").get() !== undefined;
+    return controlDbResponds(runtime.control);
   } catch {
     return false;
   }

@@ -10,7 +10,14 @@
 // Why and the figures: docs/decisions/024-per-tenant-fusion-calibration.md.
 import { z } from "zod";
 import type { TenantId } from "#tenants/id.ts";
-import { statement } from "#tenants/statements.ts";
+import {
+  chunkDocumentLookup,
+  chunkTotal,
+  deleteCalibrationMeta,
+  documentTitles,
+  metaValue,
+  writeCalibrationMeta,
+} from "#tenants/search.ts";
 import type { TenantDb } from "#tenants/store.ts";
 import type { Logger } from "../logger.server.ts";
 import type { EmbeddingProvider } from "../embeddings/provider.server.ts";
@@ -76,10 +83,7 @@ function hash(text: string): number {
  * in particular). Documents sharing a title (sections of one article) are all its answers.
  */
 export function pseudoQueries(db: TenantDb, max = MAX_PSEUDO_QUERIES): PseudoQuery[] {
-  const rows = db.prepare("SELECT id, title FROM documents").all() as {
-    id: number;
-    title: string;
-  }[];
+  const rows = documentTitles(db);
   const byTitle = new Map<string, { text: string; documents: Set<number> }>();
   for (const row of rows) {
     const text = row.title.replaceAll("_", " ").replace(/\s+/g, " ").trim();
@@ -120,7 +124,7 @@ export async function measureCalibration(
     "query",
   );
   const db = tenant();
-  const documentOf = db.prepare("SELECT document_id FROM chunks WHERE id = ?").pluck();
+  const documentOf = chunkDocumentLookup(db);
   const reciprocalRanks = WEIGHT_GRID.map(() => [] as number[]);
   const candidates = Math.min(MAX_VECTOR_K, CANDIDATES);
   queries.forEach((query, index) => {
@@ -136,7 +140,7 @@ export async function measureCalibration(
     const neighbours = nearestChunks(db, vector, candidates);
     const ids = [...new Set([...keyword.keys(), ...neighbours.map((hit) => hit.chunkId)])];
     const text = scoreChunks(db, vector, ids);
-    const relevant = new Set(ids.filter((id) => query.documents.has(documentOf.get(id) as number)));
+    const relevant = new Set(ids.filter((id) => query.documents.has(documentOf(id) as number)));
     const entries = ids.map((chunkId) => ({
       chunkId,
       keywordScore: keyword.get(chunkId) ?? 0,
@@ -153,7 +157,7 @@ export async function measureCalibration(
       let rank = 0;
       let reciprocal = 0;
       for (const entry of ranked) {
-        const documentId = documentOf.get(entry.chunkId) as number;
+        const documentId = documentOf(entry.chunkId) as number;
         if (seen.has(documentId)) continue;
         seen.add(documentId);
         rank++;
@@ -170,7 +174,7 @@ export async function measureCalibration(
     (values) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length),
   );
   const vectorWeight = chooseWeight(mrr);
-  const chunks = db.prepare("SELECT count(*) FROM chunks").pluck().get() as number;
+  const chunks = chunkTotal(db);
   return {
     vectorWeight,
     pseudoQueries: queries.length,
@@ -215,22 +219,16 @@ export async function calibrateTenant(
     // every cached answer) alone.
     if (calibration && calibratedVectorWeight(db) === calibration.vectorWeight) return;
     if (calibration) {
-      const upsert = db.prepare(
-        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      writeCalibrationMeta(
+        db,
+        { key: VECTOR_WEIGHT_KEY, value: String(calibration.vectorWeight) },
+        { key: CALIBRATION_KEY, value: JSON.stringify(calibration) },
       );
-      upsert.run(VECTOR_WEIGHT_KEY, String(calibration.vectorWeight));
-      upsert.run(CALIBRATION_KEY, JSON.stringify(calibration));
     } else {
-      db.prepare("DELETE FROM meta WHERE key IN (?, ?)").run(VECTOR_WEIGHT_KEY, CALIBRATION_KEY);
+      deleteCalibrationMeta(db, VECTOR_WEIGHT_KEY, CALIBRATION_KEY);
     }
   })();
   return calibration;
-}
-
-function metaValue(db: TenantDb, key: string): unknown {
-  return (
-    statement(db, "SELECT value FROM meta WHERE key = ?").get(key) as { value: unknown } | undefined
-  )?.value;
 }
 
 /** The tenant's calibrated vector weight, or null when it has none. */

@@ -4,7 +4,7 @@
 // document that holds most of the question's words outranks a chunk that happens to repeat one
 // of them. Shared by retrieval and by the per-tenant calibration. Reads one tenant database.
 // Why and the figures: docs/decisions/035-document-level-keyword-evidence.md.
-import { statement } from "#tenants/statements.ts";
+import { chunkBm25, documentBm25 } from "#tenants/search.ts";
 import type { TenantDb } from "#tenants/store.ts";
 
 /** FTS5 column weights of (title, heading, body). */
@@ -57,25 +57,12 @@ export function keywordSearch(
   const documentWeight = Math.min(1, Math.max(0, options.documentWeight ?? DOCUMENT_WEIGHT));
   // Chunk candidates: the best CHUNK_DEPTH × limit by their own BM25 (a heap in FTS5, about as
   // cheap as the top `limit`), so the chunks of strong documents are there to be lifted.
-  const chunkRows = statement(
-    db,
-    `SELECT f.rowid AS rowid, -bm25(chunks_fts, ${w}) AS score, c.document_id AS documentId
-       FROM chunks_fts f JOIN chunks c ON c.id = f.rowid
-       WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, ${w}) LIMIT ?`,
-  ).all(ftsQuery, documentWeight === 0 ? n : n * CHUNK_DEPTH) as (ScoreRow & {
-    documentId: number;
-  })[];
+  const chunkRows = chunkBm25(db, w, ftsQuery, documentWeight === 0 ? n : n * CHUNK_DEPTH);
   if (documentWeight === 0) return normalised(chunkRows, n);
   // The best documents' scores; a candidate whose document is not among them gets 0 for it.
   const documentScores = new Map<number, number>();
   let bestDocument = 0;
-  for (const [id, score] of statement(
-    db,
-    `SELECT rowid, -bm25(documents_fts, ${w}) FROM documents_fts WHERE documents_fts MATCH ?
-       ORDER BY bm25(documents_fts, ${w}) LIMIT ?`,
-  )
-    .raw()
-    .all(ftsQuery, n * CHUNK_DEPTH) as [number, number][]) {
+  for (const [id, score] of documentBm25(db, w, ftsQuery, n * CHUNK_DEPTH)) {
     documentScores.set(id, Math.max(0, score));
     bestDocument = Math.max(bestDocument, score);
   }

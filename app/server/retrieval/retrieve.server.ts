@@ -5,7 +5,7 @@
 // database only; the embedder is the one network/CPU-heavy step, and the keyword stage runs
 // while it embeds the question.
 // Why score fusion and not reciprocal ranks: docs/decisions/010-retrieval-quality.md.
-import { statement } from "#tenants/statements.ts";
+import { citedChunk, hasChunks } from "#tenants/search.ts";
 import type { TenantDb } from "#tenants/store.ts";
 import type { EmbeddingProvider } from "../embeddings/provider.server.ts";
 import { calibratedVectorWeight } from "./calibrate.server.ts";
@@ -51,19 +51,6 @@ export interface RetrieveResult {
  */
 export const KEYWORD_WEIGHT = 0.55;
 export const VECTOR_WEIGHT = 0.45;
-
-const CHUNK_SQL = `SELECT c.id, c.document_id, c.heading_path, c.text, d.title, d.url, d.file_name
-  FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?`;
-
-interface ChunkRow {
-  id: number;
-  document_id: number;
-  heading_path: string;
-  text: string;
-  title: string;
-  url: string | null;
-  file_name: string | null;
-}
 
 interface Candidate {
   chunkId: number;
@@ -184,12 +171,11 @@ export async function retrieveWithStats(
 
   fuseScores([...fused.values()], neighbours, keywordWeight, vectorWeight);
   const ranked = [...fused.values()].sort(byFusedScore);
-  const loadChunk = statement(db, CHUNK_SQL);
   const chunks: RetrievedChunk[] = [];
   for (const entry of ranked) {
     if (chunks.length === topK) break;
     // An index row whose chunk is gone (a document deleted mid-query) is skipped, not fatal.
-    const row = loadChunk.get(entry.chunkId) as ChunkRow | undefined;
+    const row = citedChunk(db, entry.chunkId);
     if (!row) continue;
     chunks.push({
       chunkId: row.id,
@@ -233,13 +219,6 @@ export function fusionWeights(
   const keywordWeight =
     opts.keywordWeight ?? (calibrated === null ? KEYWORD_WEIGHT : 1 - vectorWeight);
   return { keywordWeight: Math.max(0, keywordWeight), vectorWeight: Math.max(0, vectorWeight) };
-}
-
-function hasChunks(db: TenantDb): boolean {
-  const row = statement(db, "SELECT EXISTS (SELECT 1 FROM chunks) AS present").get() as {
-    present: number;
-  };
-  return row.present === 1;
 }
 
 /** Higher fused score first; ties go to the better single-stage rank, then the older chunk. */

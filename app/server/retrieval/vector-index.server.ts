@@ -11,6 +11,7 @@
 // would not fit keeps the exact scan.
 import { LRUCache } from "lru-cache";
 import { knowledgeBaseVersion } from "#tenants/knowledge-base.ts";
+import { chunkTotal, embeddingDimension, everyTextVector } from "#tenants/search.ts";
 import { hasVectorCopy, type TenantDb } from "#tenants/store.ts";
 import type { VectorHit } from "./types.server.ts";
 
@@ -31,11 +32,6 @@ export const DEFAULT_REBUILD_INTERVAL_MS = 30_000;
 /** Memory for all tenants' indexes together, and how many tenants are remembered at most. */
 export const DEFAULT_INDEX_BUDGET_BYTES = 256 * 1024 * 1024;
 const MAX_TENANTS = 1_000;
-
-const COUNT_SQL = "SELECT count(*) FROM chunks";
-const ROWS_SQL = "SELECT chunk_id, embedding FROM chunk_vectors";
-/** Files without the plain copy (made outside openTenantDb) are read from vec0, slowly. */
-const VEC0_ROWS_SQL = "SELECT chunk_id, embedding FROM chunks_vec";
 
 /** Hamming candidates re-scored with int8 codes when k neighbours are wanted. */
 export function candidatePool(k: number): number {
@@ -220,17 +216,13 @@ export class VectorIndex {
 export function buildVectorIndex(db: TenantDb): { version: string; index: VectorIndex } {
   return db.transaction(() => {
     const version = knowledgeBaseVersion(db);
-    let capacity = Math.max(1, db.prepare(COUNT_SQL).pluck().get() as number);
+    let capacity = Math.max(1, chunkTotal(db));
     let ids = new Float64Array(capacity);
     let vectors: Float32Array | undefined;
     let dimension = 0;
     let count = 0;
-    for (const row of db
-      .prepare(hasVectorCopy(db) ? ROWS_SQL : VEC0_ROWS_SQL)
-      .iterate() as Iterable<{
-      chunk_id: number;
-      embedding: Buffer;
-    }>) {
+    // Files without the plain copy (made outside openTenantDb) are read from vec0, slowly.
+    for (const row of everyTextVector(db, hasVectorCopy(db))) {
       if (!vectors) {
         dimension = row.embedding.byteLength / 4;
         vectors = new Float32Array(capacity * dimension);
@@ -328,7 +320,7 @@ export function vectorIndexOf(
   const version = knowledgeBaseVersion(db);
   let slot = slots.get(db);
   if (!slot || slot.version !== version) {
-    const chunks = db.prepare(COUNT_SQL).pluck().get() as number;
+    const chunks = chunkTotal(db);
     slot = { version, chunks, builtAt: slot?.builtAt };
     slots.set(db, slot);
   }
@@ -337,7 +329,7 @@ export function vectorIndexOf(
   if (defer && slot.builtAt !== undefined && Date.now() - slot.builtAt < rebuildIntervalMs) {
     return undefined;
   }
-  const dimension = indexDimension(db);
+  const dimension = embeddingDimension(db);
   if (indexBytes(slot.chunks, dimension) > budgetBytes) return undefined;
   // Handles closed since (their tenant evicted or deleted) give their memory back first.
   for (const other of [...slots.keys()]) if (!other.open) slots.delete(other);
@@ -350,12 +342,4 @@ export function vectorIndexOf(
   };
   slots.set(db, slot);
   return built.index;
-}
-
-function indexDimension(db: TenantDb): number {
-  const value = db
-    .prepare("SELECT value FROM meta WHERE key = 'embedding_dimension'")
-    .pluck()
-    .get();
-  return Number(value ?? 0);
 }

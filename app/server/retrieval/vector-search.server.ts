@@ -2,15 +2,13 @@
 // their cosine similarities, from the tenant's vec0 index (exact scan) or, for large tenants,
 // its in-memory index with exact re-scoring (decision 011). Also scores given chunks exactly
 // (their text and context vectors), for candidates the keyword stage brought in.
-import { statement } from "#tenants/statements.ts";
+import { contextVector, nearestInVec0, storedVectors, vec0Vector } from "#tenants/search.ts";
 import { hasVectorCopy, type TenantDb } from "#tenants/store.ts";
 import type { VectorHit } from "./types.server.ts";
 import { candidatePool, vectorIndexOf } from "./vector-index.server.ts";
 
 /** vec0's hard ceiling on `k`. */
 export const MAX_VECTOR_K = 4096;
-
-const EXACT_SQL = `SELECT chunk_id, distance FROM chunks_vec WHERE embedding MATCH ? AND k = ?`;
 
 /**
  * "exact" scans every float vector in SQLite (vec0). "binary" searches the tenant's in-memory
@@ -54,26 +52,14 @@ export function nearestChunks(
         .slice(0, limit);
     }
   }
-  const rows = statement(db, EXACT_SQL).all(query, limit) as {
-    chunk_id: number;
-    distance: number;
-  }[];
-  return rows.map((row) => ({ chunkId: row.chunk_id, similarity: 1 - row.distance }));
+  return nearestInVec0(db, query, limit).map((row) => ({
+    chunkId: row.chunk_id,
+    similarity: 1 - row.distance,
+  }));
 }
 
 /** Extra candidates of the in-memory index re-scored exactly: at least this many, or k. */
 export const RERANK_MARGIN = 10;
-
-const VEC0_SQL = "SELECT embedding FROM chunks_vec WHERE chunk_id = ?";
-// One statement for all candidates' vectors: a point lookup per candidate costs more in calls
-// between JavaScript and SQLite than in SQLite. The context vectors only when asked for.
-const TEXT_COPIES_SQL = `SELECT j.value AS chunkId, v.embedding AS text, NULL AS context
-  FROM json_each(?) j LEFT JOIN chunk_vectors v ON v.chunk_id = j.value`;
-const COPIES_SQL = `SELECT j.value AS chunkId, v.embedding AS text, c.embedding AS context
-  FROM json_each(?) j
-  LEFT JOIN chunk_vectors v ON v.chunk_id = j.value
-  LEFT JOIN chunk_context_vectors c ON c.chunk_id = j.value`;
-const CONTEXT_SQL = "SELECT embedding FROM chunk_context_vectors WHERE chunk_id = ?";
 
 type Similarities = Map<number, { text: number | null; context: number | null }>;
 
@@ -91,27 +77,18 @@ function similaritiesOf(
   const scores: Similarities = new Map();
   const score = (blob: Buffer | null | undefined) => (blob ? cosine(query, asVector(blob)) : null);
   if (hasVectorCopy(db)) {
-    const sql = withContext ? COPIES_SQL : TEXT_COPIES_SQL;
-    const rows = statement(db, sql).all(JSON.stringify(chunkIds)) as {
-      chunkId: number;
-      text: Buffer | null;
-      context: Buffer | null;
-    }[];
-    for (const row of rows) {
+    for (const row of storedVectors(db, chunkIds, withContext)) {
       scores.set(row.chunkId, { text: score(row.text), context: score(row.context) });
     }
   } else {
-    const contextOf = withContext ? statement(db, CONTEXT_SQL) : undefined;
     for (const chunkId of chunkIds) {
-      const context = (contextOf?.get(chunkId) as { embedding: Buffer } | undefined)?.embedding;
+      const context = withContext ? contextVector(db, chunkId) : undefined;
       scores.set(chunkId, { text: null, context: score(context) });
     }
   }
-  const vec0Of = statement(db, VEC0_SQL);
   for (const [chunkId, entry] of scores) {
     if (entry.text !== null) continue;
-    const row = vec0Of.get(BigInt(chunkId)) as { embedding: Buffer } | undefined;
-    entry.text = score(row?.embedding);
+    entry.text = score(vec0Vector(db, chunkId));
   }
   return scores;
 }

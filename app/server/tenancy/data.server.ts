@@ -3,7 +3,7 @@
 // row in the control database. Touches the control database, the tenant pool, the caches and
 // the queue of the runtime, and tenant files only through tenants/portable.ts.
 import fs from "node:fs";
-import { hasPendingJobs } from "#tenants/knowledge-base.ts";
+import { countDocuments, hasPendingJobs } from "#tenants/knowledge-base.ts";
 import { DEMO_TENANT_ID, isTenantId, newTenantId, type TenantId } from "#tenants/id.ts";
 import {
   InvalidTenantCopyError,
@@ -16,6 +16,7 @@ import { tenantFilePath } from "#tenants/store.ts";
 import { removeTenantFromBackups } from "../backup/backup.server.ts";
 import {
   deleteTenantRow,
+  forgetDemoFiles,
   getTenant,
   getWidgetSettingsJson,
   insertImportedTenant,
@@ -221,7 +222,7 @@ export function eraseTenant(runtime: Parts, rawTenantId: unknown, actor: Actor):
   if (fs.existsSync(file)) {
     try {
       const db = runtime.tenants.get(id);
-      documents = (db.prepare("SELECT count(*) AS n FROM documents").get() as { n: number }).n;
+      documents = countDocuments(db);
     } catch {
       // A damaged or foreign file is erased all the same.
     }
@@ -231,7 +232,7 @@ export function eraseTenant(runtime: Parts, rawTenantId: unknown, actor: Actor):
     deleteTenantRow(runtime.control, id);
     // The demo tenant is re-created on the next start; its documents must be queued again.
     if (id === DEMO_TENANT_ID) {
-      runtime.control.prepare("DELETE FROM meta WHERE key LIKE 'demo-file:%'").run();
+      forgetDemoFiles(runtime.control);
     }
     recordPlatformAudit(runtime.control, {
       actor,

@@ -10,6 +10,7 @@ export {
   listDocuments,
   listJobs,
 } from "#tenants/knowledge-base.ts";
+export { storedIndustry } from "#tenants/business.ts";
 export { getTranscript, listConversations } from "#tenants/transcripts.ts";
 export { groupUnanswered, listUnanswered } from "#tenants/unanswered.ts";
 export { usageSeries, usageTotals } from "#tenants/usage.ts";

@@ -11,16 +11,24 @@ import { redirect } from "react-router";
 import { z } from "zod";
 import { INDUSTRIES, signupStepPath, type SignupStep } from "#app/shared/signup-steps.ts";
 import type { TenantId } from "#tenants/id.ts";
-import type { TenantDb } from "#tenants/store.ts";
+import { setIndustry } from "#tenants/business.ts";
 import type { Config } from "../config.server.ts";
 import {
+  completeSignup,
   findAdminCredentials,
   getTenant,
   grantTenant,
   insertAdmin,
+  insertSignup,
+  latestSignupRow,
+  pruneSignupAttempts,
+  raiseSignupStep,
   recordPlatformAudit,
+  recordSignupAttempt,
+  signupAttemptsSince,
   type AdminRecord,
   type ControlDb,
+  type SignupRow,
   type TenantRecord,
 } from "../control-db.server.ts";
 import { auditAdminAction } from "../audit/audit.server.ts";
@@ -108,12 +116,8 @@ export function takeSignupAttempt(
   if (limit === 0 || !clientAddress) return;
   const key = clientKey(clientAddress);
   control.transaction(() => {
-    control.prepare("DELETE FROM signup_attempts WHERE at <= ?").run(now - HOUR_MS);
-    const recent = control
-      .prepare(
-        "SELECT count(*) AS n, min(at) AS oldest FROM signup_attempts WHERE client_key = ? AND at > ?",
-      )
-      .get(key, now - HOUR_MS) as { n: number; oldest: number | null };
+    pruneSignupAttempts(control, now - HOUR_MS);
+    const recent = signupAttemptsSince(control, key, now - HOUR_MS);
     if (recent.n >= limit) {
       const waitMs = (recent.oldest ?? now) + HOUR_MS - now;
       const minutes = Math.max(1, Math.ceil(waitMs / 60_000));
@@ -124,7 +128,7 @@ export function takeSignupAttempt(
         Math.max(1, Math.ceil(waitMs / 1000)),
       );
     }
-    control.prepare("INSERT INTO signup_attempts (client_key, at) VALUES (?, ?)").run(key, now);
+    recordSignupAttempt(control, key, now);
   })();
 }
 
@@ -192,9 +196,7 @@ export async function signUp(
   const admin = control.transaction(() => {
     const made = insertAdmin(control, { email, passwordHash, role: "tenant" }, now);
     grantTenant(control, made.id, tenant.id);
-    control
-      .prepare("INSERT INTO signups (tenant_id, admin_id, step, created_at) VALUES (?, ?, 2, ?)")
-      .run(tenant.id, made.id, now);
+    insertSignup(control, tenant.id, made.id, now);
     recordPlatformAudit(
       control,
       { actor: `admin:${made.id}`, action: "tenant.signup", tenantId: tenant.id },
@@ -203,11 +205,7 @@ export async function signUp(
     return made;
   })();
   if (industry) {
-    tenantDb(runtime, tenant)
-      .prepare(
-        "INSERT INTO meta (key, value) VALUES ('industry', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-      )
-      .run(industry);
+    setIndustry(tenantDb(runtime, tenant), industry);
   }
   auditAdminAction(runtime, tenant, admin, "trial.signup", { industry: industry ?? null });
   runtime.logger.info({ tenantId: tenant.id, adminId: admin.id }, "trial sign-up");
@@ -225,14 +223,6 @@ export interface SignupProgress {
   completedAt: number | null;
 }
 
-interface SignupRow {
-  tenant_id: string;
-  admin_id: number;
-  step: number;
-  created_at: number;
-  completed_at: number | null;
-}
-
 function toProgress(row: SignupRow): SignupProgress {
   return {
     tenantId: row.tenant_id as TenantId,
@@ -245,27 +235,17 @@ function toProgress(row: SignupRow): SignupProgress {
 
 /** The admin's sign-up (their newest, if they somehow have several), if they signed up. */
 export function signupOf(control: ControlDb, adminId: number): SignupProgress | undefined {
-  const row = control
-    .prepare(
-      "SELECT * FROM signups WHERE admin_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
-    )
-    .get(adminId) as SignupRow | undefined;
+  const row = latestSignupRow(control, adminId);
   return row ? toProgress(row) : undefined;
 }
 
 /** Moves the saved step forward to `step` (never back: going back to look is not undoing). */
 export function advanceSignup(control: ControlDb, tenantId: TenantId, step: SignupStep): void {
-  control
-    .prepare("UPDATE signups SET step = max(step, ?) WHERE tenant_id = ?")
-    .run(Math.min(4, Math.max(2, step)), tenantId);
+  raiseSignupStep(control, tenantId, Math.min(4, Math.max(2, step)));
 }
 
 export function finishSignup(control: ControlDb, tenantId: TenantId, now = Date.now()): void {
-  control
-    .prepare(
-      "UPDATE signups SET step = 4, completed_at = coalesce(completed_at, ?) WHERE tenant_id = ?",
-    )
-    .run(now, tenantId);
+  completeSignup(control, tenantId, now);
 }
 
 /** Where a signed-in person with this sign-up continues: its step, or its tenant once done. */
@@ -310,21 +290,5 @@ export async function requireSignupStep(
   return { admin, tenant, progress };
 }
 
-export interface KnowledgeSummary {
-  documents: number;
-  chunks: number;
-  /** Words in the indexed text (chunks overlap a little, so slightly more than the sources). */
-  words: number;
-}
-
-/** What the knowledge base holds, in numbers a person can check against what they added. */
-export function knowledgeSummary(db: TenantDb): KnowledgeSummary {
-  const row = db
-    .prepare(
-      `SELECT (SELECT count(*) FROM documents) AS documents, count(*) AS chunks,
-         coalesce(sum(length(trim(text)) - length(replace(trim(text), ' ', '')) + 1), 0) AS words
-       FROM chunks WHERE trim(text) <> ''`,
-    )
-    .get() as KnowledgeSummary;
-  return row;
-}
+/** What the knowledge base holds, for the knowledge step of the sign-up. */
+export { knowledgeSummary, type KnowledgeSummary } from "#tenants/knowledge-base.ts";
