@@ -355,7 +355,7 @@ export function buildUseLiteGraph(
   });
 }
 
-export interface UseLiteModelFile {
+export interface OnnxModelFile {
   path: string;
   /** True when this call wrote it, false when a cached file was used. */
   built: boolean;
@@ -371,9 +371,9 @@ export function defaultCacheFolder(): string {
  * The file is written under a temporary name and renamed, so concurrent starts never read a
  * half-written model.
  */
-export function useLiteModelFile(
+export function onnxModelFile(
   options: { cacheFolder?: string; precision?: Precision; modelFolder?: string } = {},
-): UseLiteModelFile {
+): OnnxModelFile {
   const precision = options.precision ?? "float32";
   const model = readPackageModel(options.modelFolder ?? modelFolder());
   const folder = options.cacheFolder ?? defaultCacheFolder();
