@@ -100,10 +100,13 @@ if (values.fixture) {
       worst = Math.min(worst, min);
       const mean = cosines.reduce((a, b) => a + b, 0) / cosines.length;
       console.log(
-        `${set} ${kind}: ${texts.length} texts, cosine min ${min.toFixed(7)} mean ${mean.toFixed(7)}` +
+        `${set} ${kind}: ${texts.length} texts, cosine min ${min.toFixed(7)} ` +
+          `(1 − min ${(1 - min).toExponential(1)}), mean ${mean.toFixed(7)}` +
           ` (onnx ${onnxSeconds.toFixed(1)} s, tfjs ${tfjsSeconds.toFixed(1)} s)`,
       );
     }
   }
-  console.log(`lowest cosine over every set: ${worst.toFixed(7)}`);
+  console.log(
+    `lowest cosine over every set: ${worst.toFixed(7)} (1 − ${(1 - worst).toExponential(1)})`,
+  );
 }
