@@ -3,7 +3,8 @@
 // the same 96 tokens.
 //
 //   npx tsx scripts/bench/encoder-parity.ts [--sets ../shared/eval] [--limit N] [--precision int8]
-//     every document (title and text) and query of each shared set: min / mean cosine per set
+//     every document (title and text) and query of each shared set: min / mean cosine per set,
+//     against tfjs (or, for int8, against ONNX Runtime in float32, which gives tfjs's vectors)
 //   npx tsx scripts/bench/encoder-parity.ts --fixture
 //     rewrites app/server/embeddings/onnx/reference-vectors.json: the tfjs vectors of the texts
 //     in reference-texts.ts, the fixture the unit test compares ONNX Runtime with
@@ -25,10 +26,14 @@ const { values } = parseArgs({
 const precision = values.precision === "int8" ? "int8" : "float32";
 const workers = Math.max(1, os.availableParallelism());
 
-async function embedAll(runtime: "onnx" | "tfjs", texts: string[]): Promise<Float32Array[]> {
+async function embedAll(
+  runtime: "onnx" | "tfjs",
+  texts: string[],
+  onnxPrecision = precision,
+): Promise<Float32Array[]> {
   const embedder = await createLocalEmbedder({
     runtime,
-    onnxPrecision: precision,
+    onnxPrecision,
     documentWorkers: workers,
     queryWorkers: 0,
     log: () => undefined,
@@ -77,7 +82,8 @@ if (values.fixture) {
       .filter((line) => line.trim() !== "")
       .slice(0, limit)
       .map((line) => JSON.parse(line) as { title?: string; text: string });
-  console.log(`ONNX Runtime (${precision}) against tfjs, ${workers} workers each`);
+  const baseline = precision === "int8" ? "ONNX Runtime float32" : "tfjs";
+  console.log(`ONNX Runtime (${precision}) against ${baseline}, ${workers} workers each`);
   let worst = 1;
   for (const set of fs.readdirSync(values.sets).sort()) {
     const folder = path.join(values.sets, set);
@@ -93,7 +99,10 @@ if (values.fixture) {
       const started = performance.now();
       const onnx = await embedAll("onnx", texts);
       const onnxSeconds = (performance.now() - started) / 1000;
-      const tfjs = await embedAll("tfjs", texts);
+      const tfjs =
+        precision === "int8"
+          ? await embedAll("onnx", texts, "float32")
+          : await embedAll("tfjs", texts);
       const tfjsSeconds = (performance.now() - started) / 1000 - onnxSeconds;
       const cosines = onnx.map((vector, i) => cosine(vector, tfjs[i] as Float32Array));
       const min = Math.min(...cosines);
@@ -102,7 +111,7 @@ if (values.fixture) {
       console.log(
         `${set} ${kind}: ${texts.length} texts, cosine min ${min.toFixed(7)} ` +
           `(1 − min ${(1 - min).toExponential(1)}), mean ${mean.toFixed(7)}` +
-          ` (onnx ${onnxSeconds.toFixed(1)} s, tfjs ${tfjsSeconds.toFixed(1)} s)`,
+          ` (${precision} ${onnxSeconds.toFixed(1)} s, ${baseline} ${tfjsSeconds.toFixed(1)} s)`,
       );
     }
   }
