@@ -29,7 +29,7 @@ const workers = Math.max(1, os.availableParallelism());
 async function embedAll(
   runtime: "onnx" | "tfjs",
   texts: string[],
-  onnxPrecision = precision,
+  onnxPrecision: "float32" | "int8" = precision,
 ): Promise<Float32Array[]> {
   const embedder = await createLocalEmbedder({
     runtime,
