@@ -86,15 +86,22 @@ for (const runtime of runtimes) {
         if (embedder.runtime !== runtime) throw new Error(`${runtime} did not load`);
         await embedder.embed(texts.slice(0, 2), "document"); // warm-up
         const started = performance.now();
+        const cpuBefore = process.cpuUsage();
         // The queue embeds a document's chunks one call at a time with several documents in
         // flight; one call of every text spread over the workers is the same load.
         await embedder.embed(texts, "document");
         const seconds = (performance.now() - started) / 1000;
+        // CPU time of the whole process (the workers are its threads): unlike the wall time,
+        // it does not depend on what else the machine runs.
+        const cpu = process.cpuUsage(cpuBefore);
+        const cpuSeconds = (cpu.user + cpu.system) / 1e6;
         const perSecond = texts.length / seconds;
         rate[runtime] = Math.max(rate[runtime] ?? 0, perSecond);
         console.log(
           `${name} workers ${workers} batch ${String(batchSize).padStart(3)}: ` +
-            `${perSecond.toFixed(1)} chunks/s, ${Math.round(words / seconds)} words/s`,
+            `${perSecond.toFixed(1)} chunks/s, ${Math.round(words / seconds)} words/s; ` +
+            `CPU ${((cpuSeconds * 1000) / texts.length).toFixed(2)} ms/chunk ` +
+            `(${(texts.length / cpuSeconds).toFixed(1)} chunks/s per free core)`,
         );
       } finally {
         await embedder.close?.();
