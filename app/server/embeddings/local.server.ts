@@ -54,7 +54,11 @@ export interface LocalEmbedderOptions {
   onnxCacheFolder?: string;
   /** "float32" (default) or "int8" (dynamic quantisation; measured, not adopted: decision 041). */
   onnxPrecision?: Precision;
-  /** Where the line saying which runtime serves goes (default console.info). */
+  /**
+   * Where the line saying which runtime serves goes: the server passes its logger. Without it,
+   * only a fallback to tfjs that was not asked for is written (to stderr, console.warn): the
+   * command line prints its results on stdout and its errors on stderr, and must stay clean.
+   */
   log?: (line: string) => void;
   /** Test hooks: a worker handed a batch containing one of these exact texts misbehaves. */
   testFaults?: WorkerFaults;
@@ -791,7 +795,6 @@ export async function createLocalEmbedder(
     Math.floor(options.documentWorkers ?? defaultDocumentWorkers()),
   );
   const queryWorkers = Math.max(0, Math.floor(options.queryWorkers ?? 1));
-  const log = options.log ?? ((line: string) => console.info(line));
   const onnx = options.runtime === "tfjs" ? "tfjs was asked for" : prepareOnnx(options);
   const spawn = () =>
     spawnModelWorker(options.testFaults, typeof onnx === "string" ? undefined : onnx.config);
@@ -807,10 +810,10 @@ export async function createLocalEmbedder(
           `${path.basename(onnx.config.modelPath)} ${onnx.built ? `built in ${Math.round(onnx.ms)} ms` : "from the cache"})`
         : `${LOCAL_EMBEDDING_MODEL}: tfjs WebAssembly serves the local embedder ` +
           `(ONNX Runtime not used: ${reply.fallback ?? (typeof onnx === "string" ? onnx : "unknown")})`;
-    if (!said.has(line)) {
-      said.add(line);
-      log(line);
-    }
+    if (said.has(line)) return;
+    said.add(line);
+    if (options.log) options.log(line);
+    else if (served === "tfjs" && options.runtime !== "tfjs") console.warn(line);
   };
   const dimension = LOCAL_EMBEDDING_DIMENSION;
   const documents = new EmbeddingWorkerPool({
