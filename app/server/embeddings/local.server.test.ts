@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   createLocalEmbedder,
   defaultDocumentWorkers,
@@ -304,6 +304,36 @@ describe("createLocalEmbedder under load, on close, and with shared workers", ()
       expect(norm(vector!)).toBeCloseTo(1, 4);
     } finally {
       await embedder.close?.();
+    }
+  }, 60_000);
+
+  it("without a log, writes only an unasked-for fallback, on stderr", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    const info = vi.spyOn(console, "info").mockImplementation(() => undefined);
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    try {
+      const onnx = await createLocalEmbedder({ documentWorkers: 1, queryWorkers: 0 });
+      await onnx.close?.();
+      const asked = await createLocalEmbedder({
+        documentWorkers: 1,
+        queryWorkers: 0,
+        runtime: "tfjs",
+      });
+      await asked.close?.();
+      expect([...warn.mock.calls, ...info.mock.calls, ...log.mock.calls]).toEqual([]);
+      const fallback = await createLocalEmbedder({
+        documentWorkers: 1,
+        queryWorkers: 0,
+        testFaults: { onnx: true },
+      });
+      await fallback.close?.();
+      expect(warn.mock.calls).toEqual([
+        [expect.stringMatching(/^local:use-lite-512: tfjs WebAssembly serves the local embedder/)],
+      ]);
+    } finally {
+      warn.mockRestore();
+      info.mockRestore();
+      log.mockRestore();
     }
   }, 60_000);
 
