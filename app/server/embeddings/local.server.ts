@@ -756,6 +756,12 @@ function prepareOnnx(
   try {
     const require = createRequire(import.meta.url);
     const runtimeModule = require.resolve("onnxruntime-node");
+    // ONNX Runtime 1.30 on Linux starts a usage telemetry client that uploads over HTTPS
+    // (telemetry.cc; in the Docker image it warns that it found no CA bundle). A self-hosted
+    // product makes no calls nobody asked for: it is turned off before a worker loads ONNX
+    // Runtime. Set in the main thread, it reaches the process's real environment, which the
+    // native library reads (a worker's process.env is a copy).
+    process.env.ORT_DISABLE_TELEMETRY ??= "1";
     const started = performance.now();
     const file = onnxModelFile({
       cacheFolder: options.onnxCacheFolder,
