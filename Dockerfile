@@ -17,14 +17,26 @@ ARG LITEFS_IMAGE=flyio/litefs:0.5.14
 # ---- build: dependencies with compilers, the app, the command line, then production deps --
 FROM ${BUILD_IMAGE} AS build
 WORKDIR /app
+# ONNXRUNTIME_NODE_INSTALL=skip: onnxruntime-node's install script would fetch CUDA parts
+# (npm 10 runs it; npm 11 leaves it unapproved). Its CPU binaries are inside the package.
 ENV CI=true \
     npm_config_update_notifier=false \
     npm_config_fund=false \
-    npm_config_audit=false
+    npm_config_audit=false \
+    ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY . .
-RUN npm run build && npm prune --omit=dev
+# onnxruntime-node ships its binaries for every platform (about 290 MB); the image keeps only
+# its own platform's (decision 041).
+RUN npm run build && npm prune --omit=dev \
+ && ort=node_modules/onnxruntime-node/bin/napi-v6 \
+ && keep="$(node -p 'process.platform + "/" + process.arch')" \
+ && for dir in "$ort"/*/*; do \
+      [ "${dir#"$ort"/}" = "$keep" ] || rm -rf "$dir"; \
+    done \
+ && find "$ort" -mindepth 1 -type d -empty -delete \
+ && test -f "$ort/$keep/onnxruntime_binding.node"
 
 # ---- app: node, the built app and its production dependencies; nothing else --------------
 FROM ${RUNTIME_IMAGE} AS app

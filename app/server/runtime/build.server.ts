@@ -56,7 +56,11 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   const control = openControlDb(config.dataDir);
   const embedder =
     options.embedder ??
-    (await createEmbedder(config.embeddings, { timeoutMs: config.FETCH_TIMEOUT_MS }));
+    (await createEmbedder(config.embeddings, {
+      timeoutMs: config.FETCH_TIMEOUT_MS,
+      // The server says which runtime serves the embedded encoder (decision 041).
+      ...(options.bootstrap ? { log: (line: string) => logger.info(line) } : {}),
+    }));
   const tenants = new TenantPool(
     config.dataDir,
     { model: embedder.model, dimension: embedder.dimension },
