@@ -34,6 +34,9 @@ export default [
   // MCP (Streamable HTTP) for a tenant's secret key (docs/decisions/026).
   route("api/mcp", "routes/api.mcp.ts", { id: "api-mcp" }),
   route("api/tenants/:tenantId/mcp", "routes/api.mcp.ts", { id: "api-tenant-mcp" }),
+  // The OpenAI-compatible API of a tenant's secret key (docs/decisions/044).
+  route("v1/models", "routes/v1.models.ts"),
+  route("v1/chat/completions", "routes/v1.chat-completions.ts"),
   // Actions: the visitor's confirmation and free slots, the admin's settings and records
   // (docs/decisions/027).
   route("api/actions/confirm", "routes/api.actions-confirm.ts"),
