@@ -8,7 +8,10 @@ export default [
   route("demo", "routes/demo.tsx"),
   route("metrics", "routes/metrics.ts"),
 
-  // Public and server-to-server API (JSON, one error shape).
+  // Public and server-to-server API (JSON, one error shape), its OpenAPI document and
+  // reference page (docs/decisions/044).
+  route("api/openapi.json", "routes/api.openapi.ts"),
+  route("api/docs", "routes/api.docs.ts"),
   route("api/ask", "routes/api.ask.ts"),
   route("api/widget/:tenantId/config", "routes/api.widget-config.ts"),
   route("api/widget/:tenantId/session", "routes/api.widget-session.ts"),

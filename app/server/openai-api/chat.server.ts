@@ -42,17 +42,15 @@ class OpenAiError extends ApiError {
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 const otherPart = z.looseObject({ type: z.string() });
 
-export const chatMessageSchema = z
-  .looseObject({
-    role: z.enum(["system", "developer", "user", "assistant", "tool"]),
-    /** Text, or parts of which only the `text` ones are read. */
-    content: z
-      .union([z.string(), z.array(z.union([textPart, otherPart]))])
-      .nullable()
-      .optional(),
-    name: z.string().optional(),
-  })
-  .meta({ id: "ChatMessage" });
+export const chatMessageSchema = z.looseObject({
+  role: z.enum(["system", "developer", "user", "assistant", "tool"]),
+  /** Text, or parts of which only the `text` ones are read. */
+  content: z
+    .union([z.string(), z.array(z.union([textPart, otherPart]))])
+    .nullable()
+    .optional(),
+  name: z.string().optional(),
+});
 
 export const chatCompletionRequestSchema = z
   .looseObject({
@@ -63,25 +61,22 @@ export const chatCompletionRequestSchema = z
     stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
   })
   .meta({
-    id: "ChatCompletionRequest",
     description:
       "OpenAI's chat completion request. Other OpenAI parameters (temperature, max_tokens, …) are accepted and ignored: the tenant's settings decide how it answers.",
   });
 
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 
-const citationSchema = z
-  .object({
-    n: z.int().describe("The [n] number used in the answer text."),
-    documentId: z.int(),
-    title: z.string(),
-    url: z.string().nullable(),
-    fileName: z.string().nullable(),
-    headingPath: z.string(),
-    snippet: z.string(),
-    score: z.number(),
-  })
-  .meta({ id: "Citation" });
+export const citationSchema = z.object({
+  n: z.int().describe("The [n] number used in the answer text."),
+  documentId: z.int(),
+  title: z.string(),
+  url: z.string().nullable(),
+  fileName: z.string().nullable(),
+  headingPath: z.string(),
+  snippet: z.string(),
+  score: z.number(),
+});
 
 const usageSchema = z.object({
   prompt_tokens: z.int(),
@@ -89,28 +84,26 @@ const usageSchema = z.object({
   total_tokens: z.int(),
 });
 
-export const chatCompletionSchema = z
-  .object({
-    id: z.string(),
-    object: z.literal("chat.completion"),
-    created: z.int(),
-    model: z.string(),
-    choices: z.array(
-      z.object({
-        index: z.int(),
-        message: z.object({
-          role: z.literal("assistant"),
-          content: z.string(),
-          refusal: z.null(),
-          citations: z.array(citationSchema).describe("BiTB's extension: the sources cited."),
-        }),
-        finish_reason: z.literal("stop"),
-        logprobs: z.null(),
+export const chatCompletionSchema = z.object({
+  id: z.string(),
+  object: z.literal("chat.completion"),
+  created: z.int(),
+  model: z.string(),
+  choices: z.array(
+    z.object({
+      index: z.int(),
+      message: z.object({
+        role: z.literal("assistant"),
+        content: z.string(),
+        refusal: z.null(),
+        citations: z.array(citationSchema).describe("BiTB's extension: the sources cited."),
       }),
-    ),
-    usage: usageSchema,
-  })
-  .meta({ id: "ChatCompletion" });
+      finish_reason: z.literal("stop"),
+      logprobs: z.null(),
+    }),
+  ),
+  usage: usageSchema,
+});
 
 export const chatCompletionChunkSchema = z
   .object({
@@ -136,24 +129,21 @@ export const chatCompletionChunkSchema = z
     usage: usageSchema.nullable().optional(),
   })
   .meta({
-    id: "ChatCompletionChunk",
     description:
       "One `data:` line of the stream (`stream: true`); the stream ends with `data: [DONE]`.",
   });
 
-export const modelListSchema = z
-  .object({
-    object: z.literal("list"),
-    data: z.array(
-      z.object({
-        id: z.string().describe("The tenant's id."),
-        object: z.literal("model"),
-        created: z.int(),
-        owned_by: z.string(),
-      }),
-    ),
-  })
-  .meta({ id: "ModelList" });
+export const modelListSchema = z.object({
+  object: z.literal("list"),
+  data: z.array(
+    z.object({
+      id: z.string().describe("The tenant's id."),
+      object: z.literal("model"),
+      created: z.int(),
+      owned_by: z.string(),
+    }),
+  ),
+});
 
 export const openAiErrorSchema = z
   .object({
@@ -165,7 +155,6 @@ export const openAiErrorSchema = z
     }),
   })
   .meta({
-    id: "OpenAIError",
     description: "OpenAI's error shape, used under /v1/ only (OpenAI clients parse it).",
   });
 
