@@ -154,7 +154,10 @@ const handleRequest = withReplicaConsistency(
 const app = async (request, client) =>
   withBaseSecurityHeaders(
     request,
-    withJsonApiFallback(request, await handleRequest(request, { clientAddress: client.address })),
+    await withJsonApiFallback(
+      request,
+      await handleRequest(request, { clientAddress: client.address }),
+    ),
   );
 const protocol = config.PUBLIC_URL ? new URL(config.PUBLIC_URL).protocol : undefined;
 const onError = (error) => {

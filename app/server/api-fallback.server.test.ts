@@ -10,7 +10,7 @@ const get = (path: string, method = "GET") => new Request(`http://localhost${pat
 
 describe("withJsonApiFallback", () => {
   it("turns an HTML 404 under /api/ into the one error shape", async () => {
-    const res = withJsonApiFallback(get("/api/nope"), html(404));
+    const res = await withJsonApiFallback(get("/api/nope"), html(404));
     expect(res.status).toBe(404);
     expect(res.headers.get("content-type")).toBe("application/json");
     expect(await res.json()).toEqual({
@@ -19,7 +19,10 @@ describe("withJsonApiFallback", () => {
   });
 
   it("turns a 405 into method_not_allowed and keeps Allow", async () => {
-    const res = withJsonApiFallback(get("/api/feedback", "PUT"), html(405, { allow: "POST" }));
+    const res = await withJsonApiFallback(
+      get("/api/feedback", "PUT"),
+      html(405, { allow: "POST" }),
+    );
     expect(res.status).toBe(405);
     expect(res.headers.get("allow")).toBe("POST");
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe(
@@ -28,7 +31,7 @@ describe("withJsonApiFallback", () => {
   });
 
   it("answers OpenAI's error shape under /v1/", async () => {
-    const res = withJsonApiFallback(get("/v1/embeddings", "POST"), html(404));
+    const res = await withJsonApiFallback(get("/v1/embeddings", "POST"), html(404));
     expect(await res.json()).toEqual({
       error: {
         message: "No such endpoint: /v1/embeddings.",
@@ -38,17 +41,25 @@ describe("withJsonApiFallback", () => {
     });
   });
 
-  it("keeps a route's own JSON 404 and every page outside the API", () => {
+  it("replaces React Router's own JSON 405 of a resource route without that method", async () => {
+    const routerOwn = Response.json({ message: "Unexpected Server Error" }, { status: 405 });
+    const res = await withJsonApiFallback(get("/api/openapi.json", "POST"), routerOwn);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe(
+      "method_not_allowed",
+    );
+  });
+
+  it("keeps a route's own JSON 404 and every page outside the API", async () => {
     const own = Response.json(
       { error: { code: "not_found", message: "No such tenant." } },
       {
         status: 404,
       },
     );
-    expect(withJsonApiFallback(get("/api/tenants/x"), own)).toBe(own);
+    expect(await withJsonApiFallback(get("/api/tenants/x"), own)).toBe(own);
     const page = html(404);
-    expect(withJsonApiFallback(get("/admin/nope"), page)).toBe(page);
+    expect(await withJsonApiFallback(get("/admin/nope"), page)).toBe(page);
     const ok = new Response("ok");
-    expect(withJsonApiFallback(get("/api/nope"), ok)).toBe(ok);
+    expect(await withJsonApiFallback(get("/api/nope"), ok)).toBe(ok);
   });
 });
