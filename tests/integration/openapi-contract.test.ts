@@ -177,7 +177,30 @@ describe("the OpenAPI contract", () => {
     );
   });
 
-  it("the widget's session and rating, and each documented error", async () => {
+  it("the widget's settings, session and rating, and each documented error", async () => {
+    const configPath = "/api/widget/{tenantId}/config";
+    const config = (await expectContract(
+      await fetch(`${server.url}/api/widget/${tenant}/config?key=${widgetKey}`),
+      "get",
+      configPath,
+    )) as { title: string };
+    expect(config.title.length).toBeGreaterThan(0);
+    await expectContract(
+      await fetch(`${server.url}/api/widget/${tenant}/config`),
+      "get",
+      configPath,
+    );
+    await expectContract(
+      await fetch(`${server.url}/api/widget/${tenant}/config?key=pk_wrong`),
+      "get",
+      configPath,
+    );
+    await expectContract(
+      await fetch(`${server.url}/api/widget/tn_nope/config?key=${widgetKey}`),
+      "get",
+      configPath,
+    );
+
     const sessionPath = "/api/widget/{tenantId}/session";
     const sessionUrl = `/api/widget/${tenant}/session`;
     await expectContract(await post(sessionUrl, json({ key: widgetKey })), "post", sessionPath);

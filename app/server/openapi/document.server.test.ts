@@ -29,6 +29,7 @@ describe("the OpenAPI document", () => {
     expect(paths).toEqual(
       expect.arrayContaining([
         "/api/ask",
+        "/api/widget/{tenantId}/config",
         "/api/widget/{tenantId}/session",
         "/api/feedback",
         "/api/mcp",

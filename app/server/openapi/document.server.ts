@@ -8,7 +8,9 @@ import { z } from "zod";
 import {
   feedbackRequestSchema,
   visitorSessionRequestSchema,
+  widgetConfigQuerySchema,
 } from "../access/widget-requests.server.ts";
+import { widgetSettingsSchema } from "../widget-config/settings.server.ts";
 import { askSchema } from "../ask/ask-request.server.ts";
 import type { Config } from "../config.server.ts";
 import {
@@ -95,6 +97,7 @@ function buildDocument(config: Limits) {
         BatchAnswer: batchDoneEventSchema,
         Citation: citationSchema,
         Error: apiErrorSchema,
+        WidgetSettings: widgetSettingsSchema,
         VisitorSessionRequest: visitorSessionRequestSchema,
         VisitorSession: visitorSessionSchema,
         FeedbackRequest: feedbackRequestSchema,
@@ -132,6 +135,24 @@ function buildDocument(config: Limits) {
               },
             },
             ...askErrors,
+          },
+        },
+      },
+      "/api/widget/{tenantId}/config": {
+        get: {
+          operationId: "widgetConfig",
+          summary: "The widget's settings, before it draws its launcher",
+          requestParams: { path: tenantPath, query: widgetConfigQuerySchema },
+          responses: {
+            "200": {
+              description: "The tenant's widget settings (cacheable for 60 s per origin).",
+              content: { "application/json": { schema: widgetSettingsSchema } },
+            },
+            "400": apiError("validation_failed: no key."),
+            "403": apiError(
+              "forbidden: not the tenant's widget key, or an origin it does not allow.",
+            ),
+            "404": apiError("not_found: no such tenant."),
           },
         },
       },
