@@ -135,11 +135,13 @@ describe("the OpenAI-compatible API", () => {
 
     const res = await admin.fetch(`/api/tenants/${espresso}/audit?kind=ask&limit=50`);
     const { entries } = (await res.json()) as {
-      entries: Array<{ actor: string; action: string; outcome: string }>;
+      entries: Array<{ actor: string; action: string; outcome: string; cacheHit: boolean | null }>;
     };
     const asks = entries.filter((entry) => /^key:\d+$/.test(entry.actor));
     expect(asks.length).toBeGreaterThanOrEqual(4);
     expect(asks.map((entry) => entry.outcome)).toContain("answered");
+    // The same first question again (the raw stream above) came from the answer cache.
+    expect(asks.some((entry) => entry.cacheHit === true)).toBe(true);
   });
 
   it("refuses a bad key with 401, in OpenAI's error shape", async () => {

@@ -258,11 +258,10 @@ describe("the OpenAPI contract", () => {
     );
     await expectContract(await post("/api/mcp", json(rpc, mcpHeaders)), "post", "/api/mcp");
 
-    const page = (await expectContract(
-      await fetch(`${server.url}/api/docs`),
-      "get",
-      "/api/docs",
-    )) as string;
+    const docs = await fetch(`${server.url}/api/docs`);
+    // No script, nothing from elsewhere: the page's own policy allows neither.
+    expect(docs.headers.get("content-security-policy")).toMatch(/^default-src 'none';/);
+    const page = (await expectContract(docs, "get", "/api/docs")) as string;
     expect(page).toContain("POST /v1/chat/completions");
 
     await expectContract(
