@@ -245,6 +245,60 @@ describe("the OpenAPI contract", () => {
     );
   });
 
+  it("adding knowledge and following its jobs with the secret key, and each documented error", async () => {
+    const docs = "/api/tenants/{tenantId}/documents";
+    const docsUrl = `/api/tenants/${tenant}/documents`;
+    const text = { type: "text", title: "Opening hours", text: "We open at 9 am on weekdays." };
+    const queued = (await expectContract(
+      await post(docsUrl, json(text, bearer(secret))),
+      "post",
+      docs,
+    )) as { jobs: Array<{ id: number }> };
+    expect(queued.jobs).toHaveLength(1);
+    const form = new FormData();
+    form.append("file", new Blob(["Returns are accepted within 30 days."]), "returns.txt");
+    await expectContract(
+      await post(docsUrl, { method: "POST", headers: bearer(secret), body: form }),
+      "post",
+      docs,
+    );
+    await expectContract(await post(docsUrl, json({ type: "text" }, bearer(secret))), "post", docs);
+    await expectContract(await post(docsUrl, json(text)), "post", docs);
+    await expectContract(
+      await post("/api/tenants/tn_nope/documents", json(text, bearer(secret))),
+      "post",
+      docs,
+    );
+    await expectContract(
+      await post(docsUrl, {
+        method: "POST",
+        headers: { ...bearer(secret), "content-type": "text/plain" },
+        body: "hi",
+      }),
+      "post",
+      docs,
+    );
+
+    const jobs = "/api/tenants/{tenantId}/jobs";
+    const listed = (await expectContract(
+      await fetch(`${server.url}/api/tenants/${tenant}/jobs?limit=10`, { headers: bearer(secret) }),
+      "get",
+      jobs,
+    )) as { jobs: Array<{ id: number }> };
+    expect(listed.jobs.map((job) => job.id)).toContain(queued.jobs[0]!.id);
+    await expectContract(
+      await fetch(`${server.url}/api/tenants/${tenant}/jobs?limit=0`, { headers: bearer(secret) }),
+      "get",
+      jobs,
+    );
+    await expectContract(await fetch(`${server.url}/api/tenants/${tenant}/jobs`), "get", jobs);
+    await expectContract(
+      await fetch(`${server.url}/api/tenants/tn_nope/jobs`, { headers: bearer(secret) }),
+      "get",
+      jobs,
+    );
+  });
+
   it("MCP, the reference page and the OpenAI-compatible API", async () => {
     const rpc = { jsonrpc: "2.0", id: 1, method: "tools/list", params: {} };
     const mcpHeaders = {

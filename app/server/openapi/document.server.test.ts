@@ -32,6 +32,8 @@ describe("the OpenAPI document", () => {
         "/api/widget/{tenantId}/config",
         "/api/widget/{tenantId}/session",
         "/api/feedback",
+        "/api/tenants/{tenantId}/documents",
+        "/api/tenants/{tenantId}/jobs",
         "/api/mcp",
         "/api/openapi.json",
         "/v1/models",

@@ -12,6 +12,8 @@ import {
 } from "../access/widget-requests.server.ts";
 import { widgetSettingsSchema } from "../widget-config/settings.server.ts";
 import { askSchema } from "../ask/ask-request.server.ts";
+import { jsonIntakeSchema } from "../ingest/intake.server.ts";
+import { jobsQuerySchema } from "../ingest/jobs-query.server.ts";
 import type { Config } from "../config.server.ts";
 import {
   chatCompletionChunkSchema,
@@ -22,9 +24,11 @@ import {
   openAiErrorSchema,
 } from "../openai-api/chat.server.ts";
 import {
+  acceptedJobsSchema,
   apiErrorSchema,
   batchDoneEventSchema,
   doneEventSchema,
+  jobListSchema,
   jsonRpcResponseSchema,
   visitorSessionSchema,
 } from "./responses.server.ts";
@@ -192,6 +196,62 @@ function buildDocument(config: Limits) {
             "401": apiError("unauthorized or session_expired: the session token is not valid."),
             "403": apiError("forbidden: not the tenant's widget key."),
             "404": apiError("not_found: no such answer in this conversation, or no such tenant."),
+          },
+        },
+      },
+      "/api/tenants/{tenantId}/documents": {
+        post: {
+          operationId: "addKnowledge",
+          summary: "Add knowledge: files (multipart), a text, or a web page",
+          description:
+            "Multipart `file` fields (one job per file, at most 10), or JSON " +
+            '`{ type: "text", title, text }` / `{ type: "url", url, title? }`. ' +
+            "For the tenant's secret key (or a signed-in admin of the tenant).",
+          security: [{ secretKey: [] }],
+          requestParams: { path: tenantPath },
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": { schema: jsonIntakeSchema },
+              "multipart/form-data": {
+                schema: {
+                  type: "object",
+                  properties: {
+                    file: {
+                      type: "array",
+                      items: { type: "string", contentMediaType: "application/octet-stream" },
+                    },
+                  },
+                },
+              },
+            },
+          },
+          responses: {
+            "202": {
+              description: "Queued: the ingestion jobs, to follow at GET …/jobs.",
+              content: { "application/json": { schema: acceptedJobsSchema } },
+            },
+            "400": apiError("validation_failed or bad_request: not a valid source."),
+            "401": apiError("unauthorized: no key, or an unknown or revoked one."),
+            "404": apiError("not_found: no such tenant, or not the key's."),
+            "415": apiError("unsupported_media_type: neither JSON nor multipart."),
+          },
+        },
+      },
+      "/api/tenants/{tenantId}/jobs": {
+        get: {
+          operationId: "listJobs",
+          summary: "The tenant's ingestion jobs, newest first, with their progress",
+          security: [{ secretKey: [] }],
+          requestParams: { path: tenantPath, query: jobsQuerySchema },
+          responses: {
+            "200": {
+              description: "The jobs.",
+              content: { "application/json": { schema: jobListSchema } },
+            },
+            "400": apiError("validation_failed: limit is not 1–500."),
+            "401": apiError("unauthorized: no key, or an unknown or revoked one."),
+            "404": apiError("not_found: no such tenant, or not the key's."),
           },
         },
       },

@@ -10,6 +10,7 @@ import type {
   Citation,
   DoneEvent,
 } from "#app/shared/ask-events.ts";
+import type { IngestJob } from "#tenants/knowledge-base.ts";
 import { citationSchema } from "../openai-api/chat.server.ts";
 
 /** The one error shape of the JSON API (app/server/errors.server.ts). */
@@ -95,3 +96,32 @@ export const jsonRpcResponseSchema = z
     error: z.looseObject({ code: z.int(), message: z.string() }).optional(),
   })
   .describe("A JSON-RPC 2.0 response of the MCP server (Streamable HTTP, JSON answers).");
+
+/** 202 of POST /api/tenants/:tenantId/documents: one ingestion job per file or source. */
+export const acceptedJobsSchema = z.object({ jobs: z.array(z.object({ id: z.int() })) });
+
+const ingestJob = z.object({
+  id: z.int(),
+  sourceType: z.enum(["file", "text", "url"]),
+  sourceKey: z.string(),
+  title: z.string(),
+  fileName: z.string().nullable(),
+  mimeType: z.string().nullable(),
+  url: z.string().nullable(),
+  state: z.enum(["queued", "running", "done", "failed"]),
+  stage: z.enum(["fetch", "parse", "chunk", "embed", "index"]).nullable(),
+  progressDone: z.int(),
+  progressTotal: z.int(),
+  attempts: z.int(),
+  maxAttempts: z.int(),
+  nextRunAt: z.number(),
+  leaseOwner: z.string().nullable(),
+  leaseUntil: z.number().nullable(),
+  error: z.string().nullable(),
+  documentId: z.int().nullable(),
+  outcome: z.enum(["created", "replaced", "unchanged"]).nullable(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+}) satisfies z.ZodType<IngestJob>;
+
+export const jobListSchema = z.object({ jobs: z.array(ingestJob) });
