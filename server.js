@@ -23,6 +23,7 @@ const {
   startMetricsServer,
   createLogger,
   withBaseSecurityHeaders,
+  withJsonApiFallback,
   withReplicaConsistency,
 } = build.entry.module;
 
@@ -149,8 +150,15 @@ const handleRequest = withReplicaConsistency(
   { catchUpMs: config.REPLICA_CATCH_UP_MS, secureCookie: httpsOrigin },
   routerHandler,
 );
+// Unknown paths and wrong methods under /api/ and /v1/ answer JSON, not the HTML error page.
 const app = async (request, client) =>
-  withBaseSecurityHeaders(request, await handleRequest(request, { clientAddress: client.address }));
+  withBaseSecurityHeaders(
+    request,
+    await withJsonApiFallback(
+      request,
+      await handleRequest(request, { clientAddress: client.address }),
+    ),
+  );
 const protocol = config.PUBLIC_URL ? new URL(config.PUBLIC_URL).protocol : undefined;
 const onError = (error) => {
   logger.error({ err: error }, "unhandled error in a request");

@@ -17,6 +17,7 @@ export { createCachedAskLane } from "./server/ask/cached-lane.server.ts";
 export { startMetricsServer } from "./server/observability/metrics-endpoint.server.ts";
 export { createLogger } from "./server/logger.server.ts";
 export { withBaseSecurityHeaders } from "./server/security-headers.server.ts";
+export { withJsonApiFallback } from "./server/api-fallback.server.ts";
 export { withReplicaConsistency } from "./server/replication/consistency.server.ts";
 
 export const streamTimeout = 5_000;

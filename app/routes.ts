@@ -8,7 +8,10 @@ export default [
   route("demo", "routes/demo.tsx"),
   route("metrics", "routes/metrics.ts"),
 
-  // Public and server-to-server API (JSON, one error shape).
+  // Public and server-to-server API (JSON, one error shape), its OpenAPI document and
+  // reference page (docs/decisions/044).
+  route("api/openapi.json", "routes/api.openapi.ts"),
+  route("api/docs", "routes/api.docs.ts"),
   route("api/ask", "routes/api.ask.ts"),
   route("api/widget/:tenantId/config", "routes/api.widget-config.ts"),
   route("api/widget/:tenantId/session", "routes/api.widget-session.ts"),
@@ -34,6 +37,9 @@ export default [
   // MCP (Streamable HTTP) for a tenant's secret key (docs/decisions/026).
   route("api/mcp", "routes/api.mcp.ts", { id: "api-mcp" }),
   route("api/tenants/:tenantId/mcp", "routes/api.mcp.ts", { id: "api-tenant-mcp" }),
+  // The OpenAI-compatible API of a tenant's secret key (docs/decisions/044).
+  route("v1/models", "routes/v1.models.ts"),
+  route("v1/chat/completions", "routes/v1.chat-completions.ts"),
   // Actions: the visitor's confirmation and free slots, the admin's settings and records
   // (docs/decisions/027).
   route("api/actions/confirm", "routes/api.actions-confirm.ts"),

@@ -2,7 +2,6 @@
 // stored with the message. Public (the widget calls it cross-origin, without credentials):
 // it carries the tenant's publishable key and the visitor's session token, which names the
 // only conversation it may rate. 204 on success, 404 when that answer is not in it.
-import { z } from "zod";
 import {
   clientIp,
   type Cors,
@@ -12,6 +11,7 @@ import {
   requireWidgetKey,
   widgetCors,
 } from "#app/server/access/embed-guard.server.ts";
+import { feedbackRequestSchema } from "#app/server/access/widget-requests.server.ts";
 import { ApiError, errorResponse } from "#app/server/errors.server.ts";
 import { assertServing } from "#app/server/tenancy/platform.server.ts";
 import { enforceRateLimits } from "#app/server/limits/limits.server.ts";
@@ -22,14 +22,6 @@ import { requireTenant } from "#app/server/tenancy/tenants.server.ts";
 import type { Route } from "./+types/api.feedback";
 
 const METHODS = "POST, OPTIONS";
-
-const feedbackSchema = z.strictObject({
-  tenant_id: z.string().max(64),
-  key: z.string().max(100),
-  session_token: z.string().max(200),
-  message_id: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-  rating: z.enum(["up", "down"]),
-});
 
 export async function loader({ request }: Route.LoaderArgs) {
   const runtime = await getRuntime();
@@ -46,7 +38,7 @@ export async function action({ request, context }: Route.ActionArgs) {
   let cors: Cors = noCors;
   try {
     if (request.method !== "POST") throw new ApiError("bad_request", "Use POST to send feedback.");
-    const body = await readJson(request, feedbackSchema, 4 * 1024);
+    const body = await readJson(request, feedbackRequestSchema, 4 * 1024);
     const tenant = requireTenant(runtime, body.tenant_id);
     cors = widgetCors(runtime, request, tenant.id, METHODS);
     assertServing(tenant, cors);

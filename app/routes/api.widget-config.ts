@@ -2,7 +2,7 @@
 // before it draws its launcher (title, greeting, colour, position, starter questions, voice
 // greeting, language). Refused (403, no CORS) for a wrong key or an origin the tenant does
 // not allow; cacheable per origin. An unknown tenant is a 404.
-import { z } from "zod";
+import { widgetConfigQuerySchema } from "#app/server/access/widget-requests.server.ts";
 import {
   type Cors,
   noCors,
@@ -19,7 +19,6 @@ import { getWidgetSettings } from "#app/server/widget-config/settings.server.ts"
 import type { Route } from "./+types/api.widget-config";
 
 const METHODS = "GET, OPTIONS";
-const querySchema = z.strictObject({ key: z.string().max(100) });
 
 // React Router hands OPTIONS requests to the loader too.
 export async function loader({ request, params }: Route.LoaderArgs) {
@@ -30,7 +29,7 @@ export async function loader({ request, params }: Route.LoaderArgs) {
     if (request.method === "OPTIONS") return preflight(runtime, request, METHODS, tenant.id);
     cors = widgetCors(runtime, request, tenant.id, METHODS);
     assertServing(tenant, cors);
-    const query = parseQuery(request, querySchema);
+    const query = parseQuery(request, widgetConfigQuerySchema);
     requireWidgetKey(runtime, tenant, query.key, cors);
     return Response.json(getWidgetSettings(runtime, tenant), {
       headers: { ...cors, "Cache-Control": "public, max-age=60" },

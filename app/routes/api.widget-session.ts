@@ -2,7 +2,7 @@
 // token (valid VISITOR_SESSION_TTL_SECONDS) naming a new conversation, which the widget sends
 // with every ask and rating. 201 { token, conversationId, expiresAt } (seconds since epoch).
 // Same origin and key checks as the other widget calls; limited per client IP.
-import { z } from "zod";
+import { visitorSessionRequestSchema } from "#app/server/access/widget-requests.server.ts";
 import {
   clientIp,
   type Cors,
@@ -21,7 +21,6 @@ import { issueVisitorSession, sessionSecret } from "#app/server/access/visitor-s
 import type { Route } from "./+types/api.widget-session";
 
 const METHODS = "POST, OPTIONS";
-const sessionSchema = z.strictObject({ key: z.string().max(100) });
 
 export async function loader({ request, params }: Route.LoaderArgs) {
   const runtime = await getRuntime();
@@ -44,7 +43,7 @@ export async function action({ request, params, context }: Route.ActionArgs) {
       throw new ApiError("bad_request", "Use POST to start a session.");
     cors = widgetCors(runtime, request, tenant.id, METHODS);
     assertServing(tenant, cors);
-    const body = await readJson(request, sessionSchema, 1024);
+    const body = await readJson(request, visitorSessionRequestSchema, 1024);
     requireWidgetKey(runtime, tenant, body.key, cors);
     enforceRateLimits(runtime.config, [{ scope: "ip", id: clientIp(runtime, request, context) }]);
     const { token, session } = issueVisitorSession(

@@ -670,6 +670,25 @@ const cases: Case[] = [
       platformAdmin: 401,
     },
   })),
+  // The OpenAI-compatible API, likewise: secret keys only (tests/integration/openai-api.test.ts).
+  ...[
+    { route: "v1/models", init: undefined },
+    {
+      route: "v1/chat/completions",
+      init: json("POST", { model: "x", messages: [{ role: "user", content: "Hi" }] }),
+    },
+  ].map(({ route, init }): Case => ({
+    route,
+    name: `${init ? "POST" : "GET"} /${route} (secret keys only)`,
+    request: () => ({ path: `/${route}`, init }),
+    expect: {
+      anonymous: 401,
+      forged: 401,
+      otherTenantAdmin: 401,
+      tenantAdmin: 401,
+      platformAdmin: 401,
+    },
+  })),
 ];
 
 /** Routes that are public on purpose (no admin data, no admin action). */
@@ -695,6 +714,9 @@ const publicRoutes = new Set([
   // The self-serve trial's sign-up form, and the embed test page (needs the publishable key).
   "signup",
   "embed-test/:tenantId",
+  // The OpenAPI document and its reference page (docs/decisions/044).
+  "api/openapi.json",
+  "api/docs",
 ]);
 
 describe("every admin route, as every kind of visitor", () => {

@@ -216,6 +216,33 @@ describe("askStream", () => {
     const sources = follow[0]!.data as { sources: { title: string }[] };
     expect(sources.sources[0]?.title).toBe("Espresso");
   });
+
+  it("takes the caller's own history instead of a stored one (the OpenAI-compatible API)", async () => {
+    const seen: unknown[] = [];
+    const extractive = createExtractiveAnswerer();
+    const runtime = runtimeWith({
+      name: extractive.name,
+      model: extractive.model,
+      stream(request) {
+        seen.push(request.history);
+        return extractive.stream(request);
+      },
+    });
+    const history = [
+      {
+        role: "user" as const,
+        content: "How often must the Lumen X2 espresso machine be descaled?",
+      },
+      { role: "assistant" as const, content: "Every 3 weeks [1]." },
+    ];
+    const follow = await collect(
+      askStream(runtime, { tenant, query: "and how often exactly?", history }),
+    );
+    expect(seen).toEqual([history]);
+    // Short follow-ups are searched with the previous question, as with a stored history.
+    const sources = follow[0]!.data as { sources: { title: string }[] };
+    expect(sources.sources[0]?.title).toBe("Espresso");
+  });
 });
 
 describe("answer cache", () => {

@@ -40,6 +40,11 @@ export interface AskInput {
   query: string;
   /** An existing conversation to continue, or a new id the caller chose. */
   conversationId?: string;
+  /**
+   * The earlier turns as the caller holds them (the OpenAI-compatible API's `messages`),
+   * instead of the stored conversation's; the last HISTORY_TURNS exchanges are used.
+   */
+  history?: StoredTurn[];
   signal?: AbortSignal;
   /** performance.now() when the request arrived: parsing and validating it is traced too. */
   receivedAt?: number;
@@ -161,13 +166,18 @@ export interface AnswerCacheLookup {
 export function answerCacheLookup(
   runtime: Pick<AskRuntime, "tenants" | "answerer" | "config" | "answerCache"> &
     Partial<Pick<Runtime, "replication">>,
-  input: Pick<AskInput, "tenant" | "query" | "conversationId">,
+  input: Pick<AskInput, "tenant" | "query" | "conversationId" | "history">,
 ): AnswerCacheLookup {
   const conversationId = input.conversationId ?? newConversationId();
+  const turns = runtime.config.HISTORY_TURNS;
   // A conversation id the server just made has no history to look up.
-  const history = input.conversationId
-    ? conversationHistory(runtime, input.tenant, conversationId, runtime.config.HISTORY_TURNS)
-    : [];
+  const history = input.history
+    ? turns > 0
+      ? input.history.slice(-turns * 2)
+      : []
+    : input.conversationId
+      ? conversationHistory(runtime, input.tenant, conversationId, turns)
+      : [];
   const cache =
     history.length === 0 && runtime.answerCache.enabled
       ? {

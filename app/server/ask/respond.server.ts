@@ -5,6 +5,7 @@
 // the caller first; the cached-answer lane answers repeated first questions before it.
 import type { AppLoadContext } from "react-router";
 import type { AskUsage } from "#app/shared/ask-events.ts";
+import type { StoredTurn } from "#tenants/conversations.ts";
 import { ApiError } from "../errors.server.ts";
 import { wantsJson } from "../request.server.ts";
 import type { Runtime } from "../runtime/runtime.server.ts";
@@ -21,15 +22,28 @@ import { askStream } from "./ask.server.ts";
 import { askBatch } from "./batch.server.ts";
 import { eventStream, sseHeaders, type StreamEvent } from "./sse.server.ts";
 
-export async function respondToAsk(
+/** An admitted ask's events (audited when they end) and the switch that stops its LLM call. */
+export interface StartedAsk {
+  events: AsyncGenerator<StreamEvent>;
+  upstream: AbortController;
+}
+
+/**
+ * Admits an ask (rate limits, quota; a refusal is audited and thrown as an ApiError) and
+ * starts answering it on the path its body and caller choose. The client going away aborts
+ * the LLM call. Shared by POST /api/ask and the OpenAI-compatible API (app/server/openai-api/).
+ */
+export function startAsk(
   runtime: Runtime,
   request: Request,
   context: AppLoadContext | undefined,
   body: AskBody,
   caller: Caller,
   receivedAt: number,
-): Promise<Response> {
-  const { tenant, cors } = caller;
+  /** Earlier turns the caller holds itself (a single question only). */
+  history?: StoredTurn[],
+): StartedAsk {
+  const { tenant } = caller;
   const questions = body.queries ?? [body.query as string];
   const audit = askAuditor(runtime, caller, questions, body.queries !== undefined);
   // Refused before answering: audited, nothing else written (the caller adds the CORS).
@@ -57,10 +71,30 @@ export async function respondToAsk(
             tenant,
             query: body.query as string,
             conversationId: caller.conversationId,
+            history,
             signal: upstream.signal,
             receivedAt,
           });
-  const audited = auditedEvents(events, audit);
+  return { events: auditedEvents(events, audit), upstream };
+}
+
+export async function respondToAsk(
+  runtime: Runtime,
+  request: Request,
+  context: AppLoadContext | undefined,
+  body: AskBody,
+  caller: Caller,
+  receivedAt: number,
+): Promise<Response> {
+  const { cors } = caller;
+  const { events: audited, upstream } = startAsk(
+    runtime,
+    request,
+    context,
+    body,
+    caller,
+    receivedAt,
+  );
 
   if (wantsJson(request)) {
     for await (const item of audited) {

@@ -30,6 +30,9 @@ const fields = {
   language: z.enum(WIDGET_LANGUAGES).nullable(),
 };
 
+/** The settings as GET /api/widget/:tenantId/config answers them (the OpenAPI document's). */
+export const widgetSettingsSchema = z.object(fields);
+
 export type WidgetSettings = z.infer<z.ZodObject<typeof fields>>;
 
 export const DEFAULT_WIDGET_SETTINGS: Readonly<WidgetSettings> = Object.freeze({
