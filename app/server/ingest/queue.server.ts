@@ -753,6 +753,8 @@ export class IngestQueue {
       }
 
       progress("parse", 0, 0);
+      // The sandbox takes the bytes (moved to its worker): keep what is needed of them after.
+      const byteLength = bytes.byteLength;
       // Parsed and chunked in the sandbox (decision 043), in one of this tenant's turns.
       const { title, chunks, hash } = await this.gate.run(tenantId, () =>
         this.prepare(
@@ -831,7 +833,7 @@ export class IngestQueue {
           fileName: job.fileName,
           mimeType: mimeType?.split(";")[0]?.trim() || null,
           contentHash: hash,
-          bytes: bytes.byteLength,
+          bytes: byteLength,
           chunks: indexed,
           now: this.now(),
         });

@@ -37,9 +37,11 @@ describe("the parsing sandbox", () => {
   });
 
   it("terminates a worker over its time or memory limit and parses the next document in a new one", async () => {
+    const workerErrors: unknown[] = [];
     const sandbox = createParseSandbox({
+      onWorkerError: (error) => workerErrors.push(error),
       workers: 1,
-      timeoutMs: 1500,
+      timeoutMs: 8000,
       memoryMb: 48,
       chunking,
       limits: UNLIMITED,

@@ -20,6 +20,8 @@ export interface SandboxOptions {
   memoryMb: number;
   limits: DocumentLimits;
   chunking: ChunkOptions;
+  /** Told of a worker's death outside a task (its task, if any, fails on its own). */
+  onWorkerError?: (error: unknown) => void;
 }
 
 export type PrepareFn = (
@@ -68,6 +70,8 @@ export function createParseSandbox(options: SandboxOptions): ParseSandbox {
       filename,
       execArgv,
       minThreads: 0,
+      // Parsing yields the CPU to the thread that answers requests (Linux: per-thread nice).
+      niceIncrement: 10,
       maxThreads: Math.max(1, options.workers),
       // A worker that parsed a document stays a few seconds for the next; then its memory goes.
       idleTimeout: 5_000,
@@ -77,6 +81,9 @@ export function createParseSandbox(options: SandboxOptions): ParseSandbox {
         stackSizeMb: 4,
       },
     });
+    // A worker that dies (out of memory) is also reported here; with no listener the pool's
+    // 'error' event would take the whole process down with it.
+    pool.on("error", (error: unknown) => options.onWorkerError?.(error));
     return pool;
   };
   return {
@@ -84,9 +91,14 @@ export function createParseSandbox(options: SandboxOptions): ParseSandbox {
       const signal = AbortSignal.timeout(options.timeoutMs);
       let result: PreparedDocument;
       try {
+        // The bytes move to the worker instead of being copied (the caller keeps no use of them).
+        const bytes =
+          input.bytes.byteOffset === 0 && input.bytes.byteLength === input.bytes.buffer.byteLength
+            ? input.bytes
+            : input.bytes.slice();
         result = await open().run(
-          { input, title, chunking: options.chunking, limits: options.limits },
-          { signal },
+          { input: { ...input, bytes }, title, chunking: options.chunking, limits: options.limits },
+          { signal, transferList: [bytes.buffer as ArrayBuffer] },
         );
       } catch (error) {
         if (signal.aborted) {

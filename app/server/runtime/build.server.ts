@@ -93,6 +93,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     timeoutMs: config.INGEST_PARSE_TIMEOUT_MS,
     memoryMb: config.INGEST_PARSE_MEMORY_MB,
     chunking,
+    onWorkerError: (error) => logger.warn({ err: error }, "a parsing worker stopped"),
     limits: {
       maxDecompressedBytes: config.INGEST_MAX_DECOMPRESSED_BYTES,
       maxTextChars: config.INGEST_MAX_TEXT_CHARS,
