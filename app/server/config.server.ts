@@ -172,6 +172,10 @@ export const envSchema = z.object({
   /** A new trial tenant's length in days and token budget (prompt + completion tokens). */
   TRIAL_DAYS: int(1, 3650).default(14),
   TRIAL_TOKEN_BUDGET: int(0, 1_000_000_000_000).default(200_000),
+  /** Storage quotas a new trial tenant starts with (decision 043); other plans: none. */
+  TRIAL_MAX_DOCUMENTS: int(1, 100_000_000).default(200),
+  TRIAL_MAX_CHUNKS: int(1, 1_000_000_000).default(20_000),
+  TRIAL_MAX_TEXT_BYTES: int(1024, 1_000_000_000_000).default(20 * 1024 * 1024),
   // ---- self-serve trial sign-up at /signup (docs/decisions/030) ----
   /** Anyone may sign up for a trial. Unset: on in development and with the demo tenant. */
   SIGNUP_ENABLED: bool.optional(),

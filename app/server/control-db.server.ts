@@ -140,6 +140,14 @@ const controlMigrations: readonly string[] = [
   -- plain text go: their windows and locks end at once, which is at most one lockout early.
   DELETE FROM sign_in_failures;
   `,
+  /* 10 */ `
+  -- Storage quotas of the tenant's plan (limits/storage-quota.server.ts, decision 043):
+  -- documents, chunks and bytes of chunk text; NULL: unlimited. Tenants that existed before
+  -- keep none; new trial tenants get the configured ones.
+  ALTER TABLE tenants ADD COLUMN max_documents INTEGER;
+  ALTER TABLE tenants ADD COLUMN max_chunks INTEGER;
+  ALTER TABLE tenants ADD COLUMN max_text_bytes INTEGER;
+  `,
 ];
 
 export const CONTROL_FILE = "control.db";

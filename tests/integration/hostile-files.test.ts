@@ -130,3 +130,83 @@ describe("fair ingestion", () => {
     expect(total === 0 || total >= 5000).toBe(true);
   }, 300_000);
 });
+
+describe("storage quotas per plan", () => {
+  it("refuses uploads, pasted text, URLs and crawls past a quota with 413 quota_exceeded, and shows usage against each", async () => {
+    const { admin } = tenants;
+    const id = await createTenant(admin, "Quota");
+    const plan = async (patch?: Record<string, unknown>) => {
+      const res = patch
+        ? await admin.json(`/api/tenants/${id}/plan`, patch, "PATCH")
+        : await admin.fetch(`/api/tenants/${id}/plan`);
+      expect(res.status).toBe(200);
+      return (await res.json()) as { storage: Record<string, number | null> };
+    };
+    // A new trial tenant starts with the configured quotas (TRIAL_MAX_*).
+    expect((await plan()).storage).toMatchObject({
+      maxDocuments: 200,
+      maxChunks: 20_000,
+      maxTextBytes: 20 * MB,
+      documents: 0,
+    });
+    await plan({ max_documents: 1 });
+    const first = await upload(admin, id, {
+      name: "hours.md",
+      mimeType: "text/markdown",
+      bytes: new TextEncoder().encode("# Hours\n\nOpen from nine to five."),
+    });
+    expect((await settledJob(admin, id, first)).state).toBe("done");
+
+    const form = new FormData();
+    form.append("file", new Blob(["# More\n\nAnother page."]), "more.md");
+    const refused = [
+      await admin.fetch(`/api/tenants/${id}/documents`, { method: "POST", body: form }),
+      await admin.json(`/api/tenants/${id}/documents`, {
+        type: "text",
+        title: "Pasted",
+        text: "Pasted words.",
+      }),
+      await admin.json(`/api/tenants/${id}/documents`, {
+        type: "url",
+        url: "http://127.0.0.1:9/page.html",
+      }),
+      await admin.json(`/api/tenants/${id}/crawls`, { url: "http://127.0.0.1:9/" }),
+    ];
+    for (const res of refused) {
+      expect(res.status).toBe(413);
+      expect(await res.json()).toEqual({
+        error: {
+          code: "quota_exceeded",
+          message: "This knowledge base is at its plan's quota of 1 documents.",
+        },
+      });
+    }
+
+    // A document that would pass the chunk quota fails its job with the quota's message.
+    await plan({ max_documents: null, max_chunks: 3 });
+    const sections = Array.from({ length: 10 }, (_, i) => `## Part ${i}\n\nWords of part ${i}.`);
+    const big = await upload(admin, id, {
+      name: "parts.md",
+      mimeType: "text/markdown",
+      bytes: new TextEncoder().encode(sections.join("\n\n")),
+    });
+    expect(await settledJob(admin, id, big)).toMatchObject({
+      state: "failed",
+      attempts: 1,
+      error: "This knowledge base is at its plan's quota of 3 chunks.",
+    });
+    expect((await plan()).storage).toMatchObject({
+      documents: 1,
+      chunks: 1,
+      maxDocuments: null,
+      maxChunks: 3,
+    });
+
+    const page = await admin.fetch(`/admin/tenants/${id}/usage`);
+    // React separates adjacent text with empty comments.
+    const html = (await page.text()).replaceAll("<!-- -->", "");
+    expect(html).toContain("Storage against the plan");
+    expect(html).toMatch(/1 of 3 \(33%\)/);
+    expect(html).toContain("(no quota)");
+  }, 120_000);
+});

@@ -82,6 +82,14 @@ export interface IngestQueueDeps {
   sandbox?: ParseSandbox;
   /** The per-document limits of the in-process fallback (default: none). */
   limits?: DocumentLimits;
+  /**
+   * Throws (a DocumentLimitError) when the tenant's storage quotas leave no room for what a
+   * job is about to index (limits/storage-quota.server.ts, decision 043).
+   */
+  assertStorageRoom?: (
+    tenantId: TenantId,
+    adding: { documents: number; chunks: number; textBytes: number },
+  ) => void;
 }
 
 export interface EnqueueInput {
@@ -778,6 +786,12 @@ export class IngestQueue {
         return;
       }
 
+      // Checked before the embedding work, so a document past the quota costs nothing more.
+      deps.assertStorageRoom?.(tenantId, {
+        documents: existing ? 0 : 1,
+        chunks: chunks.length - (existing?.chunkCount ?? 0),
+        textBytes: chunks.reduce((sum, chunk) => sum + Buffer.byteLength(chunk.text), 0),
+      });
       const batchSize = Math.max(1, deps.embedBatchSize ?? 32);
       const indexed: IndexedChunk[] = [];
       // Titles and headings are embedded on their own too (a few short texts per document);

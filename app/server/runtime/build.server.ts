@@ -21,6 +21,12 @@ import type { EmbeddingProvider } from "../embeddings/provider.server.ts";
 import { createCrawler } from "../ingest/crawl.server.ts";
 import { IngestQueue } from "../ingest/queue.server.ts";
 import { createParseSandbox } from "../ingest/sandbox.server.ts";
+import { DocumentLimitError } from "../ingest/document-limits.server.ts";
+import {
+  assertStorageRoom,
+  StorageQuotaError,
+  storageQuota,
+} from "../limits/storage-quota.server.ts";
 import { isKbCheckRunning, runKbCheck } from "../kb-check/check.server.ts";
 import { KbCheckScheduler } from "../kb-check/scheduler.server.ts";
 import { closeLimiters } from "../limits/limits.server.ts";
@@ -104,6 +110,18 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   });
   const queue = new IngestQueue({
     sandbox,
+    assertStorageRoom: (id, adding) => {
+      try {
+        assertStorageRoom(storageQuota(control, tenants.get(id), id), {
+          ...adding,
+          countPending: false,
+        });
+      } catch (error) {
+        // The job fails at once (not retried) with the quota's message.
+        if (error instanceof StorageQuotaError) throw new DocumentLimitError(error.message);
+        throw error;
+      }
+    },
     openTenant: (id) => tenants.get(id),
     tenantsWithPendingJobs: () => tenantsWithPendingJobs(control),
     markTenantIdle: (id) => setTenantPendingJobs(control, id, false),
