@@ -1,5 +1,5 @@
 // Turns at the ingestion worker's CPU-bound steps (parsing a document, embedding one batch of
-// chunks, indexing), shared round-robin between tenants (decision 043). A job takes a turn for
+// chunks), shared round-robin between tenants (decision 043). A job takes a turn for
 // each step and gives it back after, so a tenant's 20,000-chunk document lets another tenant's
 // small job in between two batches instead of after the last one.
 export class FairGate {

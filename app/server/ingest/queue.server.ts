@@ -426,7 +426,7 @@ export class IngestQueue {
   private timer: NodeJS.Timeout | undefined;
   private cursor = 0;
   private lastRefresh = -Infinity;
-  /** Turns at parse, embed-batch and index steps, round-robin between tenants. */
+  /** Turns at parse and embed-batch steps, round-robin between tenants. */
   private readonly gate: FairGate;
   private readonly prepare: PrepareFn;
 
