@@ -248,6 +248,29 @@ export function countDocuments(db: TenantDb): number {
   return (db.prepare("SELECT count(*) AS n FROM documents").get() as { n: number }).n;
 }
 
+/** What a tenant stores, against its plan's storage quotas (limits/storage-quota.server.ts). */
+export interface StorageUsage {
+  documents: number;
+  chunks: number;
+  /** UTF-8 bytes of the chunks' text. */
+  textBytes: number;
+  /** Jobs queued or running: documents that may be added. */
+  pendingJobs: number;
+}
+
+export function storageUsage(db: TenantDb): StorageUsage {
+  const documents = (db.prepare("SELECT count(*) AS n FROM documents").get() as { n: number }).n;
+  const chunks = db
+    .prepare(
+      "SELECT count(*) AS n, coalesce(sum(length(CAST(text AS BLOB))), 0) AS bytes FROM chunks",
+    )
+    .get() as { n: number; bytes: number };
+  const pending = db
+    .prepare("SELECT count(*) AS n FROM ingest_jobs WHERE state IN ('queued', 'running')")
+    .get() as { n: number };
+  return { documents, chunks: chunks.n, textBytes: chunks.bytes, pendingJobs: pending.n };
+}
+
 /** Removes a document's chunks from the table, the FTS index and the vector index. */
 function deleteChunksOf(db: TenantDb, documentId: number): void {
   const ids = db

@@ -131,6 +131,15 @@ describe("failureAdvice", () => {
     expect(failureAdvice("x did not answer within 5 ms.", formats)).toMatch(/later/);
     expect(failureAdvice("The document contains no text.", formats)).toMatch(/readable text/);
     expect(failureAdvice("Unsupported document type", formats)).toMatch(/\.txt, \.pdf/);
+    expect(
+      failureAdvice(
+        "The document expands to more than 50 MB (INGEST_MAX_DECOMPRESSED_BYTES).",
+        formats,
+      ),
+    ).toMatch(/split it, or ask the operator to raise INGEST_MAX_DECOMPRESSED_BYTES/);
+    expect(
+      failureAdvice("This knowledge base is at its plan's quota of 3 chunks.", formats),
+    ).toMatch(/raise the plan's quota/);
     expect(failureAdvice(null, formats)).toMatch(/server log/);
   });
 });

@@ -149,6 +149,12 @@ export function JobProgressView({ job }: { job: JobProgressData }) {
 /** What an admin can do about a failed job, from its error. */
 export function failureAdvice(error: string | null, formats: readonly string[]): string {
   const text = error ?? "";
+  // Limits of the parsing sandbox and storage quotas (decision 043): trying again cannot help.
+  const setting = /\((INGEST_[A-Z_]+)\)/.exec(text)?.[1];
+  if (setting)
+    return `The document is over one of this server's limits: split it, or ask the operator to raise ${setting}.`;
+  if (/plan's quota/.test(text))
+    return "Remove documents you no longer need, or ask a platform admin to raise the plan's quota.";
   if (/HTTP 404|HTTP 410|does not exist/.test(text))
     return "Check the address, or remove the link to it.";
   if (/HTTP 40[13]|refused access/.test(text))

@@ -6,6 +6,7 @@ import { Link } from "react-router";
 import { usageSeries, usageTotals } from "#app/server/tenancy/reads.server.ts";
 import { requireTenantAccess } from "#app/server/access/auth.server.ts";
 import { tenantQuota } from "#app/server/limits/quota.server.ts";
+import { storageQuota } from "#app/server/limits/storage-quota.server.ts";
 import { getRuntime } from "#app/server/runtime/build.server.ts";
 import { tenantDb } from "#app/server/tenancy/tenants.server.ts";
 import { TenantNav } from "#app/admin/tenant-nav.tsx";
@@ -27,6 +28,7 @@ export async function loader({ request, params }: Route.LoaderArgs) {
   return {
     tenant: { id: tenant.id, name: tenant.name },
     quota,
+    storage: storageQuota(runtime.control, db, tenant.id),
     series,
     totals: usageTotals(series),
   };
@@ -45,7 +47,12 @@ const ORANGE = "#b54708";
 const RED = "#b42318";
 
 export default function TenantUsage({ loaderData }: Route.ComponentProps) {
-  const { tenant, quota, series, totals } = loaderData;
+  const { tenant, quota, storage, series, totals } = loaderData;
+  const stored = [
+    { label: "Documents", used: storage.documents, max: storage.maxDocuments, unit: "" },
+    { label: "Chunks", used: storage.chunks, max: storage.maxChunks, unit: "" },
+    { label: "Text", used: storage.textBytes, max: storage.maxTextBytes, unit: " bytes" },
+  ];
   const days = series.map((d) => d.start);
   const busiest = series.reduce((best, d) => (d.asks > best.asks ? d : best), series[0]!);
   const budget = quota.tokenBudget;
@@ -89,6 +96,34 @@ export default function TenantUsage({ loaderData }: Route.ComponentProps) {
             ? " — no token budget."
             : ` of ${count(budget)} (${percent(usedShare ?? 0)}).`}
           {quota.trialEndsAt === null ? "" : ` The trial ends ${utc(quota.trialEndsAt)}.`}
+        </p>
+      </section>
+
+      <section className="card" aria-labelledby="usage-storage">
+        <h2 id="usage-storage">Storage against the plan&apos;s quotas</h2>
+        <dl className="stats">
+          {stored.map((row) => (
+            <div key={row.label}>
+              <dt>{row.label}</dt>
+              <dd>
+                {count(row.used)}
+                {row.unit}
+                {row.max === null
+                  ? " (no quota)"
+                  : ` of ${count(row.max)}${row.unit} (${percent(row.max ? row.used / row.max : 1)})`}
+              </dd>
+            </div>
+          ))}
+        </dl>
+        {storage.pendingJobs > 0 ? (
+          <p className="muted">
+            {plural(storage.pendingJobs, "document")} still being added count against the document
+            quota.
+          </p>
+        ) : null}
+        <p className="muted">
+          Uploads, pasted text, addresses and crawls past a quota are refused; ask a platform admin
+          to raise it.
         </p>
       </section>
 

@@ -79,6 +79,20 @@ export const envSchema = z.object({
   CHUNK_MAX_TOKENS: int(32, 4096).default(220),
   CHUNK_OVERLAP_TOKENS: int(0, 1024).default(30),
   FETCH_TIMEOUT_MS: int(100, 600_000).default(15_000),
+  // ---- the parsing sandbox: limits per document (docs/decisions/043) ----
+  /** Wall time one document may take to parse and chunk; its worker is then replaced. */
+  INGEST_PARSE_TIMEOUT_MS: int(1000, 3_600_000).default(30_000),
+  /** V8 heap (old generation) of each parsing worker thread, in MB. */
+  INGEST_PARSE_MEMORY_MB: int(32, 16_384).default(256),
+  /** Bytes a DOCX's parts, or a PDF's zlib streams, may inflate to together. */
+  INGEST_MAX_DECOMPRESSED_BYTES: int(1024, 8 * 1024 * 1024 * 1024).default(50 * 1024 * 1024),
+  /** Characters of text one document may yield. */
+  INGEST_MAX_TEXT_CHARS: int(1000, 1_000_000_000).default(5_000_000),
+  INGEST_MAX_PDF_PAGES: int(1, 1_000_000).default(2000),
+  /** How deeply an HTML page's elements may nest. */
+  INGEST_MAX_HTML_DEPTH: int(16, 100_000).default(500),
+  /** Chunks one document may make. */
+  INGEST_MAX_CHUNKS: int(1, 10_000_000).default(10_000),
   /** Let URL sources reach loopback and private networks (off: tenants could probe the LAN). */
   INGEST_ALLOW_PRIVATE_URLS: bool.default(false),
   // ---- website crawls (docs/decisions/029) ----
@@ -158,6 +172,10 @@ export const envSchema = z.object({
   /** A new trial tenant's length in days and token budget (prompt + completion tokens). */
   TRIAL_DAYS: int(1, 3650).default(14),
   TRIAL_TOKEN_BUDGET: int(0, 1_000_000_000_000).default(200_000),
+  /** Storage quotas a new trial tenant starts with (decision 043); other plans: none. */
+  TRIAL_MAX_DOCUMENTS: int(1, 100_000_000).default(200),
+  TRIAL_MAX_CHUNKS: int(1, 1_000_000_000).default(20_000),
+  TRIAL_MAX_TEXT_BYTES: int(1024, 1_000_000_000_000).default(20 * 1024 * 1024),
   // ---- self-serve trial sign-up at /signup (docs/decisions/030) ----
   /** Anyone may sign up for a trial. Unset: on in development and with the demo tenant. */
   SIGNUP_ENABLED: bool.optional(),

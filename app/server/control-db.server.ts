@@ -140,6 +140,14 @@ const controlMigrations: readonly string[] = [
   -- plain text go: their windows and locks end at once, which is at most one lockout early.
   DELETE FROM sign_in_failures;
   `,
+  /* 10 */ `
+  -- Storage quotas of the tenant's plan (limits/storage-quota.server.ts, decision 043):
+  -- documents, chunks and bytes of chunk text; NULL: unlimited. Tenants that existed before
+  -- keep none; new trial tenants get the configured ones.
+  ALTER TABLE tenants ADD COLUMN max_documents INTEGER;
+  ALTER TABLE tenants ADD COLUMN max_chunks INTEGER;
+  ALTER TABLE tenants ADD COLUMN max_text_bytes INTEGER;
+  `,
 ];
 
 export const CONTROL_FILE = "control.db";
@@ -662,4 +670,28 @@ export function insertImportedTenant(db: ControlDb, entry: TenantRegistryEntry):
     entry.widgetSettings,
     entry.createdAt,
   );
+}
+
+// ---- storage quotas (limits/storage-quota.server.ts) ----------------------------------------
+
+export interface StorageLimitRow {
+  max_documents: number | null;
+  max_chunks: number | null;
+  max_text_bytes: number | null;
+}
+
+export function writeTenantStorageLimits(
+  db: ControlDb,
+  id: TenantId,
+  [maxDocuments, maxChunks, maxTextBytes]: [number | null, number | null, number | null],
+): void {
+  db.prepare(
+    "UPDATE tenants SET max_documents = ?, max_chunks = ?, max_text_bytes = ? WHERE id = ?",
+  ).run(maxDocuments, maxChunks, maxTextBytes, id);
+}
+
+export function tenantStorageLimitRow(db: ControlDb, id: TenantId): StorageLimitRow | undefined {
+  return db
+    .prepare("SELECT max_documents, max_chunks, max_text_bytes FROM tenants WHERE id = ?")
+    .get(id) as StorageLimitRow | undefined;
 }

@@ -3,6 +3,7 @@
 // headings inline), oversized blocks are cut at sentence, then word boundaries, code stays
 // whole when it fits, and consecutive chunks of one section overlap by a few sentences so a
 // fact cut at a boundary is still retrievable. Pure and synchronous.
+import { createHash } from "node:crypto";
 import type { Block, BlockKind, ParsedDocument } from "./parse.server.ts";
 
 export interface Chunk {
@@ -281,4 +282,18 @@ export function chunkDocument(doc: ParsedDocument, opts: ChunkOptions): Chunk[] 
   }
   emit();
   return chunks;
+}
+
+/**
+ * Identifies what would be indexed: the title, the parsed text with its structure, and the
+ * chunking settings (so changing CHUNK_MAX_TOKENS re-chunks a document on its next ingest).
+ */
+export function contentHash(title: string, doc: ParsedDocument, chunking: ChunkOptions): string {
+  const canonical = JSON.stringify({
+    v: 1,
+    title,
+    chunking: [chunking.maxTokens, chunking.overlapTokens],
+    blocks: doc.blocks.map((block) => [block.kind, block.headingPath, block.text]),
+  });
+  return createHash("sha256").update(canonical).digest("hex");
 }

@@ -38,6 +38,7 @@ import type { TenantDb } from "#tenants/store.ts";
 import { deleteMeta, metaKeysDueBy, setMeta, type ControlDb } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
 import type { Logger } from "../logger.server.ts";
+import { assertStorageRoom, storageQuota } from "../limits/storage-quota.server.ts";
 import { outsideRequest } from "../request-context.server.ts";
 import type { CoreParts } from "../parts.server.ts";
 import { enqueueIngest, onTenantErased } from "../tenancy/tenants.server.ts";
@@ -137,6 +138,8 @@ export async function startCrawl(
   }
   const recrawl = input.recrawl ?? "off";
   const db = runtime.tenants.get(tenantId);
+  // A crawl adds pages as documents: refused at the plan's storage quota (decision 043).
+  assertStorageRoom(storageQuota(runtime.control, db, tenantId), { documents: 1 });
   const now = Date.now();
   const settings = { maxPages, maxDepth, recrawl, now };
   const existing = findCrawlByUrl(db, url);

@@ -3,8 +3,9 @@
 import { z } from "zod";
 import type { TenantRecord } from "../control-db.server.ts";
 import { ApiError } from "../errors.server.ts";
+import { assertStorageRoom, storageQuota } from "../limits/storage-quota.server.ts";
 import type { Runtime } from "../runtime/runtime.server.ts";
-import { enqueueIngest } from "../tenancy/tenants.server.ts";
+import { enqueueIngest, tenantDb } from "../tenancy/tenants.server.ts";
 import { SUPPORTED_EXTENSIONS } from "./parse.server.ts";
 
 type IntakeRuntime = Pick<Runtime, "control" | "tenants" | "config" | "queue">;
@@ -21,6 +22,13 @@ function unsupported(fileName: string): ApiError {
     `${fileName}: upload ${supportedExtensions.join(", ")} files.`,
   );
 }
+/** 413 quota_exceeded unless `documents` more fit under the plan's storage quotas. */
+export function assertRoomFor(runtime: IntakeRuntime, tenant: TenantRecord, documents: number) {
+  assertStorageRoom(storageQuota(runtime.control, tenantDb(runtime, tenant), tenant.id), {
+    documents,
+  });
+}
+
 const MAX_TITLE = 200;
 const MAX_TEXT_CHARS = 2_000_000;
 
@@ -64,6 +72,7 @@ export function intakeFile(
       `${fileName} is larger than ${runtime.config.MAX_UPLOAD_BYTES} bytes.`,
     );
   }
+  assertRoomFor(runtime, tenant, 1);
   return enqueueIngest(runtime, tenant.id, {
     sourceType: "file",
     title: fileName,
@@ -78,6 +87,7 @@ export function intakeText(
   tenant: TenantRecord,
   input: { title: string; text: string },
 ): number {
+  assertRoomFor(runtime, tenant, 1);
   return enqueueIngest(runtime, tenant.id, {
     sourceType: "text",
     title: input.title,
@@ -97,6 +107,7 @@ export function intakeUrl(
   input: { url: string; title?: string },
 ): number {
   const url = normaliseUrl(input.url);
+  assertRoomFor(runtime, tenant, 1);
   return enqueueIngest(runtime, tenant.id, {
     sourceType: "url",
     title: input.title || url,
@@ -112,6 +123,8 @@ export async function intakeFormFiles(
 ): Promise<number[]> {
   const real = files.filter((f) => f.size > 0 || f.name !== "");
   if (real.length === 0) throw new ApiError("bad_request", "Choose at least one file.");
+  // All the files fit, or none is queued.
+  assertRoomFor(runtime, tenant, real.length);
   const loaded = [];
   for (const file of real) {
     const fileName = cleanFileName(file.name);

@@ -7,6 +7,16 @@ import { isProbablyReaderable, Readability } from "@mozilla/readability";
 import { parseHTML } from "linkedom";
 import mammoth from "mammoth";
 import { getDocumentProxy } from "unpdf";
+import {
+  checkMarkup,
+  checkPdfExpansion,
+  checkZipExpansion,
+  DocumentLimitError,
+  type DocumentLimits,
+  elementDepthExceeds,
+  textTooLong,
+  UNLIMITED,
+} from "./document-limits.server.ts";
 
 export type BlockKind = "heading" | "paragraph" | "list" | "code" | "table";
 
@@ -209,6 +219,15 @@ class BlockBuilder {
   private stack: Array<{ level: number; text: string }> = [];
   /** Path elements above every heading, e.g. `Page 3` for PDFs. */
   prefix: string[] = [];
+  private chars = 0;
+
+  /** `maxChars`: INGEST_MAX_TEXT_CHARS, counted as blocks are added. */
+  constructor(private readonly maxChars = Infinity) {}
+
+  private count(text: string): void {
+    this.chars += text.length;
+    if (this.chars > this.maxChars) throw textTooLong(this.maxChars);
+  }
 
   private path(): string[] {
     return [...this.prefix, ...this.stack.map((heading) => heading.text)];
@@ -218,6 +237,7 @@ class BlockBuilder {
     const text = cleanInline(rawText);
     if (!text) return;
     while (this.stack.length > 0 && (this.stack.at(-1)?.level ?? 0) >= level) this.stack.pop();
+    this.count(text);
     this.stack.push({ level, text });
     this.blocks.push({ kind: "heading", text, headingPath: this.path() });
   }
@@ -235,6 +255,7 @@ class BlockBuilder {
   add(kind: Exclude<BlockKind, "heading">, rawText: string | null | undefined): void {
     const text = cleanBlockText(kind, rawText ?? "");
     if (!text) return;
+    this.count(text);
     this.blocks.push({ kind, text, headingPath: this.path() });
   }
 }
@@ -255,8 +276,8 @@ function looksLikeHeading(paragraph: string): boolean {
   );
 }
 
-function parsePlainText(source: string): BlockBuilder {
-  const builder = new BlockBuilder();
+function parsePlainText(source: string, maxChars: number): BlockBuilder {
+  const builder = new BlockBuilder(maxChars);
   const paragraphs = normaliseSource(source)
     .split(/\n[ \t]*\n/)
     .map((paragraph) => paragraph.replace(/^\n+|\s+$/g, ""))
@@ -342,8 +363,11 @@ function frontMatterTitle(lines: readonly string[]): { title?: string; end: numb
   return { end: 0 };
 }
 
-function parseMarkdown(source: string): { builder: BlockBuilder; title?: string } {
-  const builder = new BlockBuilder();
+function parseMarkdown(
+  source: string,
+  maxChars: number,
+): { builder: BlockBuilder; title?: string } {
+  const builder = new BlockBuilder(maxChars);
   const lines = normaliseSource(source).split("\n");
   const front = frontMatterTitle(lines);
   let paragraph: string[] = [];
@@ -693,10 +717,20 @@ const MIN_ARTICLE_CHARS = 200;
 
 function parseHtml(
   html: string,
-  options: { readability: boolean },
+  options: { readability: boolean; limits: DocumentLimits },
 ): { builder: BlockBuilder; title?: string } {
+  const { maxHtmlDepth, maxTextChars } = options.limits;
+  const tooDeep = () =>
+    new DocumentLimitError(
+      `The page nests elements more than ${maxHtmlDepth} deep (INGEST_MAX_HTML_DEPTH).`,
+    );
+  // The parser and the walkers below slow down with depth (or recurse): a page nested deeper
+  // than the limit is refused from its markup, and checked again on the tree built.
+  checkMarkup(html, options.limits);
   const document = htmlDocument(html);
-  const builder = new BlockBuilder();
+  if (document.documentElement && elementDepthExceeds(document.documentElement, maxHtmlDepth))
+    throw tooDeep();
+  const builder = new BlockBuilder(maxTextChars);
   const pageTitle = cleanInline(textOf(document.querySelector("title")?.firstChild));
   const firstH1 = cleanInline(textOf(document.querySelector("h1")));
   let root: Element | null = document.body ?? document.documentElement;
@@ -715,16 +749,22 @@ function parseHtml(
 
 // --- DOCX ---------------------------------------------------------------------------------
 
-async function parseDocx(bytes: Uint8Array): Promise<BlockBuilder> {
+async function parseDocx(bytes: Uint8Array, limits: DocumentLimits): Promise<BlockBuilder> {
+  // Every part is inflated and counted first, so a bomb stops at the limit, not in mammoth.
+  checkZipExpansion(bytes, limits.maxDecompressedBytes);
   let html: string;
   try {
-    const result = await mammoth.convertToHtml({ buffer: Buffer.from(bytes) });
+    const result = await mammoth.convertToHtml(
+      { buffer: Buffer.from(bytes) },
+      // Images are not text: leave them out instead of inlining them as data: URLs.
+      { convertImage: mammoth.images.imgElement(() => Promise.resolve({ src: "" })) },
+    );
     html = result.value;
   } catch (error) {
     throw new UnsupportedDocumentError(`Could not read the DOCX file: ${errorMessage(error)}`);
   }
   // Mammoth maps Word's heading styles to <h1>..<h6>, so the HTML walker keeps the outline.
-  return parseHtml(html, { readability: false }).builder;
+  return parseHtml(html, { readability: false, limits }).builder;
 }
 
 // --- PDF ----------------------------------------------------------------------------------
@@ -789,7 +829,7 @@ function median(values: number[]): number | undefined {
  * characters is body text, larger short lines are headings (bigger = higher level), and a
  * vertical gap clearly wider than the usual line spacing ends a paragraph.
  */
-function layoutPdf(pages: PdfLine[][]): BlockBuilder {
+function layoutPdf(pages: PdfLine[][], maxChars: number): BlockBuilder {
   const charsBySize = new Map<number, number>();
   for (const line of pages.flat()) {
     const size = roundSize(line.size);
@@ -819,7 +859,7 @@ function layoutPdf(pages: PdfLine[][]): BlockBuilder {
   }
   const paragraphGap = (median(gaps) ?? bodySize * 1.3) * 1.4;
 
-  const builder = new BlockBuilder();
+  const builder = new BlockBuilder(maxChars);
   pages.forEach((lines, pageIndex) => {
     builder.prefix = [`Page ${pageIndex + 1}`];
     let paragraph = "";
@@ -860,7 +900,12 @@ function layoutPdf(pages: PdfLine[][]): BlockBuilder {
   return builder;
 }
 
-async function parsePdf(bytes: Uint8Array): Promise<{ builder: BlockBuilder; title?: string }> {
+async function parsePdf(
+  bytes: Uint8Array,
+  limits: DocumentLimits,
+): Promise<{ builder: BlockBuilder; title?: string }> {
+  // Every zlib stream is inflated and counted first; pdf.js would hold each one whole.
+  checkPdfExpansion(bytes, limits.maxDecompressedBytes);
   let pdf: Awaited<ReturnType<typeof getDocumentProxy>>;
   try {
     // pdf.js takes ownership of (detaches) the buffer it is given, so hand it a copy.
@@ -875,12 +920,21 @@ async function parsePdf(bytes: Uint8Array): Promise<{ builder: BlockBuilder; tit
   try {
     const metadata = await pdf.getMetadata().catch(() => undefined);
     const info = metadata?.info as { Title?: unknown } | undefined;
+    if (pdf.numPages > limits.maxPdfPages) {
+      throw new DocumentLimitError(
+        `The PDF has more than ${limits.maxPdfPages} pages (INGEST_MAX_PDF_PAGES).`,
+      );
+    }
     const pages: PdfLine[][] = [];
+    let chars = 0;
     for (let pageNumber = 1; pageNumber <= pdf.numPages; pageNumber++) {
       const page = await pdf.getPage(pageNumber);
       const content = await page.getTextContent();
-      pages.push(pdfLines(content.items));
+      const lines = pdfLines(content.items);
       page.cleanup();
+      for (const line of lines) chars += line.text.length;
+      if (chars > limits.maxTextChars) throw textTooLong(limits.maxTextChars);
+      pages.push(lines);
     }
     if (pages.every((lines) => lines.length === 0)) {
       throw new EmptyDocumentError(
@@ -888,7 +942,7 @@ async function parsePdf(bytes: Uint8Array): Promise<{ builder: BlockBuilder; tit
       );
     }
     const title = typeof info?.Title === "string" ? cleanInline(info.Title) : "";
-    return { builder: layoutPdf(pages), title: title || undefined };
+    return { builder: layoutPdf(pages, limits.maxTextChars), title: title || undefined };
   } finally {
     await pdf.destroy();
   }
@@ -913,27 +967,34 @@ function fallbackTitle(blocks: readonly Block[], fileName: string | undefined): 
   return words || "Untitled document";
 }
 
-/** Reads a document of any supported type; see UnsupportedDocumentError and EmptyDocumentError. */
-export async function parseDocument(input: ParseInput): Promise<ParsedDocument> {
+/**
+ * Reads a document of any supported type; see UnsupportedDocumentError and EmptyDocumentError.
+ * Over one of `limits` it throws DocumentLimitError (the ingestion queue runs this in a worker
+ * with memory and time limits besides: sandbox.server.ts).
+ */
+export async function parseDocument(
+  input: ParseInput,
+  limits: DocumentLimits = UNLIMITED,
+): Promise<ParsedDocument> {
   if (input.bytes.length === 0) throw new EmptyDocumentError("The document is empty.");
   const format = detectFormat(input);
   const charset = mimeCharset(input.mimeType);
   let parsed: { builder: BlockBuilder; title?: string };
   switch (format) {
     case "text":
-      parsed = { builder: parsePlainText(decodeText(input.bytes, charset)) };
+      parsed = { builder: parsePlainText(decodeText(input.bytes, charset), limits.maxTextChars) };
       break;
     case "markdown":
-      parsed = parseMarkdown(decodeText(input.bytes, charset));
+      parsed = parseMarkdown(decodeText(input.bytes, charset), limits.maxTextChars);
       break;
     case "html":
-      parsed = parseHtml(decodeText(input.bytes, charset), { readability: true });
+      parsed = parseHtml(decodeText(input.bytes, charset), { readability: true, limits });
       break;
     case "pdf":
-      parsed = await parsePdf(input.bytes);
+      parsed = await parsePdf(input.bytes, limits);
       break;
     case "docx":
-      parsed = { builder: await parseDocx(input.bytes) };
+      parsed = { builder: await parseDocx(input.bytes, limits) };
       break;
   }
   const blocks = parsed.builder.blocks;

@@ -32,6 +32,7 @@ import {
   type IngestQueueDeps,
 } from "./queue.server.ts";
 import { metrics } from "../metrics.server.ts";
+import { UNLIMITED } from "./document-limits.server.ts";
 
 const fixtureDir = fileURLToPath(new URL("../../../tests/fixtures/", import.meta.url));
 const fixture = (name: string) => new Uint8Array(fs.readFileSync(path.join(fixtureDir, name)));
@@ -758,3 +759,51 @@ async function jobsCounted(state: string): Promise<number> {
   const counter = await metrics.ingestJobs.get();
   return counter.values.find((v) => v.labels.state === state)?.value ?? 0;
 }
+
+describe("IngestQueue limits and fairness (decision 043)", () => {
+  it("fails a document over a limit at once, naming the setting, and indexes none of it", async () => {
+    const tenant = newTenantId();
+    const queue = makeQueue({ limits: { ...UNLIMITED, maxChunks: 3 } });
+    queue.start();
+    const text = Array.from({ length: 40 }, (_, i) => `## Part ${i}\n\nWords of part ${i}.`);
+    const id = queue.enqueue(tenant, {
+      sourceType: "file",
+      fileName: "long.md",
+      payload: utf8(text.join("\n\n")),
+    });
+    await queue.drain(tenant);
+    expect(jobOf(tenant, id)).toMatchObject({
+      state: "failed",
+      attempts: 1,
+      error: "The document makes more than 3 chunks (INGEST_MAX_CHUNKS).",
+    });
+    expect(countChunks(openTenant(tenant))).toBe(0);
+    expect(listDocuments(openTenant(tenant))).toHaveLength(0);
+  });
+
+  it("starts another tenant's small job between the batches of a large one", async () => {
+    const [big, small] = [newTenantId(), newTenantId()];
+    embedder = new FakeEmbedder({ dimension: 8, delayMs: 20 });
+    const queue = makeQueue({ concurrency: 1, embedBatchSize: 4 });
+    queue.start();
+    const paragraphs = Array.from({ length: 400 }, (_, i) => `## Part ${i}\n\nWords of part ${i}.`);
+    const bigIds = [1, 2].map((n) =>
+      queue.enqueue(big, {
+        sourceType: "file",
+        fileName: `big-${n}.md`,
+        payload: utf8(paragraphs.join("\n\n")),
+      }),
+    );
+    await waitFor(() => jobOf(big, bigIds[0] as number).stage === "embed");
+    const smallId = queue.enqueue(small, {
+      sourceType: "text",
+      title: "Note",
+      payload: utf8("The ferry leaves at nine."),
+    });
+    await waitFor(() => jobOf(small, smallId).state === "done", 10_000);
+    // The large tenant's first document is still being embedded when the small one is done.
+    expect(jobOf(big, bigIds[0] as number).state).toBe("running");
+    await queue.drain();
+    expect(bigIds.map((id) => jobOf(big, id).state)).toEqual(["done", "done"]);
+  }, 30_000);
+});

@@ -39,13 +39,12 @@ import type { Logger } from "../logger.server.ts";
 import { metrics } from "../metrics.server.ts";
 import { outsideRequest } from "../request-context.server.ts";
 import { traceStages } from "../observability/tracing.server.ts";
-import { chunkDocument, type Chunk, type ChunkOptions } from "./chunk.server.ts";
-import {
-  EmptyDocumentError,
-  parseDocument,
-  UnsupportedDocumentError,
-  type ParsedDocument,
-} from "./parse.server.ts";
+import { contentHash, type Chunk, type ChunkOptions } from "./chunk.server.ts";
+import { DocumentLimitError, type DocumentLimits, UNLIMITED } from "./document-limits.server.ts";
+import { FairGate } from "./fair-gate.server.ts";
+import { EmptyDocumentError, UnsupportedDocumentError } from "./parse.server.ts";
+import { prepareDocument, preparedOrThrow } from "./prepare.server.ts";
+import type { ParseSandbox, PrepareFn } from "./sandbox.server.ts";
 import { isPrivateAddress } from "./private-address.server.ts";
 
 export interface IngestQueueDeps {
@@ -76,6 +75,21 @@ export interface IngestQueueDeps {
   owner?: string;
   /** Source of jitter for retry delays, in [0, 1). */
   random?: () => number;
+  /**
+   * Parses and chunks documents: the parsing sandbox's worker pool in the server
+   * (sandbox.server.ts), closed by stop(); in-process under `limits` when not given.
+   */
+  sandbox?: ParseSandbox;
+  /** The per-document limits of the in-process fallback (default: none). */
+  limits?: DocumentLimits;
+  /**
+   * Throws (a DocumentLimitError) when the tenant's storage quotas leave no room for what a
+   * job is about to index (limits/storage-quota.server.ts, decision 043).
+   */
+  assertStorageRoom?: (
+    tenantId: TenantId,
+    adding: { documents: number; chunks: number; textBytes: number },
+  ) => void;
 }
 
 export interface EnqueueInput {
@@ -173,19 +187,8 @@ export function sourceKeyFor(input: {
   }
 }
 
-/**
- * Identifies what would be indexed: the title, the parsed text with its structure, and the
- * chunking settings (so changing CHUNK_MAX_TOKENS re-chunks a document on its next ingest).
- */
-export function contentHash(title: string, doc: ParsedDocument, chunking: ChunkOptions): string {
-  const canonical = JSON.stringify({
-    v: 1,
-    title,
-    chunking: [chunking.maxTokens, chunking.overlapTokens],
-    blocks: doc.blocks.map((block) => [block.kind, block.headingPath, block.text]),
-  });
-  return createHash("sha256").update(canonical).digest("hex");
-}
+// The hash of what would be indexed lives with the chunker, which the parsing worker runs too.
+export { contentHash };
 
 /** What the embedder sees: the chunk under its document title and headings. */
 export function embeddingText(title: string, chunk: Pick<Chunk, "headingPath" | "text">): string {
@@ -385,11 +388,14 @@ interface RunningJob {
 }
 
 const MAX_ERROR_CHARS = 500;
+/** Jobs started beyond the concurrency, one per tenant that has none running (decision 043). */
+const MAX_WAITING_TENANTS = 8;
 
 function isPermanent(error: unknown): boolean {
   return (
     error instanceof UnsupportedDocumentError ||
     error instanceof EmptyDocumentError ||
+    error instanceof DocumentLimitError ||
     error instanceof IngestInputError ||
     (error instanceof FetchError && error.permanent)
   );
@@ -420,6 +426,9 @@ export class IngestQueue {
   private timer: NodeJS.Timeout | undefined;
   private cursor = 0;
   private lastRefresh = -Infinity;
+  /** Turns at parse and embed-batch steps, round-robin between tenants. */
+  private readonly gate: FairGate;
+  private readonly prepare: PrepareFn;
 
   constructor(private readonly deps: IngestQueueDeps) {
     if (!Number.isInteger(deps.concurrency) || deps.concurrency < 1) {
@@ -428,6 +437,12 @@ export class IngestQueue {
     this.owner = deps.owner ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.gate = new FairGate(deps.concurrency);
+    const limits = deps.limits ?? UNLIMITED;
+    this.prepare =
+      deps.sandbox?.prepare ??
+      (async (input, title) =>
+        preparedOrThrow(await prepareDocument({ input, title, chunking: deps.chunking, limits })));
   }
 
   /** Jobs this worker is processing right now. */
@@ -453,7 +468,7 @@ export class IngestQueue {
     clearTimeout(this.timer);
     this.timer = undefined;
     const jobs = [...this.running.values()];
-    if (jobs.length === 0) return;
+    if (jobs.length === 0) return this.closeSandbox();
     const bound = this.deps.stopTimeoutMs ?? Math.min(this.deps.leaseMs, 10_000);
     const timeout = delay(bound);
     const settled = Promise.allSettled(jobs.map((job) => job.promise)).then(() => true);
@@ -465,6 +480,15 @@ export class IngestQueue {
         { jobs: jobs.length },
         "ingest stop timed out; running jobs left for reclaim",
       );
+    }
+    await this.closeSandbox();
+  }
+
+  private async closeSandbox(): Promise<void> {
+    try {
+      await this.deps.sandbox?.close();
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, "closing the parsing workers failed");
     }
   }
 
@@ -568,8 +592,18 @@ export class IngestQueue {
       if (!claimed) break;
       this.launch(claimed.tenantId, claimed.job);
     }
+    // Every slot busy: a tenant with no job running here still gets one started, which waits
+    // for a turn at the gate between the others' batches (decision 043), up to a bound.
+    while (
+      this.running.size >= this.deps.concurrency &&
+      this.running.size < this.deps.concurrency + MAX_WAITING_TENANTS
+    ) {
+      const claimed = this.claimAny({ onlyTenantsWithoutJobs: true });
+      if (!claimed) break;
+      this.launch(claimed.tenantId, claimed.job);
+    }
     let sleep = this.deps.pollMs;
-    if (this.running.size < this.deps.concurrency) {
+    if (this.running.size < this.deps.concurrency + MAX_WAITING_TENANTS) {
       for (const id of this.known) {
         const due = this.dueAt(id);
         if (due !== undefined) sleep = Math.min(sleep, Math.max(1, due - this.now() + 1));
@@ -589,11 +623,15 @@ export class IngestQueue {
   }
 
   /** Round-robin over tenants, so one tenant's backlog does not starve the others. */
-  private claimAny(): { tenantId: TenantId; job: ClaimedJob } | undefined {
+  private claimAny(
+    options: { onlyTenantsWithoutJobs?: boolean } = {},
+  ): { tenantId: TenantId; job: ClaimedJob } | undefined {
     const tenants = [...this.known];
+    const busy = new Set([...this.running.values()].map((job) => job.tenantId));
     for (let step = 0; step < tenants.length; step++) {
       const index = (this.cursor + step) % tenants.length;
       const tenantId = tenants[index] as TenantId;
+      if (options.onlyTenantsWithoutJobs && busy.has(tenantId)) continue;
       let db: TenantDb;
       try {
         db = this.deps.openTenant(tenantId);
@@ -723,14 +761,18 @@ export class IngestQueue {
       }
 
       progress("parse", 0, 0);
-      const parsed = await parseDocument({ bytes, fileName, mimeType, kind: job.sourceType });
-      // Pasted text is titled by the person who pasted it; files and pages by their content.
-      const title = job.sourceType === "text" && job.title.trim() ? job.title.trim() : parsed.title;
-
-      progress("chunk", 0, 0);
-      const chunks = chunkDocument(parsed, deps.chunking);
-      if (chunks.length === 0) throw new EmptyDocumentError("The document contains no text.");
-      const hash = contentHash(title, parsed, deps.chunking);
+      // The sandbox takes the bytes (moved to its worker): keep what is needed of them after.
+      const byteLength = bytes.byteLength;
+      // Parsed and chunked in the sandbox (decision 043), in one of this tenant's turns.
+      const { title, chunks, hash } = await this.gate.run(tenantId, () =>
+        this.prepare(
+          { bytes, fileName, mimeType, kind: job.sourceType },
+          // Pasted text is titled by the person who pasted it; files and pages by their content.
+          job.sourceType === "text" && job.title.trim() ? job.title.trim() : undefined,
+        ),
+      );
+      checkpoint();
+      progress("chunk", chunks.length, chunks.length);
       const existing = findDocumentBySourceKey(db(), job.sourceKey);
       if (existing && existing.contentHash === hash) {
         this.finish(
@@ -744,6 +786,12 @@ export class IngestQueue {
         return;
       }
 
+      // Checked before the embedding work, so a document past the quota costs nothing more.
+      deps.assertStorageRoom?.(tenantId, {
+        documents: existing ? 0 : 1,
+        chunks: chunks.length - (existing?.chunkCount ?? 0),
+        textBytes: chunks.reduce((sum, chunk) => sum + Buffer.byteLength(chunk.text), 0),
+      });
       const batchSize = Math.max(1, deps.embedBatchSize ?? 32);
       const indexed: IndexedChunk[] = [];
       // Titles and headings are embedded on their own too (a few short texts per document);
@@ -757,10 +805,14 @@ export class IngestQueue {
       for (let offset = 0; offset < chunks.length; offset += batchSize) {
         const batch = chunks.slice(offset, offset + batchSize);
         const extra = offset === 0 ? contexts : [];
-        const vectors = await deps.embedder.embed(
-          [...batch.map((chunk) => embeddingText(title, chunk)), ...extra],
-          "document",
+        // One turn per batch: another tenant's job may run between two of them.
+        const vectors = await this.gate.run(tenantId, () =>
+          deps.embedder.embed(
+            [...batch.map((chunk) => embeddingText(title, chunk)), ...extra],
+            "document",
+          ),
         );
+        checkpoint();
         if (
           vectors.length !== batch.length + extra.length ||
           vectors.some((v) => v.length !== deps.embedder.dimension)
@@ -795,7 +847,7 @@ export class IngestQueue {
           fileName: job.fileName,
           mimeType: mimeType?.split(";")[0]?.trim() || null,
           contentHash: hash,
-          bytes: bytes.byteLength,
+          bytes: byteLength,
           chunks: indexed,
           now: this.now(),
         });

@@ -20,6 +20,13 @@ import { createEmbedder } from "../embeddings/index.server.ts";
 import type { EmbeddingProvider } from "../embeddings/provider.server.ts";
 import { createCrawler } from "../ingest/crawl.server.ts";
 import { IngestQueue } from "../ingest/queue.server.ts";
+import { createParseSandbox } from "../ingest/sandbox.server.ts";
+import { DocumentLimitError } from "../ingest/document-limits.server.ts";
+import {
+  assertStorageRoom,
+  StorageQuotaError,
+  storageQuota,
+} from "../limits/storage-quota.server.ts";
 import { isKbCheckRunning, runKbCheck } from "../kb-check/check.server.ts";
 import { KbCheckScheduler } from "../kb-check/scheduler.server.ts";
 import { closeLimiters } from "../limits/limits.server.ts";
@@ -86,7 +93,39 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     policy: config,
     logger: logger.child({ module: "llm" }),
   });
+  const chunking = {
+    maxTokens: config.CHUNK_MAX_TOKENS,
+    overlapTokens: config.CHUNK_OVERLAP_TOKENS,
+  };
+  // Documents are parsed in worker threads with memory, time and size limits (decision 043).
+  const sandbox = createParseSandbox({
+    workers: config.INGEST_CONCURRENCY,
+    timeoutMs: config.INGEST_PARSE_TIMEOUT_MS,
+    memoryMb: config.INGEST_PARSE_MEMORY_MB,
+    chunking,
+    onWorkerError: (error) => logger.warn({ err: error }, "a parsing worker stopped"),
+    limits: {
+      maxDecompressedBytes: config.INGEST_MAX_DECOMPRESSED_BYTES,
+      maxTextChars: config.INGEST_MAX_TEXT_CHARS,
+      maxPdfPages: config.INGEST_MAX_PDF_PAGES,
+      maxHtmlDepth: config.INGEST_MAX_HTML_DEPTH,
+      maxChunks: config.INGEST_MAX_CHUNKS,
+    },
+  });
   const queue = new IngestQueue({
+    sandbox,
+    assertStorageRoom: (id, adding) => {
+      try {
+        assertStorageRoom(storageQuota(control, tenants.get(id), id), {
+          ...adding,
+          countPending: false,
+        });
+      } catch (error) {
+        // The job fails at once (not retried) with the quota's message.
+        if (error instanceof StorageQuotaError) throw new DocumentLimitError(error.message);
+        throw error;
+      }
+    },
     openTenant: (id) => tenants.get(id),
     tenantsWithPendingJobs: () => tenantsWithPendingJobs(control),
     markTenantIdle: (id) => setTenantPendingJobs(control, id, false),
@@ -96,7 +135,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     leaseMs: config.INGEST_LEASE_MS,
     pollMs: config.INGEST_POLL_MS,
     retryBaseMs: config.INGEST_RETRY_BASE_MS,
-    chunking: { maxTokens: config.CHUNK_MAX_TOKENS, overlapTokens: config.CHUNK_OVERLAP_TOKENS },
+    chunking,
     fetchTimeoutMs: config.FETCH_TIMEOUT_MS,
     maxFetchBytes: config.MAX_UPLOAD_BYTES,
     maxAttempts: config.INGEST_MAX_ATTEMPTS,

@@ -36,6 +36,7 @@ import {
   setWidgetKey,
 } from "../access/keys.server.ts";
 import { initialQuota, setTenantQuota } from "../limits/quota.server.ts";
+import { initialStorageLimits, setStorageLimits } from "../limits/storage-quota.server.ts";
 import type { Runtime } from "../runtime/runtime.server.ts";
 import { erasureHooks, requireTenant } from "./tenants.server.ts";
 
@@ -172,6 +173,7 @@ export async function importTenant(
       );
       if (registry.maskTranscripts === true) setTenantMaskTranscripts(runtime.control, id, true);
       setTenantQuota(runtime.control, id, initialQuota(runtime.config, entry.plan));
+      setStorageLimits(runtime.control, id, initialStorageLimits(runtime.config, entry.plan));
       recordPlatformAudit(runtime.control, {
         actor: options.actor,
         action: "tenant.import",

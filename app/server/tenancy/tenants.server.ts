@@ -14,6 +14,7 @@ import { ApiError } from "../errors.server.ts";
 import { setRequestTenant } from "../request-context.server.ts";
 import { rotateWidgetKey } from "../access/keys.server.ts";
 import { initialQuota, setTenantQuota } from "../limits/quota.server.ts";
+import { initialStorageLimits, setStorageLimits } from "../limits/storage-quota.server.ts";
 import type { IngestQueue } from "../ingest/queue.server.ts";
 import type { CoreParts } from "../parts.server.ts";
 
@@ -45,6 +46,7 @@ export function createTenant(
       const tenant = insertTenant(runtime.control, { id, name: input.name, plan: input.plan });
       // A new tenant's widget key and, on the trial plan, its token budget and end date.
       setTenantQuota(runtime.control, id, initialQuota(runtime.config, tenant.plan));
+      setStorageLimits(runtime.control, id, initialStorageLimits(runtime.config, tenant.plan));
       rotateWidgetKey(runtime.control, id);
       return tenant;
     })();
