@@ -10,7 +10,7 @@ import { isTenantId, type TenantId } from "#tenants/id.ts";
 
 export type ControlDb = Database.Database;
 
-const controlMigrations: readonly string[] = [
+export const controlMigrations: readonly string[] = [
   /* 1 */ `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 

@@ -3,7 +3,12 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import Database from "better-sqlite3";
-import { CONTROL_FILE, openControlDb, type ControlDb } from "../control-db.server.ts";
+import {
+  CONTROL_FILE,
+  controlMigrations,
+  openControlDb,
+  type ControlDb,
+} from "../control-db.server.ts";
 import { createSignInThrottle, retryMessage } from "./sign-in-throttle.server.ts";
 
 const policy = { maxPerAccount: 3, maxPerClient: 5, windowMs: 60_000, lockoutMs: 120_000 };
@@ -102,9 +107,10 @@ describe("sign-in throttle", () => {
   });
 
   it("drops the plain-text rows an older version stored, when the control database migrates", () => {
-    control.close();
-    const file = path.join(tmp, CONTROL_FILE);
-    const old = new Database(file);
+    // A control database as version 8 left it: its first eight migrations, then a plain row.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bitb-throttle-v8-"));
+    const old = new Database(path.join(dir, CONTROL_FILE));
+    for (const migration of controlMigrations.slice(0, 8)) old.exec(migration);
     old.pragma("user_version = 8");
     old
       .prepare(
@@ -112,8 +118,10 @@ describe("sign-in throttle", () => {
       )
       .run("account:frank.pii@example.org");
     old.close();
-    control = openControlDb(tmp);
-    expect(control.prepare("SELECT * FROM sign_in_failures").all()).toEqual([]);
+    const migrated = openControlDb(dir);
+    expect(migrated.prepare("SELECT * FROM sign_in_failures").all()).toEqual([]);
+    migrated.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it("says how long to wait", () => {
