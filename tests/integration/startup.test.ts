@@ -3,13 +3,16 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { startServer, tempDataDir, type TestServer } from "../support/server.ts";
+import { startServer, tempDataDir, waitFor, type TestServer } from "../support/server.ts";
 import { visitorSession } from "../support/keys.ts";
+import { startFakeLlm, type FakeLlm } from "../support/fake-llm.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
 let server: TestServer | undefined;
+let llm: FakeLlm | undefined;
 afterAll(async () => {
   await server?.stop();
+  await llm?.close();
 });
 
 describe("start-up", () => {
@@ -22,6 +25,49 @@ describe("start-up", () => {
     });
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/PORT/);
+  });
+
+  it("is alive at once, ready when the demo load is over even when it failed, and says why not before", async () => {
+    // Slow embeddings of the wrong size (all but the dimension probe's): every demo document
+    // fails after a while.
+    llm = await startFakeLlm();
+    llm.setBehaviour({
+      embedDelayMs: 300,
+      embed: (text) => (text === "dimension probe" ? [1, 2, 3] : [1, 2]),
+    });
+    const failing = await startServer({
+      waitForReady: false,
+      env: {
+        DEMO_TENANT: "true",
+        EMBEDDINGS_BASE_URL: `${llm.url}/v1`,
+        EMBEDDINGS_MODEL: "fake-embed",
+        INGEST_MAX_ATTEMPTS: "1",
+      },
+    });
+    try {
+      expect((await fetch(`${failing.url}/healthz`)).status).toBe(200);
+      const starting = await fetch(`${failing.url}/readyz`);
+      expect(starting.status).toBe(503);
+      expect(await starting.json()).toMatchObject({
+        status: "not_ready",
+        reason: expect.stringMatching(/^loading the demo tenant/),
+      });
+      const ready = await waitFor(
+        async () => {
+          const res = await fetch(`${failing.url}/readyz`);
+          return res.status === 200 ? ((await res.json()) as Record<string, unknown>) : undefined;
+        },
+        { timeoutMs: 90_000, what: "/readyz to answer 200" },
+      );
+      expect(ready).toMatchObject({
+        status: "ready",
+        demo: { state: "failed", error: expect.stringMatching(/dimensions/) },
+      });
+      expect(failing.logs()).toMatch(/demo tenant failed to load/);
+      expect((await fetch(`${failing.url}/healthz`)).status).toBe(200);
+    } finally {
+      await failing.stop();
+    }
   });
 
   it("serves the demo tenant, which answers from the README, and prints a setup link", async () => {
