@@ -15,6 +15,7 @@ const {
   startRuntime,
   stopRuntime,
   parseConfig,
+  loadEnvFile,
   ConfigError,
   assertServingConfig,
   withAllowedHosts,
@@ -27,7 +28,10 @@ const {
 } = build.entry.module;
 
 let config;
+let envFile;
 try {
+  // `.env` in the working folder (or ENV_FILE), under what the environment already sets.
+  envFile = loadEnvFile();
   config = parseConfig();
   assertServingConfig(config);
 } catch (error) {
@@ -38,6 +42,7 @@ try {
   throw error;
 }
 const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === "development" });
+if (envFile) logger.info({ file: envFile }, "settings read from the environment and an env file");
 
 // Both ports are bound before anything else starts: a process that cannot listen exits here,
 // before it opens a database, starts the ingestion queue or any background duty (or a second

@@ -9,7 +9,7 @@ import { listJobs } from "#tenants/knowledge-base.ts";
 import type { TenantId } from "#tenants/id.ts";
 import { askStream } from "#app/server/ask/ask.server.ts";
 import { AuthError, createFirstAdmin } from "#app/server/access/auth.server.ts";
-import { parseConfig, ConfigError } from "#app/server/config.server.ts";
+import { loadEnvFile, parseConfig, ConfigError } from "#app/server/config.server.ts";
 import { listTenants } from "#app/server/control-db.server.ts";
 import { ApiError } from "#app/server/errors.server.ts";
 import { intakeFile, isSupportedFile } from "#app/server/ingest/intake.server.ts";
@@ -138,7 +138,7 @@ export function usageText(): string {
     ...lines,
     "",
     "Options: -h, --help (also `bitb help <command>`), -v, --version",
-    "Settings come from the environment, as the server's (README, Configuration).",
+    "Settings come from the environment and a .env file, as the server's (README, Configuration).",
   ].join("\n");
 }
 
@@ -294,6 +294,8 @@ export async function main(argv: string[]): Promise<void> {
     out(commandHelp(command));
     return;
   }
+  // `.env` in the working folder (or ENV_FILE), under what the environment already sets.
+  loadEnvFile();
   // Under LiteFS a replica's databases are read-only; the primary runs the migrations.
   const litefsDir = parseConfig(process.env).litefs?.dir;
   if (command === "migrate" && !new ReplicationRole(litefsDir).isPrimary()) {

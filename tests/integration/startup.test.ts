@@ -1,6 +1,7 @@
 // Start-up: a bad configuration stops the server with a message naming the variable; the
 // demo tenant is loaded and answers from this project's README.
 import { spawnSync } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { startServer, tempDataDir, waitFor, type TestServer } from "../support/server.ts";
@@ -19,7 +20,7 @@ describe("start-up", () => {
   it("refuses a bad configuration and names the variable", () => {
     const result = spawnSync(process.execPath, ["server.js"], {
       cwd: root,
-      env: { PATH: process.env.PATH, DATA_DIR: tempDataDir(), PORT: "not-a-port" },
+      env: { PATH: process.env.PATH, DATA_DIR: tempDataDir(), PORT: "not-a-port", ENV_FILE: "" },
       encoding: "utf8",
       timeout: 60_000,
     });
@@ -67,6 +68,23 @@ describe("start-up", () => {
       expect((await fetch(`${failing.url}/healthz`)).status).toBe(200);
     } finally {
       await failing.stop();
+    }
+  });
+
+  it("reads its settings from an env file under the environment's own", async () => {
+    const dir = tempDataDir();
+    const file = path.join(dir, "bitb.env");
+    fs.writeFileSync(file, `METRICS_TOKEN=${"t".repeat(24)}\nLOG_LEVEL=silent\n`);
+    const withFile = await startServer({ env: { ENV_FILE: file, LOG_LEVEL: "info" } });
+    try {
+      const metrics = await fetch(`${withFile.url}/metrics`, {
+        headers: { authorization: `Bearer ${"t".repeat(24)}` },
+      });
+      expect(metrics.status).toBe(200);
+      // LOG_LEVEL=info from the environment won over the file's silent.
+      expect(withFile.logs()).toContain(`settings read from the environment and an env file`);
+    } finally {
+      await withFile.stop();
     }
   });
 

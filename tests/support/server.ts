@@ -63,6 +63,8 @@ export async function startServer(
       LOG_LEVEL: "info",
       INGEST_POLL_MS: "100",
       INGEST_ALLOW_PRIVATE_URLS: "true",
+      // A developer's own .env in the checkout stays out of the tests.
+      ENV_FILE: "",
       ...options.env,
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -9,7 +9,7 @@ import { printSetupLinkIfNoAdmin } from "../access/setup-link.server.ts";
 import { createAnswerCache } from "../ask/answer-cache.server.ts";
 import { createRetrievalCache } from "../ask/retrieval-cache.server.ts";
 import { S3Backups } from "../backup/s3.server.ts";
-import { parseConfig, type Config } from "../config.server.ts";
+import { loadEnvFile, parseConfig, type Config } from "../config.server.ts";
 import {
   openControlDb,
   setTenantPendingJobs,
@@ -49,7 +49,7 @@ export interface RuntimeOptions {
 }
 
 export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
-  const config = options.config ?? parseConfig();
+  const config = options.config ?? (loadEnvFile(), parseConfig());
   const logger =
     options.logger ??
     createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === "development" });
