@@ -50,7 +50,7 @@ describe("progress of a long CLI job", () => {
     expect(writes).toEqual([
       "progress: 1/3 tenants (33%) after 0.0 s; at tn_a\n",
       "progress: 3/3 tenants (100%) after 1.2 s\n",
-      "done: 3/3 tenants in 1.2 s\n",
+      "finished: 3/3 tenants in 1.2 s\n",
     ]);
   });
 });

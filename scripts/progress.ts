@@ -87,7 +87,7 @@ export function createProgress(options: ProgressOptions): Progress {
       if (finished) return;
       finished = true;
       const line = `${counts()} in ${seconds(now() - started)}`;
-      stream.write(tty ? `\r\x1b[2K${line}\n` : `done: ${line}\n`);
+      stream.write(tty ? `\r\x1b[2K${line}\n` : `finished: ${line}\n`);
     },
   };
 }

@@ -25,7 +25,7 @@ describe("the bitb command line", () => {
     expect(ingested.stdout).toContain("queued 6 job(s)");
     // Not a terminal: progress as plain lines on stderr, the last one a summary.
     expect(ingested.stderr).toMatch(/^progress: \d\/6 files/m);
-    expect(ingested.stderr).toMatch(/^done: 6\/6 files in \d/m);
+    expect(ingested.stderr).toMatch(/^finished: 6\/6 files in \d/m);
     // The five samples and the folder's README.
     expect(ingested.stdout.match(/^done /gm)).toHaveLength(6);
 
