@@ -28,8 +28,12 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY . .
 # onnxruntime-node ships its binaries for every platform (about 290 MB); the image keeps only
-# its own platform's (decision 041).
+# its own platform's (decision 041). TypeScript (23 MB) is only an optional peer dependency of
+# @react-router/node (for type generation), which `npm prune` keeps because the dev tree has it:
+# nothing in the image runs it (decision 046).
 RUN npm run build && npm prune --omit=dev \
+ && rm -rf node_modules/typescript node_modules/.bin/tsc node_modules/.bin/tsserver \
+ && ! node -e 'require.resolve("typescript")' 2>/dev/null \
  && ort=node_modules/onnxruntime-node/bin/napi-v6 \
  && keep="$(node -p 'process.platform + "/" + process.arch')" \
  && for dir in "$ort"/*/*; do \

@@ -5,7 +5,7 @@
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createRequestListener } from "@mjackson/node-fetch-server";
+import { createRequestListener } from "@remix-run/node-fetch-server";
 import { createRequestHandler } from "react-router";
 import sirv from "sirv";
 
@@ -15,6 +15,7 @@ const {
   startRuntime,
   stopRuntime,
   parseConfig,
+  loadEnvFile,
   ConfigError,
   assertServingConfig,
   withAllowedHosts,
@@ -28,7 +29,10 @@ const {
 } = build.entry.module;
 
 let config;
+let envFile;
 try {
+  // `.env` in the working folder (or ENV_FILE), under what the environment already sets.
+  envFile = loadEnvFile();
   config = parseConfig();
   assertServingConfig(config);
 } catch (error) {
@@ -39,18 +43,31 @@ try {
   throw error;
 }
 const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === "development" });
+if (envFile) logger.info({ file: envFile }, "settings read from the environment and an env file");
 
 // Both ports are bound before anything else starts: a process that cannot listen exits here,
 // before it opens a database, starts the ingestion queue or any background duty (or a second
 // process on a taken port would run a queue and seed the demo tenant beside the first).
-// Requests that arrive meanwhile wait for the app.
+// Requests that arrive meanwhile wait for the app, except the liveness probe: the process
+// serves HTTP, so /healthz answers 200 at once (readiness is /readyz's, decision 046).
 let handleHttp;
-const httpReady = new Promise((resolve) => (handleHttp = resolve));
+let appStarted = false;
+const startedAt = Date.now();
+const httpReady = new Promise((resolve) => (handleHttp = resolve)).then((handler) => {
+  appStarted = true;
+  return handler;
+});
 // A request naming a Host that is not this server's (PUBLIC_URL, ALLOWED_HOSTS) gets 421 here:
 // no embed snippet, redirect, CSRF check or link is ever built from a foreign Host.
 const server = http.createServer(
   { connectionsCheckingInterval: 1000 },
   withAllowedHosts(config, (req, res) => {
+    if (!appStarted && req.method === "GET" && req.url?.split("?")[0] === "/healthz") {
+      const uptimeSeconds = Math.round((Date.now() - startedAt) / 1000);
+      res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+      res.end(JSON.stringify({ status: "ok", uptimeSeconds }));
+      return;
+    }
     void httpReady.then((handler) => handler(req, res));
   }),
 );

@@ -10,7 +10,12 @@ import { NonceContext } from "./nonce.ts";
 import { applyDocumentSecurityHeaders, createNonce } from "./server/security-headers.server.ts";
 
 export { startRuntime, stopRuntime } from "./server/runtime/build.server.ts";
-export { parseConfig, ConfigError, assertServingConfig } from "./server/config.server.ts";
+export {
+  parseConfig,
+  ConfigError,
+  assertServingConfig,
+  loadEnvFile,
+} from "./server/config.server.ts";
 export { withAllowedHosts } from "./server/access/allowed-hosts.server.ts";
 export { createHttpHandler } from "./server/observability/http-observer.server.ts";
 export { createCachedAskLane } from "./server/ask/cached-lane.server.ts";

@@ -88,6 +88,10 @@ podman image exists "$image" || { tail -40 "$work/build.log"; fail "podman build
 build_s=$(($(date +%s) - b0))
 size="$(podman image inspect -f '{{.Size}}' "$image")"
 log "built ${image} in ${build_s}s ($((size / 1024 / 1024)) MB)"
+# No TypeScript among the production dependencies (decision 046).
+if podman run --rm --entrypoint sh "$image" -c 'test -e /app/node_modules/typescript' 2>/dev/null; then
+  fail "TypeScript is in the image's node_modules"
+fi
 user="$(podman image inspect -f '{{.Config.User}}' "$image")"
 case "$user" in "" | 0 | 0:* | root | root:*) fail "the image runs as root ('$user')" ;; esac
 

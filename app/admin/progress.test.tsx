@@ -127,7 +127,9 @@ describe("failureAdvice", () => {
     expect(failureAdvice("x is larger than the 5-byte limit.", formats)).toMatch(
       /MAX_UPLOAD_BYTES/,
     );
-    expect(failureAdvice("x resolves to a private network address", formats)).toMatch(/public/);
+    expect(failureAdvice("x resolves to a private network address", formats)).toMatch(
+      /public.*INGEST_ALLOW_PRIVATE_URLS=true/,
+    );
     expect(failureAdvice("x did not answer within 5 ms.", formats)).toMatch(/later/);
     expect(failureAdvice("The document contains no text.", formats)).toMatch(/readable text/);
     expect(failureAdvice("Unsupported document type", formats)).toMatch(/\.txt, \.pdf/);

@@ -162,7 +162,7 @@ export function failureAdvice(error: string | null, formats: readonly string[]):
   if (/larger than|Too large/.test(text))
     return "Split the file, or raise MAX_UPLOAD_BYTES on the server.";
   if (/private network/.test(text))
-    return "Only public addresses can be fetched (INGEST_ALLOW_PRIVATE_URLS allows others).";
+    return "Only public addresses can be fetched: the server's operator can allow private ones (an intranet) with INGEST_ALLOW_PRIVATE_URLS=true.";
   if (/did not answer|Timeout|HTTP 5\d\d|Could not fetch/.test(text))
     return "The site did not answer; add it again later.";
   if (/no text|empty|contains no/i.test(text))

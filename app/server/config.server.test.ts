@@ -1,6 +1,16 @@
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { assertServingConfig, ConfigError, parseConfig } from "./config.server.ts";
+import {
+  assertServingConfig,
+  ConfigError,
+  envSchema,
+  loadEnvFile,
+  parseConfig,
+} from "./config.server.ts";
+
+const root = path.resolve(import.meta.dirname, "../..");
 
 describe("parseConfig", () => {
   it("works with no variables at all: local embeddings, extractive answers", () => {
@@ -161,5 +171,67 @@ describe("parseConfig", () => {
     ).not.toThrow();
     // Unset NODE_ENV (npm start on a laptop) serves, answering loopback names only.
     expect(() => assertServingConfig(parseConfig({}))).not.toThrow();
+  });
+});
+
+describe(".env.example", () => {
+  // `# NAME=…` or `NAME=…` at the start of a line: one entry per setting.
+  const listed = [
+    ...fs
+      .readFileSync(path.join(root, ".env.example"), "utf8")
+      .matchAll(/^#? ?([A-Z][A-Z0-9_]*)=/gm),
+  ].map((match) => match[1] as string);
+
+  it("lists every setting of the config schema exactly once, and nothing else", () => {
+    const settings = Object.keys(envSchema.shape).sort();
+    const missing = settings.filter((name) => !listed.includes(name));
+    const unknown = listed.filter((name) => !settings.includes(name));
+    const twice = listed.filter((name, i) => listed.indexOf(name) !== i);
+    expect({ missing, unknown, twice }).toEqual({ missing: [], unknown: [], twice: [] });
+  });
+
+  it("gives only valid example values", () => {
+    const values: Record<string, string> = Object.fromEntries(
+      fs
+        .readFileSync(path.join(root, ".env.example"), "utf8")
+        .split("\n")
+        .map((line) => /^# ?([A-Z][A-Z0-9_]*)=(\S*)/.exec(line))
+        .filter((match) => match !== null)
+        .map((match) => [match[1], match[2]]),
+    );
+    for (const [name, value] of Object.entries(values)) {
+      if (value === "" || value.endsWith("...")) continue;
+      expect(
+        () => envSchema.shape[name as keyof typeof envSchema.shape].parse(value),
+        name,
+      ).not.toThrow();
+    }
+  });
+});
+
+describe("loadEnvFile", () => {
+  const folder = () => fs.mkdtempSync(path.join(os.tmpdir(), "bitb-env-"));
+
+  it("reads .env from the working folder under what the environment already sets", () => {
+    const cwd = folder();
+    fs.writeFileSync(path.join(cwd, ".env"), "PORT=4000\nGROQ_MODEL='from file'\n# HOST=x\n");
+    const env: Record<string, string | undefined> = { PORT: "5000" };
+    expect(loadEnvFile(env, cwd)).toBe(path.join(cwd, ".env"));
+    expect(env).toEqual({ PORT: "5000", GROQ_MODEL: "from file" });
+    expect(parseConfig(env).PORT).toBe(5000);
+  });
+
+  it("reads ENV_FILE instead, none with ENV_FILE empty, and names a missing ENV_FILE", () => {
+    const cwd = folder();
+    fs.writeFileSync(path.join(cwd, ".env"), "PORT=4000\n");
+    fs.writeFileSync(path.join(cwd, "prod.env"), "PORT=4100\n");
+    const named: Record<string, string | undefined> = { ENV_FILE: "prod.env" };
+    loadEnvFile(named, cwd);
+    expect(named.PORT).toBe("4100");
+    const none: Record<string, string | undefined> = { ENV_FILE: "" };
+    expect(loadEnvFile(none, cwd)).toBeUndefined();
+    expect(none.PORT).toBeUndefined();
+    expect(loadEnvFile({}, folder())).toBeUndefined();
+    expect(() => loadEnvFile({ ENV_FILE: "missing.env" }, cwd)).toThrow(/ENV_FILE: no such file/);
   });
 });

@@ -1,6 +1,9 @@
 // Every setting of the server, parsed once from the environment at start-up. A bad value
 // stops the process with a message naming the variable. Nothing else reads process.env.
+// The server and the CLI read a `.env` file first (loadEnvFile): the environment wins over it.
+import fs from "node:fs";
 import path from "node:path";
+import { parseEnv } from "node:util";
 import { z } from "zod";
 
 const bool = z
@@ -18,6 +21,11 @@ const optionalUrl = z
   .pipe(z.url({ protocol: /^https?$/ }).optional());
 
 export const envSchema = z.object({
+  /**
+   * The file of settings read at start-up, relative to the working folder (default `.env`;
+   * empty: none). Read by loadEnvFile, before everything else; listed here for completeness.
+   */
+  ENV_FILE: z.string().optional(),
   NODE_ENV: z.enum(["development", "production", "test"]).default("production"),
   PORT: int(0, 65535).default(3000),
   HOST: z.string().min(1).default("0.0.0.0"),
@@ -378,4 +386,36 @@ export function assertServingConfig(config: Pick<Config, "allowedHosts" | "produ
         "names in ALLOWED_HOSTS",
     );
   }
+}
+
+/**
+ * Reads the settings file (ENV_FILE, default `.env` in the working folder) into `env` as the
+ * server and the CLI start, as `node --env-file` would: a variable already set in the
+ * environment keeps its value. A missing default file is no error; a missing ENV_FILE is.
+ * Returns the file read, if any.
+ */
+export function loadEnvFile(
+  env: Record<string, string | undefined> = process.env,
+  cwd = process.cwd(),
+): string | undefined {
+  const named = env.ENV_FILE;
+  if (named !== undefined && named.trim() === "") return undefined;
+  const file = path.resolve(cwd, named?.trim() || ".env");
+  if (!fs.existsSync(file)) {
+    if (named === undefined) return undefined;
+    throw new ConfigError(`Invalid configuration:\n  ENV_FILE: no such file: ${file}`);
+  }
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigError(
+      `Invalid configuration:\n  ENV_FILE: cannot read ${file}: ${(error as Error).message}`,
+    );
+  }
+  // Node's own parser (the one behind --env-file and process.loadEnvFile).
+  for (const [name, value] of Object.entries(parseEnv(text))) {
+    if (env[name] === undefined) env[name] = value;
+  }
+  return file;
 }

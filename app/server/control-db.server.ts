@@ -389,6 +389,11 @@ export function getAdmin(db: ControlDb, id: number): AdminRecord | undefined {
     : undefined;
 }
 
+/** Replaces an admin's stored password hash (a re-hash with stronger parameters). */
+export function updateAdminPasswordHash(db: ControlDb, id: number, passwordHash: string): void {
+  db.prepare("UPDATE admins SET password_hash = ? WHERE id = ?").run(passwordHash, id);
+}
+
 export function findAdminCredentials(
   db: ControlDb,
   email: string,

@@ -5,8 +5,20 @@
 // admin session cookie, and `token=`/`key=`/`password=` URL parameters.
 import pino, { type Logger } from "pino";
 import { requestLogFields } from "./request-context.server.ts";
+import { isSpanContextValid, trace, TraceFlags } from "@opentelemetry/api";
 
 export type { Logger };
+
+/**
+ * The request id (and tenant id) of the request that caused the line, and the trace and span
+ * it happened in when the request is traced (OpenTelemetry's log correlation names).
+ */
+function logFields(): Record<string, string> {
+  const fields = requestLogFields();
+  const span = trace.getActiveSpan()?.spanContext();
+  if (!span || !isSpanContextValid(span) || !(span.traceFlags & TraceFlags.SAMPLED)) return fields;
+  return { ...fields, trace_id: span.traceId, span_id: span.spanId };
+}
 
 export const REDACTED = "[redacted]";
 
@@ -87,7 +99,7 @@ export function createLogger(options: {
     redact: { paths: redactPaths, censor: REDACTED },
     base: { service: "bitb" },
     // The request id (and tenant id) of the request that caused the line, when there is one.
-    mixin: requestLogFields,
+    mixin: logFields,
     hooks: { streamWrite: redactSecretValues },
     transport:
       options.pretty && !options.destination

@@ -13,6 +13,8 @@
 //   progress    one question moved on: retrieving → answering → done | failed
 //   result      one question's finished answer (or its error), as soon as it is ready
 //   batch_done  every result in question order, the usage totals and the latency (sent last)
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+
 export interface Citation {
   /** The [n] number used in the answer text. */
   n: number;
@@ -195,32 +197,27 @@ const eventNames: ReadonlySet<string> = new Set<AskEventName>([
   "batch_done",
 ]);
 
-/** Parses an SSE byte stream into ask events (used by the playground, tests and the CLI). */
+/**
+ * Parses an SSE byte stream into ask events (used by the playground, tests and the CLI), with
+ * eventsource-parser: line ends of every kind, also split across chunks (decision 046). The
+ * widget keeps its own smaller parser for its size budget.
+ */
 export async function* readAskEvents(
   body: ReadableStream<Uint8Array>,
 ): AsyncGenerator<{ [K in AskEventName]: { event: K; data: AskEventMap[K] } }[AskEventName]> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
-  let buffer = "";
+  const parsed: EventSourceMessage[] = [];
+  const parser = createParser({ onEvent: (message) => parsed.push(message) });
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
-    buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n");
-    let boundary: number;
-    while ((boundary = buffer.indexOf("\n\n")) !== -1) {
-      const block = buffer.slice(0, boundary);
-      buffer = buffer.slice(boundary + 2);
-      let event = "message";
-      const data: string[] = [];
-      for (const line of block.split("\n")) {
-        if (line.startsWith("event:")) event = line.slice(6).trim();
-        else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
-      }
-      if (data.length === 0) continue;
-      if (eventNames.has(event)) {
-        // eslint-disable-next-line @typescript-eslint/no-explicit-any -- validated by event name
-        yield { event, data: JSON.parse(data.join("\n")) } as any;
-      }
+    parser.feed(decoder.decode(value, { stream: true }));
+    for (const message of parsed.splice(0)) {
+      const event = message.event ?? "message";
+      if (message.data === "" || !eventNames.has(event)) continue;
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- validated by event name
+      yield { event, data: JSON.parse(message.data) } as any;
     }
   }
 }

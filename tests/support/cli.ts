@@ -14,7 +14,14 @@ export async function cli(
 ): Promise<{ stdout: string; stderr: string }> {
   return run(process.execPath, ["--import", "tsx", "scripts/cli.ts", ...args], {
     cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, ...env },
+    // ENV_FILE="": a developer's own .env in the checkout stays out of the tests.
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DATA_DIR: dataDir,
+      ENV_FILE: "",
+      ...env,
+    },
     timeout: timeoutMs,
     maxBuffer: 64 * 1024 * 1024,
   });

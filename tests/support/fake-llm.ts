@@ -31,6 +31,8 @@ export interface FakeLlmBehaviour {
   cutAfterChunks: number | null;
   /** Vector for one embeddings input; the default is a deterministic 8-dim hash of the text. */
   embed: (text: string, index: number) => number[];
+  /** Wait before answering an embeddings request, in ms. */
+  embedDelayMs: number;
   /**
    * Turns of a non-streamed chat with `tools` (the tool loop), answered in order, one per
    * request; when none is left (or the request forbids tools) the answer is `reply` as text.
@@ -86,6 +88,7 @@ const DEFAULTS: FakeLlmBehaviour = {
   malformedAfterChunks: null,
   cutAfterChunks: null,
   embed: (text) => hashEmbedding(text),
+  embedDelayMs: 0,
   toolTurns: [],
 };
 
@@ -146,6 +149,9 @@ export async function startFakeLlm(options: Partial<FakeLlmBehaviour> = {}): Pro
       tool_choice?: string;
     };
     if (path === "/v1/embeddings") {
+      if (behaviour.embedDelayMs > 0) {
+        await new Promise((resolve) => setTimeout(resolve, behaviour.embedDelayMs));
+      }
       const inputs = Array.isArray(request.input) ? request.input : [request.input];
       // Reversed on purpose: the protocol orders by `index`, and clients must honour it.
       const data = inputs

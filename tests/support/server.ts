@@ -63,6 +63,8 @@ export async function startServer(
       LOG_LEVEL: "info",
       INGEST_POLL_MS: "100",
       INGEST_ALLOW_PRIVATE_URLS: "true",
+      // A developer's own .env in the checkout stays out of the tests.
+      ENV_FILE: "",
       ...options.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -88,12 +90,13 @@ export async function startServer(
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
     try {
-      const res = await fetch(`${url}/healthz`);
+      // Alive (/healthz) is enough when the test does not wait for readiness (/readyz).
+      const probe = options.waitForReady === false ? "healthz" : "readyz";
+      const res = await fetch(`${url}/${probe}`);
       // The port is bound before the runtime starts (server.js): wait for its start-up lines
       // too (the setup link, "listening"), which reach us on another pipe than the answer.
       const started = quiet || output.includes("BiTB listening");
-      if (started && (res.status === 200 || (res.status === 503 && options.waitForReady === false)))
-        break;
+      if (started && res.status === 200) break;
     } catch {
       // not listening yet
     }

@@ -1,3 +1,4 @@
+import { randomBytes, scryptSync } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -20,6 +21,7 @@ import { parseConfig } from "../config.server.ts";
 import {
   countAdmins,
   createSetupToken,
+  findAdminCredentials,
   grantTenant,
   insertAdmin,
   insertTenant,
@@ -94,6 +96,24 @@ describe("authenticateAdmin", () => {
     );
     expect(signedIn).toEqual(admin);
     expect(signedIn).not.toHaveProperty("passwordHash");
+  });
+
+  it("replaces a hash made with weaker scrypt parameters at sign-in, not on a failed one", async () => {
+    const salt = randomBytes(16);
+    const key = scryptSync(PASSWORD, salt, 64, { N: 16384, r: 8, p: 1 });
+    const old = ["scrypt", 16384, 8, 1, salt.toString("base64"), key.toString("base64")].join("$");
+    control.prepare("UPDATE admins SET password_hash = ? WHERE id = ?").run(old, admin.id);
+    const stored = () => findAdminCredentials(control, admin.email)?.passwordHash ?? "";
+    await expect(
+      auth.authenticateAdmin(loginRequest({ email: admin.email, password: "not the password" })),
+    ).rejects.toThrow();
+    expect(stored()).toBe(old);
+    await auth.authenticateAdmin(loginRequest({ email: admin.email, password: PASSWORD }));
+    expect(stored()).toMatch(/^scrypt\$131072\$8\$1\$/);
+    // The new hash signs in too.
+    expect(
+      await auth.authenticateAdmin(loginRequest({ email: admin.email, password: PASSWORD })),
+    ).toEqual(admin);
   });
 
   it("gives the same answer for a wrong password and an unknown e-mail", async () => {

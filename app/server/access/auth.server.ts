@@ -21,13 +21,19 @@ import {
   insertAdmin,
   isSetupTokenValid,
   readSession,
+  updateAdminPasswordHash,
   writeSession,
   type AdminRecord,
   type ControlDb,
   type TenantRecord,
 } from "../control-db.server.ts";
 import { ApiError, type ErrorCode } from "../errors.server.ts";
-import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./password.server.ts";
+import {
+  hashPassword,
+  MIN_PASSWORD_LENGTH,
+  needsRehash,
+  verifyPassword,
+} from "./password.server.ts";
 import {
   createSignInThrottle,
   retryMessage,
@@ -252,6 +258,11 @@ export function createAdminAuth(deps: AuthDeps): AdminAuth {
       const found = findAdminCredentials(deps.control, email);
       const matches = await verifyPassword(password, found?.passwordHash ?? (await getDummyHash()));
       if (!found || !matches) throw new AuthError(WRONG_CREDENTIALS);
+      // A hash from before the parameters were raised is replaced now that the password is
+      // known (on the primary: a replica writes nothing).
+      if (needsRehash(found.passwordHash) && (deps.replication?.role.isPrimary() ?? true)) {
+        updateAdminPasswordHash(deps.control, found.id, await hashPassword(password));
+      }
       return { id: found.id, email: found.email, role: found.role, createdAt: found.createdAt };
     }),
     "form",

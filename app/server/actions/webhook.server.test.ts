@@ -1,6 +1,12 @@
 import { createHmac } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { context, propagation, SpanKind, trace } from "@opentelemetry/api";
+import {
+  InMemorySpanExporter,
+  NodeTracerProvider,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   createWebhookClient,
@@ -60,6 +66,33 @@ const fast = {
 };
 
 describe("webhook back-end", () => {
+  it("traces each delivery as an HTTP CLIENT span and sends its traceparent", async () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new NodeTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
+    provider.register();
+    try {
+      const client = createWebhookClient({ allowPrivateNetwork: true, policy: fast });
+      await client.call({ url: `${url}?token=secret`, secret: SECRET, payload, key: "t:trace" });
+      const [call] = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.CLIENT);
+      expect(call?.attributes).toMatchObject({
+        "http.request.method": "POST",
+        "server.address": "127.0.0.1",
+        "url.path": "/hook",
+        "http.response.status_code": 200,
+      });
+      expect(JSON.stringify(call?.attributes)).not.toContain("secret");
+      const { traceId, spanId } = call!.spanContext();
+      expect(received[0]?.headers.traceparent).toBe(`00-${traceId}-${spanId}-01`);
+    } finally {
+      await provider.shutdown();
+      trace.disable();
+      context.disable();
+      propagation.disable();
+    }
+  });
+
   it("signs the body: t and v1 = HMAC-SHA256 of t.body, verifiable by the receiver", async () => {
     const client = createWebhookClient({ allowPrivateNetwork: true, policy: fast });
     const reply = await client.call({ url, secret: SECRET, payload, key: "t:a" });

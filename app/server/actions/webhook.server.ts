@@ -22,9 +22,11 @@ import {
   wrap,
   type IPolicy,
 } from "cockatiel";
+import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { LRUCache } from "lru-cache";
 import { z } from "zod";
 import { isPrivateAddress, publicOnlyLookup } from "../ingest/queue.server.ts";
+import { tracer } from "../observability/tracing.server.ts";
 
 export interface WebhookPolicy {
   /** The deadline of one attempt. */
@@ -112,7 +114,43 @@ interface PostOptions {
   allowPrivateNetwork: boolean;
 }
 
-function post(url: URL, body: string, headers: Record<string, string>, options: PostOptions) {
+/**
+ * One delivery as an OpenTelemetry HTTP CLIENT span, its traceparent sent along. The URL's
+ * query is left out of the span (a webhook URL may carry a token there).
+ */
+async function post(
+  url: URL,
+  body: string,
+  headers: Record<string, string>,
+  options: PostOptions,
+): Promise<{ status: number; text: string }> {
+  const span = tracer().startSpan("POST", {
+    kind: SpanKind.CLIENT,
+    attributes: {
+      "http.request.method": "POST",
+      "server.address": url.hostname,
+      "server.port": Number(url.port || (url.protocol === "https:" ? 443 : 80)),
+      "url.scheme": url.protocol.replace(":", ""),
+      "url.path": url.pathname,
+    },
+  });
+  const traced = { ...headers };
+  propagation.inject(trace.setSpan(context.active(), span), traced);
+  try {
+    const reply = await postOnce(url, body, traced, options);
+    span.setAttribute("http.response.status_code", reply.status);
+    if (reply.status >= 400) span.setStatus({ code: SpanStatusCode.ERROR });
+    return reply;
+  } catch (error) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+    span.setAttribute("error.type", error instanceof WebhookError ? error.reason : "network");
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+function postOnce(url: URL, body: string, headers: Record<string, string>, options: PostOptions) {
   return new Promise<{ status: number; text: string }>((resolve, reject) => {
     const host = url.hostname.replace(/^\[|\]$/g, "");
     if (url.protocol !== "https:" && !(options.allowPrivateNetwork && url.protocol === "http:")) {

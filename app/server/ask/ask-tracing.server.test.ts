@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { trace } from "@opentelemetry/api";
+import { SpanKind, trace } from "@opentelemetry/api";
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -100,9 +100,10 @@ describe("ask tracing", () => {
     expect(root.attributes["bitb.tenant_id"]).toBe(tenant.id);
     expect(root.attributes["bitb.abstained"]).toBe(false);
     const parentOf = (name: string) => byName.get(name)?.parentSpanContext?.spanId;
-    const childrenOf = (span: ReadableSpan) =>
+    const childrenOf = (span: ReadableSpan, kind = SpanKind.INTERNAL) =>
       spans
         .filter((s) => s.parentSpanContext?.spanId === span.spanContext().spanId)
+        .filter((s) => s.kind === kind)
         .sort((a, b) => hr(a.startTime) - hr(b.startTime))
         .map((s) => s.name);
 
@@ -121,6 +122,8 @@ describe("ask tracing", () => {
       "retrieve.fuse",
     ]);
     expect(parentOf("ask")).toBeUndefined();
+    // The LLM call itself: a CLIENT span under the ask, with the GenAI attributes.
+    expect(childrenOf(root, SpanKind.CLIENT)).toEqual(["chat m"]);
     // One trace, and every child inside its parent's time.
     expect(new Set(spans.map((s) => s.spanContext().traceId)).size).toBe(1);
     for (const span of spans) {

@@ -1,7 +1,7 @@
 // The ask pipeline: retrieve a tenant's passages, stream an answer that cites them, and
 // record the exchange. Yields the events of app/shared/ask-events.ts in order:
 // sources → token* → done (or error).
-import type { Span } from "@opentelemetry/api";
+import { context, trace, type Span } from "@opentelemetry/api";
 import type { AskEventMap, AskEventName, Citation, DoneEvent } from "#app/shared/ask-events.ts";
 import { newConversationId, type StoredTurn } from "#tenants/conversations.ts";
 import { knowledgeBaseVersion } from "#tenants/knowledge-base.ts";
@@ -255,6 +255,8 @@ async function* answerAsk(
       sources: passages,
       model: input.tenant.llmModel ?? undefined,
       signal: input.signal,
+      // The upstream call's CLIENT span is a child of the ask, beside ask.llm and ask.stream.
+      traceContext: trace.setSpan(context.active(), span),
     })) {
       if (chunk.type === "token") {
         if (chunk.text.length === 0) continue;

@@ -1,4 +1,10 @@
 import net from "node:net";
+import { context, propagation, SpanKind, trace } from "@opentelemetry/api";
+import {
+  InMemorySpanExporter,
+  NodeTracerProvider,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startFakeLlm, type FakeLlm } from "../../../tests/support/fake-llm.ts";
 import { createEmbedder } from "./index.server.ts";
@@ -36,6 +42,34 @@ const options = () => ({
 });
 
 describe("createOpenAIEmbedder", () => {
+  it("traces each call as a CLIENT span and sends its traceparent", async () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new NodeTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
+    provider.register();
+    try {
+      const embedder = await createOpenAIEmbedder(options());
+      await embedder.embed(["a"], "query");
+      const calls = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.CLIENT);
+      expect(calls.map((s) => s.name)).toEqual([
+        "embeddings nomic-embed-text",
+        "embeddings nomic-embed-text",
+      ]);
+      expect(calls[1]?.attributes).toMatchObject({
+        "gen_ai.operation.name": "embeddings",
+        "gen_ai.request.model": "nomic-embed-text",
+      });
+      const { traceId, spanId } = calls[1]!.spanContext();
+      expect(fake.requests[1]?.headers.traceparent).toBe(`00-${traceId}-${spanId}-01`);
+    } finally {
+      await provider.shutdown();
+      trace.disable();
+      context.disable();
+      propagation.disable();
+    }
+  });
+
   it("probes the dimension, then embeds in batches, in input order, normalised", async () => {
     const embedder = await createOpenAIEmbedder({ ...options(), apiKey: "sk-secret" });
     expect(embedder.model).toBe("openai:nomic-embed-text");

@@ -2,6 +2,8 @@
 // vLLM, text-embeddings-inference, LM Studio). Plain `fetch`, no SDK: the protocol is one POST.
 // Touches only the configured endpoint; the API key goes in one header and nowhere else.
 import { l2Normalise } from "./local.server.ts";
+import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { tracer } from "../observability/tracing.server.ts";
 import type { EmbeddingProvider } from "./provider.server.ts";
 
 export interface OpenAIEmbedderOptions {
@@ -51,8 +53,38 @@ export async function createOpenAIEmbedder(
     return options.apiKey ? withoutUrl.replaceAll(options.apiKey, "[redacted]") : withoutUrl;
   };
 
+  // Each call as an OpenTelemetry CLIENT span (the GenAI conventions' embeddings operation),
+  // its traceparent sent with the request.
   const request = async (input: string[]): Promise<number[][]> => {
-    const headers: Record<string, string> = { "content-type": "application/json" };
+    const span = tracer().startSpan(`embeddings ${options.model}`, {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        "gen_ai.operation.name": "embeddings",
+        "gen_ai.request.model": options.model,
+        "http.request.method": "POST",
+        "server.address": new URL(endpoint).hostname,
+        "bitb.inputs": input.length,
+      },
+    });
+    const headers: Record<string, string> = {};
+    propagation.inject(trace.setSpan(context.active(), span), headers);
+    try {
+      return await requestOnce(input, headers);
+    } catch (error) {
+      const status = error instanceof EmbeddingProviderError ? error.status : null;
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      span.setAttribute("error.type", status ? String(status) : "connection");
+      throw error;
+    } finally {
+      span.end();
+    }
+  };
+
+  const requestOnce = async (
+    input: string[],
+    headers: Record<string, string>,
+  ): Promise<number[][]> => {
+    headers["content-type"] = "application/json";
     if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
     let response: Response;
     let body: string;

@@ -329,7 +329,22 @@ describe("crawling a site by its links", () => {
       /robots\.txt could not be read/,
     );
 
+    // An intranet site with private addresses refused: the error names the setting, and does
+    // not blame the site.
+    await crawler.stop();
+    crawler = makeCrawler({ allowPrivateNetwork: false });
+    crawler.start();
+    runtime.crawler = crawler;
     robotsText = "";
+    const intranet = await startCrawl(runtime, tenant, { url: linksBase });
+    const refused = (await crawlToEnd(tenant, intranet.crawlId))?.error ?? "";
+    expect(refused).toMatch(/private network.*INGEST_ALLOW_PRIVATE_URLS=true/);
+    expect(refused).not.toMatch(/may be down/);
+    await crawler.stop();
+    crawler = makeCrawler();
+    crawler.start();
+    runtime.crawler = crawler;
+
     const open = await startCrawl(runtime, tenant, { url: linksBase, maxDepth: 1 });
     const crawl = await crawlToEnd(tenant, open.crawlId);
     expect(crawl?.failures.some((f) => f.url.endsWith("/private/staff"))).toBe(false);

@@ -231,6 +231,15 @@ function clip(text: string): string {
   return text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS - 1)}…` : text;
 }
 
+/**
+ * What an intranet crawl fails with: the setting that allows it, for the admin to pass on to
+ * the server's operator (README, "Website crawls"; off by default, or tenants could probe the
+ * server's own network).
+ */
+export const PRIVATE_NETWORK_REFUSED =
+  "Refused: the address is on a private network. The server's operator can allow crawling " +
+  "private addresses with INGEST_ALLOW_PRIVATE_URLS=true.";
+
 /** A failure said the way an admin can act on it. */
 export function failureReason(error: unknown, maxBytes: number): string {
   if (error instanceof FetchError) {
@@ -244,8 +253,7 @@ export function failureReason(error: unknown, maxBytes: number): string {
       return `Too large: more than ${maxBytes} bytes (upload a smaller file instead).`;
     if (/did not answer within/.test(error.message))
       return "Timeout: the page did not answer in time; try again later.";
-    if (/private network/.test(error.message))
-      return "Refused: the address is on a private network.";
+    if (/private network/.test(error.message)) return PRIVATE_NETWORK_REFUSED;
     return clip(error.message);
   }
   return clip(error instanceof Error ? error.message : String(error));
@@ -410,6 +418,10 @@ export class Crawler {
     } catch (error) {
       if (error instanceof FetchError && error.status !== undefined && error.status < 500) {
         return ALLOW_ALL;
+      }
+      // Not a site that is down: a refusal that waiting will not change.
+      if (error instanceof FetchError && /private network/.test(error.message)) {
+        throw new Error(PRIVATE_NETWORK_REFUSED, { cause: error });
       }
       throw new Error(
         `robots.txt could not be read (${failureReason(error, this.deps.maxFetchBytes)}); ` +

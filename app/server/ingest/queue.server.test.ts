@@ -554,11 +554,11 @@ describe("IngestQueue URL jobs", () => {
     await queue.drain(tenant);
     expect(jobOf(tenant, literal)).toMatchObject({
       state: "failed",
-      error: expect.stringMatching(/private network/),
+      error: expect.stringMatching(/private network.*INGEST_ALLOW_PRIVATE_URLS=true/),
     });
     expect(jobOf(tenant, named)).toMatchObject({
       state: "failed",
-      error: expect.stringMatching(/private network/),
+      error: expect.stringMatching(/private network.*INGEST_ALLOW_PRIVATE_URLS=true/),
     });
   });
 });

@@ -121,6 +121,9 @@ export class IngestInputError extends Error {
   override name = "IngestInputError";
 }
 
+/** Said with every refused private address: the one setting that allows it (off by default). */
+const PRIVATE_HINT = "the server's operator can allow it with INGEST_ALLOW_PRIVATE_URLS=true.";
+
 /** Fetching a URL source failed; `permanent` when retrying cannot help. */
 export class FetchError extends Error {
   override name = "FetchError";
@@ -231,7 +234,7 @@ export function publicOnlyLookup(
     if (blocked) {
       return callback(
         new FetchError(
-          `${hostname} resolves to a private network address (${blocked.address}).`,
+          `${hostname} resolves to a private network address (${blocked.address}); ${PRIVATE_HINT}`,
           true,
         ),
         [],
@@ -314,7 +317,7 @@ export async function fetchSource(url: string, options: FetchOptions): Promise<F
       // Literal addresses never reach the DNS lookup, so they are checked here.
       const host = current.hostname.replace(/^\[|\]$/g, "");
       if (!allowPrivate && isPrivateAddress(host)) {
-        throw new FetchError(`${current.host} is a private network address.`, true);
+        throw new FetchError(`${current.host} is a private network address; ${PRIVATE_HINT}`, true);
       }
       const response = await request(current, signal, allowPrivate);
       const status = response.statusCode ?? 0;

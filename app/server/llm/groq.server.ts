@@ -48,7 +48,8 @@ export function createGroqAnswerer(options: GroqAnswererOptions): AnswerProvider
         request,
         timeoutMs: options.timeoutMs,
         errors: { APIError, APIConnectionTimeoutError },
-        open: (messages, signal) =>
+        model: request.model ?? options.model,
+        open: (messages, signal, headers) =>
           client.chat.completions.create(
             {
               // The tenant's model override, else the configured one.
@@ -59,7 +60,7 @@ export function createGroqAnswerer(options: GroqAnswererOptions): AnswerProvider
               // Low temperature: the answer should restate the sources, not improvise.
               temperature: 0.2,
             },
-            { signal },
+            { signal, headers },
           ),
       });
     },

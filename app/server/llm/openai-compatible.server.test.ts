@@ -1,5 +1,11 @@
 // Drives the real `openai` and `groq-sdk` clients against a local fake server speaking their
 // streaming protocol; nothing is mocked.
+import { context, propagation, SpanKind, trace } from "@opentelemetry/api";
+import {
+  InMemorySpanExporter,
+  NodeTracerProvider,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startFakeLlm, type FakeLlm } from "../../../tests/support/fake-llm.ts";
 import { createGroqAnswerer } from "./groq.server.ts";
@@ -98,6 +104,39 @@ describe.each(providers)("$name answerer", ({ name, path, make }) => {
     expect(text).toBe("Refunds are paid within 14 days [1].");
     expect(tokens.length).toBeGreaterThan(1);
     expect(usage).toEqual({ promptTokens: 321, completionTokens: 9, estimated: false });
+  });
+
+  it("is traced as a CLIENT span with gen_ai attributes, its traceparent sent upstream", async () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new NodeTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
+    provider.register();
+    try {
+      const parent = trace.getTracer("test").startSpan("ask");
+      await context.with(trace.setSpan(context.active(), parent), () =>
+        collect(make().stream(request())),
+      );
+      parent.end();
+      const call = exporter.getFinishedSpans().find((s) => s.kind === SpanKind.CLIENT);
+      const model = name === "openai" ? "llama3.1:8b" : "llama-3.3-70b-versatile";
+      expect(call?.name).toBe(`chat ${model}`);
+      expect(call?.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
+      expect(call?.attributes).toMatchObject({
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": name,
+        "gen_ai.request.model": model,
+        "gen_ai.usage.input_tokens": 321,
+        "gen_ai.usage.output_tokens": 9,
+      });
+      const { traceId, spanId } = call!.spanContext();
+      expect(fake.requests[0]?.headers.traceparent).toBe(`00-${traceId}-${spanId}-01`);
+    } finally {
+      await provider.shutdown();
+      trace.disable();
+      context.disable();
+      propagation.disable();
+    }
   });
 
   it("sends the grounded prompt, history and question to the configured model", async () => {

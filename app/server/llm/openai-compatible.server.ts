@@ -2,8 +2,10 @@
 // OpenRouter) through the official `openai` client, streamed. Also home of the streaming loop
 // and error shape that the Groq provider shares, since both speak the same chunk format.
 // Touches only the configured endpoint; the API key never appears in an error.
+import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import OpenAI, { APIConnectionTimeoutError, APIError } from "openai";
 import { estimateTokens } from "./extractive.server.ts";
+import { tracer } from "../observability/tracing.server.ts";
 import { buildMessages, type ChatMessage } from "./prompt.server.ts";
 import type { AnswerChunk, AnswerProvider, AnswerRequest } from "./provider.server.ts";
 
@@ -117,8 +119,17 @@ interface StreamChatOptions {
   request: AnswerRequest;
   timeoutMs: number;
   errors: SdkErrorClasses;
-  /** Starts the upstream request with the given messages, honouring `signal`. */
-  open(messages: ChatMessage[], signal: AbortSignal): Promise<AsyncIterable<ChatChunkLike>>;
+  /** The model asked for (the tenant's override, else the configured one). */
+  model: string;
+  /**
+   * Starts the upstream request with the given messages, honouring `signal` and sending
+   * `headers` (the W3C traceparent of the call's span when traced).
+   */
+  open(
+    messages: ChatMessage[],
+    signal: AbortSignal,
+    headers: Record<string, string>,
+  ): Promise<AsyncIterable<ChatChunkLike>>;
 }
 
 /**
@@ -191,43 +202,84 @@ export async function* streamChatCompletion(
   const fail = (error: unknown) =>
     providerFailure(error, { provider, timeoutMs, errors, callerSignal: request.signal, deadline });
 
+  // The call as an OpenTelemetry CLIENT span with the GenAI conventions' attributes; its
+  // traceparent goes upstream with the request.
+  const parentContext = request.traceContext ?? context.active();
+  const span = tracer().startSpan(
+    `chat ${options.model}`,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": provider,
+        "gen_ai.system": provider,
+        "gen_ai.request.model": options.model,
+      },
+    },
+    parentContext,
+  );
+  const headers: Record<string, string> = {};
+  propagation.inject(trace.setSpan(parentContext, span), headers);
+
   let answer = "";
   let usage: UsageLike | null = null;
+  let failure: AnswerProviderError | undefined;
   try {
-    const stream = await options.open(messages, signal);
-    for await (const chunk of stream) {
-      const text = chunk.choices?.[0]?.delta?.content;
-      // A server that sends a non-string `content` has it ignored rather than concatenated.
-      if (typeof text === "string" && text.length > 0) {
-        answer += text;
-        yield { type: "token", text };
-      }
-      usage = chunk.x_groq?.usage ?? chunk.usage ?? usage;
-    }
+    yield* relay();
   } catch (error) {
-    throw fail(error);
+    failure = error instanceof AnswerProviderError ? error : fail(error);
+    throw error;
+  } finally {
+    if (failure) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+      span.setAttribute("error.type", failure.status ? String(failure.status) : failure.kind);
+    }
+    // Set by relay() below, which TypeScript's narrowing does not follow.
+    const reported = usage as UsageLike | null;
+    if (typeof reported?.prompt_tokens === "number")
+      span.setAttribute("gen_ai.usage.input_tokens", reported.prompt_tokens);
+    if (typeof reported?.completion_tokens === "number")
+      span.setAttribute("gen_ai.usage.output_tokens", reported.completion_tokens);
+    span.end();
   }
-  // The SDKs end an aborted stream quietly instead of throwing: a cut-off answer must not
-  // look complete.
-  if (signal.aborted) throw fail(signal.reason);
 
-  const reported =
-    typeof usage?.prompt_tokens === "number" && typeof usage.completion_tokens === "number";
-  yield {
-    type: "usage",
-    usage: reported
-      ? {
-          promptTokens: usage?.prompt_tokens as number,
-          completionTokens: usage?.completion_tokens as number,
-          estimated: false,
+  async function* relay(): AsyncGenerator<AnswerChunk> {
+    try {
+      const stream = await options.open(messages, signal, headers);
+      for await (const chunk of stream) {
+        const text = chunk.choices?.[0]?.delta?.content;
+        // A server that sends a non-string `content` has it ignored rather than concatenated.
+        if (typeof text === "string" && text.length > 0) {
+          answer += text;
+          yield { type: "token", text };
         }
-      : {
-          // Some servers ignore `stream_options.include_usage`; count roughly ourselves.
-          promptTokens: estimateTokens(messages.map((m) => m.content).join("\n")),
-          completionTokens: estimateTokens(answer),
-          estimated: true,
-        },
-  };
+        usage = chunk.x_groq?.usage ?? chunk.usage ?? usage;
+      }
+    } catch (error) {
+      throw fail(error);
+    }
+    // The SDKs end an aborted stream quietly instead of throwing: a cut-off answer must not
+    // look complete.
+    if (signal.aborted) throw fail(signal.reason);
+
+    const reported =
+      typeof usage?.prompt_tokens === "number" && typeof usage.completion_tokens === "number";
+    yield {
+      type: "usage",
+      usage: reported
+        ? {
+            promptTokens: usage?.prompt_tokens as number,
+            completionTokens: usage?.completion_tokens as number,
+            estimated: false,
+          }
+        : {
+            // Some servers ignore `stream_options.include_usage`; count roughly ourselves.
+            promptTokens: estimateTokens(messages.map((m) => m.content).join("\n")),
+            completionTokens: estimateTokens(answer),
+            estimated: true,
+          },
+    };
+  }
 }
 
 /**
@@ -266,7 +318,8 @@ export function createOpenAICompatibleAnswerer(options: OpenAICompatibleOptions)
         request,
         timeoutMs: options.timeoutMs,
         errors: { APIError, APIConnectionTimeoutError },
-        open: (messages, signal) =>
+        model: request.model ?? options.model,
+        open: (messages, signal, headers) =>
           client.chat.completions.create(
             {
               // The tenant's model override, else the configured one.
@@ -278,7 +331,7 @@ export function createOpenAICompatibleAnswerer(options: OpenAICompatibleOptions)
               // Low temperature: the answer should restate the sources, not improvise.
               temperature: 0.2,
             },
-            { signal },
+            { signal, headers },
           ),
       });
     },

@@ -1,5 +1,6 @@
 // The one streaming interface every answer provider implements: the embedded extractive
 // answerer, Groq (groq-sdk) and any OpenAI-compatible chat-completions server.
+import type { Context } from "@opentelemetry/api";
 export interface SourcePassage {
   /** 1-based number used in citations, [n]. */
   n: number;
@@ -34,6 +35,8 @@ export interface AnswerRequest {
   history: readonly ChatTurn[];
   sources: readonly SourcePassage[];
   signal?: AbortSignal;
+  /** The trace context the upstream call's CLIENT span belongs to (default: the active one). */
+  traceContext?: Context;
 }
 
 export interface TokenUsage {

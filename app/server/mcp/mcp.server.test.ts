@@ -140,6 +140,49 @@ afterEach(async () => {
 });
 
 describe("MCP endpoint", () => {
+  it("names its release from package.json and announces no tool-list changes", async () => {
+    const client = await connect(shopKey);
+    const { version } = JSON.parse(
+      fs.readFileSync(path.resolve(import.meta.dirname, "../../../package.json"), "utf8"),
+    ) as { version: string };
+    expect(client.getServerVersion()?.version).toBe(version);
+    expect(client.getServerCapabilities()?.tools).toEqual({});
+  });
+
+  it("refuses JSON-RPC batches under 2025-06-18 and later, answers them under 2025-03-26", async () => {
+    const send = endpointFetch(runtime);
+    const batch = (revision: string | null) =>
+      send("http://bitb.test/api/mcp", {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${shopKey}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...(revision ? { "mcp-protocol-version": revision } : {}),
+        },
+        body: JSON.stringify([
+          { jsonrpc: "2.0", id: 1, method: "tools/list" },
+          { jsonrpc: "2.0", id: 2, method: "ping" },
+        ]),
+      });
+    for (const revision of ["2025-06-18", "2025-11-25"]) {
+      const refused = await batch(revision);
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toMatchObject({
+        jsonrpc: "2.0",
+        id: null,
+        error: { code: -32600, message: expect.stringMatching(/batches/) },
+      });
+    }
+    // The spec's default for a client that names no revision is 2025-03-26, which had them.
+    for (const revision of ["2025-03-26", null]) {
+      const answered = await batch(revision);
+      expect(answered.status).toBe(200);
+      const replies = (await answered.json()) as Array<{ id: number }>;
+      expect(replies.map((r) => r.id).sort()).toEqual([1, 2]);
+    }
+  });
+
   it("lists the two tools with their JSON Schemas", async () => {
     const client = await connect(shopKey);
     expect(client.getServerVersion()?.name).toBe("bitb");

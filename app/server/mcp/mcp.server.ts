@@ -6,9 +6,13 @@
 // have nothing to do here and get 405. Touches what the tools touch.
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import {
+  DEFAULT_NEGOTIATED_PROTOCOL_VERSION,
+  type CallToolResult,
+} from "@modelcontextprotocol/sdk/types.js";
+import pkg from "../../../package.json" with { type: "json" };
 import { ApiError, errorBody } from "../errors.server.ts";
-import { DEFAULT_JSON_LIMIT } from "../request.server.ts";
+import { DEFAULT_JSON_LIMIT, readBodyBytes } from "../request.server.ts";
 import { authenticateMcpCaller, type McpCaller } from "./caller.server.ts";
 import {
   askInputSchema,
@@ -23,7 +27,10 @@ import {
 } from "./tools.server.ts";
 
 export const MCP_SERVER_NAME = "bitb";
-export const MCP_SERVER_VERSION = "1.0.0";
+/** The release, as package.json names it (serverInfo.version). */
+export const MCP_SERVER_VERSION: string = pkg.version;
+/** The protocol revision that removed JSON-RPC batches; later revisions keep them out. */
+const BATCHES_REMOVED_IN = "2025-06-18";
 const ALLOW = { Allow: "POST" };
 
 function toolResult<T extends object>(success: ToolSuccess<T>): CallToolResult {
@@ -103,7 +110,49 @@ export function createTenantMcpServer(
       }
     },
   );
+  // A stateless server's tools never change while a client is connected: the SDK announces
+  // `listChanged` as it registers them, and nothing would ever send the notification.
+  server.server.registerCapabilities({ tools: { listChanged: undefined } });
   return server;
+}
+
+/**
+ * A JSON-RPC batch under a revision that forbids batches (2025-06-18 and later) gets an
+ * Invalid Request error instead of answers; earlier revisions may still send them. The
+ * revision is the one the batch's initialize asks for, else the MCP-Protocol-Version header,
+ * else the spec's default for a client that sends none (2025-03-26).
+ */
+async function refuseForbiddenBatch(request: Request): Promise<Response | undefined> {
+  let message: unknown;
+  try {
+    const bytes = await readBodyBytes(request.clone(), DEFAULT_JSON_LIMIT);
+    message = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined; // the transport answers a body it cannot read, in JSON-RPC
+  }
+  if (!Array.isArray(message)) return undefined;
+  const initialize = message.find(
+    (m): m is { params: { protocolVersion: unknown } } =>
+      typeof m === "object" && m !== null && m.method === "initialize",
+  );
+  const revision =
+    initialize?.params?.protocolVersion ??
+    request.headers.get("mcp-protocol-version") ??
+    DEFAULT_NEGOTIATED_PROTOCOL_VERSION;
+  if (typeof revision !== "string" || revision < BATCHES_REMOVED_IN) return undefined;
+  return Response.json(
+    {
+      jsonrpc: "2.0",
+      error: {
+        code: -32600,
+        message:
+          `Invalid Request: protocol revision ${revision} has no JSON-RPC batches ` +
+          `(removed in ${BATCHES_REMOVED_IN}); send one message per request.`,
+      },
+      id: null,
+    },
+    { status: 400 },
+  );
 }
 
 /**
@@ -124,6 +173,8 @@ export async function handleMcpRequest(
     );
   }
   const caller = authenticateMcpCaller(runtime, request, options.pathTenantId);
+  const refused = await refuseForbiddenBatch(request);
+  if (refused) return refused;
   const server = createTenantMcpServer(runtime, caller, request.signal);
   const transport = new WebStandardStreamableHTTPServerTransport({
     sessionIdGenerator: undefined,

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TenantPool } from "#tenants/store.ts";
 import { FakeEmbedder } from "../../../tests/support/fake-embedder.ts";
 import { openControlDb, insertTenant, type ControlDb } from "../control-db.server.ts";
-import { controlDatabaseOk, pipelineHealth, providerHealth } from "./health.server.ts";
+import { controlDatabaseOk, pipelineHealth, providerHealth, readiness } from "./health.server.ts";
 import { createExtractiveAnswerer } from "../llm/extractive.server.ts";
 import { newTenantId } from "#tenants/id.ts";
 import { updateTenantModel, tenantSettingsSchema } from "../tenancy/settings.server.ts";
@@ -92,5 +92,32 @@ describe("tenant settings", () => {
     expect(tenantSettingsSchema.safeParse({ llm_model: "m", extra: 1 }).success).toBe(false);
     expect(updateTenantModel({ control }, tenant, "org/model-1").llmModel).toBe("org/model-1");
     expect(updateTenantModel({ control }, tenant, null).llmModel).toBeNull();
+  });
+});
+
+describe("readiness", () => {
+  it("says why it is not ready, and is ready with a failed demo load reported", () => {
+    const base = { control, tenants, startedAt: 0 };
+    expect(readiness({ ...base, ready: false, startup: {} }, 2_000)).toEqual({
+      ready: false,
+      reason: "starting",
+      uptimeSeconds: 2,
+    });
+    const loading = readiness(
+      { ...base, ready: false, startup: { demo: { state: "loading", queued: 40, failed: 0 } } },
+      90_000,
+    );
+    expect(loading.ready).toBe(false);
+    expect(loading.reason).toMatch(/^loading the demo tenant/);
+    const failed = { state: "failed" as const, queued: 40, failed: 3, error: "README.md: boom" };
+    expect(readiness({ ...base, ready: true, startup: { demo: failed } }, 150_000)).toEqual({
+      ready: true,
+      uptimeSeconds: 150,
+      demo: failed,
+    });
+    control.close();
+    expect(readiness({ ...base, ready: true, startup: {} }).reason).toBe(
+      "the control database does not answer",
+    );
   });
 });

@@ -1,8 +1,10 @@
 // Health of the answering pipeline for operators and orchestrators: each answer provider's
 // circuit breaker and queue, the embedder (probed, at most every few seconds), the control
 // database, open tenant handles and the ingestion workers.
+import { DEMO_TENANT_ID, type TenantId } from "#tenants/id.ts";
+import { countPendingJobs } from "#tenants/knowledge-base.ts";
 import { controlDbResponds } from "../control-db.server.ts";
-import type { Runtime } from "../runtime/runtime.server.ts";
+import type { Runtime, StartupState } from "../runtime/runtime.server.ts";
 
 export interface ProviderHealthReport {
   provider: string;
@@ -109,4 +111,53 @@ export async function pipelineHealth(
     databases: { control, openTenantHandles: runtime.tenants.size },
     ingestion: { activeJobs: runtime.queue.activeJobs },
   };
+}
+
+export interface Readiness {
+  ready: boolean;
+  /** Why the server is not ready, in words an operator can act on (absent when ready). */
+  reason?: string;
+  uptimeSeconds: number;
+  demo?: StartupState["demo"] & { pending?: number };
+}
+
+/**
+ * Readiness for /readyz: ready once the start-up is over (the demo tenant loaded, or its load
+ * failed — reported here and in the log, the server answers without it) and the control
+ * database answers. Liveness (/healthz) asks none of this.
+ */
+export function readiness(
+  runtime: Pick<Runtime, "ready" | "startup" | "startedAt" | "control" | "tenants">,
+  now = Date.now(),
+): Readiness {
+  const uptimeSeconds = Math.round((now - runtime.startedAt) / 1000);
+  let demo: Readiness["demo"] = runtime.startup.demo && { ...runtime.startup.demo };
+  if (!runtime.ready) {
+    let pending: number | undefined;
+    try {
+      if (demo) pending = countPendingJobs(runtime.tenants.get(DEMO_TENANT_ID as TenantId));
+    } catch {
+      pending = undefined;
+    }
+    if (demo) demo = { ...demo, ...(pending === undefined ? {} : { pending }) };
+    const left =
+      pending === undefined ? "" : `: ${pending} of ${demo?.queued ?? "?"} documents left`;
+    return {
+      ready: false,
+      reason: demo
+        ? `loading the demo tenant${left} (a first start takes a few minutes)`
+        : "starting",
+      uptimeSeconds,
+      ...(demo ? { demo } : {}),
+    };
+  }
+  if (!controlDatabaseOk(runtime)) {
+    return {
+      ready: false,
+      reason: "the control database does not answer",
+      uptimeSeconds,
+      ...(demo ? { demo } : {}),
+    };
+  }
+  return { ready: true, uptimeSeconds, ...(demo ? { demo } : {}) };
 }

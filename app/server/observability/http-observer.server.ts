@@ -4,9 +4,18 @@
 // request in the HTTP metrics by ROUTE PATTERN — never the raw URL, whose values are
 // unbounded — then writes one access-log line.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  context as otelContext,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
 import { matchRoutes, type RouteObject } from "react-router";
 import type { Logger } from "../logger.server.ts";
 import { metrics } from "../metrics.server.ts";
+import { tracer } from "./tracing.server.ts";
 import {
   requestIdFrom,
   runWithRequestContext,
@@ -84,9 +93,26 @@ export function createHttpHandler(options: HttpHandlerOptions) {
     const context: RequestContext = { requestId: requestIdFrom(req.headers["x-request-id"]) };
     res.setHeader("X-Request-Id", context.requestId);
     let route = "static";
+    const method = METHODS.has(req.method ?? "") ? (req.method as string) : "OTHER";
+    const pathname = (req.url ?? "/").split("?")[0] ?? "/";
+    // The HTTP SERVER span (OpenTelemetry's HTTP conventions), a child of the caller's trace
+    // when the request carries a W3C traceparent; every span of the request is below it.
+    const parent = propagation.extract(ROOT_CONTEXT, req.headers);
+    const span = tracer().startSpan(
+      method === "OTHER" ? "HTTP" : method,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          "http.request.method": method === "OTHER" ? "_OTHER" : method,
+          "url.path": pathname,
+          "url.scheme": "http",
+          "network.protocol.version": req.httpVersion,
+        },
+      },
+      parent,
+    );
     res.once("close", () => {
       const seconds = (performance.now() - started) / 1000;
-      const method = METHODS.has(req.method ?? "") ? (req.method as string) : "OTHER";
       // A response cut off before it was complete (the visitor left mid-stream) keeps its
       // status; the log line says it was aborted.
       const status = String(res.statusCode);
@@ -102,20 +128,38 @@ export function createHttpHandler(options: HttpHandlerOptions) {
         ms: Math.round(seconds * 1000),
         ...(res.writableFinished ? {} : { aborted: true }),
       };
-      if (QUIET_ROUTES.has(route)) logger.debug(line, "request completed");
-      else logger.info(line, "request completed");
-    });
-    runWithRequestContext(context, () => {
-      if (options.lane?.takes(req)) {
-        route = options.lane.route;
-        options.lane.serve(req, res);
-        return;
-      }
-      options.assets(req, res, () => {
-        const pathname = (req.url ?? "/").split("?")[0] ?? "/";
-        route = routeOf(pathname) ?? "unmatched";
-        options.app(req, res);
+      otelContext.with(trace.setSpan(parent, span), () => {
+        if (QUIET_ROUTES.has(route)) logger.debug(line, "request completed");
+        else logger.info(line, "request completed");
       });
+      if (span.isRecording()) {
+        const known = route !== "static" && route !== "unmatched";
+        if (known) span.updateName(`${method === "OTHER" ? "HTTP" : method} ${route}`);
+        span.setAttributes({
+          ...(known ? { "http.route": route } : {}),
+          "http.response.status_code": res.statusCode,
+          "bitb.request_id": context.requestId,
+        });
+        if (res.statusCode >= 500) {
+          span.setStatus({ code: SpanStatusCode.ERROR });
+          span.setAttribute("error.type", String(res.statusCode));
+        }
+        if (!res.writableFinished) span.setAttribute("bitb.aborted", true);
+      }
+      span.end();
     });
+    otelContext.with(trace.setSpan(parent, span), () =>
+      runWithRequestContext(context, () => {
+        if (options.lane?.takes(req)) {
+          route = options.lane.route;
+          options.lane.serve(req, res);
+          return;
+        }
+        options.assets(req, res, () => {
+          route = routeOf(pathname) ?? "unmatched";
+          options.app(req, res);
+        });
+      }),
+    );
   };
 }

@@ -4,7 +4,8 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { listDocuments } from "#tenants/knowledge-base.ts";
 import type { TenantId } from "#tenants/id.ts";
-import { startFakeLlm, type FakeLlm } from "../../../tests/support/fake-llm.ts";
+import pino from "pino";
+import { hashEmbedding, startFakeLlm, type FakeLlm } from "../../../tests/support/fake-llm.ts";
 import { parseConfig } from "../config.server.ts";
 import { countAdmins, getTenant } from "../control-db.server.ts";
 import { silentLogger } from "../logger.server.ts";
@@ -92,6 +93,29 @@ describe("runtime", () => {
       .prepare("SELECT count(*) AS n FROM ingest_jobs")
       .get() as { n: number };
     expect(jobs.n).toBe(3);
+  });
+
+  it("becomes ready when the demo load fails, with the failure in its start-up state", async () => {
+    // Every vector but the dimension probe's has the wrong length: each demo document fails.
+    llm.setBehaviour({ embed: (text) => (text === "dimension probe" ? [1, 2, 3] : [1, 2]) });
+    try {
+      const logged: string[] = [];
+      const logger = pino({ level: "error" }, { write: (line: string) => logged.push(line) });
+      runtime = await createRuntime({
+        config: config({ INGEST_MAX_ATTEMPTS: "1" }),
+        logger,
+        runQueue: true,
+        bootstrap: true,
+        demoRoot: root,
+      });
+      expect(runtime.startup.demo?.state).toBe("loading");
+      await waitUntilReady(runtime);
+      expect(runtime.startup.demo).toMatchObject({ state: "failed", queued: 2, failed: 2 });
+      expect(runtime.startup.demo?.error).toMatch(/dimensions/);
+      expect(logged.join("\n")).toMatch(/demo tenant failed to load/);
+    } finally {
+      llm.setBehaviour({ embed: (text) => hashEmbedding(text) });
+    }
   });
 
   it("is ready at once without the demo tenant", async () => {

@@ -3,13 +3,13 @@
 // and closes them. Only entry points import this module: routes (through getRuntime()), the
 // server entry, the CLI, the benchmarks and the eval; server modules receive the parts.
 import { DEMO_TENANT_ID, isTenantId, type TenantId } from "#tenants/id.ts";
-import { hasPendingJobs } from "#tenants/knowledge-base.ts";
+import { hasPendingJobs, latestFailedJobs } from "#tenants/knowledge-base.ts";
 import { TenantPool } from "#tenants/store.ts";
 import { printSetupLinkIfNoAdmin } from "../access/setup-link.server.ts";
 import { createAnswerCache } from "../ask/answer-cache.server.ts";
 import { createRetrievalCache } from "../ask/retrieval-cache.server.ts";
 import { S3Backups } from "../backup/s3.server.ts";
-import { parseConfig, type Config } from "../config.server.ts";
+import { loadEnvFile, parseConfig, type Config } from "../config.server.ts";
 import {
   openControlDb,
   setTenantPendingJobs,
@@ -56,7 +56,7 @@ export interface RuntimeOptions {
 }
 
 export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
-  const config = options.config ?? parseConfig();
+  const config = options.config ?? (loadEnvFile(), parseConfig());
   const logger =
     options.logger ??
     createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === "development" });
@@ -190,6 +190,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
       outbox: config.litefs ? new Outbox(config.limitsDir) : undefined,
     },
     ready: false,
+    startup: {},
     startedAt: Date.now(),
   };
   logger.info(
@@ -227,22 +228,60 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   if (options.bootstrap && primary) {
     printSetupLinkIfNoAdmin(runtime);
     startPrimaryDuties(runtime);
-    if (config.DEMO_TENANT) {
-      const demoJobs = seedDemoTenant(runtime, options.demoRoot);
-      void queue
-        .drain(DEMO_TENANT_ID as TenantId)
-        .then(() => {
-          runtime.ready = true;
-          logger.info({ jobs: demoJobs }, "demo tenant ready");
-        })
-        .catch((error: unknown) => logger.error({ err: error }, "demo tenant failed to load"));
-    } else {
-      runtime.ready = true;
-    }
+    if (config.DEMO_TENANT) loadDemoTenant(runtime, options.demoRoot);
+    else runtime.ready = true;
   } else {
     runtime.ready = true;
   }
   return runtime;
+}
+
+/**
+ * Loads the demo tenant in the background. The server becomes ready when the load is over,
+ * whether it worked or not: a failed load is logged and reported by /readyz, and every other
+ * tenant is served meanwhile (a fresh data folder takes a few minutes here, decision 046).
+ */
+function loadDemoTenant(runtime: Runtime, root: string | undefined): void {
+  const { logger, queue } = runtime;
+  const demoId = DEMO_TENANT_ID as TenantId;
+  const failed = (error: unknown, count = 0) => {
+    const message = error instanceof Error ? error.message : String(error);
+    runtime.startup.demo = {
+      ...runtime.startup.demo!,
+      state: "failed",
+      failed: count,
+      error: message,
+    };
+    runtime.ready = true;
+    logger.error(
+      { err: error, failedDocuments: count },
+      `demo tenant failed to load: ${message} (the server answers without it; see /readyz)`,
+    );
+  };
+  runtime.startup.demo = { state: "loading", queued: 0, failed: 0 };
+  let queued: number;
+  try {
+    queued = seedDemoTenant(runtime, root);
+  } catch (error) {
+    failed(error);
+    return;
+  }
+  runtime.startup.demo.queued = queued;
+  if (queued > 0) logger.info({ documents: queued }, "loading the demo tenant");
+  void queue
+    .drain(demoId)
+    .then(() => {
+      const failures = latestFailedJobs(runtime.tenants.get(demoId));
+      if (failures.length > 0) {
+        const first = failures[0]!;
+        failed(new Error(`${first.title}: ${first.error ?? "failed"}`), failures.length);
+        return;
+      }
+      runtime.startup.demo = { state: "loaded", queued, failed: 0 };
+      runtime.ready = true;
+      logger.info({ jobs: queued }, "demo tenant ready");
+    })
+    .catch((error: unknown) => failed(error));
 }
 
 export async function closeRuntime(runtime: Runtime): Promise<void> {

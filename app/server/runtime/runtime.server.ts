@@ -36,7 +36,24 @@ export interface Runtime extends CoreParts {
   backupBucket?: S3Backups;
   /** Scheduled backups to BACKUP_DIR (the server only, when BACKUP_DIR is set). */
   backups?: BackupSchedule;
-  /** True once the server can answer: started, and the demo tenant's documents indexed. */
+  /**
+   * True once the server can answer: started, and the demo tenant's load over (loaded, or
+   * failed — the failure is in `startup.demo` and the log, and /readyz reports it).
+   */
   ready: boolean;
+  /** Where the start-up stands, for /readyz. */
+  startup: StartupState;
   startedAt: number;
+}
+
+export interface StartupState {
+  /** The demo tenant's first load (absent when DEMO_TENANT is off or on a LiteFS replica). */
+  demo?: {
+    state: "loading" | "loaded" | "failed";
+    /** Documents queued by this start (0 when none changed since the last one). */
+    queued: number;
+    /** Documents whose ingestion failed, and the first failure's message. */
+    failed: number;
+    error?: string;
+  };
 }
