@@ -54,12 +54,6 @@ describe("parseConfig", () => {
     );
   });
 
-  it("reads the chunk window of the embedded encoder, off by default (decision 045)", () => {
-    expect(parseConfig({}).CHUNK_WINDOW_WORDS).toBe(0);
-    expect(parseConfig({ CHUNK_WINDOW_WORDS: "56" }).CHUNK_WINDOW_WORDS).toBe(56);
-    expect(() => parseConfig({ CHUNK_WINDOW_WORDS: "-1" })).toThrow(/CHUNK_WINDOW_WORDS/);
-  });
-
   it("chooses Groq before an OpenAI-compatible server", () => {
     const both = parseConfig({
       GROQ_API_KEY: "gsk_test",

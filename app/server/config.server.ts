@@ -78,12 +78,6 @@ export const envSchema = z.object({
   INGEST_POLL_MS: int(50, 60_000).default(1000),
   CHUNK_MAX_TOKENS: int(32, 4096).default(220),
   CHUNK_OVERLAP_TOKENS: int(0, 1024).default(30),
-  /**
-   * With the embedded encoder, a chunk's text vector is the mean of its start's and of each
-   * later window of this many words (the encoder reads 96 tokens); 0: its start only
-   * (decision 045). Remote embedders read whole chunks and ignore it.
-   */
-  CHUNK_WINDOW_WORDS: int(0, 1024).default(0),
   FETCH_TIMEOUT_MS: int(100, 600_000).default(15_000),
   /** Let URL sources reach loopback and private networks (off: tenants could probe the LAN). */
   INGEST_ALLOW_PRIVATE_URLS: bool.default(false),

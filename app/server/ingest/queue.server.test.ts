@@ -27,8 +27,6 @@ import {
   IngestInputError,
   IngestQueue,
   isPrivateAddress,
-  laterWindows,
-  meanVector,
   sourceKeyFor,
   type IngestProgressEvent,
   type IngestQueueDeps,
@@ -298,35 +296,6 @@ describe("IngestQueue end to end", () => {
       sourceType: "text",
     });
     expect(jobOf(tenant, id).state).toBe("done");
-  });
-
-  it("stores the mean of a chunk's window vectors when later windows are on (decision 045)", async () => {
-    const tenant = newTenantId();
-    const queue = makeQueue({ chunkWindowWords: 8 });
-    queue.start();
-    const words = Array.from({ length: 30 }, (_, i) => `word${i}`).join(" ");
-    queue.enqueue(tenant, { sourceType: "text", title: "Windows", payload: utf8(words) });
-    await queue.drain(tenant);
-    const db = openTenant(tenant);
-    const rows = db
-      .prepare(
-        "SELECT c.text, c.heading_path AS headingPath, v.embedding FROM chunks c JOIN chunk_vectors v ON v.chunk_id = c.id",
-      )
-      .all() as { text: string; headingPath: string; embedding: Buffer }[];
-    expect(rows).toHaveLength(1);
-    const row = rows[0]!;
-    const expected = meanVector(
-      [embeddingText("Windows", row), ...laterWindows(row.text, 8)].map((text) =>
-        embedder.vector(text),
-      ),
-    );
-    expect(laterWindows(row.text, 8)).toHaveLength(3);
-    const stored = new Float32Array(new Uint8Array(row.embedding).buffer);
-    expect(Array.from(stored)).toEqual(Array.from(expected));
-    // The start's own vector alone is what a queue without windows stores.
-    expect(Array.from(stored)).not.toEqual(
-      Array.from(embedder.vector(embeddingText("Windows", row))),
-    );
   });
 
   it("fails an unsupported or empty document at once", async () => {
@@ -750,41 +719,6 @@ describe("helpers", () => {
     expect(
       contentHash("T", { ...doc, blocks: [{ ...doc.blocks[0]!, headingPath: ["G"] }] }, chunking),
     ).not.toBe(hash);
-  });
-
-  it("changes the hash when a chunk's later windows are embedded (decision 045)", () => {
-    const doc = {
-      title: "T",
-      blocks: [{ kind: "paragraph" as const, headingPath: [], text: "x" }],
-    };
-    const chunking = { maxTokens: 100, overlapTokens: 10 };
-    expect(contentHash("T", doc, chunking, 0)).toBe(contentHash("T", doc, chunking));
-    expect(contentHash("T", doc, chunking, 56)).not.toBe(contentHash("T", doc, chunking));
-    expect(contentHash("T", doc, chunking, 56)).not.toBe(contentHash("T", doc, chunking, 40));
-  });
-
-  it("cuts a chunk's text after its first window into windows of whole words", () => {
-    const words = (from: number, to: number) =>
-      Array.from({ length: to - from }, (_, i) => `w${from + i}`).join(" ");
-    expect(laterWindows(words(0, 10), 0)).toEqual([]);
-    expect(laterWindows(words(0, 10), 10)).toEqual([]);
-    expect(laterWindows(words(0, 25), 10)).toEqual([words(10, 20), words(20, 25)]);
-    // A tail under a quarter of a window joins the window before it.
-    expect(laterWindows(words(0, 22), 10)).toEqual([words(10, 22)]);
-    // … unless there is none to join.
-    expect(laterWindows(words(0, 12), 10)).toEqual([words(10, 12)]);
-    expect(laterWindows(`  ${words(0, 3)}\n\n${words(3, 6)} `, 2)).toEqual([
-      words(2, 4),
-      words(4, 6),
-    ]);
-  });
-
-  it("averages a chunk's window vectors to unit length, its first counted twice", () => {
-    const one = Float32Array.from([1, 0, 0]);
-    expect(meanVector([one])).toBe(one);
-    const mean = meanVector([one, Float32Array.from([0, 1, 0])]);
-    expect(Array.from(mean)).toEqual([2 / Math.sqrt(5), 1 / Math.sqrt(5), 0].map(Math.fround));
-    expect(() => meanVector([])).toThrow();
   });
 
   it("puts the title and headings in front of the text to embed", () => {

@@ -68,13 +68,6 @@ export interface IngestQueueDeps {
   maxAttempts?: number;
   /** Texts per embed call; progress is recorded after each (default 32). */
   embedBatchSize?: number;
-  /**
-   * Words per window of a chunk's text beyond its first: a chunk's text vector is the mean of
-   * the vector of its "Title > heading" and first words and those of its later windows, for an
-   * encoder that reads only the start of a text (USE-lite: 96 tokens, about 56 words).
-   * 0 or unset: one vector of the chunk's start (decision 045).
-   */
-  chunkWindowWords?: number;
   /** How long stop() waits for running jobs (default: the lease, at most 10 s). */
   stopTimeoutMs?: number;
   /** Let URL jobs reach loopback and private networks (tests, single-user installs). */
@@ -184,65 +177,14 @@ export function sourceKeyFor(input: {
  * Identifies what would be indexed: the title, the parsed text with its structure, and the
  * chunking settings (so changing CHUNK_MAX_TOKENS re-chunks a document on its next ingest).
  */
-export function contentHash(
-  title: string,
-  doc: ParsedDocument,
-  chunking: ChunkOptions,
-  windowWords = 0,
-): string {
+export function contentHash(title: string, doc: ParsedDocument, chunking: ChunkOptions): string {
   const canonical = JSON.stringify({
     v: 1,
     title,
-    // Vectors of a chunk's later windows (decision 045) change what is indexed: a document
-    // embedded without them is embedded again on its next ingest.
-    chunking:
-      windowWords > 0
-        ? [chunking.maxTokens, chunking.overlapTokens, windowWords]
-        : [chunking.maxTokens, chunking.overlapTokens],
+    chunking: [chunking.maxTokens, chunking.overlapTokens],
     blocks: doc.blocks.map((block) => [block.kind, block.headingPath, block.text]),
   });
   return createHash("sha256").update(canonical).digest("hex");
-}
-
-/**
- * A chunk's text after its first `size` words, in windows of `size` words; a tail shorter than
- * a quarter window joins the window before it. Empty when `size` is 0 or the text is short.
- */
-export function laterWindows(text: string, size: number): string[] {
-  const n = Math.floor(size);
-  if (n <= 0) return [];
-  const words = text.split(/\s+/).filter(Boolean);
-  const windows: string[] = [];
-  for (let start = n; start < words.length; start += n) {
-    const window = words.slice(start, start + n).join(" ");
-    if (start + n > words.length && words.length - start < n / 4 && windows.length > 0) {
-      windows[windows.length - 1] += ` ${window}`;
-    } else windows.push(window);
-  }
-  return windows;
-}
-
-/**
- * Weight of a chunk's first vector (its title, headings and first words) in its mean: twice a
- * later window's, so the start, which the document title leads, keeps the larger share
- * (decision 045: 0.7145 against 0.7129 with equal weights in the lab, both calibrated).
- */
-export const FIRST_WINDOW_WEIGHT = 2;
-
-/**
- * The unit-length weighted mean of a chunk's window vectors, the first counted
- * FIRST_WINDOW_WEIGHT times; a single vector is returned as it is.
- */
-export function meanVector(vectors: readonly Float32Array[]): Float32Array {
-  const [first] = vectors;
-  if (!first) throw new Error("meanVector of no vectors");
-  if (vectors.length === 1) return first;
-  const sum = first.map((x) => x * FIRST_WINDOW_WEIGHT);
-  for (const vector of vectors.slice(1)) for (let i = 0; i < sum.length; i++) sum[i]! += vector[i]!;
-  let norm = 0;
-  for (const x of sum) norm += x * x;
-  norm = Math.sqrt(norm);
-  return norm > 0 ? sum.map((x) => x / norm) : first;
 }
 
 /** What the embedder sees: the chunk under its document title and headings. */
@@ -788,8 +730,7 @@ export class IngestQueue {
       progress("chunk", 0, 0);
       const chunks = chunkDocument(parsed, deps.chunking);
       if (chunks.length === 0) throw new EmptyDocumentError("The document contains no text.");
-      const windowWords = Math.max(0, Math.floor(deps.chunkWindowWords ?? 0));
-      const hash = contentHash(title, parsed, deps.chunking, windowWords);
+      const hash = contentHash(title, parsed, deps.chunking);
       const existing = findDocumentBySourceKey(db(), job.sourceKey);
       if (existing && existing.contentHash === hash) {
         this.finish(
@@ -816,30 +757,25 @@ export class IngestQueue {
       for (let offset = 0; offset < chunks.length; offset += batchSize) {
         const batch = chunks.slice(offset, offset + batchSize);
         const extra = offset === 0 ? contexts : [];
-        // Each chunk's texts: its start under its title and headings, then its later windows.
-        const perChunk = batch.map((chunk) => [
-          embeddingText(title, chunk),
-          ...laterWindows(chunk.text, windowWords),
-        ]);
-        const texts = [...perChunk.flat(), ...extra];
-        const vectors = await deps.embedder.embed(texts, "document");
+        const vectors = await deps.embedder.embed(
+          [...batch.map((chunk) => embeddingText(title, chunk)), ...extra],
+          "document",
+        );
         if (
-          vectors.length !== texts.length ||
+          vectors.length !== batch.length + extra.length ||
           vectors.some((v) => v.length !== deps.embedder.dimension)
         ) {
           throw new Error(
-            `The embedding provider returned ${vectors.length} vector(s) for ${texts.length} text(s) ` +
+            `The embedding provider returned ${vectors.length} vector(s) for ${batch.length + extra.length} text(s) ` +
               `or vectors of the wrong dimension (expected ${deps.embedder.dimension}).`,
           );
         }
-        let at = 0;
-        batch.forEach((chunk, index) => {
-          const count = (perChunk[index] as string[]).length;
-          const embedding = meanVector(vectors.slice(at, at + count));
-          at += count;
-          indexed.push({ ...chunk, embedding });
-        });
-        extra.forEach((text, index) => byContext.set(text, vectors[at + index] as Float32Array));
+        batch.forEach((chunk, index) =>
+          indexed.push({ ...chunk, embedding: vectors[index] as Float32Array }),
+        );
+        extra.forEach((text, index) =>
+          byContext.set(text, vectors[batch.length + index] as Float32Array),
+        );
         progress("embed", indexed.length, chunks.length);
       }
       for (const chunk of indexed)

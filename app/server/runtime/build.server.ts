@@ -101,7 +101,6 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     maxFetchBytes: config.MAX_UPLOAD_BYTES,
     maxAttempts: config.INGEST_MAX_ATTEMPTS,
     embedBatchSize: config.EMBEDDINGS_BATCH_SIZE,
-    chunkWindowWords: config.embeddings.kind === "local" ? config.CHUNK_WINDOW_WORDS : 0,
     allowPrivateNetwork: config.INGEST_ALLOW_PRIVATE_URLS,
     stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   });
