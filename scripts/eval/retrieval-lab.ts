@@ -2,12 +2,17 @@
 // index's own porter stems), its chunk vectors and cached query vectors into memory, and scores
 // ranking ideas in seconds each. Not part of the product; the product's numbers come from
 // `npm run eval`. `npx tsx scripts/eval/retrieval-lab.ts <tenant.db> <beir folder> <split> <qvec.json>`
-// (experiment `sentences` also needs SENTENCES=<prefix> from scripts/eval/embed-sentences.ts)
+// (experiment `sentences` also needs SENTENCES=<prefix> from scripts/eval/embed-sentences.ts;
+// `windows` needs WINDOWS=<prefix> from scripts/eval/embed-windows.ts, decision 045)
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { LOCAL_EMBEDDING_DIMENSION as DIMENSION } from "#app/server/embeddings/local.server.ts";
+import { chooseWeight, WEIGHT_GRID } from "#app/server/retrieval/calibrate.server.ts";
 import { STOP_WORDS } from "#app/server/retrieval/fts-query.server.ts";
+import { fusedScores } from "#app/server/retrieval/fusion.server.ts";
+import { keywordSearch } from "#app/server/retrieval/keyword.server.ts";
+import type { TenantDb } from "#tenants/store.ts";
 import { documentRanking, mean, ndcgAt } from "./metrics.ts";
 
 const [dbPath, folder, split, qvecPath, only] = process.argv.slice(2);
@@ -484,7 +489,186 @@ function fuseWith(kw: Map<number, number>, vw: number, sim: (c: number) => numbe
   return rankFused(entries, vw, neighbours.at(-1)![1]);
 }
 
+// ---- decision 045: a chunk's later windows, a query without its stop words, each with the
+// calibration that follows it ----
+interface WindowData {
+  /** Dense chunk order (ids) and each chunk's later-window vectors. */
+  ids: number[];
+  later: Float32Array[][];
+  titles: { ftsQuery: string; documents: number[]; vector: number[]; vectorNoStop: number[] }[];
+  nostop: Record<string, number[]>;
+}
+let windowData: WindowData | undefined;
+function loadWindows(): WindowData {
+  if (windowData) return windowData;
+  const prefix = process.env.WINDOWS;
+  if (!prefix) throw new Error("WINDOWS=<prefix> is required");
+  const bytes = fs.readFileSync(prefix + ".f32");
+  const all = new Float32Array(
+    bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+  );
+  const layout = JSON.parse(fs.readFileSync(prefix + ".json", "utf8")) as [number, number][];
+  const byChunk = new Map<number, Float32Array[]>();
+  let at = 0;
+  for (const [chunk, count] of layout) {
+    byChunk.set(
+      chunk,
+      Array.from({ length: count }, (_, i) =>
+        all.subarray((at + i) * DIMENSION, (at + i + 1) * DIMENSION),
+      ),
+    );
+    at += count;
+  }
+  const ids = [...chunkVec.keys()];
+  windowData = {
+    ids,
+    later: ids.map((c) => byChunk.get(c) ?? []),
+    titles: JSON.parse(fs.readFileSync(prefix + ".titles.json", "utf8")),
+    nostop: JSON.parse(fs.readFileSync(prefix + ".queries-nostop.json", "utf8")),
+  };
+  return windowData;
+}
+function unit(v: Float32Array): Float32Array {
+  let n = 0;
+  for (const x of v) n += x * x;
+  n = Math.sqrt(n) || 1;
+  return v.map((x) => x / n);
+}
+/** How a chunk's text vector(s) are scored against a query vector. */
+type TextScorer = (q: Float32Array | number[]) => Float64Array; // per dense chunk index
+function scorerOf(mode: string): TextScorer {
+  const { ids, later } = loadWindows();
+  const stored = ids.map((c) => chunkVec.get(c)!);
+  if (mode === "stored") return (q) => Float64Array.from(stored, (v) => dot(v, q));
+  if (mode === "max")
+    return (q) =>
+      Float64Array.from(stored, (v, i) => Math.max(dot(v, q), ...later[i]!.map((w) => dot(w, q))));
+  if (mode.startsWith("mean")) {
+    // mean: the stored vector and each later window alike; mean<k>: the stored one counted k times
+    const k = Number(mode.slice(4) || "1");
+    const means = stored.map((v, i) => {
+      const sum = Float32Array.from(v, (x) => k * x);
+      for (const w of later[i]!) for (let d = 0; d < sum.length; d++) sum[d]! += w[d]!;
+      return unit(sum);
+    });
+    return (q) => Float64Array.from(means, (v) => dot(v, q));
+  }
+  if (mode.startsWith("soft")) {
+    // the stored cosine plus a share of the best later window's
+    const share = Number(mode.slice(4));
+    return (q) =>
+      Float64Array.from(stored, (v, i) => {
+        const own = dot(v, q);
+        const best = Math.max(-1, ...later[i]!.map((w) => dot(w, q)));
+        return best > own ? own + share * (best - own) : own;
+      });
+  }
+  throw new Error(`unknown window mode ${mode}`);
+}
+const keywordOfTitle = new Map<string, Map<number, number>>();
+/** The product's calibration (calibrate.server.ts) with this text scorer: MRR per weight, choice. */
+function calibrateWith(score: TextScorer, stripped = false): { weight: number; mrr: number[] } {
+  const { ids, titles } = loadWindows();
+  const rr = WEIGHT_GRID.map(() => [] as number[]);
+  for (const t of titles) {
+    let keyword = keywordOfTitle.get(t.ftsQuery);
+    if (!keyword) {
+      keyword = new Map(
+        keywordSearch(db as unknown as TenantDb, `{body} : (${t.ftsQuery})`, CAND, {
+          columns: [0, 0, 1],
+        }).map((h) => [h.chunkId, h.score]),
+      );
+      keywordOfTitle.set(t.ftsQuery, keyword);
+    }
+    const sims = score(stripped ? t.vectorNoStop : t.vector);
+    const order = [...sims.keys()].sort((a, b) => sims[b]! - sims[a]!).slice(0, CAND);
+    const neighbours = order.map((i) => ({ chunkId: ids[i]!, similarity: sims[i]! }));
+    const simOf = new Map(neighbours.map((n) => [n.chunkId, n.similarity]));
+    const indexOf = new Map(ids.map((c, i) => [c, i]));
+    const cands = [...new Set([...keyword.keys(), ...simOf.keys()])];
+    const entries = cands.map((c) => ({
+      chunkId: c,
+      keywordScore: keyword.get(c) ?? 0,
+      similarity: simOf.get(c) ?? sims[indexOf.get(c)!]!,
+    }));
+    const relevant = new Set(t.documents);
+    WEIGHT_GRID.forEach((w, wi) => {
+      const f = fusedScores(entries, neighbours, 1 - w, w);
+      const ranked = entries
+        .map((e, i) => ({ c: e.chunkId, f: f[i]! }))
+        .sort((a, b) => b.f - a.f || a.c - b.c);
+      const seen = new Set<number>();
+      let reciprocal = 0;
+      for (const e of ranked) {
+        const d = docOfChunk.get(e.c)!;
+        if (seen.has(d)) continue;
+        seen.add(d);
+        if (seen.size > 10) break;
+        if (relevant.has(d)) {
+          reciprocal = 1 / seen.size;
+          break;
+        }
+      }
+      rr[wi]!.push(reciprocal);
+    });
+  }
+  const mrr = rr.map((v) => mean(v));
+  return { weight: chooseWeight(mrr), mrr };
+}
+/** nDCG@10 of the product's fusion with this text scorer (context vectors as in the product). */
+function windowsRun(
+  name: string,
+  score: TextScorer,
+  queryVector: (qid: string) => number[],
+  weights: number[],
+): void {
+  const { ids } = loadWindows();
+  const ctx = ids.map((c) => ctxVec.get(c));
+  const indexOf = new Map(ids.map((c, i) => [c, i]));
+  const perQuery = qids.map((qid, qi) => {
+    const q = queryVector(qid);
+    const text = score(q);
+    const order = [...text.keys()].sort((a, b) => text[b]! - text[a]!).slice(0, CAND);
+    const kwTop = topN(mixed(queryTerms[qi]!, 0.5), CAND);
+    return { q, text, order, kwTop };
+  });
+  for (const vw of weights) {
+    evalChunkRanking(`${name}, vw ${vw}`, (qi) => {
+      const { q, text, order, kwTop } = perQuery[qi]!;
+      const kwOf = new Map(kwTop);
+      const cand = new Set([...kwOf.keys(), ...order.map((i) => ids[i]!)]);
+      const entries = [...cand].map((c) => {
+        const i = indexOf.get(c)!;
+        const context = ctx[i] ? dot(ctx[i]!, q) : -Infinity;
+        return { c, k: kwOf.get(c) ?? 0, s: Math.max(text[i]!, context) };
+      });
+      return rankFused(entries, vw, text[order.at(-1)!]!);
+    });
+  }
+}
+function windowsExperiment(): void {
+  const { nostop } = loadWindows();
+  const full = (qid: string) => qvec![qid]!;
+  const stripped = (qid: string) => nostop[qid] ?? qvec![qid]!;
+  const both = (qid: string) =>
+    Array.from(unit(Float32Array.from(full(qid), (x, i) => x + stripped(qid)[i]!)));
+  const modes = (process.env.MODES ?? "stored,max,mean,mean2,soft0.5").split(",");
+  const queryModes = (process.env.QUERY_MODES ?? "full").split(",");
+  for (const mode of modes) {
+    const score = scorerOf(mode);
+    for (const qm of queryModes) {
+      const { weight, mrr } = calibrateWith(score, qm === "nostop");
+      console.log(
+        `text "${mode}", query ${qm}: calibration chooses ${weight} (title MRR ${mrr.map((m) => m.toFixed(3)).join(" ")})`,
+      );
+      const qv = qm === "nostop" ? stripped : qm === "both" ? both : full;
+      windowsRun(`text "${mode}", query ${qm}`, score, qv, [...new Set([weight, 0.1, 0.2, 0.3])]);
+    }
+  }
+}
+
 const experiments: Record<string, () => void> = {
+  windows: windowsExperiment,
   sentences() {
     const own = (qid: string, c: number) => chunkSimilarity(c, qvec![qid]!);
     evalChunkRanking("vector only: chunk max(text, context)", (_, qid) =>
