@@ -5,7 +5,7 @@
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createRequestListener } from "@remix-run/node-fetch-server";
+import { createRequestListener } from "@mjackson/node-fetch-server";
 import { createRequestHandler } from "react-router";
 import sirv from "sirv";
 

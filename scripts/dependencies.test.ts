@@ -43,9 +43,4 @@ describe("production dependencies", () => {
     const used = importedPackages();
     expect(Object.keys(pkg.dependencies).filter((name) => !used.has(name))).toEqual([]);
   });
-
-  it("use the maintained fetch server, not its superseded name", () => {
-    expect(pkg.dependencies).toHaveProperty("@remix-run/node-fetch-server");
-    expect(pkg.dependencies).not.toHaveProperty("@mjackson/node-fetch-server");
-  });
 });

@@ -20,7 +20,7 @@ import {
   sendResponse,
   type ClientAddress,
   type FetchHandler,
-} from "@remix-run/node-fetch-server";
+} from "@mjackson/node-fetch-server";
 import type { DoneEvent } from "#app/shared/ask-events.ts";
 import { offerableActionsOf } from "./ask-with-actions.server.ts";
 import { errorResponse } from "../errors.server.ts";
