@@ -14,6 +14,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { createLocalEmbedder, LOCAL_MAX_TOKENS } from "#app/server/embeddings/local.server.ts";
 import { REFERENCE_TEXTS } from "#app/server/embeddings/onnx/reference-texts.ts";
+import { cosine } from "#app/server/retrieval/vector-search.server.ts";
 
 const { values } = parseArgs({
   options: {
@@ -48,18 +49,6 @@ async function embedAll(
   } finally {
     await embedder.close?.();
   }
-}
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += (a[i] as number) * (b[i] as number);
-    aa += (a[i] as number) ** 2;
-    bb += (b[i] as number) ** 2;
-  }
-  return dot / Math.sqrt(aa * bb);
 }
 
 if (values.fixture) {

@@ -3,12 +3,10 @@
 // vectors, one after another) and <prefix>.json ([chunk id, sentence count][], same order).
 // Measured in decision 039: SciFact's 11,854 chunks hold 49,051 sentences, 875 s of encoding.
 // `npx tsx scripts/eval/embed-sentences.ts <tenant.db> <prefix>`
-import fs from "node:fs";
 import os from "node:os";
 import Database from "better-sqlite3";
-import { createLocalEmbedder, l2Normalise } from "../../app/server/embeddings/local.server.ts";
-
-const BATCH = 512;
+import { createLocalEmbedder } from "../../app/server/embeddings/local.server.ts";
+import { writeVectorFile } from "./vector-file.ts";
 
 /** Sentences of a text; a fragment of a few words joins its neighbour. */
 function sentencesOf(text: string): string[] {
@@ -48,16 +46,7 @@ async function main(): Promise<void> {
     documentWorkers: os.availableParallelism(),
     queryWorkers: 0,
   });
-  const started = performance.now();
-  const file = fs.openSync(`${prefix}.f32`, "w");
-  for (let offset = 0; offset < texts.length; offset += BATCH) {
-    const vectors = await embedder.embed(texts.slice(offset, offset + BATCH), "document");
-    for (const vector of vectors) fs.writeSync(file, Buffer.from(l2Normalise(vector).buffer));
-    const seconds = ((performance.now() - started) / 1000).toFixed(0);
-    console.error(`${offset + vectors.length}/${texts.length} sentences in ${seconds} s`);
-  }
-  fs.closeSync(file);
-  fs.writeFileSync(`${prefix}.json`, JSON.stringify(layout));
+  await writeVectorFile(embedder, texts, layout, prefix, "sentences");
   await embedder.close?.();
 }
 

@@ -13,11 +13,10 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import type { TenantDb } from "#tenants/store.ts";
-import { createLocalEmbedder, l2Normalise } from "../../app/server/embeddings/local.server.ts";
+import { createLocalEmbedder } from "../../app/server/embeddings/local.server.ts";
+import { writeVectorFile } from "./vector-file.ts";
 import { pseudoQueries } from "../../app/server/retrieval/calibrate.server.ts";
 import { STOP_WORDS } from "../../app/server/retrieval/fts-query.server.ts";
-
-const BATCH = 512;
 
 /** Windows of `size` words after the first `size` (a tail under a quarter joins the last). */
 function laterWindows(text: string, size: number): string[] {
@@ -97,16 +96,7 @@ async function main(): Promise<void> {
     texts.push(...windows);
   }
   console.error(`${rows.length} chunks, ${texts.length} later windows of ${size} words`);
-  const started = performance.now();
-  const file = fs.openSync(`${prefix}.f32`, "w");
-  for (let offset = 0; offset < texts.length; offset += BATCH) {
-    const vectors = await embedder.embed(texts.slice(offset, offset + BATCH), "document");
-    for (const vector of vectors) fs.writeSync(file, Buffer.from(l2Normalise(vector).buffer));
-    const seconds = ((performance.now() - started) / 1000).toFixed(0);
-    console.error(`${offset + vectors.length}/${texts.length} windows in ${seconds} s`);
-  }
-  fs.closeSync(file);
-  fs.writeFileSync(`${prefix}.json`, JSON.stringify(layout));
+  await writeVectorFile(embedder, texts, layout, prefix, "windows");
   await embedder.close?.();
 }
 

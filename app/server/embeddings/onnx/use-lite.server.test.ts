@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLocalEmbedder, LOCAL_MAX_TOKENS, type LocalEmbedder } from "../local.server.ts";
 import { REFERENCE_TEXTS } from "./reference-texts.ts";
 import { onnxModelFile } from "./use-lite.server.ts";
+import { cosine } from "../../retrieval/vector-search.server.ts";
 
 const fixture = JSON.parse(
   fs.readFileSync(new URL("./reference-vectors.json", import.meta.url), "utf8"),
@@ -13,18 +14,6 @@ const reference = fixture.vectors.map((base64) => {
   const bytes = Buffer.from(base64, "base64");
   return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
 });
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += (a[i] as number) * (b[i] as number);
-    aa += (a[i] as number) ** 2;
-    bb += (b[i] as number) ** 2;
-  }
-  return dot / Math.sqrt(aa * bb);
-}
 
 describe("USE-lite on ONNX Runtime (the graph built from the package's tfjs weights)", () => {
   let cacheFolder: string;
